@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "opsctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "opsctl", targets: ["opsctl"]),
+        .library(name: "OpsKit", targets: ["OpsKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    ],
+    targets: [
+        // System libraries, linked directly. Each shim.h wraps what Swift cannot call
+        // (variadic functions, function-like macros, sentinel pointer constants).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        .target(
+            name: "OpsKit",
+            dependencies: [
+                "CSQLite", "CZlib", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        .executableTarget(
+            name: "opsctl",
+            dependencies: [
+                "OpsKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "OpsKitTests", dependencies: ["OpsKit", "CSQLite"]),
+        .testTarget(name: "OpsctlTests", dependencies: ["OpsKit"]),
+    ]
+)

@@ -1,0 +1,47 @@
+#ifndef OPSCTL_CCURL_SHIM_H
+#define OPSCTL_CCURL_SHIM_H
+#include <curl/curl.h>
+
+// curl_easy_setopt and curl_easy_getinfo are variadic: typed wrappers, one per argument kind.
+static inline CURLcode opsctl_curl_setopt_long(CURL *handle, CURLoption option, long value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode opsctl_curl_setopt_pointer(CURL *handle, CURLoption option, void *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode opsctl_curl_setopt_string(CURL *handle, CURLoption option, const char *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode opsctl_curl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+typedef size_t (*opsctl_curl_write_callback)(char *data, size_t size, size_t count, void *userdata);
+
+static inline CURLcode opsctl_curl_setopt_write_function(CURL *handle, CURLoption option, opsctl_curl_write_callback callback) {
+    return curl_easy_setopt(handle, option, callback);
+}
+
+static inline CURLcode opsctl_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+static inline CURLcode opsctl_curl_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+static inline CURLcode opsctl_curl_getinfo_string(CURL *handle, CURLINFO info, char **value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+static inline CURLMcode opsctl_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}
+// CURLVERSION_NOW is a macro naming the newest struct layout this header knows.
+static inline const char *opsctl_curl_version_number(void) {
+    return curl_version_info(CURLVERSION_NOW)->version;
+}
+#endif

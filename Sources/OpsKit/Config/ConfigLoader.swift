@@ -1,0 +1,342 @@
+import Foundation
+import Yams
+
+/// Reads and validates `opsctl.yml`. Every failure is an `OpsError` of kind `.config` (exit 78)
+/// whose message starts with `file:line:column: key.path:`.
+public enum ConfigLoader {
+    public static let defaultFileName = "opsctl.yml"
+
+    /// `--config`, else `$OPSCTL_CONFIG`, else `./opsctl.yml`.
+    public static func resolvePath(explicit: String?, environment: [String: String]) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment["OPSCTL_CONFIG"], !fromEnvironment.isEmpty { return fromEnvironment }
+        return defaultFileName
+    }
+
+    public static func load(path: String, environment: [String: String]) throws(OpsError) -> OpsConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = YAMLReader.reason(error)
+            let hint = FileManager.default.fileExists(atPath: path) ? [] : ["create one with `opsctl init`, or pass --config FILE"]
+            throw OpsError(.config, code: "config.unreadable", "\(path): cannot read config: \(reason)", details: hint)
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return try parse(text, fileName: path, baseDirectory: base, environment: environment)
+    }
+
+    public static func parse(_ text: String, fileName: String, baseDirectory: URL, environment: [String: String]) throws(OpsError) -> OpsConfig {
+        let reader = YAMLReader(fileName: fileName, environment: environment, baseDirectory: baseDirectory)
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text) else {
+                throw reader.error(at: nil, path: "", "the file is empty")
+            }
+            root = composed
+        } catch let error as OpsError {
+            throw error
+        } catch let error as YamlError {
+            throw yamlSyntaxError(error, fileName: fileName)
+        } catch {
+            throw OpsError(.config, code: "config.invalid", "\(fileName): \(error)")
+        }
+        return try ConfigSchema(reader: reader, baseDirectory: baseDirectory).config(from: root, sourcePath: fileName)
+    }
+
+    static func yamlSyntaxError(_ error: YamlError, fileName: String) -> OpsError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let contextText = context.map { " (\($0.text))" } ?? ""
+            return OpsError(.config, code: "config.syntax", "\(fileName):\(mark.line):\(mark.column): YAML syntax error: \(problem)\(contextText)")
+        case .reader(let problem, let offset, _, _):
+            return OpsError(.config, code: "config.syntax", "\(fileName): cannot read YAML: \(problem)" + (offset.map { " at byte \($0)" } ?? ""))
+        default:
+            return OpsError(.config, code: "config.syntax", "\(fileName): YAML error: \(error)")
+        }
+    }
+}
+
+/// The schema: which keys exist where, their types, and their defaults.
+struct ConfigSchema {
+    let reader: YAMLReader
+    let baseDirectory: URL
+
+    static let rootKeys = ["app", "image", "git", "state", "environments"]
+    static let environmentKeys = ["driver", "run", "compose", "swarm", "build", "health", "smoke", "rollback",
+                                  "keep_releases", "hooks", "database", "backup", "handoff", "metrics"]
+
+    func config(from root: Node, sourcePath: String) throws(OpsError) -> OpsConfig {
+        let map = try MappingReader(root, path: "", reader: reader, allowedKeys: Self.rootKeys)
+        let app = try map.requiredString("app")
+        guard Self.isName(app) else {
+            throw reader.error(at: map.value("app"), path: "app", "\"\(app)\" must be lowercase letters, digits, '-', '_' or '.', starting with a letter or digit (it names containers)")
+        }
+        var git = GitSettings()
+        if let gitMap = try map.mapping("git", allowedKeys: ["dir", "tag_prefix"]) {
+            git.dir = try gitMap.string("dir") ?? git.dir
+            git.tagPrefix = try gitMap.string("tag_prefix") ?? git.tagPrefix
+        }
+        guard let environmentsMap = try map.openMapping("environments") else { throw map.missing("environments") }
+        var environments: [EnvironmentConfig] = []
+        for name in environmentsMap.keys {
+            let path = environmentsMap.keyPath(name)
+            guard Self.isName(name) else {
+                throw reader.error(at: environmentsMap.keyNode(name), path: path, "environment names must be lowercase letters, digits, '-', '_' or '.'")
+            }
+            guard let node = environmentsMap.value(name) else {
+                throw reader.error(at: environmentsMap.keyNode(name), path: path, "expected a mapping of settings, found nothing")
+            }
+            let environmentMap = try MappingReader(node, path: path, reader: reader, allowedKeys: Self.environmentKeys)
+            environments.append(try environment(name: name, environmentMap))
+        }
+        guard !environments.isEmpty else { throw reader.error(at: environmentsMap.node, path: "environments", "define at least one environment") }
+        let state = try map.string("state") ?? ".opsctl/state.db"
+        return OpsConfig(
+            sourcePath: sourcePath,
+            app: app,
+            image: try map.requiredString("image"),
+            git: git,
+            state: URL(fileURLWithPath: state, relativeTo: baseDirectory).standardizedFileURL.path,
+            environments: environments)
+    }
+
+    static func isName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
+    }
+
+    func environment(name: String, _ map: MappingReader) throws(OpsError) -> EnvironmentConfig {
+        var environment = EnvironmentConfig(name: name)
+        environment.driver = try map.choice("driver", DriverKind.self) ?? .docker
+        environment.rollback = try map.choice("rollback", RollbackMode.self) ?? .auto
+        environment.keepReleases = try map.int("keep_releases", range: 1...100) ?? 5
+        if let run = try map.mapping("run", allowedKeys: ["network", "ports", "env_file", "env", "volumes", "args"]) {
+            environment.run.network = try run.string("network")
+            environment.run.ports = try run.stringList("ports") ?? []
+            environment.run.envFile = try run.string("env_file")
+            environment.run.env = try envVars(run, "env")
+            environment.run.volumes = try run.stringList("volumes") ?? []
+            environment.run.args = try run.stringList("args") ?? []
+        }
+        if let compose = try map.mapping("compose", allowedKeys: ["files", "project", "service", "tag_variable"]) {
+            var settings = ComposeSettings(service: try compose.requiredString("service"))
+            settings.files = try compose.stringList("files") ?? settings.files
+            settings.project = try compose.string("project")
+            settings.tagVariable = try compose.string("tag_variable") ?? settings.tagVariable
+            environment.compose = settings
+        } else if environment.driver == .compose {
+            throw reader.error(at: map.node, path: map.keyPath("compose"), "driver compose needs a compose: section (files, service)")
+        }
+        if let swarm = try map.mapping("swarm", allowedKeys: ["service", "update_parallelism", "update_delay"]) {
+            var settings = SwarmSettings()
+            settings.service = try swarm.string("service")
+            settings.updateParallelism = try swarm.int("update_parallelism", range: 1...1000) ?? 1
+            settings.updateDelay = try swarm.duration("update_delay") ?? settings.updateDelay
+            environment.swarm = settings
+        }
+        if let build = try map.mapping("build", allowedKeys: ["context", "dockerfile", "args"]) {
+            var settings = BuildSettings()
+            settings.context = try build.string("context") ?? "."
+            settings.dockerfile = try build.string("dockerfile")
+            settings.args = try envVars(build, "args")
+            environment.build = settings
+        }
+        if let health = try map.mapping("health", allowedKeys: ["url", "status", "json", "timeout", "interval", "successes", "insecure"]) {
+            var settings = HealthSettings(url: try httpURL(health, "url", required: true)!)
+            settings.status = try health.int("status", range: 100...599) ?? 200
+            settings.json = try jsonExpectations(health, "json")
+            settings.timeout = try health.duration("timeout") ?? settings.timeout
+            settings.interval = try health.duration("interval") ?? settings.interval
+            settings.successes = try health.int("successes", range: 1...100) ?? 2
+            settings.insecure = try health.bool("insecure") ?? false
+            guard settings.interval.milliseconds > 0 else {
+                throw reader.error(at: health.value("interval"), path: health.keyPath("interval"), "must be greater than 0")
+            }
+            environment.health = settings
+        }
+        if let smoke = try map.mapping("smoke", allowedKeys: ["base_url", "concurrency", "checks"]) {
+            environment.smoke = try smokeSettings(smoke)
+        }
+        if let hooks = try map.mapping("hooks", allowedKeys: ["pre_deploy", "post_deploy"]) {
+            environment.hooks.preDeploy = try argvLists(hooks, "pre_deploy")
+            environment.hooks.postDeploy = try argvLists(hooks, "post_deploy")
+        }
+        if let database = try map.mapping("database", allowedKeys: ["path"]) {
+            environment.database = DatabaseSettings(path: try database.requiredString("path"))
+        }
+        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention"]) {
+            var settings = BackupSettings(dir: try backup.requiredString("dir"))
+            settings.name = try backup.string("name")
+            settings.level = try backup.int("level", range: 1...9) ?? 6
+            settings.beforeDeploy = try backup.bool("before_deploy") ?? false
+            if let retention = try backup.mapping("retention", allowedKeys: ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within"]) {
+                settings.retention.keepLast = try retention.int("keep_last", range: 0...100_000)
+                settings.retention.keepHourly = try retention.int("keep_hourly", range: 0...100_000)
+                settings.retention.keepDaily = try retention.int("keep_daily", range: 0...100_000)
+                settings.retention.keepWeekly = try retention.int("keep_weekly", range: 0...100_000)
+                settings.retention.keepMonthly = try retention.int("keep_monthly", range: 0...100_000)
+                settings.retention.keepYearly = try retention.int("keep_yearly", range: 0...100_000)
+                settings.retention.keepWithin = try retention.duration("keep_within")
+            }
+            environment.backup = settings
+        }
+        if let handoff = try map.mapping("handoff", allowedKeys: ["since", "disks", "facts", "webhook", "webhook_file", "template"]) {
+            environment.handoff.since = try handoff.duration("since") ?? environment.handoff.since
+            environment.handoff.disks = try handoff.stringList("disks") ?? []
+            environment.handoff.facts = try handoff.stringPairs("facts")?.map { SQLFact(name: $0.key, sql: $0.value) } ?? []
+            environment.handoff.template = try handoff.string("template")
+            if let webhook = try handoff.string("webhook"), !webhook.isEmpty {
+                environment.handoff.webhook = Secret(webhook)
+            } else if let file = try handoff.string("webhook_file") {
+                environment.handoff.webhook = Secret(try reader.readSecretFile(file, node: handoff.value("webhook_file")!, path: handoff.keyPath("webhook_file")))
+            }
+        }
+        if let metrics = try map.mapping("metrics", allowedKeys: ["textfile_dir"]) {
+            environment.metrics = MetricsSettings(textfileDir: try metrics.requiredString("textfile_dir"))
+        }
+        return environment
+    }
+
+    /// `env:` maps. `NAME_FILE: path` reads the secret NAME from a file; names that look secret are redacted.
+    func envVars(_ map: MappingReader, _ key: String) throws(OpsError) -> [EnvVar] {
+        guard let pairs = try map.stringPairs(key) else { return [] }
+        var result: [EnvVar] = []
+        for (name, value, node) in pairs {
+            let path = "\(map.keyPath(key)).\(name)"
+            guard YAMLReader.isEnvironmentName(name) else {
+                throw reader.error(at: node, path: path, "\"\(name)\" is not a valid environment variable name")
+            }
+            if name.hasSuffix("_FILE"), name.count > 5 {
+                let secret = try reader.readSecretFile(value, node: node, path: path)
+                result.append(EnvVar(name: String(name.dropLast(5)), secret: Secret(secret), fromFile: value))
+            } else if Redactor.isSecretName(name) {
+                result.append(EnvVar(name: name, secret: Secret(value)))
+            } else {
+                result.append(EnvVar(name: name, value: Redactor.redactURLCredentials(value) == value ? value : nil,
+                                     secret: Redactor.redactURLCredentials(value) == value ? nil : Secret(value)))
+            }
+        }
+        return result
+    }
+
+    func httpURL(_ map: MappingReader, _ key: String, required: Bool) throws(OpsError) -> String? {
+        guard let text = required ? try map.requiredString(key) : try map.string(key) else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw reader.error(at: map.value(key), path: map.keyPath(key), "\"\(text)\" is not an http(s) URL")
+        }
+        return text
+    }
+
+    func jsonExpectations(_ map: MappingReader, _ key: String) throws(OpsError) -> [JSONExpectation] {
+        guard let json = try map.openMapping(key) else { return [] }
+        var result: [JSONExpectation] = []
+        for path in json.keys {
+            let keyPath = json.keyPath(path)
+            guard let node = json.value(path) else {
+                result.append(JSONExpectation(path: path, equals: .null))
+                continue
+            }
+            guard case .scalar(let scalar) = node else {
+                throw reader.error(at: node, path: keyPath, "expected a string, number or boolean to compare with, found \(node.kindDescription)")
+            }
+            let value: JSONScalar
+            if scalar.style != .plain {
+                value = .string(try reader.expand(scalar.string, node: node, path: keyPath))
+            } else if let flag = node.bool {
+                value = .bool(flag)
+            } else if let number = node.int {
+                value = .number(Double(number))
+            } else if let number = node.float {
+                value = .number(number)
+            } else {
+                value = .string(try reader.expand(scalar.string, node: node, path: keyPath))
+            }
+            result.append(JSONExpectation(path: path, equals: value))
+        }
+        return result
+    }
+
+    func headerValues(_ map: MappingReader, _ key: String) throws(OpsError) -> [HeaderValue] {
+        var headers: [HeaderValue] = []
+        for pair in try map.stringPairs(key) ?? [] {
+            let secret = Redactor.isSecretName(pair.key.replacingOccurrences(of: "-", with: "_")) || ["authorization", "cookie"].contains(pair.key.lowercased())
+            headers.append(HeaderValue(name: pair.key, value: secret ? nil : pair.value, secret: secret ? Secret(pair.value) : nil))
+        }
+        return headers
+    }
+
+    func smokeSettings(_ map: MappingReader) throws(OpsError) -> SmokeSettings {
+        var settings = SmokeSettings()
+        settings.baseURL = try httpURL(map, "base_url", required: false)
+        settings.concurrency = try map.int("concurrency", range: 1...256) ?? 8
+        for (node, path) in try map.sequence("checks") ?? [] {
+            let checkMap = try MappingReader(node, path: path, reader: reader,
+                                             allowedKeys: ["name", "method", "path", "url", "headers", "body", "timeout", "insecure", "expect"])
+            let pathTarget = try checkMap.string("path")
+            let urlTarget = try checkMap.string("url")
+            guard let target = pathTarget ?? urlTarget else { throw checkMap.missing("path") }
+            var check = SmokeCheck(name: try checkMap.requiredString("name"), path: target)
+            check.method = try checkMap.string("method")?.uppercased() ?? "GET"
+            guard check.method.allSatisfy({ $0.isLetter }) else {
+                throw reader.error(at: checkMap.value("method"), path: checkMap.keyPath("method"), "\"\(check.method)\" is not an HTTP method")
+            }
+            check.headers = try headerValues(checkMap, "headers")
+            check.body = try checkMap.string("body")
+            check.timeout = try checkMap.duration("timeout") ?? check.timeout
+            check.insecure = try checkMap.bool("insecure") ?? false
+            if let expect = try checkMap.mapping("expect", allowedKeys: ["status", "json", "headers", "body_contains", "body_regex", "max_ms"]) {
+                check.expect.status = try statusList(expect)
+                check.expect.json = try jsonExpectations(expect, "json")
+                check.expect.headers = try headerValues(expect, "headers")
+                check.expect.bodyContains = try expect.string("body_contains")
+                check.expect.bodyRegex = try expect.string("body_regex")
+                check.expect.maxMs = try expect.int("max_ms", range: 1...3_600_000)
+            }
+            if settings.baseURL == nil, !check.path.hasPrefix("http") {
+                throw reader.error(at: node, path: path, "relative path \"\(check.path)\" needs smoke.base_url")
+            }
+            settings.checks.append(check)
+        }
+        return settings
+    }
+
+    /// `status: 200` or `status: [400, 401, 403]`.
+    func statusList(_ map: MappingReader) throws(OpsError) -> [Int] {
+        guard let node = map.value("status") else { return [200] }
+        let items: [(Node, String)]
+        if case .sequence(let sequence) = node {
+            items = sequence.enumerated().map { ($0.element, "\(map.keyPath("status"))[\($0.offset)]") }
+        } else {
+            items = [(node, map.keyPath("status"))]
+        }
+        var statuses: [Int] = []
+        for (item, path) in items {
+            let text = try map.scalarString(item, path: path)
+            guard let code = Int(text), (100...599).contains(code) else {
+                throw reader.error(at: item, path: path, "\"\(text)\" is not an HTTP status (100-599)")
+            }
+            statuses.append(code)
+        }
+        return statuses
+    }
+
+    /// Hooks are argv lists; a plain string would need a shell, which opsctl never uses.
+    func argvLists(_ map: MappingReader, _ key: String) throws(OpsError) -> [[String]] {
+        var lists: [[String]] = []
+        for (node, path) in try map.sequence(key) ?? [] {
+            guard case .sequence(let words) = node else {
+                throw reader.error(at: node, path: path, "a hook is an argv list such as [\"./scripts/migrate\", \"--check\"], never a shell string")
+            }
+            var argv: [String] = []
+            for (index, word) in words.enumerated() {
+                argv.append(try map.scalarString(word, path: "\(path)[\(index)]"))
+            }
+            guard !argv.isEmpty else { throw reader.error(at: node, path: path, "a hook needs at least a program") }
+            lists.append(argv)
+        }
+        return lists
+    }
+}

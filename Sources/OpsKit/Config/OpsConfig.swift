@@ -1,0 +1,218 @@
+/// The typed form of `opsctl.yml` (design.md, "opsctl.yml"). Every value is resolved:
+/// `${VAR}` expanded, `*_file` secrets read, durations parsed, defaults applied.
+public struct OpsConfig: Sendable, Encodable {
+    /// The file this came from, as the user named it.
+    public var sourcePath: String
+    public var app: String
+    public var image: String
+    public var git: GitSettings
+    /// The ledger database, resolved against the config file's directory.
+    public var state: String
+    public var environments: [EnvironmentConfig]
+
+    public func environment(named name: String) throws(OpsError) -> EnvironmentConfig {
+        if let environment = environments.first(where: { $0.name == name }) { return environment }
+        let names = environments.map(\.name)
+        let suggestion = Suggestion.closest(to: name, among: names)
+        throw OpsError(.usage, code: "env.unknown",
+                       "unknown environment \"\(name)\"" + (suggestion.map { "; did you mean \"\($0)\"?" } ?? ""),
+                       details: ["environments in \(sourcePath): " + names.joined(separator: ", ")])
+    }
+
+    /// Every secret value in the config, for scrubbing free text (logs, stderr tails).
+    public var redactor: Redactor {
+        Redactor(secretValues: environments.flatMap(\.secretValues))
+    }
+}
+
+public struct GitSettings: Sendable, Encodable {
+    public var dir: String = "."
+    public var tagPrefix: String = "v"
+    public func tag(for version: SemVer) -> String { tagPrefix + version.description }
+}
+
+public enum DriverKind: String, Sendable, Codable, CaseIterable { case docker, compose, swarm }
+public enum RollbackMode: String, Sendable, Codable, CaseIterable { case auto, manual }
+
+public struct EnvironmentConfig: Sendable, Encodable {
+    public var name: String
+    public var driver: DriverKind = .docker
+    public var run: RunSettings = RunSettings()
+    public var compose: ComposeSettings?
+    public var swarm: SwarmSettings?
+    public var build: BuildSettings?
+    public var health: HealthSettings?
+    public var smoke: SmokeSettings?
+    public var rollback: RollbackMode = .auto
+    public var keepReleases: Int = 5
+    public var hooks: HookSettings = HookSettings()
+    public var database: DatabaseSettings?
+    public var backup: BackupSettings?
+    public var handoff: HandoffSettings = HandoffSettings()
+    public var metrics: MetricsSettings?
+
+    var secretValues: [String] {
+        var values = run.env.compactMap { $0.secret?.value }
+        values += smoke?.checks.flatMap { $0.headers.compactMap { $0.secret?.value } } ?? []
+        if let webhook = handoff.webhook { values.append(webhook.value) }
+        return values
+    }
+}
+
+/// One environment variable; a secret one (by name, or read from a `NAME_FILE` file) is never shown.
+public struct EnvVar: Sendable, Encodable {
+    public var name: String
+    public var value: String?
+    public var secret: Secret?
+    /// For `NAME_FILE` entries: the file the value was read from.
+    public var fromFile: String?
+
+    public var resolvedValue: String { secret?.value ?? value ?? "" }
+}
+
+public struct RunSettings: Sendable, Encodable {
+    public var network: String?
+    public var ports: [String] = []
+    public var envFile: String?
+    public var env: [EnvVar] = []
+    public var volumes: [String] = []
+    public var args: [String] = []
+}
+
+public struct ComposeSettings: Sendable, Encodable {
+    public var files: [String] = ["docker-compose.yml"]
+    public var project: String?
+    public var service: String
+    public var tagVariable: String = "IMAGE_TAG"
+}
+
+public struct SwarmSettings: Sendable, Encodable {
+    public var service: String?
+    public var updateParallelism: Int = 1
+    public var updateDelay: OpsDuration = .seconds(5)
+}
+
+public struct BuildSettings: Sendable, Encodable {
+    public var context: String = "."
+    public var dockerfile: String?
+    public var args: [EnvVar] = []
+}
+
+/// A JSON scalar an assertion compares against (`json: {status: healthy, db.ok: true}`).
+public enum JSONScalar: Sendable, Hashable, Encodable, CustomStringConvertible {
+    case string(String), number(Double), bool(Bool), null
+
+    public var description: String {
+        switch self {
+        case .string(let text): "\"\(text)\""
+        case .number(let number): number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        case .bool(let flag): String(flag)
+        case .null: "null"
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let text): try container.encode(text)
+        case .number(let number): try container.encode(number)
+        case .bool(let flag): try container.encode(flag)
+        case .null: try container.encodeNil()
+        }
+    }
+}
+
+public struct JSONExpectation: Sendable, Encodable {
+    public var path: String
+    public var equals: JSONScalar
+}
+
+public struct HealthSettings: Sendable, Encodable {
+    public var url: String
+    public var status: Int = 200
+    public var json: [JSONExpectation] = []
+    public var timeout: OpsDuration = .seconds(60)
+    public var interval: OpsDuration = OpsDuration(milliseconds: 250)
+    public var successes: Int = 2
+    public var insecure: Bool = false
+}
+
+public struct HeaderValue: Sendable, Encodable {
+    public var name: String
+    public var value: String?
+    public var secret: Secret?
+    public var resolvedValue: String { secret?.value ?? value ?? "" }
+}
+
+public struct SmokeExpectation: Sendable, Encodable {
+    public var status: [Int] = [200]
+    public var json: [JSONExpectation] = []
+    /// Header name to expected value; `~regex` matches, `*` means present, `!` means absent.
+    public var headers: [HeaderValue] = []
+    public var bodyContains: String?
+    public var bodyRegex: String?
+    public var maxMs: Int?
+}
+
+public struct SmokeCheck: Sendable, Encodable {
+    public var name: String
+    public var method: String = "GET"
+    public var path: String
+    public var headers: [HeaderValue] = []
+    public var body: String?
+    public var timeout: OpsDuration = .seconds(10)
+    public var insecure: Bool = false
+    public var expect: SmokeExpectation = SmokeExpectation()
+}
+
+public struct SmokeSettings: Sendable, Encodable {
+    public var baseURL: String?
+    public var concurrency: Int = 8
+    public var checks: [SmokeCheck] = []
+}
+
+public struct HookSettings: Sendable, Encodable {
+    /// Each hook is an argv list, run without a shell.
+    public var preDeploy: [[String]] = []
+    public var postDeploy: [[String]] = []
+}
+
+public struct DatabaseSettings: Sendable, Encodable {
+    public var path: String
+}
+
+public struct RetentionPolicy: Sendable, Encodable, Equatable {
+    public var keepLast: Int?
+    public var keepHourly: Int?
+    public var keepDaily: Int?
+    public var keepWeekly: Int?
+    public var keepMonthly: Int?
+    public var keepYearly: Int?
+    public var keepWithin: OpsDuration?
+    public init() {}
+}
+
+public struct BackupSettings: Sendable, Encodable {
+    public var dir: String
+    public var name: String?
+    public var level: Int = 6
+    public var beforeDeploy: Bool = false
+    public var retention: RetentionPolicy = RetentionPolicy()
+}
+
+public struct SQLFact: Sendable, Encodable {
+    public var name: String
+    public var sql: String
+}
+
+public struct HandoffSettings: Sendable, Encodable {
+    public var since: OpsDuration = .hours(8)
+    public var disks: [String] = []
+    public var facts: [SQLFact] = []
+    public var webhook: Secret?
+    public var template: String?
+}
+
+public struct MetricsSettings: Sendable, Encodable {
+    public var textfileDir: String
+}

@@ -1,0 +1,65 @@
+/// A configuration value that must never be printed, logged or stored in the ledger.
+/// Its encoded and described forms are always the redaction marker.
+public struct Secret: Sendable, Hashable, Encodable, CustomStringConvertible {
+    public static let marker = "<redacted>"
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { Self.marker }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Self.marker)
+    }
+}
+
+/// Decides what counts as a secret and scrubs known secret values from free text.
+public struct Redactor: Sendable {
+    /// Name suffixes from design.md, plus the common `_KEY` / `_CREDENTIALS`.
+    static let secretSuffixes = ["_SECRET", "_PASSWORD", "_TOKEN", "_KEY", "_CREDENTIALS", "_PASSPHRASE"]
+
+    public private(set) var secretValues: [String] = []
+
+    public init(secretValues: [String] = []) {
+        // Very short values would redact ordinary words; they are still never printed as config values.
+        self.secretValues = secretValues.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+    }
+
+    public static func isSecretName(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return secretSuffixes.contains { upper.hasSuffix($0) } || ["SECRET", "PASSWORD", "TOKEN"].contains(upper)
+    }
+
+    /// Replaces every known secret value, and the password of any `scheme://user:password@host` URL.
+    public func scrub(_ text: String) -> String {
+        var output = text
+        for secret in secretValues { output = output.replacingOccurrences(of: secret, with: Secret.marker) }
+        return Self.redactURLCredentials(output)
+    }
+
+    /// `https://user:pw@host/x` becomes `https://user:<redacted>@host/x`.
+    public static func redactURLCredentials(_ text: String) -> String {
+        guard text.contains("://"), text.contains("@") else { return text }
+        var output = ""
+        var rest = Substring(text)
+        while let schemeRange = rest.range(of: "://") {
+            output += rest[..<schemeRange.upperBound]
+            rest = rest[schemeRange.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { "/?# \t\n\"'".contains($0) }) ?? rest.endIndex
+            let authority = rest[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@") {
+                let userInfo = authority[..<at]
+                if let colon = userInfo.firstIndex(of: ":") {
+                    output += userInfo[..<colon] + ":" + Secret.marker
+                } else {
+                    output += Secret.marker
+                }
+                output += authority[at...]
+            } else {
+                output += authority
+            }
+            rest = rest[authorityEnd...]
+        }
+        return output + rest
+    }
+}
+
+import Foundation

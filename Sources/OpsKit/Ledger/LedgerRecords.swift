@@ -1,0 +1,158 @@
+import Foundation
+
+public enum DeploymentStatus: String, Sendable, Codable, CaseIterable {
+    case running, succeeded, failed, rolledBack = "rolled_back", interrupted
+}
+
+public struct DeploymentRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var env: String
+    public var kind: String
+    public var version: String
+    public var previousVersion: String?
+    public var status: DeploymentStatus
+    public var gitCommit: String?
+    public var image: String?
+    public var container: String?
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var actor: String?
+    public var host: String?
+    public var pid: Int?
+    public var message: String?
+    public var reason: String?
+
+    public var duration: TimeInterval? { finishedAt.map { $0.timeIntervalSince(startedAt) } }
+}
+
+public struct BackupRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var env: String
+    public var databasePath: String
+    public var file: String?
+    public var status: String
+    public var bytes: Int64?
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var error: String?
+}
+
+public struct VerificationRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var env: String
+    public var file: String
+    public var status: String
+    public var reason: String?
+    public var deep: Bool
+    public var checkedAt: Date
+}
+
+public struct SmokeRunRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var env: String
+    public var baseURL: String?
+    public var status: String
+    public var passed: Int
+    public var failed: Int
+    public var startedAt: Date
+}
+
+public struct NoteRecord: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var env: String
+    public var text: String
+    public var author: String?
+    public var createdAt: Date
+}
+
+extension Ledger {
+    static let deploymentColumns = "id, env, kind, version, previous_version, status, git_commit, image, container, started_at, finished_at, actor, host, pid, message, reason"
+
+    static func deployment(_ row: SQLiteRow) -> DeploymentRecord {
+        DeploymentRecord(
+            id: row.int64(0) ?? 0, env: row.string(1) ?? "", kind: row.string(2) ?? "deploy", version: row.string(3) ?? "",
+            previousVersion: row.string(4), status: DeploymentStatus(rawValue: row.string(5) ?? "") ?? .failed,
+            gitCommit: row.string(6), image: row.string(7), container: row.string(8),
+            startedAt: Date(ledgerTime: row.double(9) ?? 0), finishedAt: row.double(10).map(Date.init(ledgerTime:)),
+            actor: row.string(11), host: row.string(12), pid: row.int(13), message: row.string(14), reason: row.string(15))
+    }
+
+    /// Records the start of a deploy or rollback; returns its id.
+    public func beginDeployment(env: String, kind: String, version: String, previousVersion: String?, gitCommit: String?,
+                                image: String?, container: String?, actor: String?, message: String?,
+                                at date: Date = Date()) throws(OpsError) -> Int64 {
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("""
+                INSERT INTO deployments (env, kind, version, previous_version, status, git_commit, image, container, started_at, actor, host, pid, message)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(env), .text(kind), .text(version), .optional(previousVersion), .optional(gitCommit), .optional(image),
+                      .optional(container), .real(date.ledgerTime), .optional(actor), .text(ProcessInfo.processInfo.hostName),
+                      .integer(Int64(getpid())), .optional(message)])
+            return database.lastInsertRowID
+        }
+    }
+
+    public func finishDeployment(id: Int64, status: DeploymentStatus, reason: String? = nil, logs: String? = nil,
+                                 at date: Date = Date()) throws(OpsError) {
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("UPDATE deployments SET status = ?, reason = ?, logs = ?, finished_at = ? WHERE id = ?",
+                               [.text(status.rawValue), .optional(reason), .optional(logs), .real(date.ledgerTime), .integer(id)])
+        }
+    }
+
+    public func deployments(env: String, limit: Int) throws(OpsError) -> [DeploymentRecord] {
+        try database.query("SELECT \(Self.deploymentColumns) FROM deployments WHERE env = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+                           [.text(env), .integer(Int64(limit))]).map(Self.deployment)
+    }
+
+    public func lastDeployment(env: String, status: DeploymentStatus? = nil) throws(OpsError) -> DeploymentRecord? {
+        if let status {
+            return try database.query("SELECT \(Self.deploymentColumns) FROM deployments WHERE env = ? AND status = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+                                      [.text(env), .text(status.rawValue)]).first.map(Self.deployment)
+        }
+        return try deployments(env: env, limit: 1).first
+    }
+
+    public func lastBackup(env: String, succeededOnly: Bool = false) throws(OpsError) -> BackupRecord? {
+        try database.query("""
+            SELECT id, env, database_path, file, status, bytes, started_at, finished_at, error FROM backups
+            WHERE env = ? \(succeededOnly ? "AND status = 'succeeded'" : "") ORDER BY started_at DESC, id DESC LIMIT 1
+            """, [.text(env)]).first.map { row in
+            BackupRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", databasePath: row.string(2) ?? "", file: row.string(3),
+                         status: row.string(4) ?? "", bytes: row.int64(5), startedAt: Date(ledgerTime: row.double(6) ?? 0),
+                         finishedAt: row.double(7).map(Date.init(ledgerTime:)), error: row.string(8))
+        }
+    }
+
+    public func lastVerification(env: String) throws(OpsError) -> VerificationRecord? {
+        try database.query("SELECT id, env, file, status, reason, deep, checked_at FROM verifications WHERE env = ? ORDER BY checked_at DESC, id DESC LIMIT 1",
+                           [.text(env)]).first.map { row in
+            VerificationRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", file: row.string(2) ?? "", status: row.string(3) ?? "",
+                               reason: row.string(4), deep: row.int(5) == 1, checkedAt: Date(ledgerTime: row.double(6) ?? 0))
+        }
+    }
+
+    public func lastSmokeRun(env: String) throws(OpsError) -> SmokeRunRecord? {
+        try database.query("SELECT id, env, base_url, status, passed, failed, started_at FROM smoke_runs WHERE env = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+                           [.text(env)]).first.map { row in
+            SmokeRunRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", baseURL: row.string(2), status: row.string(3) ?? "",
+                           passed: row.int(4) ?? 0, failed: row.int(5) ?? 0, startedAt: Date(ledgerTime: row.double(6) ?? 0))
+        }
+    }
+
+    public func addNote(env: String, text: String, author: String?, at date: Date = Date()) throws(OpsError) -> Int64 {
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("INSERT INTO notes (env, text, author, created_at) VALUES (?, ?, ?, ?)",
+                               [.text(env), .text(text), .optional(author), .real(date.ledgerTime)])
+            return database.lastInsertRowID
+        }
+    }
+
+    public func pendingNotes(env: String) throws(OpsError) -> [NoteRecord] {
+        try database.query("SELECT id, env, text, author, created_at FROM notes WHERE env = ? AND resolved_at IS NULL ORDER BY created_at",
+                           [.text(env)]).map { row in
+            NoteRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", text: row.string(2) ?? "", author: row.string(3),
+                       createdAt: Date(ledgerTime: row.double(4) ?? 0))
+        }
+    }
+}

@@ -1,0 +1,89 @@
+/// Versioned migrations of the state database, keyed on `PRAGMA user_version`.
+/// Append only: a released migration never changes, a new one goes at the end.
+enum LedgerSchema {
+    static let migrations: [String] = [
+        // 1: deployments, notes and locks (what deploy and handoff first needed).
+        """
+        CREATE TABLE deployments (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'deploy',          -- deploy | rollback
+            version TEXT NOT NULL,
+            previous_version TEXT,
+            status TEXT NOT NULL,                         -- running | succeeded | failed | rolled_back | interrupted
+            git_commit TEXT,
+            image TEXT,
+            container TEXT,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            actor TEXT,
+            host TEXT,
+            pid INTEGER,
+            message TEXT,
+            reason TEXT,
+            logs TEXT
+        );
+        CREATE INDEX deployments_env_started ON deployments(env, started_at);
+        CREATE TABLE notes (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            text TEXT NOT NULL,
+            author TEXT,
+            created_at REAL NOT NULL,
+            resolved_at REAL
+        );
+        CREATE TABLE locks (
+            scope TEXT PRIMARY KEY,                       -- e.g. deploy:production, backup:/srv/app.db
+            holder TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            command TEXT NOT NULL,
+            acquired_at REAL NOT NULL
+        );
+        """,
+        // 2: backups, verifications and smoke runs.
+        """
+        CREATE TABLE backups (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            database_path TEXT NOT NULL,
+            file TEXT,
+            status TEXT NOT NULL,                         -- running | succeeded | failed
+            bytes INTEGER,
+            source_bytes INTEGER,
+            pages INTEGER,
+            sha256 TEXT,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            error TEXT
+        );
+        CREATE INDEX backups_env_started ON backups(env, started_at);
+        CREATE TABLE verifications (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            file TEXT NOT NULL,
+            status TEXT NOT NULL,                         -- ok | failed
+            reason TEXT,
+            deep INTEGER NOT NULL DEFAULT 0,
+            checked_at REAL NOT NULL,
+            duration_ms INTEGER
+        );
+        CREATE INDEX verifications_env_checked ON verifications(env, checked_at);
+        CREATE INDEX verifications_file ON verifications(file, checked_at);
+        CREATE TABLE smoke_runs (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            base_url TEXT,
+            status TEXT NOT NULL,                         -- passed | failed
+            passed INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            duration_ms INTEGER,
+            details TEXT                                  -- JSON, secrets already redacted
+        );
+        CREATE INDEX smoke_runs_env_started ON smoke_runs(env, started_at);
+        """,
+    ]
+
+    static var latestVersion: Int { migrations.count }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// The real runner, on swift-subprocess. Each child starts in a new session (its own process
+/// group), so a timeout or a cancelled task kills the child *and* anything it forked:
+/// SIGTERM to the group, then SIGKILL after `gracePeriod`.
+public struct SubprocessRunner: ProcessRunning {
+    public var gracePeriod: Duration
+    /// Upper bound on captured stdout; larger output fails the call instead of exhausting memory.
+    public var outputLimit: Int
+
+    public init(gracePeriod: Duration = .seconds(2), outputLimit: Int = 64 << 20) {
+        self.gracePeriod = gracePeriod
+        self.outputLimit = outputLimit
+    }
+
+    private struct TimedOut: Error {}
+
+    public func run(_ request: ProcessRequest) async throws(OpsError) -> ProcessResult {
+        let executable = try Self.locate(request.executable)
+        var platformOptions = PlatformOptions()
+        platformOptions.createSession = true
+        platformOptions.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: gracePeriod)]
+        let options = platformOptions
+        var overrides: [Environment.Key: String?] = [:]
+        for (key, value) in request.environment { overrides[Environment.Key(stringLiteral: key)] = value }
+        let environment = overrides
+        let workingDirectory = request.workingDirectory.map { FilePath($0) }
+        let started = ContinuousClock.now
+        let outputLimit = self.outputLimit
+        let input = request.standardInput ?? ""
+
+        do {
+            let collected = try await withThrowingTaskGroup(of: CollectedRun?.self) { group in
+                group.addTask {
+                    let result = try await Subprocess.run(
+                        .path(FilePath(executable)),
+                        arguments: Arguments(request.arguments),
+                        environment: .inherit.updating(environment),
+                        workingDirectory: workingDirectory,
+                        platformOptions: options,
+                        input: .string(input),
+                        output: .string(limit: outputLimit),
+                        error: .string(limit: outputLimit))
+                    return CollectedRun(status: result.terminationStatus,
+                                        standardOutput: result.standardOutput,
+                                        standardError: result.standardError)
+                }
+                group.addTask {
+                    try await Task.sleep(for: request.timeout)
+                    throw TimedOut()
+                }
+                defer { group.cancelAll() }
+                // The first task to finish decides; leaving the scope cancels the other, and a
+                // cancelled run tears its process group down before the group returns.
+                return try await group.next() ?? nil
+            }
+            guard let collected else { throw TimedOut() }
+            let termination: ProcessResult.Termination = switch collected.status {
+            case .exited(let code): .exited(code)
+            case .signaled(let signal): .signaled(signal)
+            }
+            return ProcessResult(request: request, termination: termination, standardOutput: collected.standardOutput,
+                                 standardErrorTail: Self.tail(collected.standardError), duration: ContinuousClock.now - started)
+        } catch is TimedOut {
+            return ProcessResult(request: request, termination: .timedOut, standardOutput: "",
+                                 standardErrorTail: "", duration: ContinuousClock.now - started)
+        } catch let error as SubprocessError {
+            throw OpsError(.unavailable, code: "process.failed", "\(request.displayCommand): could not run: \(error)")
+        } catch is CancellationError {
+            throw OpsError(.software, code: "process.cancelled", "\(request.displayCommand): cancelled")
+        } catch {
+            throw OpsError(.software, code: "process.failed", "\(request.displayCommand): \(error)")
+        }
+    }
+
+    private struct CollectedRun: Sendable {
+        var status: TerminationStatus
+        var standardOutput: String
+        var standardError: String
+    }
+
+    static func tail(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false)
+            .suffix(ProcessResult.stderrTailLines + 1)
+            .joined(separator: "\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Resolves a program name through PATH so a missing tool is a clear "not found" (exit 69).
+    public static func locate(_ executable: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) throws(OpsError) -> String {
+        if executable.contains("/") {
+            guard FileManager.default.isExecutableFile(atPath: executable) else {
+                throw OpsError(.unavailable, code: "process.not_found", "\(executable) is not an executable file")
+            }
+            return executable
+        }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(directory)/\(executable)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw OpsError(.unavailable, code: "process.not_found", "\(executable) was not found in PATH",
+                       details: ["install it (scripts/setup.sh installs what opsctl needs), or fix PATH"])
+    }
+}

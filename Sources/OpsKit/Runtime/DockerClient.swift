@@ -1,0 +1,143 @@
+import Foundation
+
+/// Typed docker CLI calls. Output is requested as JSON (`--format '{{json .}}'`) and decoded,
+/// never scraped from the human tables.
+public struct DockerClient: Sendable {
+    public let runner: any ProcessRunning
+    public var timeout: Duration = .seconds(30)
+
+    public init(runner: any ProcessRunning) { self.runner = runner }
+
+    func run(_ arguments: [String], timeout: Duration? = nil) async throws(OpsError) -> ProcessResult {
+        let result = try await runner.run(ProcessRequest("docker", arguments, timeout: timeout ?? self.timeout))
+        if !result.succeeded, Self.isDaemonDown(result) {
+            throw OpsError(.unavailable, code: "docker.unavailable", "the Docker daemon is not reachable: \(result.failureSummary)",
+                           details: ["start it (systemctl start docker, or scripts/setup.sh here), or check DOCKER_HOST"])
+        }
+        return result
+    }
+
+    static func isDaemonDown(_ result: ProcessResult) -> Bool {
+        if result.termination == .timedOut { return true }
+        let text = result.standardErrorTail
+        return text.contains("Cannot connect to the Docker daemon") || text.contains("Is the docker daemon running")
+            || text.contains("error during connect") || text.contains("connect: no such file or directory")
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, from result: ProcessResult) throws(OpsError) -> T {
+        guard result.succeeded else {
+            throw OpsError(.unavailable, code: "docker.failed", "\(result.request.displayCommand): \(result.failureSummary)")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(result.standardOutput.utf8))
+        } catch {
+            throw OpsError(.software, code: "docker.output", "\(result.request.displayCommand): unexpected output: \(error)")
+        }
+    }
+
+    public struct Version: Sendable, Codable, Equatable {
+        public var client: String
+        public var server: String
+        public var apiVersion: String
+    }
+
+    /// Client and daemon versions; throws `docker.unavailable` (exit 69) when the daemon is down.
+    public func version() async throws(OpsError) -> Version {
+        struct Raw: Decodable {
+            struct Part: Decodable { var Version: String; var ApiVersion: String? }
+            var Client: Part?
+            var Server: Part?
+        }
+        let raw = try decode(Raw.self, from: try await run(["version", "--format", "{{json .}}"]))
+        guard let server = raw.Server else {
+            throw OpsError(.unavailable, code: "docker.unavailable", "the Docker daemon did not answer `docker version`")
+        }
+        return Version(client: raw.Client?.Version ?? "?", server: server.Version, apiVersion: server.ApiVersion ?? "?")
+    }
+
+    public struct Info: Sendable, Codable, Equatable {
+        public var serverVersion: String
+        public var containersRunning: Int
+        public var swarmState: String
+    }
+
+    public func info() async throws(OpsError) -> Info {
+        struct Raw: Decodable {
+            struct Swarm: Decodable { var LocalNodeState: String? }
+            var ServerVersion: String?
+            var ContainersRunning: Int?
+            var Swarm: Swarm?
+        }
+        let raw = try decode(Raw.self, from: try await run(["info", "--format", "{{json .}}"]))
+        guard let version = raw.ServerVersion, !version.isEmpty else {
+            throw OpsError(.unavailable, code: "docker.unavailable", "the Docker daemon did not answer `docker info`")
+        }
+        return Info(serverVersion: version, containersRunning: raw.ContainersRunning ?? 0, swarmState: raw.Swarm?.LocalNodeState ?? "inactive")
+    }
+
+    /// What `docker inspect` says about one container.
+    public struct ContainerState: Sendable, Codable, Equatable {
+        public var id: String
+        public var name: String
+        public var image: String
+        public var status: String           // created | running | restarting | exited | paused | dead
+        public var running: Bool
+        public var exitCode: Int
+        public var restartCount: Int
+        public var startedAt: String
+        public var finishedAt: String
+        public var labels: [String: String]
+
+        public var version: String? { labels["opsctl.version"] }
+    }
+
+    struct RawContainer: Decodable {
+        struct RawState: Decodable {
+            var Status: String
+            var Running: Bool
+            var ExitCode: Int
+            var StartedAt: String
+            var FinishedAt: String
+        }
+        struct RawConfig: Decodable { var Image: String; var Labels: [String: String]? }
+        var id: String
+        var name: String
+        var restartCount: Int
+        var rawState: RawState
+        var rawConfig: RawConfig
+
+        enum CodingKeys: String, CodingKey {
+            case id = "Id", name = "Name", restartCount = "RestartCount", rawState = "State", rawConfig = "Config"
+        }
+
+        var state: ContainerState {
+            ContainerState(id: String(id.prefix(12)), name: name.hasPrefix("/") ? String(name.dropFirst()) : name, image: rawConfig.Image,
+                           status: rawState.Status, running: rawState.Running, exitCode: rawState.ExitCode, restartCount: restartCount,
+                           startedAt: rawState.StartedAt, finishedAt: rawState.FinishedAt, labels: rawConfig.Labels ?? [:])
+        }
+    }
+
+    /// The container's state, or nil when no such container exists.
+    public func inspectContainer(_ name: String) async throws(OpsError) -> ContainerState? {
+        let result = try await run(["container", "inspect", "--format", "{{json .}}", "--", name])
+        if !result.succeeded, result.standardErrorTail.lowercased().contains("no such") { return nil }
+        return try decode(RawContainer.self, from: result).state
+    }
+
+    /// Containers (running or not) carrying every given label, newest first.
+    public func containers(labels: [String: String]) async throws(OpsError) -> [ContainerState] {
+        var arguments = ["ps", "--all", "--quiet", "--no-trunc"]
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) { arguments += ["--filter", "label=\(key)=\(value)"] }
+        let listed = try await run(arguments)
+        guard listed.succeeded else { throw OpsError(.unavailable, code: "docker.failed", listed.failureSummary) }
+        let ids = listed.standardOutput.split(separator: "\n").map(String.init)
+        guard !ids.isEmpty else { return [] }
+        let inspected = try await run(["container", "inspect", "--"] + ids)
+        return try decode([RawContainer].self, from: inspected).map(\.state)
+    }
+
+    /// Whether `image:tag` exists locally.
+    public func imageExists(_ reference: String) async throws(OpsError) -> Bool {
+        try await run(["image", "inspect", "--format", "{{.Id}}", "--", reference]).succeeded
+    }
+}

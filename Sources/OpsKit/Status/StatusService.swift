@@ -1,0 +1,158 @@
+import Foundation
+
+/// `opsctl status ENV`: what the ledger says and what docker really runs, side by side.
+public struct StatusReport: Report {
+    public struct Runtime: Sendable, Encodable {
+        public var reachable: Bool
+        public var error: String?
+        public var containers: [DockerClient.ContainerState]
+        /// The version of the running opsctl-labelled container, if exactly one runs.
+        public var runningVersion: String?
+    }
+
+    public var app: String
+    public var env: String
+    public var driver: DriverKind
+    public var ledger: String
+    /// The version the ledger says is live: the newest succeeded deploy or rollback.
+    public var liveVersion: String?
+    public var runtime: Runtime
+    /// Set when the ledger and docker disagree.
+    public var drift: String?
+    /// Runs whose opsctl process died without finishing, marked `interrupted` by this call.
+    public var reconciled: [DeploymentRecord]
+    public var lastDeployment: DeploymentRecord?
+    public var lastBackup: BackupRecord?
+    public var lastVerification: VerificationRecord?
+    public var lastSmoke: SmokeRunRecord?
+    public var pendingNotes: Int
+    public var generatedAt: Date
+
+    /// 69 when docker could not be asked: half a status must not look like a healthy one.
+    public var exitCode: Int32 { runtime.reachable ? 0 : OpsError.Kind.unavailable.exitCode }
+
+    public func renderText() -> String {
+        var lines = ["\(app) / \(env)  (driver \(driver.rawValue), ledger \(ledger))"]
+        lines.append("live (ledger):   " + (liveVersion ?? "nothing deployed yet"))
+        if runtime.reachable {
+            let running = runtime.containers.filter(\.running)
+            lines.append("running (docker): " + (running.isEmpty ? "no container" : running.map { "\($0.name) (\($0.version ?? "?"), \($0.status))" }.joined(separator: ", ")))
+            let stopped = runtime.containers.filter { !$0.running }
+            if !stopped.isEmpty {
+                lines.append("kept for rollback: " + stopped.map { "\($0.version ?? $0.name)" }.joined(separator: ", "))
+            }
+        } else {
+            lines.append("running (docker): UNKNOWN: \(runtime.error ?? "docker unavailable")")
+        }
+        if let drift { lines.append("DRIFT: \(drift)") }
+        for record in reconciled {
+            lines.append("marked interrupted: deployment #\(record.id) of \(record.version) (its opsctl process \(record.pid.map(String.init) ?? "?") is gone)")
+        }
+        let now = generatedAt
+        if let deployment = lastDeployment {
+            lines.append("last \(deployment.kind):     \(deployment.version) \(deployment.status.rawValue), \(TextFormat.age(of: deployment.startedAt, now: now))"
+                         + (deployment.reason.map { " (\($0))" } ?? ""))
+        } else {
+            lines.append("last deploy:     none")
+        }
+        if let backup = lastBackup {
+            lines.append("last backup:     \(backup.status), \(TextFormat.age(of: backup.startedAt, now: now))" + (backup.file.map { " \($0)" } ?? ""))
+        } else {
+            lines.append("last backup:     none")
+        }
+        if let verification = lastVerification {
+            lines.append("last verify:     \(verification.status), \(TextFormat.age(of: verification.checkedAt, now: now))" + (verification.reason.map { " (\($0))" } ?? ""))
+        } else {
+            lines.append("last verify:     none")
+        }
+        if let smoke = lastSmoke {
+            lines.append("last smoke:      \(smoke.status) \(smoke.passed)/\(smoke.passed + smoke.failed), \(TextFormat.age(of: smoke.startedAt, now: now))")
+        }
+        if pendingNotes > 0 { lines.append("pending notes:   \(pendingNotes)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+public enum StatusService {
+    public static func status(config: OpsConfig, env name: String, context: OpsContext) async throws(OpsError) -> StatusReport {
+        let environment = try config.environment(named: name)
+        let ledger = try Ledger(path: config.state)
+        let reconciled = try ledger.markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
+
+        var runtime = StatusReport.Runtime(reachable: true, containers: [])
+        do {
+            runtime.containers = try await context.docker.containers(labels: ["opsctl.app": config.app, "opsctl.env": name])
+            let running = runtime.containers.filter(\.running)
+            if running.count == 1 { runtime.runningVersion = running[0].version }
+        } catch {
+            guard error.kind == .unavailable else { throw error }
+            runtime.reachable = false
+            runtime.error = error.message
+        }
+
+        let live = try ledger.lastDeployment(env: name, status: .succeeded)
+        var drift: String?
+        if runtime.reachable {
+            let running = runtime.containers.filter(\.running)
+            switch (live?.version, running.count) {
+            case (nil, 0): drift = nil
+            case (let version?, 0): drift = "the ledger says \(version) is live, but no \(config.app) container runs"
+            case (_, 2...): drift = "\(running.count) containers run at once: " + running.map(\.name).joined(separator: ", ")
+            case (let version, _):
+                if running[0].version != version {
+                    drift = "the ledger says \(version ?? "nothing") is live, but docker runs \(running[0].version ?? running[0].name)"
+                }
+            }
+        }
+        return StatusReport(
+            app: config.app, env: name, driver: environment.driver, ledger: config.state,
+            liveVersion: live?.version, runtime: runtime, drift: drift, reconciled: reconciled,
+            lastDeployment: try ledger.lastDeployment(env: name), lastBackup: try ledger.lastBackup(env: name),
+            lastVerification: try ledger.lastVerification(env: name), lastSmoke: try ledger.lastSmokeRun(env: name),
+            pendingNotes: try ledger.pendingNotes(env: name).count, generatedAt: context.now())
+    }
+}
+
+/// `opsctl history ENV`: deploys and rollbacks, newest first.
+public struct HistoryReport: Report {
+    public var env: String
+    public var deployments: [DeploymentRecord]
+
+    public static func load(config: OpsConfig, env: String, limit: Int) throws(OpsError) -> HistoryReport {
+        _ = try config.environment(named: env)
+        let ledger = try Ledger(path: config.state)
+        return HistoryReport(env: env, deployments: try ledger.deployments(env: env, limit: limit))
+    }
+
+    public func renderText() -> String {
+        guard !deployments.isEmpty else { return "no deploys recorded for \(env) yet" }
+        let rows = deployments.map { record in
+            [String(record.id), TextFormat.timestamp(record.startedAt), record.kind, record.version,
+             record.previousVersion ?? "-", record.status.rawValue,
+             record.duration.map { TextFormat.duration(seconds: Int($0.rounded())) } ?? "-", record.actor ?? "-", record.reason ?? ""]
+        }
+        return TextFormat.table(["ID", "STARTED (UTC)", "KIND", "VERSION", "FROM", "STATUS", "TOOK", "BY", "REASON"], rows)
+    }
+}
+
+extension Ledger {
+    /// Rows left `running` by an opsctl process on this host that no longer exists (SIGKILL,
+    /// power loss) become `interrupted`, so the ledger never claims a deploy is still going.
+    public func markOrphanedRuns(host: String) throws(OpsError) -> [DeploymentRecord] {
+        let running = try database.query("SELECT \(Self.deploymentColumns) FROM deployments WHERE status = 'running' AND host = ?",
+                                         [.text(host)]).map(Self.deployment)
+        let orphaned = running.filter { record in
+            guard let pid = record.pid else { return true }
+            return !Self.isProcessAlive(pid_t(pid))
+        }
+        for record in orphaned {
+            try finishDeployment(id: record.id, status: .interrupted,
+                                 reason: "opsctl process \(record.pid.map(String.init) ?? "?") ended before finishing (killed or crashed)")
+        }
+        return orphaned
+    }
+
+    static func isProcessAlive(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import OpsKit
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Work with opsctl.yml.",
+        subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate opsctl.yml and print the resolved config, secrets redacted.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "Show only this environment.")
+        var environment: String?
+
+        func run() async throws {
+            try await Output.run(global) { context throws(OpsError) in
+                let config = try Output.loadConfig(global, context)
+                return try ConfigCheckReport(config: config, only: environment)
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import OpsKit
+
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Deploys and rollbacks of an environment, newest first.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production.")
+    var environment: String
+
+    @Option(help: "How many to show.")
+    var limit = 20
+
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            let config = try Output.loadConfig(global, context)
+            return try HistoryReport.load(config: config, env: environment, limit: limit)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import OpsKit
+
+struct InitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Scaffold a commented opsctl.yml plus cron and systemd timer examples.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Where to write (created if missing).", valueName: "dir"))
+    var dir = "."
+
+    @Flag(help: "Overwrite files that already exist.")
+    var force = false
+
+    func run() async throws {
+        try await Output.run(global) { _ throws(OpsError) in
+            try InitService.scaffold(directory: dir, force: force)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import OpsKit
+
+@main
+struct Opsctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "opsctl",
+        abstract: "The deployment runbook as one command: deploy, rollback, backup, verify, smoke, handoff.",
+        discussion: """
+            Exit codes: 0 ok, 1 a check failed, 3 deploy failed and the previous version was restored,
+            4 deploy or rollback failed and the service may be down, 5 lock held by another run,
+            64 usage, 69 a dependency is unavailable (docker, git), 74 I/O error, 78 bad config.
+            """,
+        version: OpsctlVersion.current,
+        subcommands: [InitCommand.self, ConfigCommand.self, StatusCommand.self, HistoryCommand.self, VersionCommand.self]
+    )
+
+    /// ArgumentParser's own errors (unknown flag, missing argument) also honour `--json`:
+    /// one JSON document on stdout, exit 64.
+    static func main() async {
+        let arguments = hoistGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if arguments.contains("--json"), code != .success, !(error is ExitCode) {
+                let message = fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+                Output.printJSONError(OpsError(.usage, code: "usage.invalid", message))
+                Foundation.exit(OpsError.Kind.usage.exitCode)
+            }
+            exit(withError: error)
+        }
+    }
+
+    /// `opsctl --json status production` means `opsctl status production --json`: global
+    /// options given before the subcommand move after it, where ArgumentParser reads them.
+    static func hoistGlobalOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            if ["--json", "-q", "--quiet"].contains(word) || word.hasPrefix("--config=") || (word.hasPrefix("-v") && word.dropFirst().allSatisfy { $0 == "v" }) || word == "--verbose" {
+                leading.append(word)
+            } else if word == "--config", index + 1 < arguments.count {
+                leading += [word, arguments[index + 1]]
+                index += 1
+            } else {
+                break
+            }
+            index += 1
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        var rest = Array(arguments[index...])
+        let insertAt = rest.firstIndex(of: "--") ?? rest.count
+        rest.insert(contentsOf: leading, at: insertAt)
+        return rest
+    }
+}

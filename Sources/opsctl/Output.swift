@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OpsKit
+
+/// The one place that prints results and turns them into exit codes.
+enum Output {
+    /// Runs a command body with logging set up, prints its report (text or JSON), and exits
+    /// with the report's code; an `OpsError` becomes its message on stderr (or JSON) and exit code.
+    static func run(_ options: GlobalOptions, _ body: (OpsContext) async throws(OpsError) -> any Report) async throws {
+        let context = makeContext(options)
+        do {
+            let report = try await body(context)
+            if options.json {
+                printStdout(ReportEncoder.json(report: report))
+            } else {
+                let text = report.renderText()
+                if !text.isEmpty { printStdout(text) }
+            }
+            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        } catch let error as OpsError {
+            if options.json {
+                printJSONError(error)
+            } else {
+                printStderr("opsctl: error: \(error.message)")
+                for line in error.details { printStderr("  \(line)") }
+            }
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    static func printJSONError(_ error: OpsError) {
+        printStdout(ReportEncoder.json(ErrorReport(error)))
+    }
+
+    static func printStdout(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func printStderr(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    private static let bootstrap: Void = {
+        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+    }()
+
+    static func makeContext(_ options: GlobalOptions) -> OpsContext {
+        _ = bootstrap
+        var logger = Logger(label: "opsctl")
+        logger.logLevel = options.quiet ? .error : options.verbose >= 2 ? .trace : options.verbose == 1 ? .debug : .notice
+        return OpsContext(logger: logger)
+    }
+
+    static func loadConfig(_ options: GlobalOptions, _ context: OpsContext) throws(OpsError) -> OpsConfig {
+        let path = ConfigLoader.resolvePath(explicit: options.config, environment: context.environment)
+        context.logger.debug("reading config \(path)")
+        return try ConfigLoader.load(path: path, environment: context.environment)
+    }
+}

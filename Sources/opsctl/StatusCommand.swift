@@ -1,0 +1,20 @@
+import ArgumentParser
+import OpsKit
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "What runs now (asked of docker), and the last deploy, backup and verify (from the ledger).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production.")
+    var environment: String
+
+    func run() async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            let config = try Output.loadConfig(global, context)
+            return try await StatusService.status(config: config, env: environment, context: context)
+        }
+    }
+}

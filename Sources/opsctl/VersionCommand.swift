@@ -1,0 +1,14 @@
+import ArgumentParser
+import OpsKit
+
+struct VersionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version",
+        abstract: "opsctl's version and the sqlite, zlib and libcurl it is linked with.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await Output.run(global) { _ throws(OpsError) in VersionReport() }
+    }
+}
