@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian (bookworm) machine: system libraries and tools opsctl
+# builds against and tests with, and a Docker engine when none answers.
+# Safe to run again and again; it only installs or starts what is missing.
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        log "need root for: $*"; exit 1; fi
+}
+
+# --- system packages ------------------------------------------------------------------------
+packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    log "system packages present"
+fi
+
+# --- Swift toolchain --------------------------------------------------------------------------
+if ! command -v swift >/dev/null 2>&1; then
+    if [ -x /opt/swift/usr/bin/swift ]; then
+        log "swift is at /opt/swift/usr/bin; add it to PATH (the Makefile does)"
+    else
+        log "no Swift toolchain found: install Swift 6.1 or newer from swift.org"; exit 1
+    fi
+fi
+
+# --- Docker engine ----------------------------------------------------------------------------
+# Only loopback traffic is allowed here: no bridge network, no iptables rules; containers use
+# host networking and bind 127.0.0.1.
+if docker info >/dev/null 2>&1; then
+    log "docker daemon answers"
+else
+    log "starting dockerd (--bridge=none --iptables=false)"
+    as_root mkdir -p /var/log
+    as_root sh -c 'nohup setsid dockerd --bridge=none --iptables=false --ip6tables=false >/var/log/opsctl-dockerd.log 2>&1 &'
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    if ! docker info >/dev/null 2>&1; then
+        log "dockerd did not come up within 60s; last log lines:"
+        tail -n 20 /var/log/opsctl-dockerd.log >&2 || true
+        exit 69
+    fi
+    log "docker daemon up: $(docker version --format '{{.Server.Version}}')"
+fi
