@@ -93,14 +93,20 @@ struct ConfigSchema {
             environments.append(try environment(name: name, environmentMap))
         }
         guard !environments.isEmpty else { throw reader.error(at: environmentsMap.node, path: "environments", "define at least one environment") }
+        git.dir = resolvePath(git.dir)
         let state = try map.string("state") ?? ".opsctl/state.db"
         return OpsConfig(
             sourcePath: sourcePath,
             app: app,
             image: try map.requiredString("image"),
             git: git,
-            state: URL(fileURLWithPath: state, relativeTo: baseDirectory).standardizedFileURL.path,
+            state: resolvePath(state),
             environments: environments)
+    }
+
+    /// Relative paths in the config mean relative to the config file, not to wherever cron runs us.
+    func resolvePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: baseDirectory).standardizedFileURL.path
     }
 
     static func isName(_ text: String) -> Bool {
@@ -116,7 +122,7 @@ struct ConfigSchema {
         if let run = try map.mapping("run", allowedKeys: ["network", "ports", "env_file", "env", "volumes", "args"]) {
             environment.run.network = try run.string("network")
             environment.run.ports = try run.stringList("ports") ?? []
-            environment.run.envFile = try run.string("env_file")
+            environment.run.envFile = try run.string("env_file").map(resolvePath)
             environment.run.env = try envVars(run, "env")
             environment.run.volumes = try run.stringList("volumes") ?? []
             environment.run.args = try run.stringList("args") ?? []
@@ -165,10 +171,10 @@ struct ConfigSchema {
             environment.hooks.postDeploy = try argvLists(hooks, "post_deploy")
         }
         if let database = try map.mapping("database", allowedKeys: ["path"]) {
-            environment.database = DatabaseSettings(path: try database.requiredString("path"))
+            environment.database = DatabaseSettings(path: resolvePath(try database.requiredString("path")))
         }
         if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention"]) {
-            var settings = BackupSettings(dir: try backup.requiredString("dir"))
+            var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))
             settings.name = try backup.string("name")
             settings.level = try backup.int("level", range: 1...9) ?? 6
             settings.beforeDeploy = try backup.bool("before_deploy") ?? false
@@ -187,7 +193,7 @@ struct ConfigSchema {
             environment.handoff.since = try handoff.duration("since") ?? environment.handoff.since
             environment.handoff.disks = try handoff.stringList("disks") ?? []
             environment.handoff.facts = try handoff.stringPairs("facts")?.map { SQLFact(name: $0.key, sql: $0.value) } ?? []
-            environment.handoff.template = try handoff.string("template")
+            environment.handoff.template = try handoff.string("template").map(resolvePath)
             if let webhook = try handoff.string("webhook"), !webhook.isEmpty {
                 environment.handoff.webhook = Secret(webhook)
             } else if let file = try handoff.string("webhook_file") {
@@ -195,7 +201,7 @@ struct ConfigSchema {
             }
         }
         if let metrics = try map.mapping("metrics", allowedKeys: ["textfile_dir"]) {
-            environment.metrics = MetricsSettings(textfileDir: try metrics.requiredString("textfile_dir"))
+            environment.metrics = MetricsSettings(textfileDir: resolvePath(try metrics.requiredString("textfile_dir")))
         }
         return environment
     }

@@ -8,7 +8,9 @@ import SystemPackage
 
 /// The real runner, on swift-subprocess. Each child starts in a new session (its own process
 /// group), so a timeout or a cancelled task kills the child *and* anything it forked:
-/// SIGTERM to the group, then SIGKILL after `gracePeriod`.
+/// SIGTERM to the group, SIGKILL after `gracePeriod`, then a final SIGKILL sweep of the group.
+/// The sweep is ours: swift-subprocess stops its teardown as soon as the direct child exits,
+/// which would leave a grandchild that ignores SIGTERM running.
 public struct SubprocessRunner: ProcessRunning {
     public var gracePeriod: Duration
     /// Upper bound on captured stdout; larger output fails the call instead of exhausting memory.
@@ -34,6 +36,8 @@ public struct SubprocessRunner: ProcessRunning {
         let started = ContinuousClock.now
         let outputLimit = self.outputLimit
         let input = request.standardInput ?? ""
+        let spawned = SpawnedProcess()
+        defer { spawned.killGroup() }
 
         do {
             let collected = try await withThrowingTaskGroup(of: CollectedRun?.self) { group in
@@ -46,7 +50,10 @@ public struct SubprocessRunner: ProcessRunning {
                         platformOptions: options,
                         input: .string(input),
                         output: .string(limit: outputLimit),
-                        error: .string(limit: outputLimit))
+                        error: .string(limit: outputLimit)
+                    ) { execution in
+                        spawned.record(execution.processIdentifier.value)
+                    }
                     return CollectedRun(status: result.terminationStatus,
                                         standardOutput: result.standardOutput,
                                         standardError: result.standardError)
@@ -61,6 +68,9 @@ public struct SubprocessRunner: ProcessRunning {
                 return try await group.next() ?? nil
             }
             guard let collected else { throw TimedOut() }
+            // Exited on its own: descendants that outlive it are the caller's design (a daemon
+            // it started), not ours to kill.
+            spawned.markFinished()
             let termination: ProcessResult.Termination = switch collected.status {
             case .exited(let code): .exited(code)
             case .signaled(let signal): .signaled(signal)
@@ -76,6 +86,25 @@ public struct SubprocessRunner: ProcessRunning {
             throw OpsError(.software, code: "process.cancelled", "\(request.displayCommand): cancelled")
         } catch {
             throw OpsError(.software, code: "process.failed", "\(request.displayCommand): \(error)")
+        }
+    }
+
+    /// The child's pid (= its process group id, since it leads a new session), kept so the
+    /// group can be swept after a timeout or cancellation.
+    private final class SpawnedProcess: @unchecked Sendable {
+        private let lock = NSLock()
+        private var groupID: pid_t?
+        private var finished = false
+
+        func record(_ pid: pid_t) { lock.withLock { groupID = pid } }
+        func markFinished() { lock.withLock { finished = true } }
+
+        /// SIGKILL to whatever is left of the group; a no-op after a normal exit.
+        func killGroup() {
+            lock.withLock {
+                guard !finished, let groupID, groupID > 1 else { return }
+                kill(-groupID, SIGKILL)
+            }
         }
     }
 

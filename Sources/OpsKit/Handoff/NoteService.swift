@@ -1,0 +1,28 @@
+/// `opsctl note ENV TEXT`: a pending item the next handoff report lists.
+public struct NoteReport: Report {
+    public var env: String
+    public var note: NoteRecord
+    public var pending: Int
+
+    public func renderText() -> String {
+        "noted for \(env) (#\(note.id)); \(pending) pending note\(pending == 1 ? "" : "s")"
+    }
+}
+
+public enum NoteService {
+    public static func add(config: OpsConfig, env: String, text: String, context: OpsContext) throws(OpsError) -> NoteReport {
+        _ = try config.environment(named: env)
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw OpsError(.usage, code: "note.empty", "the note is empty") }
+        let ledger = try Ledger(path: config.state)
+        // A pasted secret must not end up in the ledger or the handoff report.
+        let safe = config.redactor.scrub(trimmed)
+        let now = context.now()
+        let id = try ledger.addNote(env: env, text: safe, author: context.actor, at: now)
+        let pending = try ledger.pendingNotes(env: env)
+        let note = pending.first { $0.id == id } ?? NoteRecord(id: id, env: env, text: safe, author: context.actor, createdAt: now)
+        return NoteReport(env: env, note: note, pending: pending.count)
+    }
+}
+
+import Foundation
