@@ -18,7 +18,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await Output.run(global) { context throws(OpsError) in
-                let config = try Output.loadConfig(global, context)
+                let (config, _) = try Output.load(global, context)
                 return try ConfigCheckReport(config: config, only: environment)
             }
         }

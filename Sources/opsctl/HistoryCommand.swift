@@ -20,7 +20,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let config = try Output.loadConfig(global, context)
+            let (config, _) = try Output.load(global, context)
             return try HistoryReport.load(config: config, env: environment, limit: limit)
         }
     }

@@ -16,7 +16,7 @@ struct NoteCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let config = try Output.loadConfig(global, context)
+            let (config, context) = try Output.load(global, context)
             return try NoteService.add(config: config, env: environment, text: text, context: context)
         }
     }

@@ -49,12 +49,16 @@ enum Output {
         _ = bootstrap
         var logger = Logger(label: "opsctl")
         logger.logLevel = options.quiet ? .error : options.verbose >= 2 ? .trace : options.verbose == 1 ? .debug : .notice
-        return OpsContext(logger: logger)
+        return OpsContext(runner: LoggingRunner(SubprocessRunner(), logger: logger), logger: logger)
     }
 
-    static func loadConfig(_ options: GlobalOptions, _ context: OpsContext) throws(OpsError) -> OpsConfig {
+    /// Loads the config and returns a context whose logs scrub the config's secrets.
+    static func load(_ options: GlobalOptions, _ context: OpsContext) throws(OpsError) -> (OpsConfig, OpsContext) {
         let path = ConfigLoader.resolvePath(explicit: options.config, environment: context.environment)
         context.logger.debug("reading config \(path)")
-        return try ConfigLoader.load(path: path, environment: context.environment)
+        let config = try ConfigLoader.load(path: path, environment: context.environment)
+        var configured = context
+        configured.runner = LoggingRunner(SubprocessRunner(), logger: context.logger, redactor: config.redactor)
+        return (config, configured)
     }
 }

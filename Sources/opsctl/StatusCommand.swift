@@ -13,7 +13,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let config = try Output.loadConfig(global, context)
+            let (config, context) = try Output.load(global, context)
             return try await StatusService.status(config: config, env: environment, context: context)
         }
     }

@@ -129,10 +129,14 @@ enum JSONTree: Decodable {
             for item in items {
                 if let text = item.scalarText {
                     lines.append("\(pad)- \(text)")
-                } else {
-                    lines.append("\(pad)-")
-                    item.render(indent: indent + 1, into: &lines)
+                    continue
                 }
+                // YAML style: the item's first line goes after the dash.
+                var nested: [String] = []
+                item.render(indent: indent + 1, into: &nested)
+                guard let first = nested.first else { continue }
+                lines.append("\(pad)- " + first.dropFirst(pad.count + 2))
+                lines += nested.dropFirst()
             }
         default:
             lines.append(pad + (scalarText ?? ""))
