@@ -156,3 +156,25 @@ extension Ledger {
         }
     }
 }
+
+extension Ledger {
+    public func beginBackup(env: String, databasePath: String, at date: Date = Date()) throws(OpsError) -> Int64 {
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("INSERT INTO backups (env, database_path, status, started_at) VALUES (?, ?, 'running', ?)",
+                               [.text(env), .text(databasePath), .real(date.ledgerTime)])
+            return database.lastInsertRowID
+        }
+    }
+
+    public func finishBackup(id: Int64, status: String, file: String? = nil, manifest: BackupManifest? = nil, error: String? = nil,
+                             at date: Date = Date()) throws(OpsError) {
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("""
+                UPDATE backups SET status = ?, file = ?, bytes = ?, source_bytes = ?, pages = ?, sha256 = ?, error = ?, finished_at = ?
+                WHERE id = ?
+                """, [.text(status), .optional(file), .optional(manifest.map { $0.bytes }), .optional(manifest.map { $0.database.bytes }),
+                      .optional(manifest.map { Int64($0.database.pageCount) }), .optional(manifest?.sha256), .optional(error),
+                      .real(date.ledgerTime), .integer(id)])
+        }
+    }
+}

@@ -1,0 +1,277 @@
+import Crypto
+import Foundation
+import Logging
+
+/// What to back up and where. Built from an environment's config or from `--db/--dir`.
+public struct BackupRequest: Sendable {
+    public var databasePath: String
+    public var directory: String
+    public var name: String
+    public var level: Int = 6
+    public var retention: RetentionPolicy = RetentionPolicy()
+    public var prune: Bool = true
+    public var waitLock: OpsDuration?
+    /// Set when run for a configured environment: ledger rows and metrics.
+    public var env: String?
+    public var ledgerPath: String?
+    public var metricsDirectory: String?
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    public init(databasePath: String, directory: String, name: String? = nil) {
+        self.databasePath = databasePath
+        self.directory = directory
+        self.name = name ?? BackupNaming.defaultName(forDatabase: databasePath)
+    }
+
+    /// The request for `opsctl backup ENV`.
+    public static func forEnvironment(_ environment: EnvironmentConfig, config: OpsConfig) throws(OpsError) -> BackupRequest {
+        guard let database = environment.database else {
+            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).database.path is not set: nothing to back up")
+        }
+        guard let backup = environment.backup else {
+            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).backup.dir is not set: nowhere to put backups")
+        }
+        var request = BackupRequest(databasePath: database.path, directory: backup.dir, name: backup.name ?? config.app)
+        request.level = backup.level
+        request.retention = backup.retention
+        request.env = environment.name
+        request.ledgerPath = config.state
+        request.metricsDirectory = environment.metrics?.textfileDir
+        return request
+    }
+}
+
+public struct BackupReport: Report {
+    public var file: String
+    public var path: String
+    public var manifest: BackupManifest
+    public var staleFilesRemoved: [String]
+    public var staleLockHolder: FileLock.Holder?
+    public var prune: PruneReport?
+
+    public func renderText() -> String {
+        let ratio = manifest.bytes > 0 ? Double(manifest.database.bytes) / Double(manifest.bytes) : 0
+        var lines = [
+            "backup \(path)",
+            "  database  \(manifest.database.source) (\(ByteCount.format(manifest.database.bytes)), \(manifest.database.pageCount) pages of \(manifest.database.pageSize) B, \(manifest.database.journalMode))",
+            "  written   \(ByteCount.format(manifest.bytes)) gzip -\(manifest.compression.level) (ratio \(String(format: "%.2f", ratio))), sha256 \(manifest.sha256.prefix(16))…",
+            "  took      \(manifest.durationMs) ms (copy \(manifest.copyMs) ms, lock window \(manifest.database.lockWindowMs) ms; compress \(manifest.compressMs) ms on \(manifest.compression.threads) threads)",
+        ]
+        if !staleFilesRemoved.isEmpty { lines.append("  cleaned   \(staleFilesRemoved.count) leftover file(s) of an interrupted run: \(staleFilesRemoved.joined(separator: ", "))") }
+        if let staleLockHolder { lines.append("  note      the previous run (\(staleLockHolder.description)) died without releasing its lock") }
+        if let prune { lines.append(prune.renderText().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+enum ByteCount {
+    static func format(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+public enum BackupService {
+    /// Takes one backup: lock, online snapshot, parallel gzip with SHA-256, manifest, atomic
+    /// rename, ledger row, metrics, then retention. Deploy calls this for `before_deploy`.
+    public static func run(_ request: BackupRequest, context: OpsContext,
+                           progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws(OpsError) -> BackupReport {
+        guard BackupNaming.isValidName(request.name) else {
+            throw OpsError(.usage, code: "backup.bad_name", "backup name \"\(request.name)\" may contain only letters, digits, '-', '_' and '.'")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: request.directory, withIntermediateDirectories: true)
+        } catch {
+            throw OpsError(.io, code: "backup.dir_unwritable", "\(request.directory): cannot create the backup directory: \(YAMLReader.reason(error))")
+        }
+        let lock = try FileLock.acquire(path: "\(request.directory)/.\(request.name).opsctl-backup.lock",
+                                        what: "a backup of \(request.databasePath) into \(request.directory)",
+                                        command: "opsctl backup", wait: request.waitLock, now: context.now)
+        defer { lock.release() }
+        let stale = removeStaleFiles(directory: request.directory, name: request.name)
+        let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let started = context.now()
+        let ledgerID = try ledger.map { ledger throws(OpsError) in
+            try ledger.beginBackup(env: request.env ?? "-", databasePath: request.databasePath, at: started)
+        }
+        do {
+            var manifest = try takeBackup(request, startedAt: started, context: context, progress: progress)
+            manifest.durationMs = milliseconds(since: started, now: context.now())
+            let path = "\(request.directory)/\(manifest.file)"
+            try ledger?.finishBackup(id: ledgerID!, status: "succeeded", file: path, manifest: manifest, at: context.now())
+            var report = BackupReport(file: manifest.file, path: path, manifest: manifest, staleFilesRemoved: stale,
+                                      staleLockHolder: lock.staleHolder, prune: nil)
+            if let metricsDirectory = request.metricsDirectory, let env = request.env {
+                try MetricsFile.update(directory: metricsDirectory, env: env, samples: metrics(manifest, env: env, success: true, at: context.now()))
+            }
+            if request.prune {
+                report.prune = try PruneService.prune(directory: request.directory, name: request.name, policy: request.retention,
+                                                      dryRun: false, context: context)
+            }
+            return report
+        } catch {
+            try? ledger?.finishBackup(id: ledgerID!, status: "failed", error: error.message, at: context.now())
+            if let metricsDirectory = request.metricsDirectory, let env = request.env {
+                try? MetricsFile.update(directory: metricsDirectory, env: env, samples: [
+                    MetricSample("opsctl_backup_last_failure_timestamp_seconds", "When the last backup failed.", labels: [("env", env)],
+                                 context.now().timeIntervalSince1970.rounded()),
+                ])
+            }
+            throw error
+        }
+    }
+
+    static func metrics(_ manifest: BackupManifest, env: String, success: Bool, at now: Date) -> [MetricSample] {
+        let labels = [("env", env)]
+        return [
+            MetricSample("opsctl_backup_last_success_timestamp_seconds", "When the last backup finished successfully.", labels: labels, now.timeIntervalSince1970.rounded()),
+            MetricSample("opsctl_backup_size_bytes", "Compressed size of the last backup.", labels: labels, Double(manifest.bytes)),
+            MetricSample("opsctl_backup_database_bytes", "Size of the database at the last backup.", labels: labels, Double(manifest.database.bytes)),
+            MetricSample("opsctl_backup_duration_seconds", "Wall time of the last backup.", labels: labels, Double(manifest.durationMs) / 1000),
+            MetricSample("opsctl_backup_lock_window_seconds", "How long the last backup held the database's read lock.", labels: labels, Double(manifest.database.lockWindowMs) / 1000),
+        ]
+    }
+
+    static func milliseconds(since start: Date, now: Date) -> Int { Int((now.timeIntervalSince(start) * 1000).rounded()) }
+
+    /// Leftovers of runs killed mid-way (their pid is gone): `.opsctl-tmp-<name>_….<pid>.*`.
+    static func removeStaleFiles(directory: String, name: String) -> [String] {
+        let prefix = BackupNaming.temporaryPrefix + name + "_"
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var removed: [String] = []
+        for file in files where file.hasPrefix(prefix) {
+            // .opsctl-tmp-<name>_<stamp>.<pid>.db[.gz]
+            let parts = file.dropFirst(prefix.count).split(separator: ".")
+            guard parts.count >= 3, let pid = Int32(parts[1]) else { continue }
+            if pid != getpid(), Ledger.isProcessAlive(pid) { continue }
+            if unlink("\(directory)/\(file)") == 0 { removed.append(file) }
+        }
+        return removed
+    }
+
+    private static func takeBackup(_ request: BackupRequest, startedAt: Date, context: OpsContext,
+                                   progress: (@Sendable (Int, Int) -> Void)?) throws(OpsError) -> BackupManifest {
+        var time = startedAt
+        // One backup per second per name: if this second's name is taken, wait for the next.
+        while FileManager.default.fileExists(atPath: "\(request.directory)/\(BackupNaming.fileName(name: request.name, time: time))") {
+            usleep(UInt32(1_000_000 - Int(time.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) * 1_000_000)) + 1000)
+            time = context.now()
+        }
+        let file = BackupNaming.fileName(name: request.name, time: time)
+        let stamp = file.dropFirst(request.name.count + 1).dropLast(BackupNaming.suffix.count)
+        let scratch = "\(request.directory)/\(BackupNaming.temporaryPrefix)\(request.name)_\(stamp).\(getpid())"
+        let copyPath = scratch + ".db"
+        let partialPath = scratch + ".db.gz"
+        // At most one uncompressed copy, and it never outlives this call.
+        defer {
+            unlink(copyPath)
+            unlink(copyPath + "-journal")
+            unlink(partialPath)
+        }
+
+        let copyStart = ContinuousClock.now
+        context.logger.info("copying \(request.databasePath) (online backup API, one pinned snapshot)")
+        let snapshot = try OnlineSnapshot(sourcePath: request.databasePath).copy(to: copyPath)
+        let copyDuration = ContinuousClock.now - copyStart
+
+        let compressStart = ContinuousClock.now
+        let input: Data
+        do { input = try Data(contentsOf: URL(fileURLWithPath: copyPath), options: .alwaysMapped) } catch {
+            throw OpsError(.io, code: "backup.read_failed", "\(copyPath): cannot read the snapshot: \(YAMLReader.reason(error))")
+        }
+        let output = try HashingFile(creating: partialPath)
+        let gzip = ParallelGzip(level: request.level, threads: request.threads)
+        let summary = try compress(input, into: output, gzip: gzip, modificationTime: UInt32(time.timeIntervalSince1970), progress: progress)
+        let compressDuration = ContinuousClock.now - compressStart
+
+        let manifest = BackupManifest(
+            file: file, sha256: output.sha256Hex, bytes: Int64(summary.outputBytes), crc32: summary.crc32,
+            database: .init(source: request.databasePath, bytes: snapshot.bytes, pageSize: snapshot.pageSize, pageCount: snapshot.pageCount,
+                            journalMode: snapshot.journalMode, lockWindowMs: snapshot.lockWindowMilliseconds),
+            compression: .init(format: "gzip", level: request.level, blockSize: ParallelGzip.blockSize, threads: gzip.threads),
+            createdAt: time, durationMs: 0, copyMs: copyDuration.milliseconds, compressMs: compressDuration.milliseconds,
+            sqliteVersion: SQLiteDatabase.libraryVersion, opsctlVersion: OpsctlVersion.current)
+        let finalPath = "\(request.directory)/\(file)"
+        // The manifest lands first: a crash between the two renames leaves a manifest without a
+        // backup (ignored), never a backup that claims to have no manifest.
+        try AtomicFile.write(try manifest.encoded(), to: finalPath + BackupNaming.manifestSuffix)
+        guard rename(partialPath, finalPath) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(finalPath + BackupNaming.manifestSuffix)
+            throw OpsError(.io, code: "backup.rename_failed", "\(finalPath): cannot move the backup into place: \(reason)")
+        }
+        AtomicFile.syncDirectory(request.directory)
+        return manifest
+    }
+}
+
+extension BackupService {
+    static func compress(_ input: Data, into output: HashingFile, gzip: ParallelGzip, modificationTime: UInt32,
+                         progress: (@Sendable (Int, Int) -> Void)?) throws(OpsError) -> ParallelGzip.Summary {
+        let total = input.count
+        let report: (@Sendable (Int) -> Void)?
+        if let progress { report = { done in progress(done, total) } } else { report = nil }
+        let sink: @Sendable (UnsafeRawBufferPointer) throws(OpsError) -> Void = { chunk throws(OpsError) in try output.write(chunk) }
+        let result = input.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Result<ParallelGzip.Summary, OpsError> in
+            do throws(OpsError) {
+                return .success(try gzip.compress(buffer, modificationTime: modificationTime, progress: report, sink: sink))
+            } catch {
+                return .failure(error)
+            }
+        }
+        do throws(OpsError) {
+            let summary = try result.get()
+            try output.synchronizeAndClose()
+            return summary
+        } catch {
+            output.closeQuietly()
+            throw error
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int { Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
+}
+
+/// A new file written in order, hashed with SHA-256 on the way; ENOSPC is exit 74.
+final class HashingFile: @unchecked Sendable {
+    let path: String
+    private var descriptor: Int32
+    private var hasher = SHA256()
+
+    init(creating path: String) throws(OpsError) {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard descriptor >= 0 else { throw AtomicFile.failure("cannot create \(path)") }
+    }
+
+    func write(_ buffer: UnsafeRawBufferPointer) throws(OpsError) {
+        hasher.update(bufferPointer: buffer)
+        var offset = 0
+        while offset < buffer.count {
+            let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw AtomicFile.failure("cannot write \(path)")
+            }
+            offset += written
+        }
+    }
+
+    func synchronizeAndClose() throws(OpsError) {
+        guard fsync(descriptor) == 0 else { throw AtomicFile.failure("cannot sync \(path)") }
+        guard close(descriptor) == 0 else { descriptor = -1; throw AtomicFile.failure("cannot close \(path)") }
+        descriptor = -1
+    }
+
+    func closeQuietly() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+    }
+
+    var sha256Hex: String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+}

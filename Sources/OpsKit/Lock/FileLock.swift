@@ -1,0 +1,93 @@
+import Foundation
+
+/// An exclusive advisory lock (flock) on a file, with the holder written inside it so a
+/// second run can say who is in the way. The kernel drops the lock when the holder dies,
+/// so a crashed run never blocks the next one; its leftover holder record is reported.
+public final class FileLock {
+    public struct Holder: Codable, Sendable, Equatable {
+        public var pid: Int32
+        public var host: String
+        public var command: String
+        public var startedAt: Date
+
+        public var description: String {
+            "pid \(pid) on \(host) since \(TextFormat.timestamp(startedAt)) (\(command))"
+        }
+    }
+
+    public let path: String
+    public let holder: Holder
+    /// A holder record left by a run that died without releasing (its pid is gone).
+    public let staleHolder: Holder?
+    private var descriptor: Int32
+
+    private init(path: String, descriptor: Int32, holder: Holder, staleHolder: Holder?) {
+        self.path = path
+        self.descriptor = descriptor
+        self.holder = holder
+        self.staleHolder = staleHolder
+    }
+
+    deinit { release() }
+
+    /// Takes the lock, or waits up to `wait` for it; exit 5 (`lock.held`) naming the holder otherwise.
+    public static func acquire(path: String, what: String, command: String, wait: OpsDuration? = nil,
+                               now: () -> Date = { Date() }) throws(OpsError) -> FileLock {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw OpsError(.io, code: "lock.open", "\(path): cannot open lock file: \(String(cString: strerror(errno)))")
+        }
+        let deadline = ContinuousClock.now + .milliseconds(wait?.milliseconds ?? 0)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                throw OpsError(.io, code: "lock.failed", "\(path): cannot lock: \(reason)")
+            }
+            if ContinuousClock.now >= deadline {
+                let current = readHolder(descriptor)
+                close(descriptor)
+                throw OpsError(.lockHeld, code: "lock.held",
+                               "\(what) is already running: " + (current?.description ?? "holder unknown"),
+                               details: ["wait for it, or pass --wait-lock 5m to queue behind it; lock file \(path)"])
+            }
+            usleep(100_000)
+        }
+        let previous = readHolder(descriptor)
+        let stale = previous.flatMap { holder in
+            holder.host == ProcessInfo.processInfo.hostName && !Ledger.isProcessAlive(holder.pid) ? holder : nil
+        }
+        let holder = Holder(pid: getpid(), host: ProcessInfo.processInfo.hostName, command: command, startedAt: now())
+        writeHolder(holder, to: descriptor)
+        return FileLock(path: path, descriptor: descriptor, holder: holder, staleHolder: stale)
+    }
+
+    public func release() {
+        guard descriptor >= 0 else { return }
+        ftruncate(descriptor, 0)
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    private static let coder: (JSONEncoder, JSONDecoder) = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return (encoder, decoder)
+    }()
+
+    static func readHolder(_ descriptor: Int32) -> Holder? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = pread(descriptor, &buffer, buffer.count, 0)
+        guard count > 0 else { return nil }
+        return try? coder.1.decode(Holder.self, from: Data(buffer[0..<count]))
+    }
+
+    static func writeHolder(_ holder: Holder, to descriptor: Int32) {
+        guard let data = try? coder.0.encode(holder) else { return }
+        ftruncate(descriptor, 0)
+        _ = data.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import OpsKit
+
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Apply retention (restic semantics) to a backup directory.",
+        discussion: """
+            Keeps the newest backup per hour/day/ISO week/month/year, the N newest, and everything within a
+            duration of the newest; rules are ORed. Never deletes the newest backup, the newest verified
+            backup, or any file not named <name>_YYYYMMDD_HHMMSS.db.gz. Flags override backup.retention.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var location: BackupLocationOptions
+
+    @Flag(help: "Show what would be deleted and why each file is kept; delete nothing.")
+    var dryRun = false
+
+    @Option var keepLast: Int?
+    @Option var keepHourly: Int?
+    @Option var keepDaily: Int?
+    @Option var keepWeekly: Int?
+    @Option var keepMonthly: Int?
+    @Option var keepYearly: Int?
+    @Option(help: ArgumentHelp("Keep everything this much younger than the newest backup (e.g. 48h).", valueName: "duration"))
+    var keepWithin: String?
+
+    func validate() throws {
+        for value in [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly] {
+            if let value, value < 0 { throw ValidationError("--keep-* counts must be 0 or more") }
+        }
+        if let keepWithin, OpsDuration(parsing: keepWithin) == nil { throw ValidationError("--keep-within \"\(keepWithin)\" is not a duration") }
+    }
+
+    func run() async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            let target = try location.resolve(global, context)
+            var policy = target.environment?.backup?.retention ?? RetentionPolicy()
+            let overrides = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly]
+            if overrides.contains(where: { $0 != nil }) || keepWithin != nil {
+                // Flags replace the configured policy as a whole, so what runs is what was typed.
+                policy = RetentionPolicy()
+                policy.keepLast = keepLast
+                policy.keepHourly = keepHourly
+                policy.keepDaily = keepDaily
+                policy.keepWeekly = keepWeekly
+                policy.keepMonthly = keepMonthly
+                policy.keepYearly = keepYearly
+                policy.keepWithin = keepWithin.flatMap(OpsDuration.init(parsing:))
+            }
+            return try PruneService.prune(directory: target.directory, name: target.name, policy: policy, dryRun: dryRun, context: context)
+        }
+    }
+}
