@@ -98,8 +98,7 @@ public enum BackupService {
             try ledger.beginBackup(env: request.env ?? "-", databasePath: request.databasePath, at: started)
         }
         do {
-            var manifest = try takeBackup(request, startedAt: started, context: context, progress: progress)
-            manifest.durationMs = milliseconds(since: started, now: context.now())
+            let manifest = try takeBackup(request, startedAt: started, context: context, progress: progress)
             let path = "\(request.directory)/\(manifest.file)"
             try ledger?.finishBackup(id: ledgerID!, status: "succeeded", file: path, manifest: manifest, at: context.now())
             var report = BackupReport(file: manifest.file, path: path, manifest: manifest, staleFilesRemoved: stale,
@@ -192,7 +191,9 @@ public enum BackupService {
             database: .init(source: request.databasePath, bytes: snapshot.bytes, pageSize: snapshot.pageSize, pageCount: snapshot.pageCount,
                             journalMode: snapshot.journalMode, lockWindowMs: snapshot.lockWindowMilliseconds),
             compression: .init(format: "gzip", level: request.level, blockSize: ParallelGzip.blockSize, threads: gzip.threads),
-            createdAt: time, durationMs: 0, copyMs: copyDuration.milliseconds, compressMs: compressDuration.milliseconds,
+            // Whole seconds, as in the file name (and as ISO 8601 round-trips it).
+            createdAt: Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down)),
+            durationMs: milliseconds(since: startedAt, now: context.now()), copyMs: copyDuration.milliseconds, compressMs: compressDuration.milliseconds,
             sqliteVersion: SQLiteDatabase.libraryVersion, opsctlVersion: OpsctlVersion.current)
         let finalPath = "\(request.directory)/\(file)"
         // The manifest lands first: a crash between the two renames leaves a manifest without a
