@@ -62,8 +62,11 @@ struct BackupServiceTests {
         for round in 0..<3 {
             var request = BackupRequest(databasePath: database, directory: backups)
             request.prune = false
+            // Both snapshot paths: in memory (the default for databases that fit) and a scratch file.
+            request.snapshotInMemory = round != 1
             let report = try BackupService.run(request, context: context)
             #expect(report.manifest.database.journalMode == journalMode)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: backups).filter { $0.hasPrefix(".opsctl-tmp") }.isEmpty)
             let restored = directory.file("restored-\(round).db")
             try await gunzip(report.path, to: restored)
             let copy = try SQLiteDatabase(path: restored, mode: .readOnly)

@@ -9,8 +9,8 @@ public final class SQLiteDatabase {
     let handle: OpaquePointer
     public let path: String
 
-    public init(path: String, mode: Mode = .readWriteCreate, busyTimeout: Duration = .seconds(10)) throws(OpsError) {
-        var flags: Int32 = SQLITE_OPEN_NOMUTEX
+    public init(path: String, mode: Mode = .readWriteCreate, busyTimeout: Duration = .seconds(10), uri: Bool = false) throws(OpsError) {
+        var flags: Int32 = SQLITE_OPEN_NOMUTEX | (uri ? SQLITE_OPEN_URI : 0)
         switch mode {
         case .readOnly: flags |= SQLITE_OPEN_READONLY
         case .readWrite: flags |= SQLITE_OPEN_READWRITE

@@ -4,7 +4,7 @@
 writer.py DB [--interval-ms 5] [--seconds N] [--latencies FILE]
 Table seq(id INTEGER PRIMARY KEY, at REAL, payload TEXT) is created if missing. Ids are 1, 2, 3, ...
 with no gaps, so a consistent backup holds exactly a gap-free prefix. Runs until SIGTERM (or N
-seconds); then writes each commit's latency in ms, one per line, to FILE if given.
+seconds); then writes "<unix time of the commit start> <latency ms>" per commit to FILE if given.
 """
 import argparse, signal, sqlite3, sys, time
 
@@ -32,13 +32,14 @@ deadline = time.monotonic() + args.seconds if args.seconds else None
 print("ready", flush=True)
 while not stop and (deadline is None or time.monotonic() < deadline):
     started = time.monotonic()
+    wall = time.time()
     db.execute("BEGIN IMMEDIATE")
     db.execute("INSERT INTO seq(id, at, payload) VALUES (?, ?, ?)", (next_id, time.time(), "x" * 200))
     db.execute("COMMIT")
-    latencies.append((time.monotonic() - started) * 1000)
+    latencies.append((wall, (time.monotonic() - started) * 1000))
     next_id += 1
     time.sleep(max(0.0, args.interval_ms / 1000 - (time.monotonic() - started)))
 if args.latencies:
     with open(args.latencies, "w") as out:
-        out.write("\n".join(f"{value:.3f}" for value in latencies) + "\n")
+        out.write("".join(f"{at:.6f} {ms:.3f}\n" for at, ms in latencies))
 print(f"wrote {next_id - 1} rows", file=sys.stderr)

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Backup benchmark (issue 3), side by side in one run, page cache warm, level 6, on a generated
+# database of SIZE_MB (default 210) MB mixing compressible text and incompressible blobs:
+#   idle:   opsctl vs the seed script (sqlite3 .backup + gzip -6) and vs pigz -6 -p 2 over the same bytes
+#   writer: opsctl under a writer inserting every 5 ms; the writer's p99 commit latency during the
+#           backup vs without one; the seed script under the same writer (60 s cap)
+#   prune:  opsctl prune over 10,000 backup files
+# Targets: idle <= 0.55x seed and <= 1.15x pigz; under writer <= 1.3x idle and p99 <= 2x; prune <= 1 s.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+export PATH=/opt/swift/usr/bin:$PATH
+opsctl="$root/.build/release/opsctl"
+[ -x "$opsctl" ] || (cd "$root" && swift build -c release >&2)
+size_mb=${SIZE_MB:-210}
+runs=${RUNS:-3}
+work=${BENCH_DIR:-/tmp/opsctl-bench}
+mkdir -p "$work"
+db="$work/bench.db"
+if [ ! -f "$db" ] || [ "$(stat -c %s "$db")" -lt $((size_mb * 1000 * 1000)) ]; then
+    rm -f "$db" "$db-wal" "$db-shm"
+    python3 "$root/Tests/Fixtures/db/generate.py" "$db" "$size_mb" >&2
+fi
+cat "$db" > /dev/null   # warm the page cache
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+seed_backup() { # the seed's backup.sh, minus retention
+    sqlite3 "$db" ".backup $work/seed.db" && gzip -6 -c "$work/seed.db" > "$work/seed.db.gz" && rm -f "$work/seed.db"
+}
+opsctl_backup() {
+    rm -rf "$work/out"
+    "$opsctl" backup --db "$db" --dir "$work/out" --no-prune -q > /dev/null
+}
+
+time_runs() { # command... -> median seconds over $runs
+    local samples=()
+    for _ in $(seq "$runs"); do
+        local start end
+        start=$(now); "$@"; end=$(now)
+        samples+=("$(elapsed "$start" "$end")")
+    done
+    printf '%s\n' "${samples[@]}" | median
+}
+
+echo "database: $(du -m "$db" | cut -f1) MB ($db), $(nproc) cores, median of $runs runs, level 6"
+sqlite3 "$db" ".backup $work/plain.db"
+seed=$(time_runs seed_backup)
+pigz_time=$(time_runs sh -c "pigz -6 -p 2 -c '$work/plain.db' > '$work/pigz.gz'")
+idle=$(time_runs opsctl_backup)
+awk -v o="$idle" -v s="$seed" -v p="$pigz_time" 'BEGIN {
+    printf "idle   opsctl %6.2f s | seed script %6.2f s | pigz -6 -p 2 %6.2f s\n", o, s, p
+    printf "       opsctl/seed = %.2f (target <= 0.55)   opsctl/pigz = %.2f (target <= 1.15)\n", o / s, o / p }'
+rm -f "$work/plain.db" "$work/pigz.gz" "$work/seed.db.gz"
+
+writer() { # latency-file seconds
+    python3 "$root/Tests/Fixtures/db/writer.py" "$db" --interval-ms 5 --seconds "$2" --latencies "$1" > /dev/null 2>&1 &
+    writer_pid=$!
+    sleep 1
+}
+p99_between() { # file from to
+    awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to { print $2 }' "$1" | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit } i = int(NR * 0.99); if (i < 1) i = 1; printf "%.2f %d", v[i], NR }'
+}
+
+# Baseline: the writer alone for as long as an idle backup takes (at least 5 s).
+window=$(awk -v i="$idle" 'BEGIN { printf "%d", (i < 5 ? 5 : i + 1) }')
+writer "$work/base.lat" 120
+base_start=$(now); sleep "$window"; base_end=$(now)
+kill -TERM "$writer_pid"; wait "$writer_pid" || true
+read -r base_p99 base_n <<< "$(p99_between "$work/base.lat" "$base_start" "$base_end")"
+
+writer "$work/busy.lat" 120
+busy_start=$(now); opsctl_backup; busy_end=$(now)
+kill -TERM "$writer_pid"; wait "$writer_pid" || true
+busy=$(elapsed "$busy_start" "$busy_end")
+read -r busy_p99 busy_n <<< "$(p99_between "$work/busy.lat" "$busy_start" "$busy_end")"
+awk -v b="$busy" -v i="$idle" -v bp="$busy_p99" -v ip="$base_p99" -v bn="$busy_n" -v in_="$base_n" 'BEGIN {
+    printf "writer opsctl %6.2f s under a writer every 5 ms: busy/idle = %.2f (target <= 1.3)\n", b, b / i
+    printf "       writer p99 commit %.2f ms during the backup (%d commits) vs %.2f ms without (%d): ratio %.2f (target <= 2)\n", bp, bn, ip, in_, bp / ip }'
+
+writer "$work/seed.lat" 120
+seed_start=$(now)
+if timeout 60 sqlite3 "$db" ".backup $work/seed.db"; then
+    gzip -6 -c "$work/seed.db" > "$work/seed.db.gz"
+    seed_result="finished in $(elapsed "$seed_start" "$(now)") s"
+else
+    seed_result="did NOT finish within 60 s (sqlite3 .backup restarts after every foreign write)"
+fi
+kill -TERM "$writer_pid"; wait "$writer_pid" || true
+rm -f "$work/seed.db" "$work/seed.db.gz" "$work"/*.lat
+echo "       seed script under the same writer: $seed_result"
+
+# Retention over 10,000 files (hourly backups, ~14 months).
+prune_dir="$work/prune"
+rm -rf "$prune_dir"; mkdir -p "$prune_dir"
+python3 - "$prune_dir" <<'PY'
+import datetime, os, sys
+start = datetime.datetime(2026, 11, 22, 2, 0, 0)
+for hour in range(10000):
+    stamp = (start - datetime.timedelta(hours=hour)).strftime("%Y%m%d_%H%M%S")
+    open(os.path.join(sys.argv[1], f"app_{stamp}.db.gz"), "w").close()
+PY
+start=$(now)
+"$opsctl" prune --dir "$prune_dir" --name app --keep-last 24 --keep-daily 14 --keep-weekly 8 --keep-monthly 12 -q > /dev/null
+end=$(now)
+kept=$(ls "$prune_dir" | wc -l)
+awk -v t="$(elapsed "$start" "$end")" -v k="$kept" 'BEGIN { printf "prune  10000 files in %.3f s, %d kept (target <= 1 s)\n", t, k }'
+rm -rf "$prune_dir" "$work/out"
