@@ -27,6 +27,7 @@ templates:
 
 bench: release
 	bash scripts/bench/startup.sh
+	bash scripts/bench/backup.sh
 
 clean:
 	rm -rf .build

@@ -48,7 +48,8 @@ environments:
     database: {path: $demo/data/demo.db}
     backup:
       dir: $demo/backups
-      retention: {keep_last: 7, keep_daily: 14}
+      retention: {keep_last: 3, keep_daily: 14}
+    metrics: {textfile_dir: $demo/metrics}
 YAML
 cd "$demo"
 
@@ -67,6 +68,27 @@ run status demo
 
 step "history"
 run history demo
+
+step "backup: an online snapshot while the app writes, parallel gzip, manifest, retention"
+mkdir -p "$demo/data"
+python3 "$root/Tests/Fixtures/db/generate.py" "$demo/data/demo.db" 20 >/dev/null
+# Backups the old cron script made (same naming, no manifest): opsctl manages them too.
+mkdir -p "$demo/backups"
+for day in 01 02 03 04; do gzip -c "$demo/data/demo.db" > "$demo/backups/demo_202611${day}_020000.db.gz"; done
+python3 "$root/Tests/Fixtures/db/writer.py" "$demo/data/demo.db" --interval-ms 5 --seconds 30 >/dev/null 2>&1 &
+writer=$!
+sleep 1
+run backup demo
+kill -TERM "$writer" 2>/dev/null; wait "$writer" 2>/dev/null || true
+
+step "backups: what is on disk"
+run backups demo
+
+step "prune --dry-run: why each file is kept"
+run prune demo --dry-run --keep-last 1 --keep-daily 2
+
+step "metrics for node_exporter's textfile collector"
+cat "$demo/metrics/opsctl_demo.prom"
 
 echo
 echo "demo environment left in $demo"

@@ -4,6 +4,7 @@ enum EmbeddedTemplates {
     static let files: [(path: String, contents: String)] = [
         ("cron/opsctl.cron", #"""
 # /etc/cron.d/opsctl: nightly backup, verification after it, handoff at each shift change.
+# (verify and handoff are on the way; until they land, keep only the backup line.)
 # Adjust OPSCTL_CONFIG and the user. opsctl takes a lock per database, so an overlapping
 # run exits 5 instead of fighting the first one. Times are in the server's timezone.
 OPSCTL_CONFIG=/srv/dashboard/opsctl.yml
@@ -99,6 +100,41 @@ environments:
       # template: templates/handoff.md.mustache
     metrics:
       textfile_dir: /var/lib/node_exporter/textfile
+
+"""#),
+        ("prometheus/opsctl-alerts.yml", #"""
+# Prometheus alert rules for the metrics opsctl writes to <metrics.textfile_dir>/opsctl_<env>.prom
+# (node_exporter --collector.textfile.directory). Check with: promtool check rules opsctl-alerts.yml
+groups:
+  - name: opsctl-backups
+    rules:
+      - alert: OpsctlBackupMissing
+        # Nightly backups: no success for 26 h means last night's run did not happen or failed.
+        expr: time() - opsctl_backup_last_success_timestamp_seconds > 26 * 3600
+        for: 10m
+        labels: {severity: warning}
+        annotations:
+          summary: "No successful opsctl backup of {{ $labels.env }} for over 26 hours"
+          runbook: "runbooks/backup.md#when-a-backup-fails"
+      - alert: OpsctlBackupFailed
+        expr: opsctl_backup_last_failure_timestamp_seconds > opsctl_backup_last_success_timestamp_seconds
+        labels: {severity: warning}
+        annotations:
+          summary: "The last opsctl backup of {{ $labels.env }} failed"
+          runbook: "runbooks/backup.md#when-a-backup-fails"
+      - alert: OpsctlBackupShrank
+        # A backup half the size of the database it came from a day ago deserves a look.
+        expr: opsctl_backup_database_bytes < 0.5 * (opsctl_backup_database_bytes offset 1d)
+        for: 30m
+        labels: {severity: warning}
+        annotations:
+          summary: "The {{ $labels.env }} database shrank by half since yesterday's backup"
+      - alert: OpsctlBackupLongLock
+        # Rollback-journal databases block writers while the snapshot is copied.
+        expr: opsctl_backup_lock_window_seconds > 5
+        labels: {severity: info}
+        annotations:
+          summary: "The {{ $labels.env }} backup held the database read lock for {{ $value }}s"
 
 """#),
         ("systemd/opsctl-backup@.service", #"""

@@ -19,7 +19,7 @@ public enum InitService {
     /// Where each template lands, relative to the target directory.
     static func destination(forTemplate path: String) -> String? {
         if path == "opsctl.yml" { return "opsctl.yml" }
-        if path.hasPrefix("cron/") || path.hasPrefix("systemd/") { return "ops/" + path }
+        if path.hasPrefix("cron/") || path.hasPrefix("systemd/") || path.hasPrefix("prometheus/") { return "ops/" + path }
         return nil
     }
 
