@@ -39,7 +39,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "OpsKitTests", dependencies: ["OpsKit", "CSQLite"]),
-        .testTarget(name: "OpsctlTests", dependencies: ["OpsKit"]),
+        // Helpers both test targets share (temp dirs, Docker detection, set-up commands).
+        .target(name: "OpsTestSupport", dependencies: ["OpsKit"], path: "Tests/TestSupport"),
+        .testTarget(name: "OpsKitTests", dependencies: ["OpsKit", "OpsTestSupport", "CSQLite",
+                                                        .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "OpsctlTests", dependencies: ["OpsKit", "OpsTestSupport"]),
     ]
 )

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
 @testable import OpsKit
+@_exported import OpsTestSupport
 
 /// Runs the built `opsctl` binary the way an operator or cron would.
 struct Opsctl {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let repositoryRoot = OpsTestSupport.repositoryRoot
     static let binary = repositoryRoot + "/.build/debug/opsctl"
 
     struct Run {
@@ -45,48 +46,7 @@ struct Opsctl {
     }
 }
 
-final class TemporaryDirectory {
-    let path: String
-
-    init(_ label: String) {
-        var bytes = Array("/tmp/\(label).XXXXXX".utf8CString)
-        guard let created = mkdtemp(&bytes) else { fatalError("mkdtemp failed") }
-        path = String(cString: created)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        let target = "\(path)/\(name)"
-        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: target, atomically: true, encoding: .utf8)
-        return target
-    }
-
-    func read(_ name: String) throws -> String { try String(contentsOfFile: "\(path)/\(name)", encoding: .utf8) }
-}
-
-enum DockerEngine {
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
-
-    static let answers: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker", "info", "--format", "{{.ServerVersion}}"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
-
-    static var shouldRun: Bool { isCI || answers }
-}
-
 @discardableResult
 func shell(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> String {
-    let result = try await SubprocessRunner().run(ProcessRequest(executable, arguments, timeout: timeout))
-    guard result.succeeded else { throw OpsError(.software, code: "test.setup", "\(result.request.displayCommand): \(result.failureSummary)") }
-    return result.standardOutput
+    try await setUp(executable, arguments, timeout: timeout)
 }

@@ -1,0 +1,64 @@
+import Foundation
+import OpsKit
+
+/// Shared by both test targets: temp directories, the repository root, Docker detection and
+/// a set-up command runner.
+
+/// A fresh directory under /tmp, removed when the value goes away.
+public final class TemporaryDirectory {
+    public let path: String
+
+    public init(_ label: String = "opsctl-test") {
+        var bytes = Array("/tmp/\(label).XXXXXX".utf8CString)
+        guard let created = mkdtemp(&bytes) else { fatalError("mkdtemp failed") }
+        path = String(cString: created)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    @discardableResult
+    public func write(_ name: String, _ text: String, mode: Int = 0o644) throws -> String {
+        let target = file(name)
+        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: target, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target)
+        return target
+    }
+
+    public func read(_ name: String) throws -> String { try String(contentsOfFile: file(name), encoding: .utf8) }
+}
+
+/// The repository root, found from this source file (Tests/TestSupport/TestSupport.swift).
+public let repositoryRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// Docker-backed tests run when an engine answers, and always under CI=true, where a
+/// missing engine must fail loudly (a broken install step) instead of skipping.
+public enum DockerEngine {
+    public static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    public static let answers: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["docker", "info", "--format", "{{.ServerVersion}}"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    public static var shouldRun: Bool { isCI || answers }
+}
+
+/// Runs a command for test set-up; throws with its stderr when it does not exit 0.
+@discardableResult
+public func setUp(_ executable: String, _ arguments: [String], in directory: String? = nil, timeout: Duration = .seconds(120)) async throws -> String {
+    let result = try await SubprocessRunner().run(ProcessRequest(executable, arguments, workingDirectory: directory,
+                                                                 environment: ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+                                                                               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"],
+                                                                 timeout: timeout))
+    guard result.succeeded else { throw OpsError(.software, code: "test.setup", "\(result.request.displayCommand): \(result.failureSummary)") }
+    return result.standardOutput
+}
