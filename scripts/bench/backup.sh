@@ -80,6 +80,19 @@ awk -v b="$busy" -v i="$idle" -v bp="$busy_p99" -v ip="$base_p99" -v bn="$busy_n
     printf "writer opsctl %6.2f s under a writer every 5 ms: busy/idle = %.2f (target <= 1.3)\n", b, b / i
     printf "       writer p99 commit %.2f ms during the backup (%d commits) vs %.2f ms without (%d): ratio %.2f (target <= 2)\n", bp, bn, ip, in_, bp / ip }'
 
+# The peer under the same writer: how much any tool that keeps both cores busy costs the writer.
+sqlite3 "$db" ".backup $work/plain.db"
+for mode in normal idle; do
+    prefix=(); [ "$mode" = idle ] && prefix=(chrt -i 0)
+    writer "$work/pigz.lat" 120
+    pigz_start=$(now); "${prefix[@]}" pigz -6 -p 2 -c "$work/plain.db" > "$work/pigz.gz"; pigz_end=$(now)
+    kill -TERM "$writer_pid"; wait "$writer_pid" || true
+    read -r pigz_p99 pigz_n <<< "$(p99_between "$work/pigz.lat" "$pigz_start" "$pigz_end")"
+    awk -v p="$pigz_p99" -v n="$pigz_n" -v ip="$base_p99" -v m="$mode" 'BEGIN {
+        printf "       for comparison, pigz -6 -p 2 (%s priority) under the same writer: p99 %.2f ms (%d commits), ratio %.2f\n", m, p, n, p / ip }'
+done
+rm -f "$work/plain.db" "$work/pigz.gz"
+
 writer "$work/seed.lat" 120
 seed_start=$(now)
 if timeout 60 sqlite3 "$db" ".backup $work/seed.db"; then

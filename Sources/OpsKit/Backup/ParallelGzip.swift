@@ -14,7 +14,7 @@ public struct ParallelGzip: Sendable {
 
     public var level: Int32
     public var threads: Int
-    /// Blocks compressed per round; bounds memory to about 2 rounds of compressed output.
+    /// Blocks compressed per round; bounds memory to about 4 rounds of compressed output.
     public var blocksPerRound: Int
     /// Run the workers as SCHED_IDLE: the application on the same machine gets the CPU the
     /// moment it wants it, and the backup uses whatever is left (all of it on an idle box).
@@ -221,10 +221,10 @@ private final class ResultSlots: @unchecked Sendable {
 }
 
 /// Writes chunks in submission order on a serial queue, so output I/O and hashing overlap
-/// with compressing the next round; at most two rounds wait in memory.
+/// with compressing the next round; at most four rounds wait in memory.
 private final class OrderedWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "opsctl.gzip.writer")
-    private let slots = DispatchSemaphore(value: 2)
+    private let slots = DispatchSemaphore(value: 4)
     private let lock = NSLock()
     private var failure: OpsError?
     private let sink: @Sendable (UnsafeRawBufferPointer) throws(OpsError) -> Void
