@@ -1,0 +1,247 @@
+import CSQLite
+import CZlib
+import Crypto
+import Foundation
+
+/// Proves a backup restores: in one streaming pass over the file, the gzip structure (header,
+/// CRC-32, ISIZE, truncation, trailing garbage) and its SHA-256 against the manifest, while
+/// inflating into a temp file; then SQLite's own checks on that file and the page count
+/// against the manifest. `gzip -t` alone passes a perfectly compressed corrupt database.
+public struct VerificationResult: Sendable, Codable, Equatable {
+    public var file: String
+    public var ok: Bool
+    /// The first problem found, e.g. `CRC mismatch`, `truncated at byte 1234`.
+    public var reason: String?
+    public var hasManifest: Bool
+    public var compressedBytes: Int64
+    public var databaseBytes: Int64
+    public var pageCount: Int?
+    public var deep: Bool
+    public var durationMs: Int
+}
+
+public enum BackupVerifier {
+    static let readSize = 1 << 20
+
+    /// Verifies one backup file. Problems in the backup are results (`ok: false`), not thrown;
+    /// only failures of this machine (temp space, I/O) throw.
+    public static func verify(path: String, deep: Bool, temporaryDirectory: String) throws(OpsError) -> VerificationResult {
+        let started = ContinuousClock.now
+        let manifestPath = path + BackupNaming.manifestSuffix
+        var manifest: BackupManifest?
+        var manifestProblem: String?
+        if FileManager.default.fileExists(atPath: manifestPath) {
+            do { manifest = try BackupManifest.read(manifestPath) } catch { manifestProblem = "manifest unreadable: \(error.message)" }
+        }
+        let fileName = URL(fileURLWithPath: path).lastPathComponent
+        var result = VerificationResult(file: path, ok: false, reason: nil, hasManifest: manifest != nil, compressedBytes: 0,
+                                        databaseBytes: 0, pageCount: nil, deep: deep, durationMs: 0)
+        func finish(_ reason: String?) -> VerificationResult {
+            result.ok = reason == nil
+            result.reason = reason
+            result.durationMs = (ContinuousClock.now - started).milliseconds
+            return result
+        }
+        if let manifestProblem { return finish(manifestProblem) }
+        if let manifest, manifest.file != fileName {
+            return finish("manifest names another file (\(manifest.file))")
+        }
+
+        let temporary = "\(temporaryDirectory)/\(BackupNaming.temporaryPrefix)verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).db"
+        defer { unlink(temporary); unlink(temporary + "-journal"); unlink(temporary + "-wal"); unlink(temporary + "-shm") }
+        let stream: GzipCheck
+        do {
+            stream = try GzipCheck.inflate(path: path, into: temporary)
+        } catch let failure as GzipCheck.Failure {
+            result.compressedBytes = failure.compressedBytes
+            return finish(failure.reason)
+        } catch let error as OpsError {
+            throw error
+        } catch {
+            throw OpsError(.software, code: "verify.failed", "\(path): \(error)")
+        }
+        result.compressedBytes = stream.compressedBytes
+        result.databaseBytes = stream.uncompressedBytes
+        if let manifest {
+            if stream.sha256 != manifest.sha256 { return finish("sha256 differs from manifest") }
+            if stream.compressedBytes != manifest.bytes { return finish("size \(stream.compressedBytes) differs from manifest (\(manifest.bytes))") }
+        }
+        return finish(try checkDatabase(temporary, deep: deep, manifest: manifest, result: &result))
+    }
+
+    /// SQLite's checks on the inflated copy; nil when it is sound.
+    static func checkDatabase(_ path: String, deep: Bool, manifest: BackupManifest?, result: inout VerificationResult) throws(OpsError) -> String? {
+        guard result.databaseBytes > 0 else { return "the backup holds an empty file, not a database" }
+        do { try OnlineSnapshot.requireSQLiteHeader(path) } catch { return "not an SQLite database (bad header)" }
+        let database: SQLiteDatabase
+        do { database = try SQLiteDatabase(path: path, mode: .readOnly) } catch { return "cannot open as a database: \(error.message)" }
+        do {
+            let pageCount = try database.pragmaInt("page_count")
+            result.pageCount = pageCount
+            if let manifest, pageCount != manifest.database.pageCount {
+                return "page count \(pageCount) differs from manifest (\(manifest.database.pageCount))"
+            }
+            let check = deep ? "integrity_check" : "quick_check"
+            let problems = try database.query("PRAGMA \(check)").compactMap { $0.string(0) }
+            if problems != ["ok"] { return "\(check): " + problems.prefix(3).joined(separator: "; ") }
+            if deep {
+                let violations = try database.query("PRAGMA foreign_key_check")
+                if let first = violations.first {
+                    return "foreign_key_check: \(violations.count) violation(s), first in table \(first.string(0) ?? "?") row \(first.string(1) ?? "?")"
+                }
+            }
+        } catch {
+            guard error.kind == .checkFailed || error.kind == .software else { throw error }
+            return "database is corrupt: \(error.message.split(separator: ":").suffix(2).joined(separator: ":").trimmingCharacters(in: .whitespaces))"
+        }
+        return nil
+    }
+}
+
+/// One pass over a gzip file: header, raw inflate into `target`, CRC-32 and ISIZE, SHA-256 of
+/// the compressed bytes. Concatenated members (what `cat a.gz b.gz` makes) are valid gzip.
+struct GzipCheck {
+    var compressedBytes: Int64
+    var uncompressedBytes: Int64
+    var sha256: String
+
+    struct Failure: Error {
+        var reason: String
+        var compressedBytes: Int64
+    }
+
+    static func inflate(path: String, into target: String) throws -> GzipCheck {
+        guard let input = FileHandle(forReadingAtPath: path) else {
+            throw OpsError(.io, code: "verify.unreadable", "\(path): cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { try? input.close() }
+        let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw AtomicFile.failure("cannot create \(target)") }
+        defer { close(output) }
+
+        var hasher = SHA256()
+        var buffer = Data()          // compressed bytes not yet consumed
+        var offset: Int64 = 0        // file offset of buffer's first byte
+        var total: Int64 = 0
+        var endOfFile = false
+        func fill(_ needed: Int) throws -> Bool {
+            while buffer.count < needed && !endOfFile {
+                let chunk = (try? input.read(upToCount: BackupVerifier.readSize)) ?? Data()
+                if chunk.isEmpty { endOfFile = true; break }
+                hasher.update(data: chunk)
+                total += Int64(chunk.count)
+                buffer.append(chunk)
+            }
+            return buffer.count >= needed
+        }
+        func consume(_ count: Int) {
+            buffer.removeFirst(count)
+            offset += Int64(count)
+        }
+
+        var uncompressed: Int64 = 0
+        var member = 0
+        var stream = z_stream()
+        guard opsctl_inflateInit2(&stream, -15) == Z_OK else { throw OpsError(.software, code: "verify.zlib", "inflateInit2 failed") }
+        defer { inflateEnd(&stream) }
+        var out = [UInt8](repeating: 0, count: 1 << 20)
+
+        while true {
+            // Header (RFC 1952 §2.3).
+            // Magic first: after a member, anything else is trailing garbage, not a short header.
+            _ = try fill(2)
+            if member > 0 && buffer.isEmpty { break }
+            if total == 0 { throw Failure(reason: "empty file (0 bytes)", compressedBytes: 0) }
+            guard buffer.count >= 2, buffer[buffer.startIndex] == 0x1f, buffer[buffer.startIndex + 1] == 0x8b else {
+                if member > 0 { throw Failure(reason: "trailing garbage after the gzip stream at byte \(offset)", compressedBytes: total) }
+                throw Failure(reason: "not gzip (bad magic bytes)", compressedBytes: total)
+            }
+            guard try fill(10) else {
+                throw Failure(reason: "truncated at byte \(offset + Int64(buffer.count)) (in the gzip header)", compressedBytes: total)
+            }
+            let header = [UInt8](buffer.prefix(10))
+            guard header[2] == 8 else { throw Failure(reason: "unsupported gzip compression method \(header[2])", compressedBytes: total) }
+            let flags = header[3]
+            var headerLength = 10
+            if flags & 0x04 != 0 {
+                guard try fill(headerLength + 2) else { throw Failure(reason: "truncated at byte \(total) (in the gzip header)", compressedBytes: total) }
+                let extra = Int(buffer[buffer.startIndex + headerLength]) | Int(buffer[buffer.startIndex + headerLength + 1]) << 8
+                headerLength += 2 + extra
+            }
+            for flag in [UInt8(0x08), 0x10] where flags & flag != 0 {
+                while true {   // zero-terminated name / comment
+                    guard try fill(headerLength + 1) else { throw Failure(reason: "truncated at byte \(total) (in the gzip header)", compressedBytes: total) }
+                    headerLength += 1
+                    if buffer[buffer.startIndex + headerLength - 1] == 0 { break }
+                }
+            }
+            if flags & 0x02 != 0 { headerLength += 2 }
+            guard try fill(headerLength) else { throw Failure(reason: "truncated at byte \(total) (in the gzip header)", compressedBytes: total) }
+            consume(headerLength)
+
+            // Body.
+            inflateReset(&stream)
+            var crc = crc32(0, nil, 0)
+            var memberBytes: Int64 = 0
+            var status = Z_OK
+            while status != Z_STREAM_END {
+                if buffer.isEmpty {
+                    _ = try fill(1)
+                    if buffer.isEmpty { throw Failure(reason: "truncated at byte \(total) (the deflate stream ends early)", compressedBytes: total) }
+                }
+                let available = buffer.count
+                var consumed = 0
+                try buffer.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in
+                    stream.next_in = raw.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.avail_in = uInt(available)
+                    repeat {
+                        try out.withUnsafeMutableBytes { (outRaw: UnsafeMutableRawBufferPointer) in
+                            stream.next_out = outRaw.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                            stream.avail_out = uInt(outRaw.count)
+                            status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                            let produced = outRaw.count - Int(stream.avail_out)
+                            if status == Z_DATA_ERROR || status == Z_NEED_DICT || status == Z_MEM_ERROR || status == Z_STREAM_ERROR {
+                                let message = stream.msg.map { String(cString: $0) } ?? "invalid data"
+                                throw Failure(reason: "corrupt deflate data near byte \(offset + Int64(available - Int(stream.avail_in))): \(message)", compressedBytes: total)
+                            }
+                            if produced > 0 {
+                                crc = crc32(crc, outRaw.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(produced))
+                                memberBytes += Int64(produced)
+                                var written = 0
+                                while written < produced {
+                                    let count = write(output, outRaw.baseAddress! + written, produced - written)
+                                    if count < 0 {
+                                        if errno == EINTR { continue }
+                                        throw AtomicFile.failure("cannot write the verification copy \(target)")
+                                    }
+                                    written += count
+                                }
+                            }
+                        }
+                    } while status == Z_OK && stream.avail_out == 0
+                    consumed = available - Int(stream.avail_in)
+                }
+                consume(consumed)
+                if status == Z_BUF_ERROR && consumed == 0 && endOfFile {
+                    throw Failure(reason: "truncated at byte \(total) (the deflate stream ends early)", compressedBytes: total)
+                }
+            }
+            // Trailer: CRC-32 and ISIZE, little endian.
+            guard try fill(8) else { throw Failure(reason: "truncated at byte \(total) (in the gzip trailer)", compressedBytes: total) }
+            let trailer = [UInt8](buffer.prefix(8))
+            let storedCRC = UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24
+            let storedSize = UInt32(trailer[4]) | UInt32(trailer[5]) << 8 | UInt32(trailer[6]) << 16 | UInt32(trailer[7]) << 24
+            guard storedCRC == UInt32(truncatingIfNeeded: crc) else { throw Failure(reason: "CRC mismatch", compressedBytes: total) }
+            guard storedSize == UInt32(truncatingIfNeeded: memberBytes) else { throw Failure(reason: "length mismatch (ISIZE)", compressedBytes: total) }
+            consume(8)
+            uncompressed += memberBytes
+            member += 1
+            // Another member, zero padding, or garbage?
+            guard try fill(1) else { break }
+            if buffer.allSatisfy({ $0 == 0 }) && endOfFile { break }   // tape-style zero padding is tolerated, as gzip does
+        }
+        guard fsync(output) == 0 || errno == EINVAL else { throw AtomicFile.failure("cannot sync \(target)") }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return GzipCheck(compressedBytes: total, uncompressedBytes: uncompressed, sha256: digest)
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import OpsKit
+
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Prove backups restore: gzip CRC and length, SHA-256 against the manifest, then SQLite's own checks.",
+        discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --dir DIR  |  --file F")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production (also checks its live database read-only).")
+    var environment: String?
+
+    @Option(help: ArgumentHelp("A backup directory, instead of an environment.", valueName: "dir"))
+    var dir: String?
+
+    @Option(help: ArgumentHelp("One backup file.", valueName: "file"))
+    var file: String?
+
+    @Option(help: ArgumentHelp("Backup file prefix (with --dir; default: the only name there).", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "Only the newest backup.")
+    var latest = false
+
+    @Flag(help: "integrity_check and foreign_key_check instead of quick_check.")
+    var deep = false
+
+    func validate() throws {
+        guard [environment != nil, dir != nil, file != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give one of: an environment, --dir DIR, --file FILE")
+        }
+    }
+
+    func run() async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            if let file {
+                return try VerifyService.verify(.file(file), deep: deep, env: nil, ledgerPath: nil, metricsDirectory: nil,
+                                                liveDatabase: nil, context: context)
+            }
+            if let dir {
+                let name = try BackupCatalog.resolveName(self.name, directory: dir)
+                return try VerifyService.verify(.directory(dir, name: name, latestOnly: latest), deep: deep, env: nil, ledgerPath: nil,
+                                                metricsDirectory: nil, liveDatabase: nil, context: context)
+            }
+            let (config, context) = try Output.load(global, context)
+            let environment = try config.environment(named: self.environment!)
+            guard let backup = environment.backup else {
+                throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).backup.dir is not set")
+            }
+            return try VerifyService.verify(.directory(backup.dir, name: name ?? backup.name ?? config.app, latestOnly: latest), deep: deep,
+                                            env: environment.name, ledgerPath: config.state, metricsDirectory: environment.metrics?.textfileDir,
+                                            liveDatabase: environment.database?.path, context: context)
+        }
+    }
+}
