@@ -10,7 +10,7 @@ struct LedgerTests {
         let ledger = try Ledger(path: directory.file("state/state.db"))
         #expect(ledger.schemaVersion == LedgerSchema.latestVersion)
         #expect(try ledger.database.query("PRAGMA journal_mode").first?.string(0) == "wal")
-        for table in ["deployments", "backups", "verifications", "smoke_runs", "notes", "locks"] {
+        for table in ["deployments", "backups", "verifications", "smoke_runs", "notes", "locks", "restores"] {
             #expect(try ledger.database.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(table)]).count == 1, "\(table)")
         }
     }
@@ -25,13 +25,13 @@ struct LedgerTests {
             try old.query("INSERT INTO deployments (env, version, status, started_at) VALUES ('production', '1.0.0', 'succeeded', 1700000000)")
         }
         let ledger = try Ledger(path: path)
-        #expect(ledger.schemaVersion == 2)
+        #expect(ledger.schemaVersion == LedgerSchema.latestVersion)
         let kept = try #require(try ledger.lastDeployment(env: "production"))
         #expect(kept.version == "1.0.0")
         #expect(kept.status == .succeeded)
         #expect(try ledger.lastBackup(env: "production") == nil)   // the v2 table exists and is usable
         // Opening again is a no-op.
-        #expect(try Ledger(path: path).schemaVersion == 2)
+        #expect(try Ledger(path: path).schemaVersion == LedgerSchema.latestVersion)
     }
 
     @Test func refusesASchemaFromTheFuture() throws {

@@ -16,6 +16,8 @@ public struct BackupRequest: Sendable {
     public var ledgerPath: String?
     public var metricsDirectory: String?
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// `.db.gz` for backups; `.pre-restore.db.gz` for the safety copy restore takes (never pruned).
+    public var suffix: String = BackupNaming.suffix
     /// nil: memory when the database fits, else a scratch file next to the backup.
     public var snapshotInMemory: Bool?
 
@@ -157,12 +159,15 @@ public enum BackupService {
                                    progress: (@Sendable (Int, Int) -> Void)?) throws(OpsError) -> BackupManifest {
         var time = startedAt
         // One backup per second per name: if this second's name is taken, wait for the next.
-        while FileManager.default.fileExists(atPath: "\(request.directory)/\(BackupNaming.fileName(name: request.name, time: time))") {
+        func fileName(_ time: Date) -> String {
+            String(BackupNaming.fileName(name: request.name, time: time).dropLast(BackupNaming.suffix.count)) + request.suffix
+        }
+        while FileManager.default.fileExists(atPath: "\(request.directory)/\(fileName(time))") {
             usleep(UInt32(1_000_000 - Int(time.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) * 1_000_000)) + 1000)
             time = context.now()
         }
-        let file = BackupNaming.fileName(name: request.name, time: time)
-        let stamp = file.dropFirst(request.name.count + 1).dropLast(BackupNaming.suffix.count)
+        let file = fileName(time)
+        let stamp = file.dropFirst(request.name.count + 1).dropLast(request.suffix.count)
         let scratch = "\(request.directory)/\(BackupNaming.temporaryPrefix)\(request.name)_\(stamp).\(getpid())"
         let copyPath = scratch + ".db"
         let partialPath = scratch + ".db.gz"

@@ -83,6 +83,21 @@ enum LedgerSchema {
         );
         CREATE INDEX smoke_runs_env_started ON smoke_runs(env, started_at);
         """,
+        // 3: restores (and restore drills).
+        """
+        CREATE TABLE restores (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            backup TEXT NOT NULL,
+            target TEXT NOT NULL,
+            drill INTEGER NOT NULL,                       -- 1: --to elsewhere, the live database untouched
+            safety_copy TEXT,
+            status TEXT NOT NULL,                         -- succeeded | failed
+            reason TEXT,
+            actor TEXT,
+            finished_at REAL NOT NULL
+        );
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

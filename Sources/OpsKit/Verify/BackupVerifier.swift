@@ -25,7 +25,8 @@ public enum BackupVerifier {
 
     /// Verifies one backup file. Problems in the backup are results (`ok: false`), not thrown;
     /// only failures of this machine (temp space, I/O) throw.
-    public static func verify(path: String, deep: Bool, temporaryDirectory: String) throws(OpsError) -> VerificationResult {
+    /// `keepAs`: inflate into this path and leave it there when the backup is sound (restore).
+    public static func verify(path: String, deep: Bool, temporaryDirectory: String, keepAs: String? = nil) throws(OpsError) -> VerificationResult {
         let started = ContinuousClock.now
         let manifestPath = path + BackupNaming.manifestSuffix
         var manifest: BackupManifest?
@@ -47,8 +48,12 @@ public enum BackupVerifier {
             return finish("manifest names another file (\(manifest.file))")
         }
 
-        let temporary = "\(temporaryDirectory)/\(BackupNaming.temporaryPrefix)verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).db"
-        defer { unlink(temporary); unlink(temporary + "-journal"); unlink(temporary + "-wal"); unlink(temporary + "-shm") }
+        let temporary = keepAs ?? "\(temporaryDirectory)/\(BackupNaming.temporaryPrefix)verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).db"
+        var keep = false
+        defer {
+            if !keep { unlink(temporary) }
+            for suffix in ["-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
+        }
         let stream: GzipCheck
         do {
             stream = try GzipCheck.inflate(path: path, into: temporary)
@@ -66,7 +71,9 @@ public enum BackupVerifier {
             if stream.sha256 != manifest.sha256 { return finish("sha256 differs from manifest") }
             if stream.compressedBytes != manifest.bytes { return finish("size \(stream.compressedBytes) differs from manifest (\(manifest.bytes))") }
         }
-        return finish(try checkDatabase(temporary, deep: deep, manifest: manifest, result: &result))
+        let problem = try checkDatabase(temporary, deep: deep, manifest: manifest, result: &result)
+        keep = problem == nil && keepAs != nil
+        return finish(problem)
     }
 
     /// SQLite's checks on the inflated copy; nil when it is sound.

@@ -1,0 +1,182 @@
+import Foundation
+
+/// `opsctl restore`: the disaster-recovery path, without its risks. Verify first; refuse while
+/// the app runs; keep a safety copy of the current database; write the new one beside it and
+/// rename it into place atomically; check it afterwards.
+public struct RestoreReport: Report {
+    public var backup: String
+    public var target: String
+    public var drill: Bool
+    public var safetyCopy: String?
+    public var verification: VerificationResult
+    public var durationMs: Int
+
+    public func renderText() -> String {
+        var lines = ["restored \(URL(fileURLWithPath: backup).lastPathComponent) -> \(target)" + (drill ? " (drill: the live database was not touched)" : "")]
+        lines.append("  verified  \(verification.pageCount ?? 0) pages, \(verification.hasManifest ? "sha256 matches the manifest" : "no manifest"), quick_check ok before and after")
+        if let safetyCopy { lines.append("  safety    the previous database is in \(safetyCopy)") }
+        lines.append("  took      \(durationMs) ms")
+        return lines.joined(separator: "\n")
+    }
+}
+
+public enum RestoreService {
+    public struct Request: Sendable {
+        public var env: String
+        public var backupDirectory: String
+        public var name: String
+        /// A file name in the backup directory or a path; nil: the newest verified backup.
+        public var backup: String?
+        public var liveDatabase: String
+        /// `--to`: restore here instead (a drill); the live database is never touched.
+        public var destination: String?
+        public var force: Bool
+        public var app: String
+        public var driver: DriverKind
+        public var ledgerPath: String?
+
+        public init(env: String, backupDirectory: String, name: String, backup: String?, liveDatabase: String, destination: String?,
+                    force: Bool, app: String, driver: DriverKind, ledgerPath: String?) {
+            self.env = env
+            self.backupDirectory = backupDirectory
+            self.name = name
+            self.backup = backup
+            self.liveDatabase = liveDatabase
+            self.destination = destination
+            self.force = force
+            self.app = app
+            self.driver = driver
+            self.ledgerPath = ledgerPath
+        }
+    }
+
+    public static func restore(_ request: Request, context: OpsContext) async throws(OpsError) -> RestoreReport {
+        let started = ContinuousClock.now
+        let backupPath = try chooseBackup(request)
+        let drill = request.destination != nil
+        let target = request.destination ?? request.liveDatabase
+        let targetDirectory = URL(fileURLWithPath: target).deletingLastPathComponent().path
+
+        if drill, FileManager.default.fileExists(atPath: target), !request.force {
+            throw OpsError(.usage, code: "restore.target_exists", "\(target) exists; pass --force to overwrite it")
+        }
+        if !drill, !request.force {
+            try await refuseWhileAppRuns(request, context: context)
+        }
+        guard access(targetDirectory, W_OK) == 0 else {
+            throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
+        }
+        let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let lock = try FileLock.acquire(path: "\(request.backupDirectory)/.\(request.name).opsctl-backup.lock",
+                                        what: "a backup or restore of \(request.name)", command: "opsctl restore", now: context.now)
+        defer { lock.release() }
+
+        // 1. Inflate and verify into a temp file next to the target (same file system: rename is atomic).
+        let temporary = "\(targetDirectory)/\(BackupNaming.temporaryPrefix)restore-\(getpid()).db"
+        defer { unlink(temporary) }
+        let verification: VerificationResult
+        do {
+            verification = try verifyInto(backupPath, temporary: temporary)
+        } catch {
+            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: "failed",
+                                       reason: error.message, actor: context.actor, at: context.now())
+            throw error
+        }
+        guard verification.ok else {
+            let reason = "\(URL(fileURLWithPath: backupPath).lastPathComponent) failed verification: \(verification.reason ?? "unknown"); nothing was changed"
+            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: "failed",
+                                       reason: reason, actor: context.actor, at: context.now())
+            throw OpsError(.checkFailed, code: "restore.bad_backup", reason)
+        }
+
+        // 2. A safety copy of what is there now.
+        var safetyCopy: String?
+        if !drill, FileManager.default.fileExists(atPath: target) {
+            lock.release()   // the safety copy takes the same lock
+            var safety = BackupRequest(databasePath: target, directory: request.backupDirectory, name: request.name)
+            safety.suffix = ".pre-restore.db.gz"
+            safety.prune = false
+            do {
+                safetyCopy = try BackupService.run(safety, context: context).path
+            } catch {
+                throw OpsError(error.kind, code: "restore.safety_copy_failed",
+                               "cannot keep a safety copy of \(target) (\(error.message)); nothing was changed", details: ["pass --force with --to to restore elsewhere first"])
+            }
+        }
+
+        // 3. Swap. The old database's WAL and shared memory belong to it: fold them in, then remove
+        // them, so SQLite never replays an old WAL onto the restored file.
+        if !drill, FileManager.default.fileExists(atPath: target) {
+            if let old = try? SQLiteDatabase(path: target, mode: .readWrite) {
+                _ = try? old.query("PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        }
+        for suffix in ["-wal", "-shm", "-journal"] { unlink(target + suffix) }
+        guard rename(temporary, target) == 0 else {
+            throw OpsError(.io, code: "restore.rename_failed", "cannot move the restored database into \(target): \(String(cString: strerror(errno)))")
+        }
+        AtomicFile.syncDirectory(targetDirectory)
+
+        // 4. Check what is now in place.
+        let after = VerifyService.checkLive(target)
+        let status = after.ok ? "succeeded" : "failed"
+        try ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, status: status,
+                                  reason: after.reason, actor: context.actor, at: context.now())
+        guard after.ok else {
+            throw OpsError(.checkFailed, code: "restore.check_failed", "\(target) failed quick_check after the restore: \(after.reason ?? "")",
+                           details: safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
+        }
+        return RestoreReport(backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, verification: verification,
+                             durationMs: (ContinuousClock.now - started).milliseconds)
+    }
+
+    /// The named backup, or the newest one whose manifest says it verified.
+    static func chooseBackup(_ request: Request) throws(OpsError) -> String {
+        if let backup = request.backup {
+            let path = backup.contains("/") ? backup : "\(request.backupDirectory)/\(backup)"
+            guard FileManager.default.fileExists(atPath: path) else { throw OpsError(.usage, code: "restore.no_such_backup", "\(path): no such backup") }
+            return path
+        }
+        let entries = try BackupCatalog.list(directory: request.backupDirectory, name: request.name)
+        guard let newest = entries.first(where: \.verified) else {
+            throw OpsError(.checkFailed, code: "restore.none_verified",
+                           "no verified backup of \(request.name) in \(request.backupDirectory)",
+                           details: ["run `opsctl verify \(request.env)`, or name a backup: opsctl restore \(request.env) FILE"])
+        }
+        return newest.path
+    }
+
+    static func refuseWhileAppRuns(_ request: Request, context: OpsContext) async throws(OpsError) {
+        guard request.driver == .docker else { return }
+        let running: [DockerClient.ContainerState]
+        do {
+            running = try await context.docker.containers(labels: ["opsctl.app": request.app, "opsctl.env": request.env]).filter(\.running)
+        } catch {
+            throw OpsError(error.kind, code: error.code, "cannot tell whether \(request.app) is running (\(error.message)); refusing to restore",
+                           details: ["stop the app and pass --force, or restore elsewhere with --to"])
+        }
+        if !running.isEmpty {
+            throw OpsError(.checkFailed, code: "restore.app_running",
+                           "\(running.map(\.name).joined(separator: ", ")) is running; restoring under a live app loses its writes",
+                           details: ["stop it (docker stop \(running[0].name)) and retry, pass --force, or drill with --to PATH"])
+        }
+    }
+
+    static func verifyInto(_ backup: String, temporary: String) throws(OpsError) -> VerificationResult {
+        // The verifier inflates into a scratch file it removes; here that file is the one we keep.
+        try BackupVerifier.verify(path: backup, deep: false, temporaryDirectory: URL(fileURLWithPath: temporary).deletingLastPathComponent().path,
+                                  keepAs: temporary)
+    }
+}
+
+extension Ledger {
+    public func recordRestore(env: String, backup: String, target: String, drill: Bool, safetyCopy: String?, status: String,
+                              reason: String?, actor: String?, at date: Date) throws(OpsError) {
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("""
+                INSERT INTO restores (env, backup, target, drill, safety_copy, status, reason, actor, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(env), .text(backup), .text(target), .integer(drill ? 1 : 0), .optional(safetyCopy), .text(status), .optional(reason),
+                      .optional(actor), .real(date.ledgerTime)])
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import OpsKit
+
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a backup: verify it, keep a safety copy of the current database, swap atomically.",
+        discussion: """
+            Default: the newest verified backup. Refuses while the app's container runs unless --force.
+            --to PATH restores elsewhere (a drill) and never touches the live database.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production.")
+    var environment: String
+
+    @Argument(help: "A backup file (name in the backup directory, or a path). Default: the newest verified one.")
+    var backup: String?
+
+    @Option(help: ArgumentHelp("Restore to this path instead of the live database (a restore drill).", valueName: "path"))
+    var to: String?
+
+    @Flag(help: "Restore even though the app runs (or --to PATH exists).")
+    var force = false
+
+    func run() async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            let (config, context) = try Output.load(global, context)
+            let environment = try config.environment(named: self.environment)
+            guard let database = environment.database, let backupSettings = environment.backup else {
+                throw OpsError(.config, code: "config.missing",
+                               "\(config.sourcePath): environments.\(environment.name) needs database.path and backup.dir to restore")
+            }
+            let request = RestoreService.Request(
+                env: environment.name, backupDirectory: backupSettings.dir, name: backupSettings.name ?? config.app, backup: backup,
+                liveDatabase: database.path, destination: to, force: force, app: config.app, driver: environment.driver,
+                ledgerPath: config.state)
+            return try await RestoreService.restore(request, context: context)
+        }
+    }
+}
