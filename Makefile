@@ -28,6 +28,7 @@ templates:
 bench: release
 	bash scripts/bench/startup.sh
 	bash scripts/bench/backup.sh
+	bash scripts/bench/verify.sh
 
 clean:
 	rm -rf .build

@@ -87,6 +87,20 @@ run backups demo
 step "prune --dry-run: why each file is kept"
 run prune demo --dry-run --keep-last 1 --keep-daily 2
 
+step "verify: gzip CRC and length, sha256 vs manifest, SQLite's own checks"
+# One old backup got truncated on its way to the NAS; gzip -t would not have been asked.
+head -c 4000000 "$demo/backups/demo_20261104_020000.db.gz" > "$demo/backups/demo_20261104_020000.db.gz.part"
+mv "$demo/backups/demo_20261104_020000.db.gz.part" "$demo/backups/demo_20261104_020000.db.gz"
+set +e
+run verify demo
+echo "(exit $?: a bad backup is a failed check)"
+set -e
+run verify demo --latest --deep
+
+step "restore drill: the newest verified backup, elsewhere; the live database is untouched"
+run restore demo --to "$demo/drill.db"
+sqlite3 "$demo/drill.db" "SELECT COUNT(*) AS sessions FROM sessions"
+
 step "metrics for node_exporter's textfile collector"
 cat "$demo/metrics/opsctl_demo.prom"
 

@@ -4,7 +4,7 @@ enum EmbeddedTemplates {
     static let files: [(path: String, contents: String)] = [
         ("cron/opsctl.cron", #"""
 # /etc/cron.d/opsctl: nightly backup, verification after it, handoff at each shift change.
-# (verify and handoff are on the way; until they land, keep only the backup line.)
+# (handoff is on the way; until it lands, leave its line commented out.)
 # Adjust OPSCTL_CONFIG and the user. opsctl takes a lock per database, so an overlapping
 # run exits 5 instead of fighting the first one. Times are in the server's timezone.
 OPSCTL_CONFIG=/srv/dashboard/opsctl.yml
@@ -12,7 +12,7 @@ PATH=/usr/local/bin:/usr/bin:/bin
 
 15 2 * * *   root  opsctl backup production  >> /var/log/opsctl/backup.log 2>&1
 45 2 * * *   root  opsctl verify production --latest >> /var/log/opsctl/verify.log 2>&1
-0 6,14,22 * * *  root  opsctl handoff production --since 8h --post >> /var/log/opsctl/handoff.log 2>&1
+# 0 6,14,22 * * *  root  opsctl handoff production --since 8h --post >> /var/log/opsctl/handoff.log 2>&1
 
 """#),
         ("opsctl.yml", #"""
