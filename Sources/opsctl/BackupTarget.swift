@@ -25,10 +25,8 @@ struct BackupLocationOptions: ParsableArguments {
         }
         let (config, _) = try Output.load(global, context)
         let environment = try config.environment(named: self.environment!)
-        guard let backup = environment.backup else {
-            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).backup.dir is not set")
-        }
-        return (backup.dir, name ?? backup.name ?? config.app, environment, config)
+        let location = try config.backupLocation(of: environment)
+        return (location.directory, name ?? location.name, environment, config)
     }
 }
 

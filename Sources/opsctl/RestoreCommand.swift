@@ -28,13 +28,10 @@ struct RestoreCommand: AsyncParsableCommand {
         try await Output.run(global) { context throws(OpsError) in
             let (config, context) = try Output.load(global, context)
             let environment = try config.environment(named: self.environment)
-            guard let database = environment.database, let backupSettings = environment.backup else {
-                throw OpsError(.config, code: "config.missing",
-                               "\(config.sourcePath): environments.\(environment.name) needs database.path and backup.dir to restore")
-            }
+            let location = try config.backupLocation(of: environment)
             let request = RestoreService.Request(
-                env: environment.name, backupDirectory: backupSettings.dir, name: backupSettings.name ?? config.app, backup: backup,
-                liveDatabase: database.path, destination: to, force: force, app: config.app, driver: environment.driver,
+                env: environment.name, backupDirectory: location.directory, name: location.name, backup: backup,
+                liveDatabase: try config.databasePath(of: environment), destination: to, force: force, app: config.app, driver: environment.driver,
                 ledgerPath: config.state)
             return try await RestoreService.restore(request, context: context)
         }

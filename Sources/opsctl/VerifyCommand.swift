@@ -46,10 +46,8 @@ struct VerifyCommand: AsyncParsableCommand {
             }
             let (config, context) = try Output.load(global, context)
             let environment = try config.environment(named: self.environment!)
-            guard let backup = environment.backup else {
-                throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).backup.dir is not set")
-            }
-            return try VerifyService.verify(.directory(backup.dir, name: name ?? backup.name ?? config.app, latestOnly: latest), deep: deep,
+            let location = try config.backupLocation(of: environment)
+            return try VerifyService.verify(.directory(location.directory, name: name ?? location.name, latestOnly: latest), deep: deep,
                                             env: environment.name, ledgerPath: config.state, metricsDirectory: environment.metrics?.textfileDir,
                                             liveDatabase: environment.database?.path, context: context)
         }

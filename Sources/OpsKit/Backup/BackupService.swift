@@ -29,19 +29,33 @@ public struct BackupRequest: Sendable {
 
     /// The request for `opsctl backup ENV`.
     public static func forEnvironment(_ environment: EnvironmentConfig, config: OpsConfig) throws(OpsError) -> BackupRequest {
-        guard let database = environment.database else {
-            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).database.path is not set: nothing to back up")
-        }
-        guard let backup = environment.backup else {
-            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).backup.dir is not set: nowhere to put backups")
-        }
-        var request = BackupRequest(databasePath: database.path, directory: backup.dir, name: backup.name ?? config.app)
+        let database = try config.databasePath(of: environment)
+        let location = try config.backupLocation(of: environment)
+        let backup = environment.backup!
+        var request = BackupRequest(databasePath: database, directory: location.directory, name: location.name)
         request.level = backup.level
         request.retention = backup.retention
         request.env = environment.name
         request.ledgerPath = config.state
         request.metricsDirectory = environment.metrics?.textfileDir
         return request
+    }
+}
+
+extension OpsConfig {
+    /// `backup.dir` and the file prefix (`backup.name`, else the app) of an environment.
+    public func backupLocation(of environment: EnvironmentConfig) throws(OpsError) -> (directory: String, name: String) {
+        guard let backup = environment.backup else {
+            throw OpsError(.config, code: "config.missing", "\(sourcePath): environments.\(environment.name).backup.dir is not set")
+        }
+        return (backup.dir, backup.name ?? app)
+    }
+
+    public func databasePath(of environment: EnvironmentConfig) throws(OpsError) -> String {
+        guard let database = environment.database else {
+            throw OpsError(.config, code: "config.missing", "\(sourcePath): environments.\(environment.name).database.path is not set")
+        }
+        return database.path
     }
 }
 
