@@ -62,3 +62,28 @@ public func setUp(_ executable: String, _ arguments: [String], in directory: Str
     guard result.succeeded else { throw OpsError(.software, code: "test.setup", "\(result.request.displayCommand): \(result.failureSummary)") }
     return result.standardOutput
 }
+
+/// A real HTTP server on 127.0.0.1 (Tests/Fixtures/http/server.py) for the libcurl layer.
+public final class TestHTTPServer {
+    let process = Process()
+    public let port: Int
+
+    public init() throws {
+        port = Int.random(in: 40_000...49_000)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", String(port), "120"]
+        let ready = Pipe()
+        process.standardOutput = ready
+        try process.run()
+        _ = ready.fileHandleForReading.readData(ofLength: 6)
+    }
+
+    public func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    deinit {
+        // SIGKILL: children of Foundation's Process inherit a blocked SIGTERM.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+

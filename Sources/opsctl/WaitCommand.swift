@@ -1,0 +1,31 @@
+import ArgumentParser
+import OpsKit
+
+struct WaitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wait",
+        abstract: "Wait until the environment's health check passes (health: in opsctl.yml); exit 1 if it does not in time.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production.")
+    var environment: String
+
+    @Option(help: ArgumentHelp("Give up after this long (default: health.timeout).", valueName: "duration"))
+    var timeout: String?
+
+    func validate() throws {
+        if let timeout, OpsDuration(parsing: timeout) == nil { throw ValidationError("--timeout \"\(timeout)\" is not a duration (e.g. 60s)") }
+    }
+
+    func run() async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            let (config, _) = try Output.load(global, context)
+            let environment = try config.environment(named: self.environment)
+            guard let health = environment.health else {
+                throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is not set")
+            }
+            return await HealthWaiter(settings: health).wait(timeout: timeout.flatMap(OpsDuration.init(parsing:)))
+        }
+    }
+}

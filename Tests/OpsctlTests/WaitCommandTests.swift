@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+@testable import OpsKit
+
+struct WaitCommandTests {
+    let directory = TemporaryDirectory("opsctl-wait-e2e")
+
+    @Test func waitsForHealthAndFailsWithTheLastAnswer() async throws {
+        let server = try TestHTTPServer()
+        try directory.write("opsctl.yml", """
+            app: app
+            image: app
+            environments:
+              production:
+                health: {url: "\(server.url("/health"))", json: {status: healthy}, interval: 100ms, timeout: 5s}
+              broken:
+                health: {url: "\(server.url("/status/503"))", interval: 100ms, timeout: 5s}
+
+            """)
+        let opsctl = Opsctl(directory: directory.path)
+        let healthy = try await opsctl.run("wait", "production")
+        #expect(healthy.exitCode == 0, "\(healthy.stderr)")
+        #expect(healthy.stdout.hasPrefix("healthy: "))
+        let started = ContinuousClock.now
+        let broken = try await opsctl.run("wait", "broken", "--timeout", "700ms", "--json")
+        #expect(broken.exitCode == 1)
+        #expect(ContinuousClock.now - started < .seconds(4))
+        let document = try broken.json()
+        #expect(document["healthy"] as? Bool == false)
+        #expect(((document["last"] as? [String: Any])?["reason"] as? String)?.hasPrefix("HTTP 503 (expected 200)") == true)
+    }
+}
