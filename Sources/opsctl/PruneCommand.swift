@@ -40,14 +40,9 @@ struct PruneCommand: AsyncParsableCommand {
             let overrides = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly]
             if overrides.contains(where: { $0 != nil }) || keepWithin != nil {
                 // Flags replace the configured policy as a whole, so what runs is what was typed.
-                policy = RetentionPolicy()
-                policy.keepLast = keepLast
-                policy.keepHourly = keepHourly
-                policy.keepDaily = keepDaily
-                policy.keepWeekly = keepWeekly
-                policy.keepMonthly = keepMonthly
-                policy.keepYearly = keepYearly
-                policy.keepWithin = keepWithin.flatMap(OpsDuration.init(parsing:))
+                policy = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly,
+                                         keepMonthly: keepMonthly, keepYearly: keepYearly,
+                                         keepWithin: keepWithin.flatMap(OpsDuration.init(parsing:)))
             }
             return try PruneService.prune(directory: target.directory, name: target.name, policy: policy, dryRun: dryRun, context: context)
         }

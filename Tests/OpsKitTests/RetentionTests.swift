@@ -23,15 +23,8 @@ struct RetentionTests {
 
     static func policy(last: Int? = nil, hourly: Int? = nil, daily: Int? = nil, weekly: Int? = nil, monthly: Int? = nil,
                        yearly: Int? = nil, within: String? = nil) -> RetentionPolicy {
-        var policy = RetentionPolicy()
-        policy.keepLast = last
-        policy.keepHourly = hourly
-        policy.keepDaily = daily
-        policy.keepWeekly = weekly
-        policy.keepMonthly = monthly
-        policy.keepYearly = yearly
-        policy.keepWithin = within.flatMap(OpsDuration.init(parsing:))
-        return policy
+        RetentionPolicy(keepLast: last, keepHourly: hourly, keepDaily: daily, keepWeekly: weekly, keepMonthly: monthly,
+                        keepYearly: yearly, keepWithin: within.flatMap(OpsDuration.init(parsing:)))
     }
 
     static let cases: [Case] = [

@@ -189,7 +189,17 @@ public struct RetentionPolicy: Sendable, Encodable, Equatable {
     public var keepMonthly: Int?
     public var keepYearly: Int?
     public var keepWithin: OpsDuration?
-    public init() {}
+
+    public init(keepLast: Int? = nil, keepHourly: Int? = nil, keepDaily: Int? = nil, keepWeekly: Int? = nil,
+                keepMonthly: Int? = nil, keepYearly: Int? = nil, keepWithin: OpsDuration? = nil) {
+        self.keepLast = keepLast
+        self.keepHourly = keepHourly
+        self.keepDaily = keepDaily
+        self.keepWeekly = keepWeekly
+        self.keepMonthly = keepMonthly
+        self.keepYearly = keepYearly
+        self.keepWithin = keepWithin
+    }
 }
 
 public struct BackupSettings: Sendable, Encodable {
