@@ -29,6 +29,7 @@ bench: release
 	bash scripts/bench/startup.sh
 	bash scripts/bench/backup.sh
 	bash scripts/bench/verify.sh
+	bash scripts/bench/smoke.sh
 
 clean:
 	rm -rf .build

@@ -45,6 +45,13 @@ environments:
       base_url: http://127.0.0.1:$port
       checks:
         - {name: health, path: /health, expect: {status: 200, json: {status: healthy}, max_ms: 500}}
+        - name: login rejects a bad password
+          method: POST
+          path: /api/auth/login
+          headers: {Content-Type: application/json}
+          body: '{"username":"admin","password":"wrong"}'
+          expect: {status: [400, 401, 403]}
+        - {name: security headers, path: /, expect: {headers: {X-Content-Type-Options: nosniff}}}
     database: {path: $demo/data/demo.db}
     backup:
       dir: $demo/backups
@@ -100,6 +107,14 @@ run verify demo --latest --deep
 step "restore drill: the newest verified backup, elsewhere; the live database is untouched"
 run restore demo --to "$demo/drill.db"
 sqlite3 "$demo/drill.db" "SELECT COUNT(*) AS sessions FROM sessions"
+
+step "smoke: the app (started by hand here), health-wait, then the checks on one libcurl multi handle"
+docker rm -f demo-smoke >/dev/null 2>&1 || true
+docker run -d --name demo-smoke --network host -e PORT="$port" opsctl-sample:1.0.1 >/dev/null
+run wait demo
+run smoke demo --junit "$demo/smoke-junit.xml"
+echo "(JUnit report for CI dashboards: $demo/smoke-junit.xml)"
+docker rm -f demo-smoke >/dev/null
 
 step "metrics for node_exporter's textfile collector"
 cat "$demo/metrics/opsctl_demo.prom"

@@ -1,6 +1,8 @@
 #ifndef OPSCTL_CCURL_SHIM_H
 #define OPSCTL_CCURL_SHIM_H
 #include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
 
 // curl_easy_setopt and curl_easy_getinfo are variadic: typed wrappers, one per argument kind.
 static inline CURLcode opsctl_curl_setopt_long(CURL *handle, CURLoption option, long value) {
@@ -40,6 +42,20 @@ static inline CURLcode opsctl_curl_getinfo_string(CURL *handle, CURLINFO info, c
 static inline CURLMcode opsctl_curl_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
     return curl_multi_setopt(multi, option, value);
 }
+// The leaf certificate's "Expire date" from CURLINFO_CERTINFO (needs CURLOPT_CERTINFO = 1);
+// 1 and the text in buffer when known. The struct walk is simpler in C than through Swift's imports.
+static inline int opsctl_curl_leaf_expire_date(CURL *handle, char *buffer, size_t size) {
+    struct curl_certinfo *info = NULL;
+    if (curl_easy_getinfo(handle, CURLINFO_CERTINFO, &info) != CURLE_OK || info == NULL || info->num_of_certs < 1) return 0;
+    for (struct curl_slist *item = info->certinfo[0]; item != NULL; item = item->next) {
+        if (strncmp(item->data, "Expire date:", 12) == 0) {
+            snprintf(buffer, size, "%s", item->data + 12);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 // CURLVERSION_NOW is a macro naming the newest struct layout this header knows.
 static inline const char *opsctl_curl_version_number(void) {
     return curl_version_info(CURLVERSION_NOW)->version;

@@ -68,17 +68,22 @@ public final class TestHTTPServer {
     let process = Process()
     public let port: Int
 
-    public init() throws {
+    public let scheme: String
+
+    /// `tls`: PEM certificate and key files; the server then speaks https only.
+    public init(tls: (certificate: String, key: String)? = nil) throws {
         port = Int.random(in: 40_000...49_000)
+        scheme = tls == nil ? "http" : "https"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", String(port), "120"]
+            + (tls.map { ["--tls", $0.certificate, $0.key] } ?? [])
         let ready = Pipe()
         process.standardOutput = ready
         try process.run()
         _ = ready.fileHandleForReading.readData(ofLength: 6)
     }
 
-    public func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    public func url(_ path: String) -> String { "\(scheme)://127.0.0.1:\(port)\(path)" }
 
     deinit {
         // SIGKILL: children of Foundation's Process inherit a blocked SIGTERM.

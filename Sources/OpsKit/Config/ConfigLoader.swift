@@ -163,7 +163,7 @@ struct ConfigSchema {
             }
             environment.health = settings
         }
-        if let smoke = try map.mapping("smoke", allowedKeys: ["base_url", "concurrency", "checks"]) {
+        if let smoke = try map.mapping("smoke", allowedKeys: ["base_url", "concurrency", "connect_to", "ca_file", "checks"]) {
             environment.smoke = try smokeSettings(smoke)
         }
         if let hooks = try map.mapping("hooks", allowedKeys: ["pre_deploy", "post_deploy"]) {
@@ -278,6 +278,12 @@ struct ConfigSchema {
         var settings = SmokeSettings()
         settings.baseURL = try httpURL(map, "base_url", required: false)
         settings.concurrency = try map.int("concurrency", range: 1...256) ?? 8
+        settings.connectTo = try map.stringList("connect_to") ?? []
+        for (index, entry) in settings.connectTo.enumerated() where entry.split(separator: ":", omittingEmptySubsequences: false).count != 4 {
+            throw reader.error(at: map.value("connect_to"), path: "\(map.keyPath("connect_to"))[\(index)]",
+                               "\"\(entry)\" is not HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT")
+        }
+        settings.caFile = try map.string("ca_file").map { resolvePath($0) }
         for (node, path) in try map.sequence("checks") ?? [] {
             let checkMap = try MappingReader(node, path: path, reader: reader,
                                              allowedKeys: ["name", "method", "path", "url", "headers", "body", "timeout", "insecure", "expect"])
@@ -293,13 +299,26 @@ struct ConfigSchema {
             check.body = try checkMap.string("body")
             check.timeout = try checkMap.duration("timeout") ?? check.timeout
             check.insecure = try checkMap.bool("insecure") ?? false
-            if let expect = try checkMap.mapping("expect", allowedKeys: ["status", "json", "headers", "body_contains", "body_regex", "max_ms"]) {
+            if let expect = try checkMap.mapping("expect", allowedKeys: ["status", "json", "headers", "body_contains", "body_regex", "max_ms", "phases", "cert_days"]) {
                 check.expect.status = try statusList(expect)
                 check.expect.json = try jsonExpectations(expect, "json")
                 check.expect.headers = try headerValues(expect, "headers")
                 check.expect.bodyContains = try expect.string("body_contains")
                 check.expect.bodyRegex = try expect.string("body_regex")
                 check.expect.maxMs = try expect.int("max_ms", range: 1...3_600_000)
+                check.expect.certDays = try expect.int("cert_days", range: 0...36_500)
+                if let phases = try expect.mapping("phases", allowedKeys: PhaseLimit.Phase.allCases.map(\.rawValue)) {
+                    for phase in PhaseLimit.Phase.allCases {
+                        if let limit = try phases.int(phase.rawValue, range: 1...3_600_000) { check.expect.phases.append(PhaseLimit(phase: phase, maxMs: limit)) }
+                    }
+                }
+                for (key, pattern) in [("body_regex", check.expect.bodyRegex)] + check.expect.headers.map({ ("headers.\($0.name)", $0.value) }) {
+                    guard var pattern, key == "body_regex" || pattern.hasPrefix("~") else { continue }
+                    if key != "body_regex" { pattern.removeFirst() }
+                    if (try? Regex(pattern)) == nil {
+                        throw reader.error(at: expect.value(key.components(separatedBy: ".").first!), path: expect.keyPath(key), "\"\(pattern)\" is not a valid regular expression")
+                    }
+                }
             }
             if settings.baseURL == nil, !check.path.hasPrefix("http") {
                 throw reader.error(at: node, path: path, "relative path \"\(check.path)\" needs smoke.base_url")

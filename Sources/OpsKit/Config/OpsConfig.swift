@@ -141,10 +141,18 @@ public struct HeaderValue: Sendable, Encodable {
     public var name: String
     public var value: String?
     public var secret: Secret?
+
+    public init(name: String, value: String? = nil, secret: Secret? = nil) {
+        self.name = name
+        self.value = value
+        self.secret = secret
+    }
+
     public var resolvedValue: String { secret?.value ?? value ?? "" }
 }
 
 public struct SmokeExpectation: Sendable, Encodable {
+    /// Empty: any status.
     public var status: [Int] = [200]
     public var json: [JSONExpectation] = []
     /// Header name to expected value; `~regex` matches, `*` means present, `!` means absent.
@@ -152,6 +160,17 @@ public struct SmokeExpectation: Sendable, Encodable {
     public var bodyContains: String?
     public var bodyRegex: String?
     public var maxMs: Int?
+    /// Limits on libcurl's timings (ms from the start of the transfer, like curl's `time_*`):
+    /// keys dns, connect, tls, ttfb, total.
+    public var phases: [PhaseLimit] = []
+    /// The server certificate must stay valid at least this many more days.
+    public var certDays: Int?
+}
+
+public struct PhaseLimit: Sendable, Encodable, Equatable {
+    public enum Phase: String, Sendable, Encodable, CaseIterable { case dns, connect, tls, ttfb, total }
+    public var phase: Phase
+    public var maxMs: Int
 }
 
 public struct SmokeCheck: Sendable, Encodable {
@@ -163,12 +182,41 @@ public struct SmokeCheck: Sendable, Encodable {
     public var timeout: OpsDuration = .seconds(10)
     public var insecure: Bool = false
     public var expect: SmokeExpectation = SmokeExpectation()
+
+    public init(name: String, path: String) {
+        self.name = name
+        self.path = path
+    }
 }
 
 public struct SmokeSettings: Sendable, Encodable {
     public var baseURL: String?
     public var concurrency: Int = 8
+    /// `HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT` (curl's --connect-to) for every check.
+    public var connectTo: [String] = []
+    /// A CA bundle for https checks against an internal CA.
+    public var caFile: String?
     public var checks: [SmokeCheck] = []
+
+    public init() {}
+
+    /// The seed's smoke-tests.sh: health, login rejects a bad password, security headers.
+    public static func runbookDefaults(baseURL: String) -> SmokeSettings {
+        var settings = SmokeSettings()
+        settings.baseURL = baseURL
+        var health = SmokeCheck(name: "health", path: "/health")
+        health.expect.status = [200]
+        var login = SmokeCheck(name: "login rejects a bad password", path: "/api/auth/login")
+        login.method = "POST"
+        login.headers = [HeaderValue(name: "Content-Type", value: "application/json")]
+        login.body = #"{"username":"admin","password":"wrong"}"#
+        login.expect.status = [400, 401, 403]
+        var headers = SmokeCheck(name: "security headers", path: "/")
+        headers.expect.status = []   // as the seed's `curl -I | grep`: any answer, the header is what counts
+        headers.expect.headers = [HeaderValue(name: "X-Content-Type-Options", value: "nosniff")]
+        settings.checks = [health, login, headers]
+        return settings
+    }
 }
 
 public struct HookSettings: Sendable, Encodable {

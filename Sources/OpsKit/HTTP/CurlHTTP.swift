@@ -14,6 +14,13 @@ public struct HTTPRequest: Sendable {
     public var maxRedirects: Int = 5
     /// Bodies are kept up to this size (the rest is read and dropped): memory stays bounded.
     public var maxBodyBytes: Int = 1 << 20
+    /// CURLOPT_CONNECT_TO entries, `HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT`: test a
+    /// production name against one node without touching DNS.
+    public var connectTo: [String] = []
+    /// A CA bundle to trust instead of the system's (an internal CA).
+    public var caFile: String?
+    /// Ask libcurl for the certificate chain so the leaf's expiry is known.
+    public var wantsCertificate: Bool = false
 
     public init(url: String) { self.url = url }
 }
@@ -34,6 +41,8 @@ public struct HTTPResponse: Sendable {
     public var bodyTruncated: Bool
     public var timings: HTTPTimings
     public var redirects: Int
+    /// The server certificate's notAfter (https, with `wantsCertificate`).
+    public var certificateExpiresAt: Date?
 
     /// The last value of a header, case-insensitively.
     public func header(_ name: String) -> String? {
@@ -109,6 +118,7 @@ private final class Transfer {
     var bodyTruncated = false
     var headerLines: [String] = []
     var headerList: UnsafeMutablePointer<curl_slist>?
+    var connectToList: UnsafeMutablePointer<curl_slist>?
     /// libcurl writes its error text here; it must not move, so it is not a Swift array.
     let errorBuffer: UnsafeMutablePointer<CChar> = {
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -123,6 +133,7 @@ private final class Transfer {
 
     deinit {
         curl_slist_free_all(headerList)
+        curl_slist_free_all(connectToList)
         errorBuffer.deallocate()
     }
 
@@ -154,6 +165,10 @@ private final class Transfer {
         }
         for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
         if let headerList { opsctl_curl_setopt_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList)) }
+        for entry in request.connectTo { connectToList = curl_slist_append(connectToList, entry) }
+        if let connectToList { opsctl_curl_setopt_pointer(easy, CURLOPT_CONNECT_TO, UnsafeMutableRawPointer(connectToList)) }
+        if let caFile = request.caFile { opsctl_curl_setopt_string(easy, CURLOPT_CAINFO, caFile) }
+        if request.wantsCertificate { opsctl_curl_setopt_long(easy, CURLOPT_CERTINFO, 1) }
         opsctl_curl_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
             let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
             let length = size * count
@@ -209,7 +224,21 @@ private final class Transfer {
         let timings = HTTPTimings(dnsMs: microseconds(CURLINFO_NAMELOOKUP_TIME_T), connectMs: microseconds(CURLINFO_CONNECT_TIME_T),
                                   tlsMs: microseconds(CURLINFO_APPCONNECT_TIME_T), ttfbMs: microseconds(CURLINFO_STARTTRANSFER_TIME_T),
                                   totalMs: total)
-        return .success(HTTPResponse(status: status, headers: headers, body: body, bodyTruncated: bodyTruncated, timings: timings, redirects: redirects))
+        return .success(HTTPResponse(status: status, headers: headers, body: body, bodyTruncated: bodyTruncated, timings: timings,
+                                     redirects: redirects, certificateExpiresAt: request.wantsCertificate ? certificateExpiry(easy) : nil))
+    }
+
+    /// OpenSSL prints notAfter as `Nov  2 05:34:32 2027 GMT`.
+    func certificateExpiry(_ easy: UnsafeMutableRawPointer) -> Date? {
+        var buffer = [CChar](repeating: 0, count: 128)
+        guard opsctl_curl_leaf_expire_date(easy, &buffer, buffer.count) == 1 else { return nil }
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        let text = String(decoding: bytes, as: UTF8.self).split(separator: " ").joined(separator: " ")
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "MMM d HH:mm:ss yyyy zzz"
+        return formatter.date(from: text)
     }
 }
 

@@ -60,9 +60,11 @@ environments:
       interval: 250ms
       successes: 2                 # consecutive passes needed
       insecure: false              # true skips TLS certificate verification
-    smoke:
+    smoke:                         # `opsctl smoke production`; deploy runs them too
       base_url: http://127.0.0.1:3000
-      concurrency: 8
+      concurrency: 8               # checks in flight at once, on one libcurl multi handle
+      # connect_to: ["dashboard.example.com:443:127.0.0.1:3443"]   # curl --connect-to: a public name, this node
+      # ca_file: /etc/ssl/internal-ca.pem                            # trust an internal CA for https checks
       checks:
         - {name: health, path: /health, expect: {status: 200, json: {status: healthy}, max_ms: 500}}
         - name: login rejects a bad password
@@ -75,9 +77,11 @@ environments:
         - name: security headers
           path: /
           expect:
-            headers: {X-Content-Type-Options: nosniff}
+            headers: {X-Content-Type-Options: nosniff}   # "*" present, "!" absent, "~regex" matches
             # body_contains: "<title>"
             # body_regex: "v[0-9]+"
+            # phases: {dns: 50, connect: 100, tls: 300, ttfb: 400}   # ms from the start, as curl's time_*
+        # - {name: certificate, url: "https://dashboard.example.com/", expect: {cert_days: 14}}   # TLS cert valid 14+ days
     rollback: auto                 # auto: a failed deploy restores the previous release; manual: it stays down
     keep_releases: 5               # stopped releases kept for instant rollback
     hooks:                         # argv lists, run without a shell

@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
-"""A programmable HTTP server on 127.0.0.1 for opsctl's HTTP tests: server.py PORT
+"""A programmable HTTP server on 127.0.0.1 for opsctl's HTTP tests:
+server.py PORT [LIFETIME] [--tls CERT KEY]
 
 Endpoints: /health (JSON healthy), /status/N, /slow/MS (answers after MS ms), /hang (accepts,
 never answers), /redirect-loop, /redirect (-> /health), /big/BYTES, /json-broken,
-/echo (method, headers and body back as JSON). Prints "ready" when listening; exits after
+/echo (method, headers and body back as JSON), / (home page), POST /api/auth/login (401),
+/plain (no security headers), /headers (X-Version, Cache-Control), /slow-body/MS (headers at
+once, the body a byte at a time over MS ms), /eventually/KEY/N (503 for the first N calls per KEY,
+then 200), /healthy-after/EPOCH_MS (503 until that wall-clock time, then 200). Prints "ready" when listening; exits after
 --lifetime seconds (default 300) so a crashed test never leaves it behind.
 """
-import json, sys, threading, time
+import json, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+calls = {}
+calls_lock = threading.Lock()
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128   # the default backlog of 5 drops a burst of concurrent connects for 1 s
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -15,12 +26,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def send(self, status, body, content_type="application/json", headers=()):
+    def send(self, status, body, content_type="application/json", headers=(), secure=True):
         data = body if isinstance(body, bytes) else body.encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-Content-Type-Options", "nosniff")
+        if secure:
+            self.send_header("X-Content-Type-Options", "nosniff")
         for name, value in headers:
             self.send_header(name, value)
         self.end_headers()
@@ -51,13 +63,55 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, '{"status": ', "application/json")
         if path == "/echo":
             return self.send(200, json.dumps({"method": self.command, "headers": dict(self.headers), "body": body}))
+        if path.startswith("/slow-body/"):
+            total = int(path.split("/")[2])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "10")
+            self.end_headers()
+            for _ in range(10):
+                time.sleep(total / 10000)
+                self.wfile.write(b"x")
+                self.wfile.flush()
+            return
+        if path.startswith("/healthy-after/"):
+            if time.time() * 1000 < int(path.split("/")[2]):
+                return self.send(503, '{"status":"starting"}')
+            return self.send(200, '{"status":"healthy"}')
+        if path.startswith("/eventually/"):
+            _, _, key, count = path.split("/")
+            with calls_lock:
+                calls[key] = calls.get(key, 0) + 1
+                seen = calls[key]
+            if seen <= int(count):
+                return self.send(503, '{"status":"starting"}')
+            return self.send(200, '{"status":"healthy"}')
+        if path == "/":
+            return self.send(200, "<html><body>sample</body></html>", "text/html")
+        if path == "/api/auth/login":
+            if self.command != "POST":
+                return self.send(405, '{"error":"method not allowed"}')
+            return self.send(401, '{"error":"Unauthorized"}')
+        if path == "/plain":
+            return self.send(200, "plain", "text/plain", secure=False)
+        if path == "/headers":
+            return self.send(200, "{}", headers=[("X-Version", "1.4.2"), ("Cache-Control", "no-store")])
         return self.send(404, '{"error":"not found"}')
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
 
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
-    server.daemon_threads = True
-    threading.Timer(float(sys.argv[2]) if len(sys.argv) > 2 else 300, server.shutdown).start()
+    args = sys.argv[1:]
+    tls = None
+    if "--tls" in args:
+        at = args.index("--tls")
+        tls = args[at + 1:at + 3]
+        del args[at:at + 3]
+    server = Server(("127.0.0.1", int(args[0])), Handler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls[0], tls[1])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Timer(float(args[1]) if len(args) > 1 else 300, server.shutdown).start()
     print("ready", flush=True)
     server.serve_forever()
