@@ -72,15 +72,22 @@ public final class TestHTTPServer {
 
     /// `tls`: PEM certificate and key files; the server then speaks https only.
     public init(tls: (certificate: String, key: String)? = nil) throws {
-        port = Int.random(in: 40_000...49_000)
         scheme = tls == nil ? "http" : "https"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", String(port), "120"]
+        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", "0", "120"]
             + (tls.map { ["--tls", $0.certificate, $0.key] } ?? [])
         let ready = Pipe()
         process.standardOutput = ready
         try process.run()
-        _ = ready.fileHandleForReading.readData(ofLength: 6)
+        // "ready PORT\n": the kernel chose the port, so no test ever races another listener for it.
+        var line = Data()
+        while let byte = try ready.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+        let words = String(decoding: line, as: UTF8.self).split(separator: " ")
+        guard words.first == "ready", words.count == 2, let port = Int(words[1]) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw OpsError(.software, code: "test.setup", "the test HTTP server did not start: \(String(decoding: line, as: UTF8.self))")
+        }
+        self.port = port
     }
 
     public func url(_ path: String) -> String { "\(scheme)://127.0.0.1:\(port)\(path)" }

@@ -13,11 +13,11 @@ opsctl="$root/.build/release/opsctl"
 [ -x "$opsctl" ] || (cd "$root" && swift build -c release >&2)
 runs=${RUNS:-5}
 work=$(mktemp -d /tmp/opsctl-bench-smoke.XXXXXX)
-port=$((41000 + RANDOM % 8000))
-python3 "$root/Tests/Fixtures/http/server.py" "$port" 600 > "$work/server.out" &
+python3 "$root/Tests/Fixtures/http/server.py" 0 600 > "$work/server.out" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 until grep -q ready "$work/server.out" 2>/dev/null; do sleep 0.05; done
+port=$(awk '/^ready/ { print $2 }' "$work/server.out")
 base="http://127.0.0.1:$port"
 
 {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A programmable HTTP server on 127.0.0.1 for opsctl's HTTP tests:
-server.py PORT [LIFETIME] [--tls CERT KEY]
+server.py PORT [LIFETIME] [--tls CERT KEY]    (PORT 0: any free port; prints "ready PORT")
 
 Endpoints: /health (JSON healthy), /status/N, /slow/MS (answers after MS ms), /hang (accepts,
 never answers), /redirect-loop, /redirect (-> /health), /big/BYTES, /json-broken,
@@ -113,5 +113,6 @@ if __name__ == "__main__":
         context.load_cert_chain(tls[0], tls[1])
         server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Timer(float(args[1]) if len(args) > 1 else 300, server.shutdown).start()
-    print("ready", flush=True)
+    # PORT 0: the kernel picks a free one; a fixed random pick can collide with an ephemeral port.
+    print("ready", server.server_address[1], flush=True)
     server.serve_forever()
