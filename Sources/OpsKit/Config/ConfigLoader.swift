@@ -119,7 +119,9 @@ struct ConfigSchema {
         environment.driver = try map.choice("driver", DriverKind.self) ?? .docker
         environment.rollback = try map.choice("rollback", RollbackMode.self) ?? .auto
         environment.keepReleases = try map.int("keep_releases", range: 1...100) ?? 5
-        if let run = try map.mapping("run", allowedKeys: ["network", "ports", "env_file", "env", "volumes", "args"]) {
+        if let run = try map.mapping("run", allowedKeys: ["network", "ports", "env_file", "env", "volumes", "args", "pull", "stop_timeout"]) {
+            environment.run.pull = try run.bool("pull") ?? false
+            environment.run.stopTimeout = try run.duration("stop_timeout") ?? environment.run.stopTimeout
             environment.run.network = try run.string("network")
             environment.run.ports = try run.stringList("ports") ?? []
             environment.run.envFile = try run.string("env_file").map(resolvePath)

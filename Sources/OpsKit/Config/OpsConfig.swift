@@ -77,6 +77,10 @@ public struct RunSettings: Sendable, Encodable {
     public var env: [EnvVar] = []
     public var volumes: [String] = []
     public var args: [String] = []
+    /// `docker pull` the release image when it is not present locally (off: no registry traffic by surprise).
+    public var pull: Bool = false
+    /// How long `docker stop` waits after SIGTERM before SIGKILL.
+    public var stopTimeout: OpsDuration = .seconds(10)
 }
 
 public struct ComposeSettings: Sendable, Encodable {

@@ -86,6 +86,7 @@ public struct DockerClient: Sendable {
         public var restartCount: Int
         public var startedAt: String
         public var finishedAt: String
+        public var created: String
         public var labels: [String: String]
 
         public var version: String? { labels["opsctl.version"] }
@@ -102,18 +103,19 @@ public struct DockerClient: Sendable {
         struct RawConfig: Decodable { var Image: String; var Labels: [String: String]? }
         var id: String
         var name: String
+        var created: String
         var restartCount: Int
         var rawState: RawState
         var rawConfig: RawConfig
 
         enum CodingKeys: String, CodingKey {
-            case id = "Id", name = "Name", restartCount = "RestartCount", rawState = "State", rawConfig = "Config"
+            case id = "Id", name = "Name", created = "Created", restartCount = "RestartCount", rawState = "State", rawConfig = "Config"
         }
 
         var state: ContainerState {
             ContainerState(id: String(id.prefix(12)), name: name.hasPrefix("/") ? String(name.dropFirst()) : name, image: rawConfig.Image,
                            status: rawState.Status, running: rawState.Running, exitCode: rawState.ExitCode, restartCount: restartCount,
-                           startedAt: rawState.StartedAt, finishedAt: rawState.FinishedAt, labels: rawConfig.Labels ?? [:])
+                           startedAt: rawState.StartedAt, finishedAt: rawState.FinishedAt, created: created, labels: rawConfig.Labels ?? [:])
         }
     }
 
@@ -139,5 +141,43 @@ public struct DockerClient: Sendable {
     /// Whether `image:tag` exists locally.
     public func imageExists(_ reference: String) async throws(OpsError) -> Bool {
         try await run(["image", "inspect", "--format", "{{.Id}}", "--", reference]).succeeded
+    }
+
+    /// Runs a docker command that must succeed; `code` names the step in the error.
+    @discardableResult
+    public func checked(_ arguments: [String], code: String, timeout: Duration? = nil) async throws(OpsError) -> ProcessResult {
+        let result = try await run(arguments, timeout: timeout)
+        guard result.succeeded else {
+            throw OpsError(.unavailable, code: code, "\(result.request.displayCommand): \(result.failureSummary)",
+                           details: result.standardErrorTail.split(separator: "\n").suffix(5).map(String.init))
+        }
+        return result
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; the container is kept (stopped) for a rollback.
+    public func stop(_ name: String, grace: OpsDuration) async throws(OpsError) {
+        let seconds = max(0, grace.milliseconds / 1000)
+        try await checked(["container", "stop", "--time", String(seconds), "--", name], code: "docker.stop",
+                          timeout: .seconds(seconds + 30))
+    }
+
+    public func start(_ name: String) async throws(OpsError) {
+        try await checked(["container", "start", "--", name], code: "docker.start")
+    }
+
+    /// Removes a container (running or not); a missing one is fine.
+    public func remove(_ name: String) async throws(OpsError) {
+        let result = try await run(["container", "rm", "--force", "--", name])
+        if !result.succeeded, !result.standardErrorTail.lowercased().contains("no such") {
+            throw OpsError(.unavailable, code: "docker.rm", "\(result.request.displayCommand): \(result.failureSummary)")
+        }
+    }
+
+    /// The last `lines` of a container's output (stdout and stderr, as `docker logs` gives them).
+    public func logs(_ name: String, lines: Int = 30) async -> String {
+        guard let result = try? await run(["container", "logs", "--tail", String(lines), "--", name]) else { return "" }
+        let combined = [result.standardOutput, result.standardErrorTail].filter { !$0.isEmpty }.joined(separator: "\n")
+        return combined.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

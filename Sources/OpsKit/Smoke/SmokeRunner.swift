@@ -19,11 +19,15 @@ public struct SmokeRunner: Sendable {
     public var settings: SmokeSettings
     public var clock: any WaitClock
     public var now: @Sendable () -> Date
+    /// Checked between converge rounds (deploy: a SIGTERM arrived).
+    public var shouldStop: @Sendable () -> Bool
 
-    public init(settings: SmokeSettings, clock: any WaitClock = SystemWaitClock(), now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(settings: SmokeSettings, clock: any WaitClock = SystemWaitClock(), now: @escaping @Sendable () -> Date = { Date() },
+                shouldStop: @escaping @Sendable () -> Bool = { false }) {
         self.settings = settings
         self.clock = clock
         self.now = now
+        self.shouldStop = shouldStop
     }
 
     public func run(mode: SmokeMode = .strict) async -> SmokeReport {
@@ -39,7 +43,7 @@ public struct SmokeRunner: Sendable {
                 results[index].record(outcome, expectation: settings.checks[index].expect, now: now())
             }
             pending = pending.filter { !results[$0].passed }
-            guard case .converge(let budget, let interval) = mode, !pending.isEmpty else { break }
+            guard case .converge(let budget, let interval) = mode, !pending.isEmpty, !shouldStop() else { break }
             let nextRound = roundStart + .milliseconds(interval.milliseconds)
             if nextRound - start >= .milliseconds(budget.milliseconds) { break }
             let pause = nextRound - clock.now()

@@ -15,4 +15,9 @@ mkdir -p /tmp/app
 echo 0 > /tmp/app/requests
 # busybox httpd runs CGI only under /cgi-bin/ (Debian's build has no rewrite or proxy), so the
 # listener is `nc -ll`, which forks app/handle.sh per connection with the socket on stdin/stdout.
-exec nc -ll -p "$PORT" 127.0.0.1 -e /app/handle.sh
+# As PID 1 the shell gets no default signal handling: stop on SIGTERM explicitly, as a real app
+# does, so `docker stop` takes milliseconds instead of its 10 s grace period.
+nc -ll -p "$PORT" 127.0.0.1 -e /app/handle.sh &
+listener=$!
+trap 'echo "sample app ${APP_VERSION} stopping" >&2; kill "$listener" 2>/dev/null; exit 0' TERM INT
+wait "$listener"

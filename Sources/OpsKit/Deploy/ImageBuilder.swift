@@ -1,0 +1,34 @@
+import Foundation
+
+/// `build:`: the release image built from exactly what the tag holds (`git archive`), never
+/// from whatever the working tree has now.
+public struct ImageBuilder: Sendable {
+    public let runner: any ProcessRunning
+    public let git: String
+    public let scratch: String
+
+    public func build(reference: String, tag: String, settings: BuildSettings) async throws(OpsError) {
+        let directory = scratch + "/.opsctl-build-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw OpsError(.io, code: "build.scratch", "\(directory): cannot create the build directory: \(error.localizedDescription)")
+        }
+        let archive = directory + ".tar"
+        defer { unlink(archive) }
+        try await runner.checked(ProcessRequest("git", ["-C", git, "archive", "--format=tar", "--output=\(archive)", "refs/tags/\(tag)"], timeout: .seconds(300)),
+                                 code: "build.archive", kind: .unavailable)
+        try await runner.checked(ProcessRequest("tar", ["-x", "-f", archive, "-C", directory], timeout: .seconds(300)), code: "build.extract", kind: .io)
+        let context = URL(fileURLWithPath: settings.context, relativeTo: URL(fileURLWithPath: directory + "/")).standardizedFileURL.path
+        guard context.hasPrefix(directory) else {
+            throw OpsError(.config, code: "build.context", "build.context \"\(settings.context)\" points outside the repository")
+        }
+        var arguments = ["build", "--tag", reference]
+        if let dockerfile = settings.dockerfile { arguments += ["--file", context + "/" + dockerfile] }
+        for argument in settings.args { arguments += ["--build-arg", "\(argument.name)=\(argument.resolvedValue)"] }
+        // The legacy builder needs neither buildx nor a registry.
+        try await runner.checked(ProcessRequest("docker", arguments + [context], environment: ["DOCKER_BUILDKIT": "0"], timeout: .seconds(1800)),
+                                 code: "build.failed", kind: .unavailable)
+    }
+}

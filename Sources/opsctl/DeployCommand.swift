@@ -1,0 +1,96 @@
+import ArgumentParser
+import OpsKit
+
+/// Flags deploy and rollback share.
+struct ReleaseOptions: ParsableArguments {
+    @Flag(help: "Print the plan and the exact docker/git commands; change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Skip the smoke checks after the health-wait.")
+    var skipSmoke = false
+
+    @Flag(help: "Go ahead even when this version is already live.")
+    var force = false
+
+    @Option(help: ArgumentHelp("Queue behind a running deploy or rollback for up to this long instead of exiting 5.", valueName: "duration"))
+    var waitLock: String?
+
+    @Option(help: ArgumentHelp("Why, for the ledger and the handoff.", valueName: "text"))
+    var message: String?
+
+    func options(noRollback: Bool) throws -> DeployOptions {
+        var options = DeployOptions()
+        options.dryRun = dryRun
+        options.skipSmoke = skipSmoke
+        options.force = force
+        options.noRollback = noRollback
+        options.waitLock = try parseWaitLock(waitLock)
+        options.message = message
+        return options
+    }
+}
+
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Deploy a tagged release: validate, lock, switch containers, health-wait, smoke; roll back by itself on failure.",
+        discussion: """
+            Exit 0 deployed (or already live), 3 failed and the previous release serves again, 4 failed and nothing
+            healthy serves, 5 another deploy holds the lock, 64 bad version/unknown env/missing tag, 69 docker or the
+            image unavailable, 78 bad config. SIGINT/SIGTERM roll back and record the run as interrupted.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production.")
+    var environment: String
+
+    @Argument(help: "The release, a semantic version whose git tag (v1.0.1) exists.")
+    var version: String
+
+    @OptionGroup var release: ReleaseOptions
+
+    @Flag(help: "Leave a failed release in place (exit 4) instead of restoring the previous one.")
+    var noRollback = false
+
+    func run() async throws {
+        let options = try release.options(noRollback: noRollback)
+        try await Output.run(global) { context throws(OpsError) in
+            let (config, context) = try Output.load(global, context)
+            let environment = try config.environment(named: self.environment)
+            let interruption = Interruption()
+            if !options.dryRun { interruption.install() }
+            return try await DeployService(config: config, environment: environment, context: context, interruption: interruption)
+                .deploy(version, options: options)
+        }
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Go back to the newest succeeded release older than the live one (or --to VERSION), with the same health-wait and smoke.",
+        discussion: "The kept container starts in seconds; without one, its image runs fresh. Exit codes as deploy.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production.")
+    var environment: String
+
+    @Option(help: ArgumentHelp("A release that succeeded here before.", valueName: "version"))
+    var to: String?
+
+    @OptionGroup var release: ReleaseOptions
+
+    func run() async throws {
+        let options = try release.options(noRollback: false)
+        try await Output.run(global) { context throws(OpsError) in
+            let (config, context) = try Output.load(global, context)
+            let environment = try config.environment(named: self.environment)
+            let interruption = Interruption()
+            if !options.dryRun { interruption.install() }
+            return try await DeployService(config: config, environment: environment, context: context, interruption: interruption)
+                .rollback(to: to, options: options)
+        }
+    }
+}

@@ -1,0 +1,341 @@
+import Foundation
+import Testing
+@testable import OpsKit
+
+/// The sample app in every behaviour deploy must handle, built once per test run under its own
+/// repository name so the tags mean the same thing everywhere: 1.0.0 and 1.0.1 healthy, 1.0.2
+/// unhealthy, 1.0.3 crashes at start, 1.0.4 needs 2 s to start, 1.0.5 lacks the security header.
+enum DeployImages {
+    static let repository = "opsctl-deploy-test"
+    static let releases: [(version: String, behaviour: String)] = [
+        ("1.0.0", "healthy"), ("1.0.1", "healthy"), ("1.0.2", "unhealthy"), ("1.0.3", "crash"), ("1.0.4", "slow"), ("1.0.5", "no-security-header"),
+    ]
+    static let built = Task<Void, any Error> {
+        for release in releases {
+            try await setUp("env", ["IMAGE=\(repository)", repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", release.version, release.behaviour, "2"])
+        }
+    }
+}
+
+/// A release repository (real git, tags v1.0.0 … v1.0.5), an env file holding a secret and an
+/// opsctl.yml for one app on its own port; its containers are removed afterwards.
+final class DeployFixture {
+    let directory = TemporaryDirectory("opsctl-deploy")
+    let app = "dt\(UInt32.random(in: 0...UInt32.max))"
+    // Below the ephemeral range (32768+), so no outgoing connection can hold it.
+    let port = Int.random(in: 21_000...29_000)
+    static let jwtSecret = "jwt-\(UUID().uuidString)-secret"
+    static let apiToken = "tok-\(UUID().uuidString)"
+
+    var opsctl: Opsctl { Opsctl(directory: directory.path, environment: ["USER": "alice"]) }
+    var ledger: Ledger { get throws { try Ledger(path: directory.path + "/.opsctl/state.db") } }
+
+    init(timeout: String = "4s", extra: String = "") async throws {
+        try await DeployImages.built.value
+        let git = directory.path
+        try await setUp("git", ["init", "-q", git])
+        for release in DeployImages.releases {
+            try await setUp("git", ["-C", git, "commit", "-q", "--allow-empty", "-m", "release \(release.version)"])
+            try await setUp("git", ["-C", git, "tag", "v\(release.version)"])
+        }
+        // The app logs its environment at start in real life; here a hook and the env file carry secrets.
+        try directory.write(".env.production", "JWT_SECRET=\(Self.jwtSecret)\nNODE_ENV=production\n", mode: 0o600)
+        try directory.write("opsctl.yml", """
+            app: \(app)
+            image: \(DeployImages.repository)
+            state: .opsctl/state.db
+            environments:
+              production:
+                run:
+                  network: host
+                  env_file: .env.production
+                  env: {PORT: "\(port)", API_TOKEN: "\(Self.apiToken)"}
+                  stop_timeout: 5s
+                health:
+                  url: http://127.0.0.1:\(port)/health
+                  json: {status: healthy}
+                  timeout: \(timeout)
+                  interval: 250ms
+                smoke:
+                  base_url: http://127.0.0.1:\(port)
+                  checks:
+                    - {name: health, path: /health, expect: {json: {status: healthy}}}
+                    - {name: security headers, path: /, expect: {headers: {X-Content-Type-Options: nosniff}}}
+                keep_releases: 2
+                metrics: {textfile_dir: metrics}
+            \(extra)
+            """)
+        try FileManager.default.createDirectory(atPath: directory.path + "/metrics", withIntermediateDirectories: true)
+    }
+
+    deinit {
+        let script = "docker ps -aq --filter label=opsctl.app=\(app) | xargs -r docker rm -f >/dev/null 2>&1"
+        let process = try? Process.run(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", script])
+        process?.waitUntilExit()
+    }
+
+    func container(_ version: String) -> String { "\(app)-production-\(version)" }
+
+    /// What docker runs for this app: version -> running?
+    func releases() async throws -> [String: Bool] {
+        let states = try await DockerClient(runner: SubprocessRunner()).containers(labels: ["opsctl.app": app])
+        return Dictionary(uniqueKeysWithValues: states.compactMap { state in state.version.map { ($0, state.running) } })
+    }
+
+    /// The version answering on the health endpoint right now.
+    func serving() -> String? {
+        guard case .success(let response) = CurlHTTP.perform(HTTPRequest(url: "http://127.0.0.1:\(port)/health")),
+              case .found(.string(let version)) = JSONPath.lookup("version", in: response.body) else { return nil }
+        return version
+    }
+
+    func rows() throws -> [DeploymentRecord] { try ledger.deployments(env: "production", limit: 100) }
+
+    /// Everything a secret could leak into: the ledger file, the metrics and the given outputs.
+    func assertNoSecrets(_ outputs: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let ledgerDump = try String(decoding: Data(contentsOf: URL(fileURLWithPath: directory.path + "/.opsctl/state.db")), as: UTF8.self)
+        let wal = (try? Data(contentsOf: URL(fileURLWithPath: directory.path + "/.opsctl/state.db-wal"))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        for text in outputs + [ledgerDump, wal] {
+            #expect(!text.contains(Self.jwtSecret), sourceLocation: sourceLocation)
+            #expect(!text.contains(Self.apiToken), sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Runs opsctl in the background through sh (so signals reach it as they would from a
+    /// terminal or systemd); returns its pid and a way to wait for its exit code.
+    func background(_ arguments: [String]) async throws -> (pid: pid_t, finished: () async throws -> Int32) {
+        let pidFile = directory.path + "/bg.pid", codeFile = directory.path + "/bg.rc"
+        unlink(pidFile); unlink(codeFile)
+        let script = "\"$0\" \"$@\" >\"\(directory.path)/bg.out\" 2>\"\(directory.path)/bg.err\" & echo $! >\"\(pidFile)\"; wait $!; echo $? >\"\(codeFile)\""
+        let request = ProcessRequest("sh", ["-c", script, Opsctl.binary] + arguments, workingDirectory: directory.path,
+                                     environment: ["OPSCTL_CONFIG": "", "USER": "alice"], timeout: .seconds(120))
+        let task = Task { try await SubprocessRunner().run(request) }
+        var pid: pid_t = 0
+        for _ in 0..<100 {
+            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let value = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                pid = value
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (pid, {
+            _ = try await task.value
+            return Int32((try String(contentsOfFile: codeFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        })
+    }
+
+    /// Waits until `condition` holds (polling), failing the test after `limit`.
+    func eventually(_ what: String, limit: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+}
+
+@Suite(.serialized, .enabled(if: DockerEngine.shouldRun, "needs a Docker engine (always required under CI=true)"))
+struct DeployTests {
+    @Test func firstDeployUpgradeNoOpRollbackAndPruning() async throws {
+        let fixture = try await DeployFixture()
+        let opsctl = fixture.opsctl
+
+        let first = try await opsctl.run("deploy", "production", "1.0.0", "--json", "--message", "first release")
+        #expect(first.exitCode == 0, "\(first.stdout)\(first.stderr)")
+        let report = try first.json()
+        #expect(report["outcome"] as? String == "succeeded")
+        #expect((report["git_commit"] as? String)?.count == 40)
+        #expect(fixture.serving() == "1.0.0")
+
+        let upgrade = try await opsctl.run("deploy", "production", "1.0.1")
+        #expect(upgrade.exitCode == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+        #expect(upgrade.stdout.contains("ok: deploy production 1.0.0 -> 1.0.1"))
+        #expect(fixture.serving() == "1.0.1")
+        #expect(try await fixture.releases() == ["1.0.0": false, "1.0.1": true], "the old release is kept, stopped, for rollback")
+
+        let again = try await opsctl.run("deploy", "production", "1.0.1")
+        #expect(again.exitCode == 0 && again.stdout.contains("already live"))
+        #expect(try fixture.rows().count == 2, "a no-op is not a deploy")
+
+        let back = try await opsctl.run("rollback", "production")
+        #expect(back.exitCode == 0, "\(back.stdout)\(back.stderr)")
+        #expect(fixture.serving() == "1.0.0")
+        let nothingOlder = try await opsctl.run("rollback", "production")
+        #expect(nothingOlder.exitCode == 64 && nothingOlder.stderr.contains("no release older than 1.0.0"))
+        let forward = try await opsctl.run("rollback", "production", "--to", "1.0.1")
+        #expect(forward.exitCode == 0)
+        #expect(fixture.serving() == "1.0.1")
+        let never = try await opsctl.run("rollback", "production", "--to", "1.0.4")
+        #expect(never.exitCode == 64 && never.stderr.contains("1.0.4 was never deployed successfully to production"))
+
+        // keep_releases: 2 -> after deploying 1.0.4 the stopped ones are 1.0.1 (previous good) and the newest other.
+        let slow = try await opsctl.run("deploy", "production", "1.0.4", "--json")
+        #expect(slow.exitCode == 0, "slow start within the timeout succeeds: \(slow.stdout)")
+        #expect(try await fixture.releases() == ["1.0.0": false, "1.0.1": false, "1.0.4": true])
+        // 1.0.5 passes health (its smoke would fail): stopped now 1.0.4 (previous good), 1.0.1, 1.0.0 -> the oldest goes.
+        let pruning = try await opsctl.run("deploy", "production", "1.0.5", "--skip-smoke", "--json")
+        #expect(pruning.exitCode == 0)
+        #expect(try pruning.json()["pruned"] as? [String] == [fixture.container("1.0.0")])
+        #expect(try await fixture.releases() == ["1.0.1": false, "1.0.4": false, "1.0.5": true])
+
+        let history = try await opsctl.run("history", "production")
+        #expect(history.stdout.contains("rollback") && history.stdout.contains("alice"))
+        let rows = try fixture.rows()
+        #expect(rows.last?.message == "first release")
+        #expect(rows.map(\.version) == ["1.0.5", "1.0.4", "1.0.1", "1.0.0", "1.0.1", "1.0.0"])
+        #expect(rows.allSatisfy { $0.status == .succeeded })
+        let metrics = try fixture.directory.read("metrics/opsctl_production.prom")
+        #expect(metrics.contains(#"opsctl_release_info{env="production",version="1.0.5"} 1"#))
+        try await setUp("sh", ["-c", "promtool check metrics < \"$1\"", "sh", fixture.directory.path + "/metrics/opsctl_production.prom"])
+        try fixture.assertNoSecrets([first.stdout, first.stderr, upgrade.stdout, back.stdout, slow.stdout, history.stdout])
+    }
+
+    @Test func unhealthyAndCrashingReleasesRollBackByThemselves() async throws {
+        let fixture = try await DeployFixture(timeout: "3s")
+        let opsctl = fixture.opsctl
+        #expect(try await opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
+
+        let unhealthy = try await opsctl.run("deploy", "production", "1.0.2", "--json")
+        #expect(unhealthy.exitCode == 3, "\(unhealthy.stdout)\(unhealthy.stderr)")
+        let report = try unhealthy.json()
+        #expect(report["outcome"] as? String == "rolled_back")
+        #expect((report["reason"] as? String)?.hasPrefix("not healthy after 3s: HTTP 503") == true)
+        #expect(fixture.serving() == "1.0.1")
+        var row = try #require(try fixture.rows().first)
+        #expect(row.status == .rolledBack && row.version == "1.0.2")
+
+        let crash = try await opsctl.run("deploy", "production", "1.0.3", "--json")
+        #expect(crash.exitCode == 3)
+        let crashReport = try crash.json()
+        #expect(crashReport["reason"] as? String == "container \(fixture.container("1.0.3")) exited with code 1")
+        let steps = try #require(crashReport["steps"] as? [[String: Any]])
+        let healthMs = try #require(steps.first { $0["name"] as? String == "health" }?["ms"] as? Int)
+        #expect(healthMs < 2000, "the crash is seen by docker inspect within a round, not at the 3 s timeout (\(healthMs) ms)")
+        #expect((crashReport["failed_logs"] as? String)?.contains("cannot open database") == true)
+        #expect(fixture.serving() == "1.0.1")
+        row = try #require(try fixture.rows().first)
+        #expect(row.status == .rolledBack)
+
+        let noHeader = try await opsctl.run("deploy", "production", "1.0.5")
+        #expect(noHeader.exitCode == 3)
+        #expect(noHeader.stdout.contains("smoke failed: security headers: header X-Content-Type-Options missing"))
+        #expect(fixture.serving() == "1.0.1")
+
+        let status = try await opsctl.run("status", "production")
+        #expect(status.stdout.contains("live (ledger):   1.0.1") && !status.stdout.contains("DRIFT"), "\(status.stdout)")
+        try fixture.assertNoSecrets([unhealthy.stdout, crash.stdout, noHeader.stdout, status.stdout])
+    }
+
+    @Test func aFailedFirstDeployOrDisabledRollbackSaysTheServiceMayBeDown() async throws {
+        let fixture = try await DeployFixture(timeout: "2s")
+        let first = try await fixture.opsctl.run("deploy", "production", "1.0.3")
+        #expect(first.exitCode == 4)
+        #expect(first.stdout.contains("THE SERVICE MAY BE DOWN") && first.stdout.contains("no previous release"))
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
+        let kept = try await fixture.opsctl.run("deploy", "production", "1.0.2", "--no-rollback")
+        #expect(kept.exitCode == 4)
+        #expect(try await fixture.releases()["1.0.2"] == true, "--no-rollback leaves the failed release for inspection")
+        #expect(try fixture.rows().first?.status == .failed)
+    }
+
+    @Test func badRequestsAreRefusedBeforeAnythingChanges() async throws {
+        let fixture = try await DeployFixture()
+        let opsctl = fixture.opsctl
+        #expect(try await opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let before = try await fixture.releases()
+
+        let semver = try await opsctl.run("deploy", "production", "1.0", "--json")
+        #expect(semver.exitCode == 64)
+        #expect((try semver.json()["error"] as? [String: Any])?["code"] as? String == "semver.invalid")
+        let env = try await opsctl.run("deploy", "prodution", "1.0.1")
+        #expect(env.exitCode == 64 && env.stderr.contains("did you mean \"production\""))
+        let tag = try await opsctl.run("deploy", "production", "1.0.9")
+        #expect(tag.exitCode == 64 && tag.stderr.contains("tag v1.0.9 does not exist"))
+        try await setUp("git", ["-C", fixture.directory.path, "tag", "v1.0.6"])
+        let image = try await opsctl.run("deploy", "production", "1.0.6")
+        #expect(image.exitCode == 69 && image.stderr.contains("image \(DeployImages.repository):1.0.6 is not present"), "\(image.stderr)")
+        var dead = opsctl
+        dead.environment["DOCKER_HOST"] = "unix://\(fixture.directory.path)/no-docker.sock"
+        let daemon = try await dead.run("deploy", "production", "1.0.1")
+        #expect(daemon.exitCode == 69 && daemon.stderr.contains("Docker daemon is not reachable"), "\(daemon.stderr)")
+        let rollbackDaemon = try await dead.run("rollback", "production")
+        #expect(rollbackDaemon.exitCode == 69)
+
+        let plan = try await opsctl.run("deploy", "production", "1.0.1", "--dry-run")
+        #expect(plan.exitCode == 0)
+        #expect(plan.stdout.contains("docker run --detach --name \(fixture.container("1.0.1"))"))
+        #expect(plan.stdout.contains("docker container stop --time 5 -- \(fixture.container("1.0.0"))"))
+
+        #expect(try await fixture.releases() == before)
+        #expect(try fixture.rows().count == 1, "refusals and dry runs write no deploy rows")
+        #expect(fixture.serving() == "1.0.0")
+        try fixture.assertNoSecrets([plan.stdout, plan.stderr, image.stderr])
+    }
+
+    @Test func hooksGetTheReleaseInTheirEnvironmentAndAFailingPreHookChangesNothing() async throws {
+        let fixture = try await DeployFixture(extra: """
+                hooks:
+                  pre_deploy: [["sh", "-c", "echo pre $OPSCTL_ENV $OPSCTL_VERSION from=$OPSCTL_PREVIOUS_VERSION >> hooks.log; test ! -e block"]]
+                  post_deploy: [["sh", "-c", "echo post $OPSCTL_VERSION >> hooks.log"]]
+            """)
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
+        #expect(try fixture.directory.read("hooks.log") == "pre production 1.0.0 from=\npost 1.0.0\npre production 1.0.1 from=1.0.0\npost 1.0.1\n")
+        try fixture.directory.write("block", "")
+        let blocked = try await fixture.opsctl.run("deploy", "production", "1.0.4")
+        #expect(blocked.exitCode == 1 && blocked.stderr.contains("pre_deploy hook failed"))
+        #expect(fixture.serving() == "1.0.1")
+        #expect(try await fixture.releases()["1.0.4"] == nil)
+    }
+
+    @Test func aSecondDeployWhileOneRunsExitsFiveNamingTheHolder() async throws {
+        let fixture = try await DeployFixture(timeout: "10s")
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let slow = try await fixture.background(["deploy", "production", "1.0.4"])
+        try await fixture.eventually("the slow deploy to start its container") { try await fixture.releases()["1.0.4"] == true }
+        let second = try await fixture.opsctl.run("deploy", "production", "1.0.1", "--json")
+        #expect(second.exitCode == 5)
+        let error = try #require(try second.json()["error"] as? [String: Any])
+        #expect(error["code"] as? String == "lock.held")
+        #expect((error["message"] as? String)?.contains("pid \(slow.pid)") == true, "\(error)")
+        #expect(try await slow.finished() == 0)
+        let queued = try await fixture.opsctl.run("deploy", "production", "1.0.1", "--wait-lock", "30s")
+        #expect(queued.exitCode == 0)
+    }
+
+    @Test func sigtermDuringTheHealthWaitRestoresThePreviousRelease() async throws {
+        let fixture = try await DeployFixture(timeout: "10s")
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
+        let deploy = try await fixture.background(["deploy", "production", "1.0.4"])
+        try await fixture.eventually("the new container to run") { try await fixture.releases()["1.0.4"] == true }
+        kill(deploy.pid, SIGTERM)
+        #expect(try await deploy.finished() == 3)
+        #expect(fixture.serving() == "1.0.1")
+        let row = try #require(try fixture.rows().first)
+        #expect(row.status == .interrupted && row.reason?.hasPrefix("interrupted by SIGTERM") == true, "\(row)")
+        #expect(try fixture.directory.read("bg.err").contains("caught SIGTERM"))
+    }
+
+    @Test func afterSigkillStatusMarksTheRunInterruptedAndShowsTheDrift() async throws {
+        let fixture = try await DeployFixture(timeout: "10s")
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
+        let deploy = try await fixture.background(["deploy", "production", "1.0.4"])
+        try await fixture.eventually("the new container to run") { try await fixture.releases()["1.0.4"] == true }
+        kill(deploy.pid, SIGKILL)
+        _ = try await deploy.finished()
+        #expect(try fixture.rows().first?.status == .running, "nobody could write the end of the row")
+
+        let status = try await fixture.opsctl.run("status", "production", "--json")
+        let document = try status.json()
+        let reconciled = try #require(document["reconciled"] as? [[String: Any]])
+        #expect(reconciled.first?["version"] as? String == "1.0.4")
+        #expect((document["drift"] as? String)?.contains("docker runs 1.0.4") == true, "\(document["drift"] ?? "none")")
+        #expect(try fixture.rows().first?.status == .interrupted)
+
+        // The next deploy starts from what really runs.
+        let redeploy = try await fixture.opsctl.run("deploy", "production", "1.0.1")
+        #expect(redeploy.exitCode == 0, "\(redeploy.stdout)\(redeploy.stderr)")
+        #expect(fixture.serving() == "1.0.1")
+    }
+}
