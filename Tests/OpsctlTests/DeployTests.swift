@@ -224,6 +224,7 @@ struct DeployTests {
 
         let status = try await opsctl.run("status", "production")
         #expect(status.stdout.contains("live (ledger):   1.0.1") && !status.stdout.contains("DRIFT"), "\(status.stdout)")
+        #expect(status.stdout.contains("health now:      ok (HTTP 200"))
         try fixture.assertNoSecrets([unhealthy.stdout, crash.stdout, noHeader.stdout, status.stdout])
     }
 
@@ -273,13 +274,22 @@ struct DeployTests {
         try fixture.assertNoSecrets([plan.stdout, plan.stderr, image.stderr])
     }
 
-    @Test func hooksGetTheReleaseInTheirEnvironmentAndAFailingPreHookChangesNothing() async throws {
+    @Test func preDeployBackupAndHooksWithTheReleaseInTheirEnvironmentAFailingPreHookChangesNothing() async throws {
         let fixture = try await DeployFixture(extra: """
                 hooks:
                   pre_deploy: [["sh", "-c", "echo pre $OPSCTL_ENV $OPSCTL_VERSION from=$OPSCTL_PREVIOUS_VERSION >> hooks.log; test ! -e block"]]
                   post_deploy: [["sh", "-c", "echo post $OPSCTL_VERSION >> hooks.log"]]
+                database: {path: data/app.db}
+                backup: {dir: backups, before_deploy: true}
             """)
-        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        try FileManager.default.createDirectory(atPath: fixture.directory.path + "/data", withIntermediateDirectories: true)
+        try await setUp("sqlite3", [fixture.directory.path + "/data/app.db", "CREATE TABLE t(x); INSERT INTO t VALUES (1);"])
+        let first = try await fixture.opsctl.run("deploy", "production", "1.0.0")
+        #expect(first.exitCode == 0, "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("pre-deploy backup"))
+        let backups = try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path + "/backups").filter { $0.hasSuffix(".db.gz") }
+        #expect(backups.count == 1)
+        #expect(try fixture.ledger.lastBackup(env: "production")?.status == "succeeded")
         #expect(try await fixture.opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
         #expect(try fixture.directory.read("hooks.log") == "pre production 1.0.0 from=\npost 1.0.0\npre production 1.0.1 from=1.0.0\npost 1.0.1\n")
         try fixture.directory.write("block", "")

@@ -264,7 +264,7 @@ public struct DeployService: Sendable {
         guard environment.rollback == .auto, !options.noRollback else {
             return Recovery(outcome: .failed, reason: "\(reason); rollback is off: \(failed) left as it is, run opsctl rollback \(environment.name)", logs: logs)
         }
-        guard let live else {
+        guard let live, live.version != failed else {
             try? await driver.stop(version: failed)
             return Recovery(outcome: .failed, reason: "\(reason); there is no previous release to go back to", logs: logs)
         }

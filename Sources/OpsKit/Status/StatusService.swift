@@ -25,6 +25,8 @@ public struct StatusReport: Report {
     public var lastBackup: BackupRecord?
     public var lastVerification: VerificationRecord?
     public var lastSmoke: SmokeRunRecord?
+    /// One probe of health.url now (nil without a health section).
+    public var healthNow: HealthProbe?
     public var pendingNotes: Int
     public var generatedAt: Date
 
@@ -43,6 +45,9 @@ public struct StatusReport: Report {
             }
         } else {
             lines.append("running (docker): UNKNOWN: \(runtime.error ?? "docker unavailable")")
+        }
+        if let probe = healthNow {
+            lines.append("health now:      " + (probe.ok ? "ok (HTTP \(probe.status ?? 0), \(Int((probe.totalMs ?? 0).rounded())) ms)" : "FAILING: \(probe.reason ?? "no answer")"))
         }
         if let drift { lines.append("DRIFT: \(drift)") }
         for record in reconciled {
@@ -74,6 +79,13 @@ public struct StatusReport: Report {
 }
 
 public enum StatusService {
+    /// One quick probe: status is for a glance at 3 a.m., not a wait.
+    static func probeNow(_ health: HealthSettings?) async -> HealthProbe? {
+        guard var settings = health else { return nil }
+        settings.timeout = .seconds(2)
+        return await HealthWaiter.httpProbe(settings)
+    }
+
     public static func status(config: OpsConfig, env name: String, context: OpsContext) async throws(OpsError) -> StatusReport {
         let environment = try config.environment(named: name)
         let ledger = try Ledger(path: config.state)
@@ -109,6 +121,7 @@ public enum StatusService {
             liveVersion: live?.version, runtime: runtime, drift: drift, reconciled: reconciled,
             lastDeployment: try ledger.lastDeployment(env: name), lastBackup: try ledger.lastBackup(env: name),
             lastVerification: try ledger.lastVerification(env: name), lastSmoke: try ledger.lastSmokeRun(env: name),
+            healthNow: await probeNow(environment.health),
             pendingNotes: try ledger.pendingNotes(env: name).count, generatedAt: context.now())
     }
 }
