@@ -30,6 +30,7 @@ bench: release
 	bash scripts/bench/backup.sh
 	bash scripts/bench/verify.sh
 	bash scripts/bench/smoke.sh
+	bash scripts/bench/deploy.sh
 
 clean:
 	rm -rf .build

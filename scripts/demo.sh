@@ -11,9 +11,14 @@ port=${DEMO_PORT:-38080}
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ opsctl %s\n' "$*"; "$opsctl" "$@"; }
 
-step "sample app images (busybox-static, docker import + docker build)"
+step "sample app images (busybox-static, docker import + docker build): 1.0.2 is a broken release"
+export IMAGE=opsctl-demo
 "$root/Tests/Fixtures/sample-app/build.sh" 1.0.0
 "$root/Tests/Fixtures/sample-app/build.sh" 1.0.1
+"$root/Tests/Fixtures/sample-app/build.sh" 1.0.2 unhealthy
+unset IMAGE
+# A previous demo's containers (same app name and port) step aside.
+docker ps -aq --filter label=opsctl.app=demo | xargs -r docker rm -f >/dev/null
 
 step "a release repository in $demo"
 git -C "$demo" init -q
@@ -21,6 +26,8 @@ git -C "$demo" -c user.name=demo -c user.email=demo@example.invalid commit -q --
 git -C "$demo" tag v1.0.0
 git -C "$demo" -c user.name=demo -c user.email=demo@example.invalid commit -q --allow-empty -m "release 1.0.1"
 git -C "$demo" tag v1.0.1
+git -C "$demo" -c user.name=demo -c user.email=demo@example.invalid commit -q --allow-empty -m "release 1.0.2"
+git -C "$demo" tag v1.0.2
 git -C "$demo" tag --list
 
 step "opsctl init scaffolds the config, cron and systemd units"
@@ -28,7 +35,7 @@ run init --dir "$demo/scaffold"
 
 cat > "$demo/opsctl.yml" <<YAML
 app: demo
-image: opsctl-sample
+image: opsctl-demo
 git: {dir: ., tag_prefix: v}
 state: .opsctl/state.db
 environments:
@@ -40,7 +47,7 @@ environments:
     health:
       url: http://127.0.0.1:$port/health
       json: {status: healthy}
-      timeout: 30s
+      timeout: 5s
     smoke:
       base_url: http://127.0.0.1:$port
       checks:
@@ -70,7 +77,30 @@ run --config broken.yml config check
 echo "(exit $?)"
 set -e
 
-step "status: the ledger and what docker really runs"
+step "deploy 1.0.0, then upgrade to 1.0.1 (the old container is kept, stopped, for rollback)"
+run deploy demo 1.0.0 --message "first release"
+run deploy demo 1.0.1
+
+step "a bad version, a missing tag: refused before anything changes"
+set +e
+run deploy demo 1.0
+echo "(exit $?)"
+run deploy demo 1.0.9
+echo "(exit $?)"
+set -e
+
+step "deploy the broken 1.0.2: health fails, opsctl puts 1.0.1 back by itself"
+run deploy demo 1.0.2 --dry-run
+set +e
+run deploy demo 1.0.2
+echo "(exit $?: failed, the previous release serves again)"
+set -e
+
+step "manual rollback to the newest older release, then forward again with --to"
+run rollback demo
+run rollback demo --to 1.0.1
+
+step "status: the ledger, what docker really runs, health now"
 run status demo
 
 step "history"
@@ -108,16 +138,14 @@ step "restore drill: the newest verified backup, elsewhere; the live database is
 run restore demo --to "$demo/drill.db"
 sqlite3 "$demo/drill.db" "SELECT COUNT(*) AS sessions FROM sessions"
 
-step "smoke: the app (started by hand here), health-wait, then the checks on one libcurl multi handle"
-docker rm -f demo-smoke >/dev/null 2>&1 || true
-docker run -d --name demo-smoke --network host -e PORT="$port" opsctl-sample:1.0.1 >/dev/null
+step "smoke: the checks on one libcurl multi handle, with phase timings and a JUnit report"
 run wait demo
 run smoke demo --junit "$demo/smoke-junit.xml"
 echo "(JUnit report for CI dashboards: $demo/smoke-junit.xml)"
-docker rm -f demo-smoke >/dev/null
 
 step "metrics for node_exporter's textfile collector"
 cat "$demo/metrics/opsctl_demo.prom"
 
 echo
-echo "demo environment left in $demo"
+echo "demo environment left in $demo; the app still runs on 127.0.0.1:$port"
+echo "stop it with: docker ps -aq --filter label=opsctl.app=demo | xargs -r docker rm -f"

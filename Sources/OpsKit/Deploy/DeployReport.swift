@@ -41,6 +41,8 @@ public struct DeployReport: Report {
     public var recoveryHealth: HealthWaitReport?
     /// The failed release's last output lines, scrubbed of secrets.
     public var failedLogs: String?
+    /// When the failure was decided (the recovery starts here).
+    public var failedAt: Date?
     public var hooks: [DeployHooks.Outcome] = []
     public var pruned: [String] = []
     public var staleLockHolder: String?

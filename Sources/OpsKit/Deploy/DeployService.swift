@@ -45,7 +45,7 @@ public struct DeployService: Sendable {
         let started = ContinuousClock.now
         let version: SemVer
         do { version = try SemVer(parsing: versionText) } catch {
-            throw OpsError(.usage, code: "semver.invalid", "\(error.description) (expected MAJOR.MINOR.PATCH, e.g. 1.0.1)")
+            throw OpsError(.usage, code: "semver.invalid", error.description, details: ["releases are strict semantic versions, e.g. 1.0.1 or 2.0.0-rc.1"])
         }
         try requireDeployable()
         let tag = config.git.tag(for: version)
@@ -256,6 +256,7 @@ public struct DeployService: Sendable {
 
     /// The new release failed: keep its logs, put the previous good release back, and say how that went.
     func recover(from failed: String, live: DeployedRelease?, reason: String, options: DeployOptions, report: inout DeployReport) async -> Recovery {
+        report.failedAt = Date()
         let logs = redactor.scrub(await driver.logs(version: failed, lines: 50))
         report.failedLogs = logs.isEmpty ? nil : logs
         let interrupted = interruption.signal != nil

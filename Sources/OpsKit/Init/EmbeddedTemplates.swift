@@ -33,12 +33,15 @@ environments:
     run:                           # how the docker driver starts a release
       network: host
       ports: ["127.0.0.1:3000:3000"]
-      env_file: .env.production    # passed to docker as --env-file; never read or printed by opsctl
+      env_file: .env.production    # passed to docker as --env-file; opsctl reads it only to scrub its
+                                   # *_SECRET/*_PASSWORD/*_TOKEN values from anything it prints or stores
       env:
         NODE_ENV: production
         # JWT_SECRET_FILE: /run/secrets/jwt   # NAME_FILE: the value of NAME is read from this file
       volumes: ["/srv/dashboard/data:/app/data"]
       args: []                     # extra `docker run` arguments, one list item per word
+      stop_timeout: 10s            # docker stop: SIGTERM, then SIGKILL after this long
+      pull: false                  # true: docker pull <image>:<version> when it is not on this host
     # compose:                     # driver: compose
     #   files: [docker-compose.yml, docker-compose.prod.yml]
     #   project: dashboard

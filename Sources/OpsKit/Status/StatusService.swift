@@ -55,7 +55,7 @@ public struct StatusReport: Report {
         }
         let now = generatedAt
         if let deployment = lastDeployment {
-            lines.append("last \(deployment.kind):     \(deployment.version) \(deployment.status.rawValue), \(TextFormat.age(of: deployment.startedAt, now: now))"
+            lines.append("last \(deployment.kind):".padding(toLength: 17, withPad: " ", startingAt: 0) + "\(deployment.version) \(deployment.status.rawValue), \(TextFormat.age(of: deployment.startedAt, now: now))"
                          + (deployment.reason.map { " (\($0))" } ?? ""))
         } else {
             lines.append("last deploy:     none")
