@@ -212,7 +212,9 @@ struct DeployTests {
         let steps = try #require(crashReport["steps"] as? [[String: Any]])
         let healthMs = try #require(steps.first { $0["name"] as? String == "health" }?["ms"] as? Int)
         #expect(healthMs < 2000, "the crash is seen by docker inspect within a round, not at the 3 s timeout (\(healthMs) ms)")
-        #expect((crashReport["failed_logs"] as? String)?.contains("cannot open database") == true)
+        let crashLogs = try #require(crashReport["failed_logs"] as? String)
+        #expect(crashLogs.contains("cannot open database"))
+        #expect(crashLogs.contains("config: JWT_SECRET=<redacted> API_TOKEN=<redacted>"), "the app printed both secrets; opsctl scrubbed them: \(crashLogs)")
         #expect(fixture.serving() == "1.0.1")
         row = try #require(try fixture.rows().first)
         #expect(row.status == .rolledBack)
@@ -225,6 +227,9 @@ struct DeployTests {
         let status = try await opsctl.run("status", "production")
         #expect(status.stdout.contains("live (ledger):   1.0.1") && !status.stdout.contains("DRIFT"), "\(status.stdout)")
         #expect(status.stdout.contains("health now:      ok (HTTP 200"))
+        #expect(try #require(try fixture.rows().first { $0.version == "1.0.3" }).status == .rolledBack)
+        let storedLogs = try fixture.ledger.database.query("SELECT logs FROM deployments WHERE version = '1.0.3'").first?.string(0) ?? ""
+        #expect(storedLogs.contains("JWT_SECRET=<redacted>"), "the ledger keeps the failed release's logs, scrubbed")
         try fixture.assertNoSecrets([unhealthy.stdout, crash.stdout, noHeader.stdout, status.stdout])
     }
 
@@ -297,6 +302,25 @@ struct DeployTests {
         #expect(blocked.exitCode == 1 && blocked.stderr.contains("pre_deploy hook failed"))
         #expect(fixture.serving() == "1.0.1")
         #expect(try await fixture.releases()["1.0.4"] == nil)
+    }
+
+    @Test func aBuildSectionBuildsTheImageFromTheTagNotTheWorkingTree() async throws {
+        let image = "opsctl-build-test-\(UInt32.random(in: 0...UInt32.max))"
+        let fixture = try await DeployFixture(extra: "    build: {context: app, dockerfile: Dockerfile, args: {BEHAVIOUR: healthy}}")
+        defer { _ = try? Process.run(URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "docker rmi -f $(docker images -q \(image)) >/dev/null 2>&1"]) }
+        let config = try fixture.directory.read("opsctl.yml").replacingOccurrences(of: "image: \(DeployImages.repository)", with: "image: \(image)")
+        try fixture.directory.write("opsctl.yml", config)
+        // Release 2.0.0 is the sample app as committed at the tag; the working tree changes afterwards.
+        let fixtures = repositoryRoot + "/Tests/Fixtures/sample-app"
+        try await setUp("cp", ["-R", fixtures, fixture.directory.path + "/app"])
+        try await setUp("git", ["-C", fixture.directory.path, "add", "app"])
+        try await setUp("git", ["-C", fixture.directory.path, "commit", "-q", "-m", "the app"])
+        try await setUp("git", ["-C", fixture.directory.path, "tag", "v2.0.0"])
+        try fixture.directory.write("app/Dockerfile", "this is not a Dockerfile\n")
+        let deploy = try await fixture.opsctl.run("deploy", "production", "2.0.0")
+        #expect(deploy.exitCode == 0, "\(deploy.stdout)\(deploy.stderr)")
+        #expect(try await DockerClient(runner: SubprocessRunner()).imageExists("\(image):2.0.0"))
+        #expect(fixture.serving() == "0.0.0", "the Dockerfile's default VERSION: built from the tag's tree")
     }
 
     @Test func aSecondDeployWhileOneRunsExitsFiveNamingTheHolder() async throws {

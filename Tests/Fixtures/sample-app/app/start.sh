@@ -5,6 +5,8 @@ set -eu
 echo "sample app ${APP_VERSION} starting (behaviour ${APP_BEHAVIOUR}, port ${PORT})" >&2
 case "$APP_BEHAVIOUR" in
     crash)
+        # Like many real apps, it dumps its config when it dies: opsctl must scrub this from what it keeps.
+        echo "config: JWT_SECRET=${JWT_SECRET:-unset} API_TOKEN=${API_TOKEN:-unset}" >&2
         echo "ERROR: cannot open database /app/data/app.db: permission denied" >&2
         exit 1 ;;
     slow)
