@@ -12,12 +12,20 @@ struct NoteCommand: AsyncParsableCommand {
     var environment: String
 
     @Argument(help: "What the next shift should know or do.")
-    var text: String
+    var text: String?
+
+    @Option(help: ArgumentHelp("Close pending note ID instead (it stops showing in handoffs).", valueName: "id"))
+    var done: Int64?
+
+    func validate() throws {
+        guard (text == nil) != (done == nil) else { throw ValidationError("give the note's TEXT, or --done ID to close one") }
+    }
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
             let (config, context) = try Output.load(global, context)
-            return try NoteService.add(config: config, env: environment, text: text, context: context)
+            if let done { return try NoteService.close(config: config, env: environment, id: done, context: context) }
+            return try NoteService.add(config: config, env: environment, text: text!, context: context)
         }
     }
 }

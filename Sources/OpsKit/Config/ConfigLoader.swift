@@ -191,7 +191,16 @@ struct ConfigSchema {
             }
             environment.backup = settings
         }
-        if let handoff = try map.mapping("handoff", allowedKeys: ["since", "disks", "facts", "webhook", "webhook_file", "template"]) {
+        if let handoff = try map.mapping("handoff", allowedKeys: ["since", "disks", "facts", "webhook", "webhook_file", "template", "log_pattern", "thresholds"]) {
+            environment.handoff.logPattern = try handoff.string("log_pattern") ?? environment.handoff.logPattern
+            if (try? Regex(environment.handoff.logPattern)) == nil {
+                throw reader.error(at: handoff.value("log_pattern"), path: handoff.keyPath("log_pattern"), "\"\(environment.handoff.logPattern)\" is not a valid regular expression")
+            }
+            if let thresholds = try handoff.mapping("thresholds", allowedKeys: ["backup_max_age", "disk_percent", "errors"]) {
+                environment.handoff.thresholds.backupMaxAge = try thresholds.duration("backup_max_age") ?? environment.handoff.thresholds.backupMaxAge
+                environment.handoff.thresholds.diskPercent = try thresholds.int("disk_percent", range: 1...100) ?? environment.handoff.thresholds.diskPercent
+                environment.handoff.thresholds.errors = try thresholds.int("errors", range: 0...1_000_000_000) ?? environment.handoff.thresholds.errors
+            }
             environment.handoff.since = try handoff.duration("since") ?? environment.handoff.since
             environment.handoff.disks = try handoff.stringList("disks") ?? []
             environment.handoff.facts = try handoff.stringPairs("facts")?.map { SQLFact(name: $0.key, sql: $0.value) } ?? []

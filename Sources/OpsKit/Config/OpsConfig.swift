@@ -273,6 +273,21 @@ public struct HandoffSettings: Sendable, Encodable {
     public var facts: [SQLFact] = []
     public var webhook: Secret?
     public var template: String?
+    /// What counts as an error line in `docker logs` (a regular expression).
+    public var logPattern: String = "ERROR"
+    public var thresholds: HandoffThresholds = HandoffThresholds()
+}
+
+/// The Warning rules' limits (see runbooks/handoff.md for every rule).
+public struct HandoffThresholds: Sendable, Encodable, Equatable {
+    /// Warning when the newest good backup is older than this.
+    public var backupMaxAge: OpsDuration = .hours(26)
+    /// Warning when a disk in `handoff.disks` is at least this full.
+    public var diskPercent: Int = 85
+    /// Warning when the app logged more error lines than this in the window.
+    public var errors: Int = 10
+
+    public init() {}
 }
 
 public struct MetricsSettings: Sendable, Encodable {

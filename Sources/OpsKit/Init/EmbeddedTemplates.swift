@@ -15,6 +15,166 @@ PATH=/usr/local/bin:/usr/bin:/bin
 # 0 6,14,22 * * *  root  opsctl handoff production --since 8h --post >> /var/log/opsctl/handoff.log 2>&1
 
 """#),
+        ("handoff/handoff.html.mustache", #"""
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Handoff: {{app}} / {{env}}: {{verdict}}</title>
+<style>
+  body { font: 14px/1.45 system-ui, sans-serif; max-width: 58em; margin: 2em auto; color: #222; }
+  h1 { font-size: 1.5em; } h2 { font-size: 1.1em; border-bottom: 1px solid #ccc; margin-top: 1.6em; }
+  .verdict { display: inline-block; padding: .15em .6em; border-radius: .3em; font-weight: bold; }
+  .Healthy { background: #d7f5dd; } .Warning { background: #fff0c2; } .Critical { background: #ffd6d6; }
+  table { border-collapse: collapse; } td, th { padding: .2em .8em .2em 0; text-align: left; vertical-align: top; }
+  code { background: #f4f4f4; padding: 0 .2em; }
+  @media print { body { margin: 0; max-width: none; } }
+</style>
+</head>
+<body>
+<h1>Handoff: {{app}} / {{env}} <span class="verdict {{verdict}}">{{verdict}}</span></h1>
+<table>
+<tr><th>Window</th><td>{{window_from}} → {{window_to}} ({{timezone}})</td></tr>
+<tr><th>Generated</th><td>{{generated_at}} by {{by}} (opsctl {{opsctl_version}})</td></tr>
+<tr><th>Verdict</th><td>{{verdict}}{{#decided_by}}: {{.}}{{/decided_by}}</td></tr>
+</table>
+{{#has_findings}}
+<h2>Why</h2>
+<ul>{{#findings}}<li><b>{{level}}</b> <code>{{rule}}</code>: {{detail}}</li>{{/findings}}</ul>
+{{/has_findings}}
+<h2>Health now</h2>
+<ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li></ul>
+<h2>Deploys and rollbacks</h2>
+<ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b> (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
+<h2>Backups</h2>
+<ul>{{#backups}}<li>last good backup: {{last}}</li><li>size trend: {{trend}}</li><li>verified: {{verified}}</li><li>in the window: {{in_window}}</li>{{/backups}}{{^backups}}<li>no backups configured</li>{{/backups}}</ul>
+<h2>Checks</h2>
+<ul><li>verify: {{verify}}</li><li>smoke: {{smoke}}</li>{{#database}}<li>database quick_check: {{.}}</li>{{/database}}</ul>
+<h2>Errors in the app's logs</h2>
+<ul>{{#logs}}<li>{{summary}}<ul>{{#top}}<li>{{count}}× <code>{{text}}</code></li>{{/top}}</ul></li>{{/logs}}{{^logs}}<li>no running container to read</li>{{/logs}}</ul>
+{{#has_disks}}<h2>Disks</h2><ul>{{#disks}}<li>{{path}}: {{used}}% used, {{free}} free</li>{{/disks}}</ul>{{/has_disks}}
+{{#has_facts}}<h2>Facts</h2><ul>{{#facts}}<li>{{name}}: {{value}}</li>{{/facts}}</ul>{{/has_facts}}
+<h2>Pending notes</h2>
+<ul>{{#notes}}<li>#{{id}} {{text}} ({{by}}, {{at}})</li>{{/notes}}{{^notes}}<li>none</li>{{/notes}}</ul>
+<h2>Since the last handoff</h2>
+<ul>{{#changes}}<li>{{.}}</li>{{/changes}}{{^changes}}<li>this is the first handoff for {{env}}</li>{{/changes}}</ul>
+{{#has_source_errors}}<h2>Sources that could not be read</h2><ul>{{#source_errors}}<li>{{source}}: {{error}}</li>{{/source_errors}}</ul>{{/has_source_errors}}
+</body>
+</html>
+
+"""#),
+        ("handoff/handoff.md.mustache", #"""
+{{% CONTENT_TYPE: TEXT}}
+# Handoff: {{app}} / {{env}}: {{verdict}}
+
+| | |
+|---|---|
+| Window | {{window_from}} → {{window_to}} ({{timezone}}) |
+| Generated | {{generated_at}} by {{by}} (opsctl {{opsctl_version}}) |
+| Verdict | **{{verdict}}**{{#decided_by}}: {{.}}{{/decided_by}} |
+
+{{#has_findings}}
+## Why
+
+{{#findings}}
+- **{{level}}** `{{rule}}`: {{detail}}
+{{/findings}}
+
+{{/has_findings}}
+## Health now
+
+{{#health}}
+- {{line}}
+{{/health}}
+{{^health}}
+- no `health.url` configured
+{{/health}}
+- live version (ledger): {{live_version}}
+
+## Deploys and rollbacks
+
+{{#deploys}}
+- {{at}} {{kind}} **{{version}}** (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}
+{{/deploys}}
+{{^deploys}}
+- none in the window
+{{/deploys}}
+
+## Backups
+
+{{#backups}}
+- last good backup: {{last}}
+- size trend: {{trend}}
+- verified: {{verified}}
+- in the window: {{in_window}}
+{{/backups}}
+{{^backups}}
+- no backups configured
+{{/backups}}
+
+## Checks
+
+- verify: {{verify}}
+- smoke: {{smoke}}
+{{#database}}
+- database quick_check: {{.}}
+{{/database}}
+
+## Errors in the app's logs
+
+{{#logs}}
+- {{summary}}
+{{#top}}
+  - {{count}}× `{{text}}`
+{{/top}}
+{{/logs}}
+{{^logs}}
+- no running container to read
+{{/logs}}
+
+{{#has_disks}}
+## Disks
+
+{{#disks}}
+- {{path}}: {{used}}% used, {{free}} free
+{{/disks}}
+
+{{/has_disks}}
+{{#has_facts}}
+## Facts
+
+{{#facts}}
+- {{name}}: {{value}}
+{{/facts}}
+
+{{/has_facts}}
+## Pending notes
+
+{{#notes}}
+- #{{id}} {{text}} ({{by}}, {{at}})
+{{/notes}}
+{{^notes}}
+- none
+{{/notes}}
+
+## Since the last handoff
+
+{{#changes}}
+- {{.}}
+{{/changes}}
+{{^changes}}
+- this is the first handoff for {{env}}
+{{/changes}}
+{{#has_source_errors}}
+
+## Sources that could not be read
+
+{{#source_errors}}
+- {{source}}: {{error}}
+{{/source_errors}}
+{{/has_source_errors}}
+
+"""#),
         ("opsctl.yml", #"""
 # opsctl.yml: the runbook as code. Reference: README.md#configuration and design.md.
 # ${VAR} and ${VAR:-default} expand from the environment. Durations: 250ms, 60s, 5m, 8h, 2d.

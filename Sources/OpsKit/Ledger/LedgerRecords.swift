@@ -148,6 +148,15 @@ extension Ledger {
         }
     }
 
+    /// Closes a pending note; false when there is no such pending note in `env`.
+    public func closeNote(env: String, id: Int64, at date: Date = Date()) throws(OpsError) -> Bool {
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("UPDATE notes SET resolved_at = ? WHERE env = ? AND id = ? AND resolved_at IS NULL",
+                               [.real(date.ledgerTime), .text(env), .integer(id)])
+            return database.changes > 0
+        }
+    }
+
     public func pendingNotes(env: String) throws(OpsError) -> [NoteRecord] {
         try database.query("SELECT id, env, text, author, created_at FROM notes WHERE env = ? AND resolved_at IS NULL ORDER BY created_at",
                            [.text(env)]).map { row in

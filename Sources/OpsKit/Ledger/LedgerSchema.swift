@@ -98,6 +98,20 @@ enum LedgerSchema {
             finished_at REAL NOT NULL
         );
         """,
+        // 4: archived handoff reports (the next one says what changed since).
+        """
+        CREATE TABLE handoffs (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            generated_at REAL NOT NULL,
+            window_from REAL NOT NULL,
+            window_to REAL NOT NULL,
+            verdict TEXT NOT NULL,                        -- Healthy | Warning | Critical
+            author TEXT,
+            report TEXT NOT NULL                          -- the JSON report, secrets already redacted
+        );
+        CREATE INDEX handoffs_env_generated ON handoffs(env, generated_at);
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

@@ -11,6 +11,8 @@ public struct ProcessRequest: Sendable, Equatable {
     public var timeout: Duration
     /// Bytes written to the child's stdin, then closed.
     public var standardInput: String?
+    /// Keep all of stderr in `standardErrorTail` (e.g. `docker logs`, where stderr is data), not only its tail.
+    public var keepsFullStandardError = false
 
     public init(_ executable: String, _ arguments: [String], workingDirectory: String? = nil,
                 environment: [String: String] = [:], timeout: Duration = .seconds(60), standardInput: String? = nil) {

@@ -76,7 +76,8 @@ public struct SubprocessRunner: ProcessRunning {
             case .signaled(let signal): .signaled(signal)
             }
             return ProcessResult(request: request, termination: termination, standardOutput: collected.standardOutput,
-                                 standardErrorTail: Self.tail(collected.standardError), duration: ContinuousClock.now - started)
+                                 standardErrorTail: request.keepsFullStandardError ? collected.standardError : Self.tail(collected.standardError),
+                                 duration: ContinuousClock.now - started)
         } catch is TimedOut {
             return ProcessResult(request: request, termination: .timedOut, standardOutput: "",
                                  standardErrorTail: "", duration: ContinuousClock.now - started)

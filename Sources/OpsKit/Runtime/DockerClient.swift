@@ -173,6 +173,22 @@ public struct DockerClient: Sendable {
         }
     }
 
+    /// Everything a container wrote (stdout and stderr) between two times.
+    public func logs(_ name: String, since: Date, until: Date) async throws(OpsError) -> String {
+        // Fractional seconds: `--until` at whole seconds would drop the lines of the current second.
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var request = ProcessRequest("docker", ["container", "logs", "--since", formatter.string(from: since), "--until", formatter.string(from: until.addingTimeInterval(0.001)),
+                                                "--", name], timeout: .seconds(60))
+        request.keepsFullStandardError = true
+        let result = try await runner.run(request)
+        if !result.succeeded, Self.isDaemonDown(result) {
+            throw OpsError(.unavailable, code: "docker.unavailable", "the Docker daemon is not reachable: \(result.failureSummary)")
+        }
+        guard result.succeeded else { throw OpsError(.unavailable, code: "docker.logs", "\(request.displayCommand): \(result.failureSummary)") }
+        return result.standardOutput + "\n" + result.standardErrorTail
+    }
+
     /// The last `lines` of a container's output (stdout and stderr, as `docker logs` gives them).
     public func logs(_ name: String, lines: Int = 30) async -> String {
         guard let result = try? await run(["container", "logs", "--tail", String(lines), "--", name]) else { return "" }

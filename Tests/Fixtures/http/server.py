@@ -7,13 +7,15 @@ never answers), /redirect-loop, /redirect (-> /health), /big/BYTES, /json-broken
 /echo (method, headers and body back as JSON), / (home page), POST /api/auth/login (401),
 /plain (no security headers), /headers (X-Version, Cache-Control), /slow-body/MS (headers at
 once, the body a byte at a time over MS ms), /eventually/KEY/N (503 for the first N calls per KEY,
-then 200), /healthy-after/EPOCH_MS (503 until that wall-clock time, then 200). Prints "ready" when listening; exits after
+then 200), /healthy-after/EPOCH_MS (503 until that wall-clock time, then 200), POST /webhook (kept;
+GET /webhook/received lists the bodies as JSON). Prints "ready" when listening; exits after
 --lifetime seconds (default 300) so a crashed test never leaves it behind.
 """
 import json, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 calls = {}
+webhook_bodies = []
 calls_lock = threading.Lock()
 
 class Server(ThreadingHTTPServer):
@@ -74,6 +76,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"x")
                 self.wfile.flush()
             return
+        if path == "/webhook" and self.command == "POST":
+            with calls_lock:
+                webhook_bodies.append({"content_type": self.headers.get("Content-Type"), "body": body})
+            return self.send(200, "ok", "text/plain")
+        if path == "/webhook/received":
+            with calls_lock:
+                return self.send(200, json.dumps(webhook_bodies))
         if path.startswith("/healthy-after/"):
             if time.time() * 1000 < int(path.split("/")[2]):
                 return self.send(503, '{"status":"starting"}')

@@ -1,0 +1,327 @@
+import Foundation
+
+/// Builds the handoff report from the ledger and live probes. Sources fail one by one (listed
+/// under "sources that could not be read"); the report itself always renders.
+public struct HandoffService: Sendable {
+    public let config: OpsConfig
+    public let environment: EnvironmentConfig
+    public let context: OpsContext
+
+    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
+        self.config = config
+        self.environment = environment
+        self.context = context
+    }
+
+    var settings: HandoffSettings { environment.handoff }
+
+    public func build(from: Date, to: Date, by: String) async -> HandoffReport {
+        var errors: [HandoffReport.SourceError] = []
+        func note(_ source: String, _ error: String) { errors.append(.init(source: source, error: config.redactor.scrub(error))) }
+        let env = environment.name
+        var report = HandoffReport(
+            app: config.app, env: env, window: .init(from: from, to: to, timezone: TimeZone.current.identifier), generatedAt: context.now(),
+            by: by, opsctlVersion: OpsctlVersion.current, verdict: .healthy, findings: [], deploys: [],
+            verifications: .init(runs: 0, failed: 0), smoke: .init(runs: 0, failed: 0), disks: [], facts: [], notes: [], sourceErrors: [])
+
+        // The ledger: deploys, backups, verifications, smoke runs, notes, the previous handoff.
+        do {
+            let ledger = try Ledger(path: config.state)
+            report.liveVersion = try ledger.lastDeployment(env: env, status: .succeeded)?.version
+            report.deploys = try ledger.deployments(env: env, from: from, to: to).map {
+                .init(id: $0.id, kind: $0.kind, version: $0.version, previousVersion: $0.previousVersion, status: $0.status.rawValue, by: $0.actor,
+                      at: $0.startedAt, durationSeconds: $0.duration.map { Int($0.rounded()) }, reason: $0.reason)
+            }
+            if environment.backup != nil || environment.database != nil {
+                report.backups = try backups(ledger, from: from, to: to)
+            }
+            report.verifications = try ledger.checkSummary(table: "verifications", time: "checked_at", okStatus: "ok", env: env, from: from, to: to)
+            report.smoke = try ledger.checkSummary(table: "smoke_runs", time: "started_at", okStatus: "passed", env: env, from: from, to: to)
+            report.notes = try ledger.pendingNotes(env: env).map { .init(id: $0.id, text: $0.text, by: $0.author, at: $0.createdAt) }
+            report.sinceLastHandoff = try ledger.changesSinceLastHandoff(env: env)
+        } catch {
+            note("ledger", "\(config.state): \(error.message)")
+        }
+
+        // Live: health now, the app's error lines, the database, disks, facts.
+        if let healthSettings = environment.health {
+            var quick = healthSettings
+            quick.timeout = .seconds(5)
+            let probe = await HealthWaiter.httpProbe(quick)
+            report.health = .init(url: Redactor.redactURLCredentials(healthSettings.url), ok: probe.ok, status: probe.status,
+                                  ms: probe.totalMs.map { Int($0.rounded()) }, reason: probe.reason)
+        }
+        if environment.driver == .docker {
+            do { report.logs = try await logErrors(since: from, until: to) } catch { note("docker", error.message) }
+        }
+        if let path = environment.database?.path {
+            report.database = quickCheck(path)
+            if report.database?.ok == false, report.database?.quickCheck.hasPrefix("cannot open") == true { note("database", report.database!.quickCheck) }
+            report.facts = settings.facts.map { fact(path: path, $0) }
+        } else if !settings.facts.isEmpty {
+            note("facts", "handoff.facts needs database.path")
+        }
+        for path in settings.disks {
+            if let disk = Self.disk(path) { report.disks.append(disk) } else { note("disk", "\(path): cannot stat the filesystem") }
+        }
+        report.sourceErrors = errors
+        (report.verdict, report.findings) = Self.verdict(report, thresholds: settings.thresholds)
+        return report
+    }
+
+    func backups(_ ledger: Ledger, from: Date, to: Date) throws(OpsError) -> HandoffReport.Backups {
+        let env = environment.name
+        let recent = try ledger.succeededBackups(env: env, limit: 7)
+        let inWindow = try ledger.backupCounts(env: env, from: from, to: to)
+        let newest = recent.first
+        let verified = try newest?.file.map { file throws(OpsError) in try ledger.isVerified(file: file) } ?? false
+        let sizes = recent.compactMap(\.bytes).reversed().map { $0 }
+        var trend: String?
+        if sizes.count >= 2, let first = sizes.first, let last = sizes.last, first > 0 {
+            let change = Double(last - first) / Double(first) * 100
+            trend = String(format: "%@%.1f%% over the last %d backups", change >= 0 ? "+" : "", change, sizes.count)
+        }
+        let age = newest.map { (context.now().timeIntervalSince($0.finishedAt ?? $0.startedAt)) / 3600 }
+        return .init(lastSuccessAt: newest?.finishedAt ?? newest?.startedAt, lastSuccessFile: newest?.file.map { URL(fileURLWithPath: $0).lastPathComponent },
+                     ageHours: age.map { ($0 * 10).rounded() / 10 }, maxAgeHours: Double(settings.thresholds.backupMaxAge.milliseconds) / 3_600_000,
+                     recentBytes: sizes, trend: trend, lastVerified: verified, inWindow: inWindow.total, failedInWindow: inWindow.failed)
+    }
+
+    /// Error lines in the running container's logs over the window, the most repeated first.
+    func logErrors(since: Date, until: Date) async throws(OpsError) -> HandoffReport.Logs? {
+        let containers = try await context.docker.containers(labels: ["opsctl.app": config.app, "opsctl.env": environment.name])
+        guard let running = containers.first(where: \.running) else { return nil }
+        let logs = try await context.docker.logs(running.name, since: since, until: until)
+        return Self.summarise(logs: logs, pattern: settings.logPattern, container: running.name, redactor: config.redactor)
+    }
+
+    static func summarise(logs: String, pattern: String, container: String, redactor: Redactor) -> HandoffReport.Logs {
+        let regex = (try? Regex(pattern)) ?? (try! Regex("ERROR"))
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        var total = 0
+        for line in logs.split(separator: "\n") where line.firstMatch(of: regex) != nil {
+            total += 1
+            // Lines that differ only in timestamps, ids or counts are the same problem.
+            let key = redactor.scrub(String(line)).replacing(/[0-9]+/, with: "N").trimmingCharacters(in: .whitespaces)
+            if counts[key] == nil { order.append(key) }
+            counts[key, default: 0] += 1
+        }
+        let top = order.sorted { counts[$0]! > counts[$1]! }.prefix(5).map { HandoffReport.Logs.Line(count: counts[$0]!, text: String($0.prefix(300))) }
+        return .init(container: container, pattern: pattern, errors: total, top: Array(top))
+    }
+
+    func quickCheck(_ path: String) -> HandoffReport.Database {
+        guard FileManager.default.fileExists(atPath: path) else {
+            return .init(path: path, ok: false, quickCheck: "cannot open: no such file")
+        }
+        do {
+            let database = try SQLiteDatabase(path: path, mode: .readOnly)
+            let rows = try database.query("PRAGMA quick_check").compactMap { $0.string(0) }
+            return .init(path: path, ok: rows == ["ok"], quickCheck: rows.prefix(3).joined(separator: "; "))
+        } catch {
+            return .init(path: path, ok: false, quickCheck: "cannot open: \(error.message)")
+        }
+    }
+
+    /// Read-only twice over: the file is opened SQLITE_OPEN_READONLY and the connection is query_only.
+    func fact(path: String, _ fact: SQLFact) -> HandoffReport.Fact {
+        do {
+            let database = try SQLiteDatabase(path: path, mode: .readOnly, busyTimeout: .seconds(5))
+            try database.execute("PRAGMA query_only = 1")
+            let value = try database.query(fact.sql).first.flatMap { $0.string(0) } ?? "(no rows)"
+            return .init(name: fact.name, value: config.redactor.scrub(value))
+        } catch {
+            return .init(name: fact.name, error: config.redactor.scrub(error.message))
+        }
+    }
+
+    static func disk(_ path: String) -> HandoffReport.Disk? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0, stats.f_blocks > 0 else { return nil }
+        let blockSize = Int64(stats.f_frsize)
+        let total = Int64(stats.f_blocks) * blockSize
+        let free = Int64(stats.f_bavail) * blockSize
+        // As df does: used / (used + available to unprivileged users).
+        let used = Int64(stats.f_blocks - stats.f_bfree) * blockSize
+        let percent = used + free > 0 ? Double(used) / Double(used + free) * 100 : 0
+        return .init(path: path, usedPercent: (percent * 10).rounded() / 10, freeBytes: free, totalBytes: total)
+    }
+
+    /// The rules, worst first. Critical: the service or its data is in danger now. Warning:
+    /// something needs a look this shift.
+    public static func verdict(_ report: HandoffReport, thresholds: HandoffThresholds) -> (HandoffReport.Level, [HandoffReport.Finding]) {
+        var findings: [HandoffReport.Finding] = []
+        func fire(_ level: HandoffReport.Level, _ rule: String, _ detail: String) { findings.append(.init(level: level, rule: rule, detail: detail)) }
+        if let health = report.health, !health.ok {
+            fire(.critical, "health.failing", "\(health.url) fails now: \(health.reason ?? "no answer")")
+        }
+        if report.verifications.lastStatus == "failed" {
+            fire(.critical, "verify.failed", "the last backup verification failed: \(report.verifications.lastReason ?? "")")
+        }
+        if let database = report.database, !database.ok {
+            fire(.critical, "database.check_failed", "\(database.path): \(database.quickCheck)")
+        }
+        if let down = report.deploys.first, down.status == "failed" {
+            fire(.critical, "deploy.failed", "the last \(down.kind) (\(down.version)) failed and nothing was restored: \(down.reason ?? "")")
+        }
+        let rolledBack = report.deploys.filter { ["rolled_back", "interrupted"].contains($0.status) || $0.kind == "rollback" }
+        if !rolledBack.isEmpty {
+            fire(.warning, "deploy.rolled_back", "\(rolledBack.count) rollback(s) in the window: "
+                 + rolledBack.map { $0.kind == "rollback" ? "rollback to \($0.version) (\($0.status))" : "deploy of \($0.version) \($0.status.replacingOccurrences(of: "_", with: " "))" }
+                    .joined(separator: ", "))
+        }
+        if let backups = report.backups {
+            if let age = backups.ageHours {
+                if age > backups.maxAgeHours { fire(.warning, "backup.stale", "the newest good backup is \(age) h old (limit \(backups.maxAgeHours) h)") }
+            } else {
+                fire(.warning, "backup.stale", "no successful backup recorded")
+            }
+            if backups.failedInWindow > 0 { fire(.warning, "backup.failed", "\(backups.failedInWindow) backup run(s) failed in the window") }
+        }
+        for disk in report.disks where disk.usedPercent >= Double(thresholds.diskPercent) {
+            fire(.warning, "disk.full", "\(disk.path) is \(disk.usedPercent)% full (limit \(thresholds.diskPercent)%)")
+        }
+        if let logs = report.logs, logs.errors > thresholds.errors {
+            fire(.warning, "logs.errors", "\(logs.errors) lines matching /\(logs.pattern)/ in the window (limit \(thresholds.errors))")
+        }
+        if report.smoke.failed > 0 {
+            fire(.warning, "smoke.failed", "\(report.smoke.failed) of \(report.smoke.runs) smoke run(s) failed in the window")
+        }
+        for error in report.sourceErrors {
+            fire(.warning, "source.unreachable", "\(error.source): \(error.error)")
+        }
+        let ordered = findings.enumerated().sorted { ($0.element.level, -$0.offset) > ($1.element.level, -$1.offset) }.map(\.element)
+        return (ordered.first?.level ?? .healthy, ordered)
+    }
+}
+
+extension Ledger {
+    public func deployments(env: String, from: Date, to: Date) throws(OpsError) -> [DeploymentRecord] {
+        try database.query("SELECT \(Self.deploymentColumns) FROM deployments WHERE env = ? AND started_at >= ? AND started_at <= ? ORDER BY started_at DESC, id DESC",
+                           [.text(env), .real(from.ledgerTime), .real(to.ledgerTime)]).map(Self.deployment)
+    }
+
+    func succeededBackups(env: String, limit: Int) throws(OpsError) -> [BackupRecord] {
+        try database.query("""
+            SELECT id, env, database_path, file, status, bytes, started_at, finished_at, error FROM backups
+            WHERE env = ? AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT ?
+            """, [.text(env), .integer(Int64(limit))]).map { row in
+            BackupRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", databasePath: row.string(2) ?? "", file: row.string(3),
+                         status: row.string(4) ?? "", bytes: row.int64(5), startedAt: Date(ledgerTime: row.double(6) ?? 0),
+                         finishedAt: row.double(7).map(Date.init(ledgerTime:)), error: row.string(8))
+        }
+    }
+
+    func backupCounts(env: String, from: Date, to: Date) throws(OpsError) -> (total: Int, failed: Int) {
+        let row = try database.query("SELECT COUNT(*), COALESCE(SUM(status = 'failed'), 0) FROM backups WHERE env = ? AND started_at >= ? AND started_at <= ?",
+                                     [.text(env), .real(from.ledgerTime), .real(to.ledgerTime)]).first
+        return (row?.int(0) ?? 0, row?.int(1) ?? 0)
+    }
+
+    func isVerified(file: String) throws(OpsError) -> Bool {
+        try database.query("SELECT status FROM verifications WHERE file = ? ORDER BY checked_at DESC, id DESC LIMIT 1", [.text(file)]).first?.string(0) == "ok"
+    }
+
+    /// Runs in the window, failures among them, and the newest run overall (a failure before the window still counts).
+    func checkSummary(table: String, time: String, okStatus: String, env: String, from: Date, to: Date) throws(OpsError) -> HandoffReport.Checks {
+        let counts = try database.query("SELECT COUNT(*), COALESCE(SUM(status != ?), 0) FROM \(table) WHERE env = ? AND \(time) >= ? AND \(time) <= ?",
+                                        [.text(okStatus), .text(env), .real(from.ledgerTime), .real(to.ledgerTime)]).first
+        let reasonColumn = table == "verifications" ? "reason" : "NULL"
+        let last = try database.query("SELECT \(time), status, \(reasonColumn) FROM \(table) WHERE env = ? AND \(time) <= ? ORDER BY \(time) DESC, id DESC LIMIT 1",
+                                      [.text(env), .real(to.ledgerTime)]).first
+        return .init(runs: counts?.int(0) ?? 0, failed: counts?.int(1) ?? 0, lastAt: last?.double(0).map(Date.init(ledgerTime:)),
+                     lastStatus: last?.string(1).map { $0 == okStatus ? "ok" : "failed" }, lastReason: last?.string(2))
+    }
+
+    func changesSinceLastHandoff(env: String) throws(OpsError) -> HandoffReport.Changes? {
+        guard let previous = try database.query("SELECT generated_at, verdict FROM handoffs WHERE env = ? ORDER BY generated_at DESC, id DESC LIMIT 1",
+                                                [.text(env)]).first, let at = previous.double(0) else { return nil }
+        func count(_ sql: String) throws(OpsError) -> Int { try database.query(sql, [.text(env), .real(at)]).first?.int(0) ?? 0 }
+        return .init(previousAt: Date(ledgerTime: at), previousVerdict: previous.string(1) ?? "?",
+                     deploys: try count("SELECT COUNT(*) FROM deployments WHERE env = ? AND started_at > ?"),
+                     backups: try count("SELECT COUNT(*) FROM backups WHERE env = ? AND started_at > ? AND status = 'succeeded'"),
+                     notesAdded: try count("SELECT COUNT(*) FROM notes WHERE env = ? AND created_at > ?"),
+                     notesClosed: try count("SELECT COUNT(*) FROM notes WHERE env = ? AND resolved_at > ?"))
+    }
+
+    public func archiveHandoff(_ report: HandoffReport) throws(OpsError) {
+        let json = ReportEncoder.json(report)
+        try database.writeTransaction { () throws(OpsError) in
+            try database.query("INSERT INTO handoffs (env, generated_at, window_from, window_to, verdict, author, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               [.text(report.env), .real(report.generatedAt.ledgerTime), .real(report.window.from.ledgerTime),
+                                .real(report.window.to.ledgerTime), .text(report.verdict.rawValue), .text(report.by), .text(json)])
+        }
+    }
+}
+
+/// `opsctl handoff`: build, render, write, post, archive.
+extension HandoffService {
+    public struct Request: Sendable {
+        public var from: Date
+        public var to: Date
+        public var by: String
+        public var format: HandoffRenderer.Format = .markdown
+        public var outputPath: String?
+        public var post = false
+
+        public init(from: Date, to: Date, by: String) {
+            self.from = from
+            self.to = to
+            self.by = by
+        }
+    }
+
+    public func run(_ request: Request) async throws(OpsError) -> HandoffReport {
+        if request.post, settings.webhook == nil {
+            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).handoff.webhook is not set (needed for --post)")
+        }
+        var report = await build(from: request.from, to: request.to, by: request.by)
+        // Anything a source echoed (a log line, a fact) is scrubbed again as a whole.
+        report.rendered = config.redactor.scrub(try HandoffRenderer.render(report, format: request.format, templateOverride: settings.template))
+        if let path = request.outputPath {
+            try AtomicFile.write(report.rendered + "\n", to: path)
+            report.writtenTo = path
+        }
+        if request.post, let webhook = settings.webhook {
+            let markdown = request.format == .markdown ? report.rendered
+                : config.redactor.scrub(try HandoffRenderer.render(report, format: .markdown, templateOverride: settings.template))
+            if let failure = await WebhookPoster.post(text: markdown, to: webhook.value) {
+                report.postError = failure
+                context.logger.error("handoff post failed: \(failure)")
+            }
+        }
+        do { try Ledger(path: config.state).archiveHandoff(report) } catch {
+            context.logger.warning("could not archive the handoff in the ledger: \(error.message)")
+        }
+        return report
+    }
+}
+
+/// Slack-compatible incoming webhooks: `{"text": ...}`, a timeout, a few retries.
+public enum WebhookPoster {
+    /// nil on success, else why it failed (never the URL: it is a secret).
+    public static func post(text: String, to url: String, attempts: Int = 3, pause: Duration = .seconds(1)) async -> String? {
+        guard let body = try? JSONSerialization.data(withJSONObject: ["text": text]) else { return "cannot encode the message" }
+        var request = HTTPRequest(url: url)
+        request.method = "POST"
+        request.headers = [("Content-Type", "application/json")]
+        request.body = String(decoding: body, as: UTF8.self)
+        request.timeout = .seconds(10)
+        var last = "no attempt"
+        for attempt in 1...max(1, attempts) {
+            switch await CurlHTTP.perform([request], concurrency: 1)[0] {
+            case .success(let response) where (200..<300).contains(response.status):
+                return nil
+            case .success(let response):
+                last = "the webhook answered HTTP \(response.status)"
+                // 4xx other than 429 will not get better by retrying.
+                if (400..<500).contains(response.status), response.status != 429 { return last + " (not retried)" }
+            case .failure(let failure):
+                last = "the webhook could not be reached: " + Redactor.redactURLCredentials(failure.reason.replacingOccurrences(of: url, with: "<webhook>"))
+            }
+            if attempt < attempts { try? await Task.sleep(for: pause * attempt) }
+        }
+        return last + " (after \(attempts) attempts)"
+    }
+}
