@@ -146,6 +146,11 @@ echo "(JUnit report for CI dashboards: $demo/smoke-junit.xml)"
 step "metrics for node_exporter's textfile collector"
 cat "$demo/metrics/opsctl_demo.prom"
 
+step "end of shift: a note for the next shift, then the handoff report"
+run note demo "1.0.2 fails its health check (503): do not redeploy before the fix"
+run handoff demo --since 1h
+run handoff demo --since 1h --format html --output "$demo/handoff.html"
+
 echo
 echo "demo environment left in $demo; the app still runs on 127.0.0.1:$port"
 echo "stop it with: docker ps -aq --filter label=opsctl.app=demo | xargs -r docker rm -f"

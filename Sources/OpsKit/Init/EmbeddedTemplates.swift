@@ -264,7 +264,12 @@ environments:
       disks: [/srv]
       facts: {active_sessions: "SELECT COUNT(*) FROM sessions WHERE status='active'"}
       webhook: ${SLACK_WEBHOOK_URL:-}   # or webhook_file: /run/secrets/slack-webhook
-      # template: templates/handoff.md.mustache
+      # template: handoff/handoff.md.mustache   # your copy of the Markdown layout (opsctl init writes the default)
+      log_pattern: "ERROR"         # regex: what counts as an error line in `docker logs`
+      thresholds:                  # the Warning rules (runbooks/handoff.md lists every rule)
+        backup_max_age: 26h
+        disk_percent: 85
+        errors: 10
     metrics:
       textfile_dir: /var/lib/node_exporter/textfile
 
@@ -346,8 +351,8 @@ After=network-online.target docker.service
 Type=oneshot
 Environment=OPSCTL_CONFIG=/srv/dashboard/opsctl.yml
 ExecStart=/usr/local/bin/opsctl handoff %i --since 8h --post
-# opsctl exits 5 when another run holds the lock: not a failure worth paging for.
-SuccessExitStatus=5
+# Exit 69: the webhook could not be reached after retries (the report is archived in the ledger
+# and printed to the journal); that one is worth a look, so it stays a failure.
 Nice=10
 IOSchedulingClass=best-effort
 IOSchedulingPriority=7
