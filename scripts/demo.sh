@@ -43,7 +43,7 @@ environments:
     driver: docker
     run:
       network: host
-      env: {PORT: "$port", API_TOKEN: "\${DEMO_API_TOKEN:-not-a-real-token}"}
+      env: {PORT: "$port", API_TOKEN: "\${DEMO_API_TOKEN:-not-a-real-token}", JWT_SECRET_FILE: .secrets/jwt_secret}
     health:
       url: http://127.0.0.1:$port/health
       json: {status: healthy}
@@ -66,6 +66,10 @@ environments:
     metrics: {textfile_dir: $demo/metrics}
 YAML
 cd "$demo"
+# The JWT secret lives in a mode-600 file outside git, as the assessment asks.
+mkdir -p .secrets
+(umask 077; openssl rand -base64 48 | tr -d '\n' > .secrets/jwt_secret)
+printf '.env*\n.secrets/\n.opsctl/\n' > .gitignore
 
 step "config check: the resolved config, secrets redacted"
 run config check demo
@@ -75,6 +79,12 @@ sed 's/timeout: 30s/timout: 30s/' opsctl.yml > broken.yml
 set +e
 run --config broken.yml config check
 echo "(exit $?)"
+set -e
+
+step "preflight: the runbook's pre-deployment checklist (deploy runs its fatal subset by itself)"
+set +e
+run preflight demo
+echo "(exit $?: the database and its backups come later in this demo; deploy insists only on preflight.fatal: secrets, health, allowed paths)"
 set -e
 
 step "deploy 1.0.0, then upgrade to 1.0.1 (the old container is kept, stopped, for rollback)"

@@ -13,7 +13,7 @@ struct Opsctl: AsyncParsableCommand {
             64 usage, 69 a dependency is unavailable (docker, git), 74 I/O error, 78 bad config.
             """,
         version: OpsctlVersion.current,
-        subcommands: [InitCommand.self, ConfigCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
+        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
     )
 
     /// ArgumentParser's own errors (unknown flag, missing argument) also honour `--json`:

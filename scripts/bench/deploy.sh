@@ -39,6 +39,7 @@ state: .opsctl/state.db
 environments:
   bench:
     run: {network: host, env: {PORT: "$port"}}
+    preflight: {secret_keys: []}     # the sample app has no secrets to check
     health: {url: "http://127.0.0.1:$port/health", json: {status: healthy}, interval: 250ms, successes: 2, timeout: 3s}
     smoke:
       base_url: http://127.0.0.1:$port

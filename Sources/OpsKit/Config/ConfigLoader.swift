@@ -66,7 +66,7 @@ struct ConfigSchema {
 
     static let rootKeys = ["app", "image", "git", "state", "environments"]
     static let environmentKeys = ["driver", "run", "compose", "swarm", "build", "health", "smoke", "rollback",
-                                  "keep_releases", "hooks", "database", "backup", "handoff", "metrics"]
+                                  "keep_releases", "hooks", "database", "backup", "handoff", "metrics", "preflight"]
 
     func config(from root: Node, sourcePath: String) throws(OpsError) -> OpsConfig {
         let map = try MappingReader(root, path: "", reader: reader, allowedKeys: Self.rootKeys)
@@ -168,6 +168,22 @@ struct ConfigSchema {
         if let smoke = try map.mapping("smoke", allowedKeys: ["base_url", "concurrency", "connect_to", "ca_file", "checks"]) {
             environment.smoke = try smokeSettings(smoke)
         }
+        if let preflight = try map.mapping("preflight", allowedKeys: ["secret_keys", "min_secret_length", "placeholders", "path_settings", "fatal", "skip"]) {
+            var settings = PreflightSettings()
+            settings.secretKeys = try preflight.stringList("secret_keys") ?? settings.secretKeys
+            settings.minSecretLength = try preflight.int("min_secret_length", range: 1...4096) ?? settings.minSecretLength
+            settings.placeholders = try preflight.stringList("placeholders") ?? []
+            settings.pathSettings = try preflight.stringList("path_settings") ?? settings.pathSettings
+            for key in ["fatal", "skip"] {
+                let ids = try preflight.stringList(key) ?? (key == "fatal" ? settings.fatal : [])
+                for id in ids where !PreflightSettings.checkIDs.contains(id) {
+                    let suggestion = Suggestion.closest(to: id, among: PreflightSettings.checkIDs).map { "; did you mean \"\($0)\"?" } ?? ""
+                    throw reader.error(at: preflight.value(key), path: preflight.keyPath(key), "\"\(id)\" is not a preflight check\(suggestion)")
+                }
+                if key == "fatal" { settings.fatal = ids } else { settings.skip = ids }
+            }
+            environment.preflight = settings
+        }
         if let hooks = try map.mapping("hooks", allowedKeys: ["pre_deploy", "post_deploy"]) {
             environment.hooks.preDeploy = try argvLists(hooks, "pre_deploy")
             environment.hooks.postDeploy = try argvLists(hooks, "post_deploy")
@@ -208,6 +224,7 @@ struct ConfigSchema {
             if let webhook = try handoff.string("webhook"), !webhook.isEmpty {
                 environment.handoff.webhook = Secret(webhook)
             } else if let file = try handoff.string("webhook_file") {
+                environment.handoff.webhookFile = resolvePath(file)
                 environment.handoff.webhook = Secret(try reader.readSecretFile(file, node: handoff.value("webhook_file")!, path: handoff.keyPath("webhook_file")))
             }
         }
@@ -228,7 +245,7 @@ struct ConfigSchema {
             }
             if name.hasSuffix("_FILE"), name.count > 5 {
                 let secret = try reader.readSecretFile(value, node: node, path: path)
-                result.append(EnvVar(name: String(name.dropLast(5)), secret: Secret(secret), fromFile: value))
+                result.append(EnvVar(name: String(name.dropLast(5)), secret: Secret(secret), fromFile: resolvePath(value)))
             } else if Redactor.isSecretName(name) {
                 result.append(EnvVar(name: name, secret: Secret(value)))
             } else {

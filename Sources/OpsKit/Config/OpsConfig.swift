@@ -50,11 +50,14 @@ public struct EnvironmentConfig: Sendable, Encodable {
     public var backup: BackupSettings?
     public var handoff: HandoffSettings = HandoffSettings()
     public var metrics: MetricsSettings?
+    public var preflight: PreflightSettings = PreflightSettings()
 
     var secretValues: [String] {
         var values = run.env.compactMap { $0.secret?.value }
         values += smoke?.checks.flatMap { $0.headers.compactMap { $0.secret?.value } } ?? []
         if let webhook = handoff.webhook { values.append(webhook.value) }
+        // The env file goes to docker as is; its secrets can come back through container logs.
+        values += EnvFile.secretValues(run.envFile)
         return values
     }
 }
@@ -272,6 +275,8 @@ public struct HandoffSettings: Sendable, Encodable {
     public var disks: [String] = []
     public var facts: [SQLFact] = []
     public var webhook: Secret?
+    /// Set when the webhook came from `webhook_file` (preflight checks its mode).
+    public var webhookFile: String?
     public var template: String?
     /// What counts as an error line in `docker logs` (a regular expression).
     public var logPattern: String = "ERROR"
@@ -288,6 +293,25 @@ public struct HandoffThresholds: Sendable, Encodable, Equatable {
     public var errors: Int = 10
 
     public init() {}
+}
+
+/// `opsctl preflight` (and the subset deploy runs first).
+public struct PreflightSettings: Sendable, Encodable {
+    /// Must be set, at least `minSecretLength` long and not a placeholder.
+    public var secretKeys: [String] = ["JWT_SECRET"]
+    public var minSecretLength: Int = 32
+    /// Added to the built-in list (your-super-secret, changeme, dev_secret, …).
+    public var placeholders: [String] = []
+    /// Settings that must not open the whole filesystem (`*` suffix: a prefix).
+    public var pathSettings: [String] = ["ALLOWED_*"]
+    /// The checks whose failure stops a deploy before it starts.
+    public var fatal: [String] = ["secrets.strength", "secrets.file_mode", "secrets.in_git", "secrets.in_repository", "config.health", "config.allowed_paths"]
+    /// Checks not run at all here (e.g. clock.ntp inside a container).
+    public var skip: [String] = []
+
+    public static let checkIDs = ["secrets.strength", "secrets.file_mode", "secrets.in_git", "secrets.in_repository", "secrets.gitignore",
+                                  "docker.client", "docker.daemon", "docker.image", "storage.database", "storage.tmpfs", "storage.backup_space",
+                                  "storage.backup_verified", "config.health", "config.smoke", "config.allowed_paths", "clock.ntp"]
 }
 
 public struct MetricsSettings: Sendable, Encodable {

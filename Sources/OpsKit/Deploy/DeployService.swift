@@ -32,7 +32,7 @@ public struct DeployService: Sendable {
         self.context = context
         self.interruption = interruption
         self.driver = driver ?? DockerReleaseDriver(config: config, environment: environment, docker: context.docker)
-        self.redactor = Redactor(secretValues: config.redactor.secretValues + Self.envFileSecrets(environment.run.envFile))
+        self.redactor = config.redactor
     }
 
     var docker: DockerReleaseDriver? { driver as? DockerReleaseDriver }
@@ -59,6 +59,15 @@ public struct DeployService: Sendable {
         let image = imageReference(versionString)
         _ = try await context.docker.version()   // exit 69 before anything changes when the daemon is down
         try await ensureImage(versionString, tag: tag, dryRun: options.dryRun)
+        // The runbook's checklist, the part that must never be skipped (preflight.fatal): a
+        // placeholder secret or a world-readable env file stops the deploy before anything changes.
+        let preflight = await PreflightService(config: config, environment: environment, context: context).run(fatalOnly: true)
+        let failing = preflight.checks.filter { $0.status == .fail }
+        if !failing.isEmpty {
+            throw OpsError(.checkFailed, code: "preflight.failed",
+                           "preflight failed, nothing was changed: " + failing.map { "\($0.id): \($0.summary)" }.joined(separator: "; "),
+                           details: failing.compactMap { $0.fix.map { "fix: \($0)" } } + ["opsctl preflight \(environment.name) runs the whole checklist"])
+        }
         let ledger = try Ledger(path: config.state)
         _ = try ledger.markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
         let live = try await liveRelease()
@@ -392,18 +401,6 @@ public struct DeployService: Sendable {
         }
     }
 
-    /// Values of secret-named keys in the env file: they must not leak through container logs into the ledger.
-    static func envFileSecrets(_ path: String?) -> [String] {
-        guard let path, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line -> String? in
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            guard !trimmed.hasPrefix("#"), let equals = trimmed.firstIndex(of: "=") else { return nil }
-            let name = String(trimmed[..<equals]).replacingOccurrences(of: "export ", with: "")
-            var value = String(trimmed[trimmed.index(after: equals)...])
-            if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" { value = String(value.dropFirst().dropLast()) }
-            return Redactor.isSecretName(name) ? value : nil
-        }
-    }
 }
 
 extension Ledger {

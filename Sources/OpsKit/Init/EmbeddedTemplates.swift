@@ -270,6 +270,12 @@ environments:
         backup_max_age: 26h
         disk_percent: 85
         errors: 10
+    preflight:                     # `opsctl preflight production`; deploy runs the `fatal` ones first
+      secret_keys: [JWT_SECRET]    # 32+ characters, not a placeholder
+      # placeholders: [our-old-default]
+      path_settings: ["ALLOWED_*"] # must not include /
+      # fatal: [secrets.strength, secrets.file_mode, secrets.in_git, secrets.in_repository, config.health, config.allowed_paths]
+      # skip: [clock.ntp]
     metrics:
       textfile_dir: /var/lib/node_exporter/textfile
 

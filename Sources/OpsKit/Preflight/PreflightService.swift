@@ -1,0 +1,372 @@
+import Foundation
+
+/// One checklist item's outcome. `fix` is the one line that makes it pass.
+public struct PreflightCheck: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case pass, warn, fail }
+    public var id: String
+    public var status: Status
+    public var summary: String
+    public var fix: String?
+    /// Part of the subset `opsctl deploy` runs first (`preflight.fatal`).
+    public var fatal: Bool = false
+}
+
+public struct PreflightReport: Report {
+    public var env: String
+    public var checks: [PreflightCheck]
+    public var passed: Int { checks.filter { $0.status == .pass }.count }
+    public var warned: Int { checks.filter { $0.status == .warn }.count }
+    public var failed: Int { checks.filter { $0.status == .fail }.count }
+
+    enum CodingKeys: String, CodingKey { case env, checks, passed, warned, failed }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(env, forKey: .env)
+        try container.encode(checks, forKey: .checks)
+        try container.encode(passed, forKey: .passed)
+        try container.encode(warned, forKey: .warned)
+        try container.encode(failed, forKey: .failed)
+    }
+
+    public var exitCode: Int32 { failed == 0 ? 0 : OpsError.Kind.checkFailed.exitCode }
+
+    public func renderText() -> String {
+        var lines = checks.map { check in
+            "\(check.status.rawValue.uppercased().padding(toLength: 4, withPad: " ", startingAt: 0))  \(check.id.padding(toLength: 24, withPad: " ", startingAt: 0))  \(check.summary)"
+                + (check.status == .pass ? "" : check.fix.map { "\n" + String(repeating: " ", count: 32) + "fix: \($0)" } ?? "")
+        }
+        lines.append("\(failed == 0 ? "ok" : "FAILED"): \(passed) passed, \(warned) warning(s), \(failed) failed for \(env)")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `opsctl preflight ENV`: the runbook's pre-deployment checklist, for real. Secret values are
+/// read to be checked, never printed: a check names the key and the file, not the value.
+public struct PreflightService: Sendable {
+    public let config: OpsConfig
+    public let environment: EnvironmentConfig
+    public let context: OpsContext
+
+    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
+        self.config = config
+        self.environment = environment
+        self.context = context
+    }
+
+    var settings: PreflightSettings { environment.preflight }
+
+    /// Every check, or only the fatal subset (what deploy runs before touching anything).
+    public func run(fatalOnly: Bool = false) async -> PreflightReport {
+        var checks: [PreflightCheck] = []
+        func add(_ new: [PreflightCheck]) {
+            checks += new.map { check in
+                var check = check
+                check.fatal = settings.fatal.contains(check.id)
+                return check
+            }
+        }
+        let wanted = { (id: String) in !fatalOnly || settings.fatal.contains(id) }
+        let variables = environmentVariables()
+        if wanted("secrets.strength") { add(secretStrength(variables)) }
+        if wanted("secrets.file_mode") { add(secretFileModes()) }
+        if wanted("secrets.in_git") { add([await secretsTracked()]) }
+        if wanted("secrets.in_repository") { add([await secretsInRepository(variables)]) }
+        if wanted("secrets.gitignore") { add([await gitignoreCoversSecrets()]) }
+        if wanted("docker.client") || wanted("docker.daemon") || wanted("docker.image") { add(await docker().filter { wanted($0.id) }) }
+        if wanted("storage.database") { add(databaseChecks().filter { wanted($0.id) }) }
+        if wanted("storage.backup_space") || wanted("storage.backup_verified") { add(backupChecks().filter { wanted($0.id) }) }
+        if wanted("config.health") { add([healthConfigured()]) }
+        if wanted("config.smoke") { add([smokeConfigured()]) }
+        if wanted("config.allowed_paths") { add([allowedPaths(variables)]) }
+        if wanted("clock.ntp") { add([await clock()]) }
+        return PreflightReport(env: environment.name, checks: checks.filter { !settings.skip.contains($0.id) })
+    }
+
+    // MARK: - secrets
+
+    /// Every variable the app will see: the env file, then `run.env` (later wins, as docker does).
+    func environmentVariables() -> [(key: String, value: String, source: String)] {
+        var variables: [(key: String, value: String, source: String)] = []
+        if let path = environment.run.envFile {
+            variables += (EnvFile.read(path) ?? []).map { ($0.key, $0.value, path) }
+        }
+        variables += environment.run.env.map { ($0.name, $0.resolvedValue, $0.fromFile ?? "run.env in \(config.sourcePath)") }
+        return variables
+    }
+
+    static let builtInPlaceholders = ["your-super-secret", "changeme", "change-me", "change_me", "dev_secret", "secret", "password", "example",
+                                      "placeholder", "replace-me", "replaceme", "todo", "xxx", "test", "default", "<use strong random string"]
+
+    func isPlaceholder(_ value: String) -> Bool {
+        let lowered = value.lowercased()
+        let placeholders = Self.builtInPlaceholders + settings.placeholders.map { $0.lowercased() }
+        // Known defaults anywhere in the value; short generic words only as the whole value.
+        return placeholders.contains { placeholder in
+            placeholder.count >= 8 ? lowered.contains(placeholder) : lowered == placeholder
+        } || Set(lowered).count <= 2
+    }
+
+    func secretStrength(_ variables: [(key: String, value: String, source: String)]) -> [PreflightCheck] {
+        settings.secretKeys.map { key in
+            guard let variable = variables.last(where: { $0.key == key }) else {
+                return PreflightCheck(id: "secrets.strength", status: .fail, summary: "\(key) is not set (env_file or run.env)",
+                                      fix: "add \(key)=$(openssl rand -base64 48) to \(environment.run.envFile ?? "the env file")")
+            }
+            if isPlaceholder(variable.value) {
+                return PreflightCheck(id: "secrets.strength", status: .fail, summary: "\(key) in \(variable.source) is a known placeholder/default value",
+                                      fix: "replace it: openssl rand -base64 48")
+            }
+            if variable.value.count < settings.minSecretLength {
+                return PreflightCheck(id: "secrets.strength", status: .fail,
+                                      summary: "\(key) in \(variable.source) is \(variable.value.count) characters (at least \(settings.minSecretLength))",
+                                      fix: "replace it: openssl rand -base64 48")
+            }
+            return PreflightCheck(id: "secrets.strength", status: .pass, summary: "\(key) is \(variable.value.count) characters and not a placeholder")
+        }
+    }
+
+    func secretFileModes() -> [PreflightCheck] {
+        var files = [environment.run.envFile].compactMap { $0 }
+        files += environment.run.env.compactMap(\.fromFile)
+        if let file = environment.handoff.webhookFile { files.append(file) }
+        guard !files.isEmpty else {
+            return [PreflightCheck(id: "secrets.file_mode", status: .pass, summary: "no env or secret files configured")]
+        }
+        return files.map { path in
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                return PreflightCheck(id: "secrets.file_mode", status: .fail, summary: "\(path) does not exist", fix: "create it, mode 600")
+            }
+            let mode = info.st_mode & 0o777
+            if mode & 0o077 != 0 {
+                return PreflightCheck(id: "secrets.file_mode", status: .fail, summary: "\(path) is mode \(String(mode, radix: 8)): group or others can read it",
+                                      fix: "chmod 600 \(path)")
+            }
+            if info.st_uid != getuid() {
+                return PreflightCheck(id: "secrets.file_mode", status: .fail, summary: "\(path) is owned by uid \(info.st_uid), not the running user (uid \(getuid()))",
+                                      fix: "chown \(getuid()) \(path)")
+            }
+            return PreflightCheck(id: "secrets.file_mode", status: .pass, summary: "\(path) is mode \(String(mode, radix: 8)), owned by the running user")
+        }
+    }
+
+    var git: GitClient { GitClient(runner: context.runner, directory: config.git.dir) }
+
+    func gitRun(_ arguments: [String], input: String? = nil) async -> ProcessResult? {
+        var request = git.request(arguments)
+        request.standardInput = input
+        return try? await context.runner.run(request)
+    }
+
+    /// `.env.example` and friends are meant to be committed; real env files and `.secrets/` are not.
+    static func isSecretPath(_ path: String) -> Bool {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        if path.hasPrefix(".secrets/") || path.contains("/.secrets/") { return true }
+        guard name.hasPrefix(".env") else { return false }
+        return !["example", "sample", "template", "dist"].contains { name.hasSuffix(".\($0)") }
+    }
+
+    func secretsTracked() async -> PreflightCheck {
+        guard let result = await gitRun(["ls-files", "-z"]), result.succeeded else {
+            return PreflightCheck(id: "secrets.in_git", status: .warn, summary: "\(config.git.dir) is not a git repository: could not check", fix: "set git.dir")
+        }
+        let tracked = result.standardOutput.split(separator: "\0").map(String.init).filter(Self.isSecretPath)
+        guard tracked.isEmpty else {
+            return PreflightCheck(id: "secrets.in_git", status: .fail, summary: "tracked by git: " + tracked.prefix(5).joined(separator: ", "),
+                                  fix: "git rm --cached \(tracked[0]) and rotate every secret it held (it is in the history)")
+        }
+        return PreflightCheck(id: "secrets.in_git", status: .pass, summary: "no .env* or .secrets/ files tracked by git")
+    }
+
+    func secretsInRepository(_ variables: [(key: String, value: String, source: String)]) async -> PreflightCheck {
+        var values = Set(variables.filter { Redactor.isSecretName($0.key) || settings.secretKeys.contains($0.key) }.map(\.value))
+        values.formUnion(config.redactor.secretValues)
+        values = values.filter { $0.count >= 8 }
+        guard !values.isEmpty else {
+            return PreflightCheck(id: "secrets.in_repository", status: .pass, summary: "no configured secret values to look for")
+        }
+        // Patterns on stdin, never argv: argv shows in `ps` and in opsctl's own -v log.
+        guard let result = await gitRun(["grep", "-I", "-l", "-F", "-f", "-", "--"], input: values.sorted().joined(separator: "\n") + "\n") else {
+            return PreflightCheck(id: "secrets.in_repository", status: .warn, summary: "git grep could not run", fix: "check git.dir")
+        }
+        switch result.termination {
+        case .exited(0):
+            let files = result.standardOutput.split(separator: "\n").map(String.init)
+            return PreflightCheck(id: "secrets.in_repository", status: .fail,
+                                  summary: "a configured secret value appears in tracked file(s): " + files.prefix(5).joined(separator: ", "),
+                                  fix: "remove it from \(files.first ?? "the file"), rotate the secret (it is in the history)")
+        case .exited(1):
+            return PreflightCheck(id: "secrets.in_repository", status: .pass, summary: "no configured secret value appears in the repository (\(values.count) checked)")
+        default:
+            return PreflightCheck(id: "secrets.in_repository", status: .warn, summary: "\(config.git.dir): git grep failed: could not check", fix: "set git.dir to the repository")
+        }
+    }
+
+    func gitignoreCoversSecrets() async -> PreflightCheck {
+        var missing: [String] = []
+        for (probe, rule) in [(".env.production", ".env*"), (".secrets/probe", ".secrets/")] {
+            guard let result = await gitRun(["check-ignore", "-q", "--no-index", "--", probe]) else { continue }
+            if result.termination == .exited(1) { missing.append(rule) }
+            if case .exited(let code) = result.termination, code > 1 {
+                return PreflightCheck(id: "secrets.gitignore", status: .warn, summary: "\(config.git.dir) is not a git repository: could not check", fix: "set git.dir")
+            }
+        }
+        guard missing.isEmpty else {
+            return PreflightCheck(id: "secrets.gitignore", status: .fail, summary: ".gitignore does not cover " + missing.joined(separator: " and "),
+                                  fix: "printf '%s\\n' " + missing.map { "'\($0)'" }.joined(separator: " ") + " >> .gitignore")
+        }
+        return PreflightCheck(id: "secrets.gitignore", status: .pass, summary: ".gitignore covers .env* and .secrets/")
+    }
+
+    // MARK: - docker
+
+    func docker() async -> [PreflightCheck] {
+        guard (try? SubprocessRunner.locate("docker")) != nil else {
+            return [PreflightCheck(id: "docker.client", status: .fail, summary: "the docker client is not installed", fix: "apt-get install docker.io")]
+        }
+        var checks = [PreflightCheck(id: "docker.client", status: .pass, summary: "docker client found")]
+        do {
+            let version = try await context.docker.version()
+            checks.append(PreflightCheck(id: "docker.daemon", status: .pass, summary: "daemon \(version.server) answers"))
+        } catch {
+            checks.append(PreflightCheck(id: "docker.daemon", status: .fail, summary: error.message, fix: "systemctl start docker"))
+            return checks
+        }
+        let live = (try? Ledger(path: config.state).lastDeployment(env: environment.name, status: .succeeded))??.version
+        guard let live else {
+            checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "nothing deployed yet: no live image to keep"))
+            return checks
+        }
+        let reference = "\(config.image):\(live)"
+        if (try? await context.docker.imageExists(reference)) == true {
+            checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "\(reference) (live) is present for a rollback"))
+        } else {
+            checks.append(PreflightCheck(id: "docker.image", status: .fail, summary: "\(reference), the live release, is not on this host: a rollback could not start it",
+                                         fix: "docker pull \(reference) (or docker load it)"))
+        }
+        return checks
+    }
+
+    // MARK: - storage
+
+    func databaseChecks() -> [PreflightCheck] {
+        guard let path = environment.database?.path else {
+            return [PreflightCheck(id: "storage.database", status: .warn, summary: "no database.path configured: storage not checked", fix: "set database.path")]
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            return [PreflightCheck(id: "storage.database", status: .fail, summary: "\(path) does not exist", fix: "check database.path and the volume mount")]
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard access(path, W_OK) == 0, access(directory, W_OK) == 0 else {
+            return [PreflightCheck(id: "storage.database", status: .fail, summary: "\(path) or its directory is not writable", fix: "chown/chmod \(directory)")]
+        }
+        var checks = [PreflightCheck(id: "storage.database", status: .pass, summary: "\(path) exists and is writable")]
+        if let mount = Self.mount(containing: path), ["tmpfs", "ramfs"].contains(mount.type) {
+            checks.append(PreflightCheck(id: "storage.tmpfs", status: .fail, summary: "\(path) is on \(mount.type) (\(mount.point)): it vanishes on restart",
+                                         fix: "move it to a persistent volume"))
+        } else {
+            checks.append(PreflightCheck(id: "storage.tmpfs", status: .pass, summary: "\(path) is on persistent storage"))
+        }
+        return checks
+    }
+
+    /// The mount a path lives on, from /proc/mounts (longest matching mount point).
+    static func mount(containing path: String, mounts: String? = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) -> (point: String, type: String)? {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        var best: (point: String, type: String)?
+        for line in (mounts ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3 else { continue }
+            let point = String(fields[1]).replacingOccurrences(of: "\\040", with: " ")
+            let inside = point == "/" || resolved == point || resolved.hasPrefix(point + "/")
+            if inside, point.count > (best?.point.count ?? -1) { best = (point, String(fields[2])) }
+        }
+        return best
+    }
+
+    func backupChecks() -> [PreflightCheck] {
+        guard let backup = environment.backup else {
+            return [PreflightCheck(id: "storage.backup_space", status: .warn, summary: "no backup section: nothing backs the database up", fix: "add backup.dir")]
+        }
+        var checks: [PreflightCheck] = []
+        let size = environment.database.flatMap { try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int64 } ?? 0
+        var stats = statvfs()
+        let probe = FileManager.default.fileExists(atPath: backup.dir) ? backup.dir : URL(fileURLWithPath: backup.dir).deletingLastPathComponent().path
+        if statvfs(probe, &stats) == 0 {
+            let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+            let needed = 2 * size
+            let text = "\(backup.dir): \(Self.bytes(free)) free, database \(Self.bytes(size))"
+            checks.append(free >= needed
+                ? PreflightCheck(id: "storage.backup_space", status: .pass, summary: text + " (at least 2x)")
+                : PreflightCheck(id: "storage.backup_space", status: .fail, summary: text + ": less than 2x the database", fix: "free space or prune: opsctl prune \(environment.name)"))
+        } else {
+            checks.append(PreflightCheck(id: "storage.backup_space", status: .fail, summary: "\(backup.dir): cannot stat", fix: "create the backup directory"))
+        }
+        let verification = try? Ledger(path: config.state).lastVerification(env: environment.name)
+        let newest = try? BackupCatalog.list(directory: backup.dir, name: backup.name ?? BackupNaming.defaultName(forDatabase: environment.database?.path ?? config.app),
+                                             readManifests: false).first
+        if newest == nil {
+            checks.append(PreflightCheck(id: "storage.backup_verified", status: .fail, summary: "no backup in \(backup.dir)", fix: "opsctl backup \(environment.name)"))
+        } else if let verification, verification.status == "ok", context.now().timeIntervalSince(verification.checkedAt) <= 26 * 3600,
+                  verification.file == newest?.path {
+            checks.append(PreflightCheck(id: "storage.backup_verified", status: .pass, summary: "newest backup verified \(TextFormat.age(of: verification.checkedAt, now: context.now()))"))
+        } else {
+            checks.append(PreflightCheck(id: "storage.backup_verified", status: .warn, summary: "the newest backup has not passed verify within 26 h",
+                                         fix: "opsctl verify \(environment.name) --latest"))
+        }
+        return checks
+    }
+
+    static func bytes(_ value: Int64) -> String { ByteCountFormatter.string(fromByteCount: value, countStyle: .binary) }
+
+    // MARK: - config
+
+    func healthConfigured() -> PreflightCheck {
+        environment.health == nil
+            ? PreflightCheck(id: "config.health", status: .fail, summary: "health.url is not set: a deploy could not tell a broken release", fix: "set health.url")
+            : PreflightCheck(id: "config.health", status: .pass, summary: "health.url set")
+    }
+
+    func smokeConfigured() -> PreflightCheck {
+        (environment.smoke?.checks.isEmpty ?? true)
+            ? PreflightCheck(id: "config.smoke", status: .warn, summary: "no smoke checks: a deploy only checks /health", fix: "add smoke.checks (opsctl init shows the runbook's three)")
+            : PreflightCheck(id: "config.smoke", status: .pass, summary: "\(environment.smoke!.checks.count) smoke check(s)")
+    }
+
+    func allowedPaths(_ variables: [(key: String, value: String, source: String)]) -> PreflightCheck {
+        let matching = variables.filter { variable in
+            settings.pathSettings.contains { pattern in
+                pattern.hasSuffix("*") ? variable.key.hasPrefix(String(pattern.dropLast())) : variable.key == pattern
+            }
+        }
+        let open = matching.filter { variable in
+            variable.value.split(whereSeparator: { $0 == "," || $0 == ":" || $0 == " " }).contains { $0 == "/" }
+        }
+        if let first = open.first {
+            return PreflightCheck(id: "config.allowed_paths", status: .fail, summary: "\(first.key) in \(first.source) includes / (the whole filesystem)",
+                                  fix: "restrict \(first.key) to the directories the app needs")
+        }
+        return PreflightCheck(id: "config.allowed_paths", status: .pass,
+                              summary: matching.isEmpty ? "no \(settings.pathSettings.joined(separator: ", ")) settings" : matching.map(\.key).joined(separator: ", ") + " do not include /")
+    }
+
+    // MARK: - clock
+
+    func clock() async -> PreflightCheck {
+        if let result = try? await context.runner.run(ProcessRequest("timedatectl", ["show", "--property=NTPSynchronized", "--value"], timeout: .seconds(5))),
+           result.succeeded {
+            let value = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            return value == "yes"
+                ? PreflightCheck(id: "clock.ntp", status: .pass, summary: "NTP synchronised (timedatectl)")
+                : PreflightCheck(id: "clock.ntp", status: .fail, summary: "the clock is not NTP-synchronised (timedatectl): JWT expiry and backup ages drift",
+                                 fix: "timedatectl set-ntp true")
+        }
+        if let result = try? await context.runner.run(ProcessRequest("chronyc", ["tracking"], timeout: .seconds(5))), result.succeeded {
+            return result.standardOutput.contains("Leap status     : Normal")
+                ? PreflightCheck(id: "clock.ntp", status: .pass, summary: "NTP synchronised (chronyc)")
+                : PreflightCheck(id: "clock.ntp", status: .fail, summary: "chrony is not synchronised", fix: "chronyc sources -v")
+        }
+        return PreflightCheck(id: "clock.ntp", status: .warn, summary: "could not check the clock (no timedatectl or chronyc answered)",
+                              fix: "install chrony, or check NTP by hand")
+    }
+}

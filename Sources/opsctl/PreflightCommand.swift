@@ -1,0 +1,22 @@
+import ArgumentParser
+import OpsKit
+
+struct PreflightCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preflight",
+        abstract: "The runbook's pre-deployment checklist: secrets, docker, storage, config, clock. Exit 1 if any check fails.",
+        discussion: "Secret values are checked, never printed. opsctl deploy runs the checks in preflight.fatal first.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The environment, e.g. production.")
+    var environment: String
+
+    func run() async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            let (config, context) = try Output.load(global, context)
+            let environment = try config.environment(named: self.environment)
+            return await PreflightService(config: config, environment: environment, context: context).run()
+        }
+    }
+}
