@@ -60,7 +60,7 @@ struct DeployCommand: AsyncParsableCommand {
             let environment = try config.environment(named: self.environment)
             let interruption = Interruption()
             if !options.dryRun { interruption.install() }
-            return try await DeployService(config: config, environment: environment, context: context, interruption: interruption)
+            return try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption)
                 .deploy(version, options: options)
         }
     }
@@ -89,7 +89,7 @@ struct RollbackCommand: AsyncParsableCommand {
             let environment = try config.environment(named: self.environment)
             let interruption = Interruption()
             if !options.dryRun { interruption.install() }
-            return try await DeployService(config: config, environment: environment, context: context, interruption: interruption)
+            return try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption)
                 .rollback(to: to, options: options)
         }
     }

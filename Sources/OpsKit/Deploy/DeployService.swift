@@ -35,6 +35,17 @@ public struct DeployService: Sendable {
         self.redactor = config.redactor
     }
 
+    /// The service with the driver the environment names (compose is detected: v2 plugin, else v1).
+    public static func prepare(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext,
+                               interruption: Interruption = Interruption()) async throws(OpsError) -> DeployService {
+        var driver: (any ReleaseDriver)?
+        if environment.driver == .compose {
+            let command = try await ComposeReleaseDriver.detect(runner: context.runner)
+            driver = ComposeReleaseDriver(command: command, config: config, environment: environment, context: context)
+        }
+        return try DeployService(config: config, environment: environment, context: context, interruption: interruption, driver: driver)
+    }
+
     var docker: DockerReleaseDriver? { driver as? DockerReleaseDriver }
     var health: HealthSettings { environment.health! }
     var lockPath: String { URL(fileURLWithPath: config.state).deletingLastPathComponent().path + "/.deploy-\(environment.name).lock" }
@@ -59,6 +70,7 @@ public struct DeployService: Sendable {
         let image = imageReference(versionString)
         _ = try await context.docker.version()   // exit 69 before anything changes when the daemon is down
         try await ensureImage(versionString, tag: tag, dryRun: options.dryRun)
+        try await driver.validate(version: versionString)
         // The runbook's checklist, the part that must never be skipped (preflight.fatal): a
         // placeholder secret or a world-readable env file stops the deploy before anything changes.
         let preflight = await PreflightService(config: config, environment: environment, context: context).run(fatalOnly: true)
@@ -121,8 +133,9 @@ public struct DeployService: Sendable {
             return DeployReport(kind: "rollback", env: environment.name, version: target, previousVersion: live?.version, outcome: .unchanged,
                                 image: imageReference(target), durationMs: 0)
         }
-        let kept = try await driver.releases().contains { $0.version == target }
+        let kept = try await driver.releases().contains { $0.version == target && !$0.running }
         if !kept { try await ensureImage(target, tag: nil, dryRun: options.dryRun) }
+        try await driver.validate(version: target)
         var report = DeployReport(kind: "rollback", env: environment.name, version: target, previousVersion: live?.version, outcome: .planned,
                                   image: imageReference(target), durationMs: 0)
         if options.dryRun {
@@ -199,7 +212,7 @@ public struct DeployService: Sendable {
         do {
             if let live, live.running {
                 try await driver.stop(version: live.version)
-                step("stop \(live.version)", "kept for rollback")
+                step("stop \(live.version)", driver.keepsStoppedReleases ? "kept for rollback" : nil)
             }
             try await driver.launch(version: version, fresh: fresh)
             step("start \(version)")
@@ -308,8 +321,8 @@ public struct DeployService: Sendable {
     // MARK: - validation and helpers
 
     func requireDeployable() throws(OpsError) {
-        guard environment.driver == .docker else {
-            throw OpsError(.config, code: "config.driver_unsupported", "\(config.sourcePath): environments.\(environment.name).driver \(environment.driver.rawValue) is not supported by deploy in this build (docker is)")
+        guard environment.driver != .swarm else {
+            throw OpsError(.config, code: "config.driver_unsupported", "\(config.sourcePath): environments.\(environment.name).driver swarm is not supported by deploy in this build (docker and compose are)")
         }
         guard environment.health != nil else {
             throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is required to deploy (opsctl never switches releases blind)")
@@ -360,21 +373,25 @@ public struct DeployService: Sendable {
         lines.append("ledger: \(options.message.map { "row running (\($0))" } ?? "row running") in \(config.state)")
         if environment.backup?.beforeDeploy == true, tag != nil { lines.append("backup \(environment.name) (backup.before_deploy)") }
         for hook in environment.hooks.preDeploy where tag != nil { lines.append("hook: " + redactor.scrub(ProcessRequest(hook[0], Array(hook.dropFirst())).displayCommand)) }
-        if let live, live.running, let docker {
-            lines.append(ProcessRequest("docker", ["container", "stop", "--time", String(environment.run.stopTimeout.milliseconds / 1000), "--", docker.containerName(live.version)]).displayCommand)
+        if let live, live.running {
+            lines += driver.stopPlan(version: live.version).map { redactor.scrub($0.displayCommand) }
         }
         if reuseKept, let docker {
             lines.append(ProcessRequest("docker", ["container", "start", "--", docker.containerName(version)]).displayCommand)
         } else {
-            lines += driver.launchPlan(version: version).map { redactor.scrub($0.displayCommand) }
+            lines += driver.launchPlan(version: version).map { request in
+                let environment = request.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value) " }.joined()
+                return redactor.scrub(environment + request.displayCommand)
+            }
         }
         lines.append("health-wait \(health.url) every \(health.interval), \(health.successes) pass(es) in a row, timeout \(health.timeout), docker inspect each round")
         if !options.skipSmoke, let smoke = environment.smoke, !smoke.checks.isEmpty {
             lines.append("smoke: \(smoke.checks.count) check(s), converge within the health budget")
         }
         let rollback = environment.rollback == .auto && !options.noRollback
-        lines.append("on failure: " + (rollback ? "stop \(version), start \(live?.version ?? "(no previous release)") again, health-wait it" : "leave \(version) for inspection (rollback manual)"))
-        lines.append("on success: keep \(environment.keepReleases) stopped release(s), remove older ones")
+        lines.append("on failure: " + (!rollback ? "leave \(version) for inspection (rollback manual)"
+            : live.map { "stop \(version), start \($0.version) again, health-wait it" } ?? "stop \(version); there is no previous release"))
+        if driver.keepsStoppedReleases { lines.append("on success: keep \(environment.keepReleases) stopped release(s), remove older ones") }
         for hook in environment.hooks.postDeploy where tag != nil { lines.append("hook: " + redactor.scrub(ProcessRequest(hook[0], Array(hook.dropFirst())).displayCommand)) }
         return lines
     }

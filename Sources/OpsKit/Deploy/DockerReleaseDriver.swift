@@ -13,8 +13,14 @@ public struct DeployedRelease: Sendable, Codable, Equatable {
 public protocol ReleaseDriver: Sendable {
     /// Every release of this app and environment the runtime knows, running or kept.
     func releases() async throws(OpsError) -> [DeployedRelease]
+    /// Whether a stopped release stays around for an instant rollback (compose replaces it).
+    var keepsStoppedReleases: Bool { get }
+    /// Checks the runtime's own config for `version` before anything changes (a compose file).
+    func validate(version: String) async throws(OpsError)
     /// The exact commands `launch(version:fresh:)` would run, for `--dry-run`.
     func launchPlan(version: String) -> [ProcessRequest]
+    /// The exact commands `stop(version:)` would run, for `--dry-run`.
+    func stopPlan(version: String) -> [ProcessRequest]
     /// Starts `version`: a fresh container (`fresh`), else the kept one when there is one.
     func launch(version: String, fresh: Bool) async throws(OpsError)
     /// Stops a release, keeping it for an instant rollback.
@@ -54,6 +60,11 @@ public struct DockerReleaseDriver: ReleaseDriver {
     public func imageReference(_ version: String) -> String { "\(image):\(version.replacingOccurrences(of: "+", with: "_"))" }
 
     var labels: [String: String] { ["opsctl.app": app, "opsctl.env": env] }
+
+    public var keepsStoppedReleases: Bool { true }
+
+    /// `run:` is opsctl's own config, already validated when it was loaded.
+    public func validate(version: String) async throws(OpsError) {}
 
     public func releases() async throws(OpsError) -> [DeployedRelease] {
         try await docker.containers(labels: labels).compactMap { state in
@@ -116,6 +127,10 @@ public struct DockerReleaseDriver: ReleaseDriver {
             throw OpsError(.io, code: "deploy.env_file", "\(path): cannot write the env file")
         }
         return path
+    }
+
+    public func stopPlan(version: String) -> [ProcessRequest] {
+        [ProcessRequest("docker", ["container", "stop", "--time", String(run.stopTimeout.milliseconds / 1000), "--", containerName(version)])]
     }
 
     public func stop(version: String) async throws(OpsError) {

@@ -51,7 +51,7 @@ public struct HandoffService: Sendable {
             report.health = .init(url: Redactor.redactURLCredentials(healthSettings.url), ok: probe.ok, status: probe.status,
                                   ms: probe.totalMs.map { Int($0.rounded()) }, reason: probe.reason)
         }
-        if environment.driver == .docker {
+        if environment.driver != .swarm {
             do { report.logs = try await logErrors(since: from, until: to) } catch { note("docker", error.message) }
         }
         if let path = environment.database?.path {
@@ -89,7 +89,7 @@ public struct HandoffService: Sendable {
 
     /// Error lines in the running container's logs over the window, the most repeated first.
     func logErrors(since: Date, until: Date) async throws(OpsError) -> HandoffReport.Logs? {
-        let containers = try await context.docker.containers(labels: ["opsctl.app": config.app, "opsctl.env": environment.name])
+        let containers = try await context.docker.containers(labels: config.containerLabels(of: environment, context: context))
         guard let running = containers.first(where: \.running) else { return nil }
         let logs = try await context.docker.logs(running.name, since: since, until: until)
         return Self.summarise(logs: logs, pattern: settings.logPattern, container: running.name, redactor: config.redactor)

@@ -202,12 +202,13 @@ environments:
       args: []                     # extra `docker run` arguments, one list item per word
       stop_timeout: 10s            # docker stop: SIGTERM, then SIGKILL after this long
       pull: false                  # true: docker pull <image>:<version> when it is not on this host
-    # compose:                     # driver: compose
+    # compose:                     # driver: compose (docker compose v2, else docker-compose v1)
     #   files: [docker-compose.yml, docker-compose.prod.yml]
-    #   project: dashboard
+    #   project: dashboard         # your current project (compose's default: the directory name)
     #   service: dashboard
-    #   tag_variable: IMAGE_TAG
-    # swarm:                       # driver: swarm
+    #   tag_variable: IMAGE_TAG    # image: dashboard:${IMAGE_TAG} in the compose file
+    #   (stop_timeout above applies; nothing is kept stopped: a rollback runs `up` with the old tag)
+    # swarm:                       # driver: swarm (config only in this build; deploy refuses it)
     #   service: dashboard
     #   update_parallelism: 1
     #   update_delay: 5s

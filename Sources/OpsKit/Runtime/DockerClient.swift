@@ -89,7 +89,12 @@ public struct DockerClient: Sendable {
         public var created: String
         public var labels: [String: String]
 
-        public var version: String? { labels["opsctl.version"] }
+        /// The release: opsctl's label, else the image tag (containers compose started).
+        public var version: String? {
+            if let label = labels["opsctl.version"] { return label }
+            guard let colon = image.lastIndex(of: ":"), !image[colon...].contains("/") else { return nil }
+            return String(image[image.index(after: colon)...])
+        }
     }
 
     struct RawContainer: Decodable {

@@ -1,0 +1,132 @@
+import Foundation
+
+/// `driver: compose`: the team's own compose files, driven by typed argv. A release is the
+/// service's container with the image tag set through `compose.tag_variable`. Compose replaces
+/// the container on `up`, so nothing is kept: a rollback runs the previous tag again.
+public struct ComposeReleaseDriver: ReleaseDriver {
+    /// `docker compose` (the v2 plugin) or `docker-compose` (v1).
+    public let command: [String]
+    public let settings: ComposeSettings
+    public let project: String
+    public let files: [String]
+    public let workingDirectory: String
+    public let image: String
+    public let stopTimeout: OpsDuration
+    public let docker: DockerClient
+    let runner: any ProcessRunning
+
+    public init(command: [String], config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
+        let settings = environment.compose!
+        let directory = URL(fileURLWithPath: config.sourcePath).deletingLastPathComponent().path
+        self.command = command
+        self.settings = settings
+        workingDirectory = directory
+        files = settings.files.map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: directory + "/")).standardizedFileURL.path }
+        project = settings.project ?? Self.defaultProject(directory: files.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? directory)
+        image = config.image
+        stopTimeout = environment.run.stopTimeout
+        docker = context.docker
+        runner = context.runner
+    }
+
+    /// What compose itself would call the project: the directory name, lowercased, without
+    /// other characters (so opsctl takes over the containers the team already runs).
+    static func defaultProject(directory: String) -> String {
+        URL(fileURLWithPath: directory).lastPathComponent.lowercased().filter { $0.isLetter && $0.isASCII || $0.isNumber || $0 == "-" || $0 == "_" }
+    }
+
+    /// Prefers the v2 plugin, falls back to v1; exit 69 when neither answers.
+    public static func detect(runner: any ProcessRunning) async throws(OpsError) -> [String] {
+        if let v2 = try? await runner.run(ProcessRequest("docker", ["compose", "version"], timeout: .seconds(20))), v2.succeeded { return ["docker", "compose"] }
+        if let v1 = try? await runner.run(ProcessRequest("docker-compose", ["version"], timeout: .seconds(20))), v1.succeeded { return ["docker-compose"] }
+        throw OpsError(.unavailable, code: "compose.missing", "neither `docker compose` (v2 plugin) nor `docker-compose` (v1) is installed",
+                       details: ["apt-get install docker-compose (v1), or the docker-compose-plugin package (v2)"])
+    }
+
+    func request(_ arguments: [String], version: String?, timeout: Duration = .seconds(300)) -> ProcessRequest {
+        var base = Array(command.dropFirst())
+        for file in files { base += ["--file", file] }
+        base += ["--project-name", project]
+        return ProcessRequest(command[0], base + arguments, workingDirectory: workingDirectory,
+                              environment: version.map { [settings.tagVariable: $0] } ?? [:], timeout: timeout)
+    }
+
+    /// Compose's own words on failure (a bad file says which line), as a config error.
+    func run(_ request: ProcessRequest, code: String) async throws(OpsError) {
+        let result = try await runner.run(request)
+        guard result.succeeded else {
+            let message = result.standardErrorTail.split(separator: "\n").suffix(6).map(String.init)
+            throw OpsError(.unavailable, code: code, "\(request.displayCommand): \(result.failureSummary)", details: message)
+        }
+    }
+
+    var labels: [String: String] { ["com.docker.compose.project": project, "com.docker.compose.service": settings.service] }
+
+    public var keepsStoppedReleases: Bool { false }
+
+    /// `compose config` with the tag set: a broken file is refused (exit 78, compose's own
+    /// message) before the live release is touched.
+    public func validate(version: String) async throws(OpsError) {
+        let result = try await runner.run(request(["config", "--quiet"], version: version, timeout: .seconds(60)))
+        guard result.succeeded else {
+            let message = result.standardErrorTail.split(separator: "\n").suffix(8).map(String.init)
+            throw OpsError(.config, code: "compose.invalid", "the compose files do not load (\(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", "))): "
+                           + (message.last ?? result.failureSummary), details: message)
+        }
+        let services = try await runner.run(request(["config", "--services"], version: version, timeout: .seconds(60)))
+        guard services.standardOutput.split(separator: "\n").contains(Substring(settings.service)) else {
+            throw OpsError(.config, code: "compose.no_service", "the compose files define no service \"\(settings.service)\" (compose.service)",
+                           details: ["services: " + services.standardOutput.split(separator: "\n").joined(separator: ", ")])
+        }
+    }
+
+    public func releases() async throws(OpsError) -> [DeployedRelease] {
+        try await docker.containers(labels: labels).map { state in
+            DeployedRelease(version: state.version ?? "?", container: state.name, running: state.running, status: state.status, created: state.created)
+        }
+    }
+
+    public func launchPlan(version: String) -> [ProcessRequest] {
+        [request(["up", "--detach", "--no-deps", settings.service], version: version)]
+    }
+
+    public func stopPlan(version: String) -> [ProcessRequest] {
+        [request(["stop", "--timeout", String(stopTimeout.milliseconds / 1000), settings.service], version: version)]
+    }
+
+    public func launch(version: String, fresh: Bool) async throws(OpsError) {
+        // The same tag again (--force, or a restore of what was stopped) still needs a new container.
+        let running = try await releases().first
+        let arguments = ["up", "--detach", "--no-deps"] + (running?.version == version ? ["--force-recreate"] : []) + [settings.service]
+        try await run(request(arguments, version: version), code: "compose.up")
+    }
+
+    public func stop(version: String) async throws(OpsError) {
+        try await run(stopPlan(version: version)[0], code: "compose.stop")
+    }
+
+    public func fatalState(version: String) async -> String? {
+        guard let state = try? await docker.containers(labels: labels).first else { return "the \(settings.service) service has no container" }
+        if state.restartCount > 0 { return "container \(state.name) restarted \(state.restartCount) time(s) (exit code \(state.exitCode))" }
+        if !state.running, ["exited", "dead"].contains(state.status) { return "container \(state.name) exited with code \(state.exitCode)" }
+        return nil
+    }
+
+    public func logs(version: String, lines: Int) async -> String {
+        guard let state = try? await docker.containers(labels: labels).first else { return "" }
+        return await docker.logs(state.name, lines: lines)
+    }
+
+    public func prune(keep: Int, protecting: Set<String>) async throws(OpsError) -> [String] { [] }
+}
+
+extension OpsConfig {
+    /// The labels that find an environment's release containers: compose sets its own
+    /// (project, service); opsctl's docker driver sets `opsctl.app/env`.
+    public func containerLabels(of environment: EnvironmentConfig, context: OpsContext) -> [String: String] {
+        if environment.driver == .compose, environment.compose != nil {
+            return ComposeReleaseDriver(command: ["docker-compose"], config: self, environment: environment, context: context).labels
+        }
+        return ["opsctl.app": app, "opsctl.env": environment.name]
+    }
+}
