@@ -28,6 +28,18 @@ struct ReleaseOptions: ParsableArguments {
         options.message = message
         return options
     }
+
+    /// Loads the config, catches SIGINT/SIGTERM (a real run rolls back on them), runs `body`.
+    func run(_ global: GlobalOptions, environment name: String, options: DeployOptions,
+             _ body: @escaping (DeployService) async throws(OpsError) -> DeployReport) async throws {
+        try await Output.run(global) { context throws(OpsError) in
+            let (config, context) = try Output.load(global, context)
+            let environment = try config.environment(named: name)
+            let interruption = Interruption()
+            if !options.dryRun { interruption.install() }
+            return try await body(try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption))
+        }
+    }
 }
 
 struct DeployCommand: AsyncParsableCommand {
@@ -55,13 +67,8 @@ struct DeployCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try release.options(noRollback: noRollback)
-        try await Output.run(global) { context throws(OpsError) in
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: self.environment)
-            let interruption = Interruption()
-            if !options.dryRun { interruption.install() }
-            return try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption)
-                .deploy(version, options: options)
+        try await release.run(global, environment: environment, options: options) { service throws(OpsError) in
+            try await service.deploy(version, options: options)
         }
     }
 }
@@ -84,13 +91,8 @@ struct RollbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try release.options(noRollback: false)
-        try await Output.run(global) { context throws(OpsError) in
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: self.environment)
-            let interruption = Interruption()
-            if !options.dryRun { interruption.install() }
-            return try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption)
-                .rollback(to: to, options: options)
+        try await release.run(global, environment: environment, options: options) { service throws(OpsError) in
+            try await service.rollback(to: to, options: options)
         }
     }
 }

@@ -7,10 +7,7 @@
 #   prune:  opsctl prune over 10,000 backup files
 # Targets: idle <= 0.55x seed and <= 1.15x pigz; under writer <= 1.3x idle and p99 <= 2x; prune <= 1 s.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=/opt/swift/usr/bin:$PATH
-opsctl="$root/.build/release/opsctl"
-[ -x "$opsctl" ] || (cd "$root" && swift build -c release >&2)
+source "$(dirname "$0")/common.sh"
 size_mb=${SIZE_MB:-210}
 runs=${RUNS:-3}
 work=${BENCH_DIR:-/tmp/opsctl-bench}
@@ -24,7 +21,6 @@ cat "$db" > /dev/null   # warm the page cache
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 seed_backup() { # the seed's backup.sh, minus retention
     sqlite3 "$db" ".backup $work/seed.db" && gzip -6 -c "$work/seed.db" > "$work/seed.db.gz" && rm -f "$work/seed.db"

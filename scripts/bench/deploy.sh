@@ -8,10 +8,7 @@
 #      next to the seed's deploy loop (curl -f /health every 2 s, 30 tries)
 #   3. recovery: failure decided -> the previous release answers healthy  (target <= 3 s)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=/opt/swift/usr/bin:$PATH
-opsctl="$root/.build/release/opsctl"
-[ -x "$opsctl" ] || (cd "$root" && swift build -c release >&2)
+source "$(dirname "$0")/common.sh"
 runs=${RUNS:-5}
 seed_tries=${SEED_TRIES:-30}
 port=${PORT:-27181}
@@ -49,7 +46,6 @@ environments:
 YAML
 export OPSCTL_CONFIG="$work/opsctl.yml"
 now_ms() { date +%s%3N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 health() { curl -sf -m 1 -o /dev/null "http://127.0.0.1:$port/health"; }
 
 echo "== 1. deploy overhead over a bare docker run (median of $runs) =="

@@ -4,10 +4,7 @@
 # There is no tool to compare with (people write this report by hand); the figure is printed
 # next to the target, and next to `sqlite3` merely counting the same rows as a floor.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=/opt/swift/usr/bin:$PATH
-opsctl="$root/.build/release/opsctl"
-[ -x "$opsctl" ] || (cd "$root" && swift build -c release >&2)
+source "$(dirname "$0")/common.sh"
 runs=${RUNS:-5}
 events=${EVENTS:-10000}
 work=$(mktemp -d /tmp/opsctl-bench-handoff.XXXXXX)
@@ -41,7 +38,6 @@ db.executemany("INSERT INTO notes (env, text, author, created_at, resolved_at) V
 db.commit()
 PY
 now() { date +%s%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : > "$work/md"; : > "$work/json"; : > "$work/floor"
 for _ in $(seq "$runs"); do
     start=$(now); "$opsctl" handoff bench --since 8d > "$work/out.md"; echo $(( ($(now) - start) / 1000000 )) >> "$work/md"

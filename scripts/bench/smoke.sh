@@ -7,10 +7,7 @@
 #      opsctl wait, interval 250 ms, successes 1 (target <= interval + 50 ms)
 #      vs the seed's deploy loop: curl -f /health every 2 s, 30 tries (up to 2 s)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=/opt/swift/usr/bin:$PATH
-opsctl="$root/.build/release/opsctl"
-[ -x "$opsctl" ] || (cd "$root" && swift build -c release >&2)
+source "$(dirname "$0")/common.sh"
 runs=${RUNS:-5}
 work=$(mktemp -d /tmp/opsctl-bench-smoke.XXXXXX)
 python3 "$root/Tests/Fixtures/http/server.py" 0 600 > "$work/server.out" &
@@ -30,7 +27,6 @@ export OPSCTL_CONFIG="$work/opsctl.yml"
 
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }'; }
 now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 echo "== 20 checks against /slow/200 (median of $runs) =="
 : > "$work/opsctl.ms"; : > "$work/slowest.ms"; : > "$work/seq.ms"

@@ -3,10 +3,8 @@
 # template config. Target (issue 2): median <= 50 ms each. Prints median and p90 over RUNS
 # runs, with `/bin/true` as the process-spawn floor measured in the same run.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=/opt/swift/usr/bin:$PATH
-binary="$root/.build/release/opsctl"
-[ -x "$binary" ] || (cd "$root" && swift build -c release >&2)
+source "$(dirname "$0")/common.sh"
+binary=$opsctl
 runs=${RUNS:-40}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -5,10 +5,7 @@
 #   opsctl verify --file X --deep   vs  the same chain with integrity_check                              (target <= 0.8x)
 #   opsctl restore --to             vs  gunzip -c X > t.db alone                                         (target <= 1.2x)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH=/opt/swift/usr/bin:$PATH
-opsctl="$root/.build/release/opsctl"
-[ -x "$opsctl" ] || (cd "$root" && swift build -c release >&2)
+source "$(dirname "$0")/common.sh"
 size_mb=${SIZE_MB:-210}
 runs=${RUNS:-3}
 work=${BENCH_DIR:-/tmp/opsctl-bench-verify}
