@@ -103,10 +103,10 @@ final class DeployFixture {
 
     /// Runs opsctl in the background through sh (so signals reach it as they would from a
     /// terminal or systemd); returns its pid and a way to wait for its exit code.
-    func background(_ arguments: [String]) async throws -> (pid: pid_t, finished: () async throws -> Int32) {
-        let pidFile = directory.path + "/bg.pid", codeFile = directory.path + "/bg.rc"
+    func background(_ arguments: [String], name: String = "bg") async throws -> (pid: pid_t, finished: () async throws -> Int32) {
+        let pidFile = directory.path + "/\(name).pid", codeFile = directory.path + "/\(name).rc"
         unlink(pidFile); unlink(codeFile)
-        let script = "\"$0\" \"$@\" >\"\(directory.path)/bg.out\" 2>\"\(directory.path)/bg.err\" & echo $! >\"\(pidFile)\"; wait $!; echo $? >\"\(codeFile)\""
+        let script = "\"$0\" \"$@\" >\"\(directory.path)/\(name).out\" 2>\"\(directory.path)/\(name).err\" & echo $! >\"\(pidFile)\"; wait $!; echo $? >\"\(codeFile)\""
         let request = ProcessRequest("sh", ["-c", script, Opsctl.binary] + arguments, workingDirectory: directory.path,
                                      environment: ["OPSCTL_CONFIG": "", "USER": "alice"], timeout: .seconds(120))
         let task = Task { try await SubprocessRunner().run(request) }
@@ -273,6 +273,12 @@ struct DeployTests {
         #expect(plan.stdout.contains("docker run --detach --name \(fixture.container("1.0.1"))"))
         #expect(plan.stdout.contains("docker container stop --time 5 -- \(fixture.container("1.0.0"))"))
 
+        let multiline = try fixture.directory.read("opsctl.yml").replacingOccurrences(of: "stop_timeout: 5s", with: "stop_timeout: 5s\n      volumes: []\n      args: []")
+            .replacingOccurrences(of: "env: {PORT:", with: "env: {PEM: \"line1\\nline2\", PORT:")
+        try fixture.directory.write("opsctl.yml", multiline)
+        let newline = try await opsctl.run("deploy", "production", "1.0.1")
+        #expect(newline.exitCode == 78 && newline.stderr.contains("run.env.PEM: the value has a newline"), "\(newline.stderr)")
+
         #expect(try await fixture.releases() == before)
         #expect(try fixture.rows().count == 1, "refusals and dry runs write no deploy rows")
         #expect(fixture.serving() == "1.0.0")
@@ -333,9 +339,14 @@ struct DeployTests {
         let error = try #require(try second.json()["error"] as? [String: Any])
         #expect(error["code"] as? String == "lock.held")
         #expect((error["message"] as? String)?.contains("pid \(slow.pid)") == true, "\(error)")
+        // A deploy queued behind it starts from what runs once the lock is free, not from what ran before.
+        let queued = try await fixture.background(["deploy", "production", "1.0.1", "--wait-lock", "30s"], name: "queued")
         #expect(try await slow.finished() == 0)
-        let queued = try await fixture.opsctl.run("deploy", "production", "1.0.1", "--wait-lock", "30s")
-        #expect(queued.exitCode == 0)
+        let queuedCode = try await queued.finished()
+        let queuedOutput = (try? fixture.directory.read("queued.out")) ?? ""
+        #expect(queuedCode == 0, "\(queuedOutput)")
+        #expect(try await fixture.releases() == ["1.0.0": false, "1.0.4": false, "1.0.1": true])
+        #expect(try fixture.rows().first { $0.version == "1.0.1" }?.previousVersion == "1.0.4")
     }
 
     @Test func sigtermDuringTheHealthWaitRestoresThePreviousRelease() async throws {

@@ -55,6 +55,7 @@ public struct EnvironmentConfig: Sendable, Encodable {
     var secretValues: [String] {
         var values = run.env.compactMap { $0.secret?.value }
         values += smoke?.checks.flatMap { $0.headers.compactMap { $0.secret?.value } } ?? []
+        values += build?.args.compactMap { $0.secret?.value } ?? []
         if let webhook = handoff.webhook { values.append(webhook.value) }
         // The env file goes to docker as is; its secrets can come back through container logs.
         values += EnvFile.secretValues(run.envFile)

@@ -12,6 +12,8 @@ public struct DeployReport: Report {
         case rolledBack = "rolled_back"
         /// SIGINT/SIGTERM; the previous release serves again (exit 3).
         case interrupted
+        /// Stopped before anything changed (pre-deploy backup, hook, signal); thrown as an error.
+        case aborted
         /// Failed and nothing healthy serves (exit 4).
         case failed
     }
@@ -53,6 +55,7 @@ public struct DeployReport: Report {
         case .succeeded, .unchanged, .planned: 0
         case .rolledBack, .interrupted: OpsError.Kind.deployRolledBack.exitCode
         case .failed: OpsError.Kind.serviceMayBeDown.exitCode
+        case .aborted: OpsError.Kind.checkFailed.exitCode
         }
     }
 
@@ -95,6 +98,7 @@ public struct DeployReport: Report {
                 !!! THE SERVICE MAY BE DOWN: nothing healthy is known to serve \(env). Check now: opsctl status \(env)
                 """)
         case .planned, .unchanged: break
+        case .aborted: lines.append("ABORTED: \(what): \(reason ?? "") (nothing was changed)")
         }
         return lines.joined(separator: "\n")
     }

@@ -85,7 +85,7 @@ public struct DeployService: Sendable {
         let live = try await liveRelease()
         var report = DeployReport(kind: "deploy", env: environment.name, version: versionString, previousVersion: live?.version, outcome: .planned,
                                   gitCommit: commit, image: image, durationMs: 0)
-        if live?.version == versionString, !options.force {
+        if live?.version == versionString, live?.running == true, !options.force {
             report.outcome = .unchanged
             return report
         }
@@ -129,7 +129,7 @@ public struct DeployService: Sendable {
             }
             target = older
         }
-        if live?.version == target, !options.force {
+        if live?.version == target, live?.running == true, !options.force {
             return DeployReport(kind: "rollback", env: environment.name, version: target, previousVersion: live?.version, outcome: .unchanged,
                                 image: imageReference(target), durationMs: 0)
         }
@@ -148,7 +148,7 @@ public struct DeployService: Sendable {
 
     // MARK: - the switch, shared by deploy and rollback
 
-    func switchRelease(to version: String, kind: String, from live: DeployedRelease?, commit: String?, options: DeployOptions,
+    func switchRelease(to version: String, kind: String, from liveBeforeLock: DeployedRelease?, commit: String?, options: DeployOptions,
                        report initial: DeployReport, ledger: Ledger, started: ContinuousClock.Instant, fresh: Bool) async throws(OpsError) -> DeployReport {
         var report = initial
         let lock = try FileLock.acquire(path: lockPath, what: "a deploy or rollback of \(environment.name)",
@@ -156,6 +156,13 @@ public struct DeployService: Sendable {
         defer {
             try? ledger.clearLock(scope: "deploy:\(environment.name)")
             lock.release()
+        }
+        // Whoever held the lock before us (--wait-lock) may have changed what runs.
+        let live = options.waitLock == nil ? liveBeforeLock : try await liveRelease()
+        report.previousVersion = live?.version
+        if live?.version == version, live?.running == true, !options.force {
+            report.outcome = .unchanged
+            return report
         }
         report.staleLockHolder = lock.staleHolder?.description
         if let stale = lock.staleHolder { context.logger.warning("cleared a stale deploy lock: \(stale.description)") }
@@ -177,6 +184,7 @@ public struct DeployService: Sendable {
             case .succeeded: .succeeded
             case .rolledBack: .rolledBack
             case .interrupted: .interrupted
+            case .aborted: .aborted
             default: .failed
             }
             try ledger.finishDeployment(id: id, status: status, reason: report.reason, logs: logs.map(redactor.scrub), at: context.now())
@@ -184,29 +192,34 @@ public struct DeployService: Sendable {
             return report
         }
 
-        // Before anything changes: backup, pre_deploy hooks. A failure here leaves the live release alone.
+        // Before anything changes: backup, pre_deploy hooks. A failure here leaves the live release
+        // alone and is recorded `aborted` (not `failed`: nothing stopped serving).
+        func stopIfInterrupted() throws(OpsError) {
+            guard let reason = interruption.reason else { return }
+            _ = try finish(.aborted, "\(reason) before anything changed")
+            throw OpsError(.checkFailed, code: "deploy.interrupted", "\(reason) before anything changed; \(live?.version ?? "nothing") still serves")
+        }
+        try stopIfInterrupted()
         if kind == "deploy", environment.backup?.beforeDeploy == true, environment.database != nil {
             do {
                 let backup = try BackupService.run(try BackupRequest.forEnvironment(environment, config: config), context: context)
                 step("pre-deploy backup", URL(fileURLWithPath: backup.file).lastPathComponent)
             } catch {
                 step("pre-deploy backup", "failed")
-                _ = try finish(.failed, "pre-deploy backup failed: \(error.message); nothing was changed")
+                _ = try finish(.aborted, "pre-deploy backup failed: \(error.message); nothing was changed")
                 throw OpsError(error.kind, code: "deploy.backup_failed", "pre-deploy backup failed: \(error.message); \(live?.version ?? "nothing") still serves, nothing was changed")
             }
         }
+        try stopIfInterrupted()
         if kind == "deploy", !environment.hooks.preDeploy.isEmpty {
             report.hooks += await hooks().run(environment.hooks.preDeploy, env: environment.name, version: version, previous: live?.version)
             step("pre_deploy hooks")
             if let failed = report.hooks.first(where: { !$0.ok }) {
-                _ = try finish(.failed, "pre_deploy hook failed: \(failed.command): \(failed.detail ?? "")")
+                _ = try finish(.aborted, "pre_deploy hook failed: \(failed.command): \(failed.detail ?? "")")
                 throw OpsError(.checkFailed, code: "deploy.hook_failed", "pre_deploy hook failed: \(failed.command): \(failed.detail ?? ""); \(live?.version ?? "nothing") still serves, nothing was changed")
             }
         }
-        if let reason = interruption.reason {
-            _ = try finish(.interrupted, "\(reason) before anything changed")
-            throw OpsError(.checkFailed, code: "deploy.interrupted", "\(reason) before anything changed; \(live?.version ?? "nothing") still serves")
-        }
+        try stopIfInterrupted()
 
         // The switch: stop the live release (kept), start the new one.
         do {
@@ -223,6 +236,7 @@ public struct DeployService: Sendable {
         }
 
         // Health: HTTP probe plus a container check each round; an exit fails at once.
+        let healthStart = ContinuousClock.now
         let healthReport = await waitHealthy(version)
         report.health = healthReport
         step("health", healthReport.healthy ? "\(healthReport.attempts) probe(s)" : "failed")
@@ -234,7 +248,7 @@ public struct DeployService: Sendable {
 
         // Smoke: retried until the rest of the health budget is spent, so warming caches get a chance.
         if !options.skipSmoke, let smoke = environment.smoke, !smoke.checks.isEmpty {
-            let remaining = max(2_000, health.timeout.milliseconds - Int64((ContinuousClock.now - started).milliseconds))
+            let remaining = max(2_000, health.timeout.milliseconds - Int64((ContinuousClock.now - healthStart).milliseconds))
             let smokeReport = await SmokeRunner(settings: smoke, clock: clock, now: context.now, shouldStop: { interruption.signal != nil })
                 .run(mode: .converge(budget: OpsDuration(milliseconds: remaining), interval: health.interval))
             var recorded = smokeReport
@@ -292,8 +306,9 @@ public struct DeployService: Sendable {
             return Recovery(outcome: .failed, reason: "\(reason); there is no previous release to go back to", logs: logs)
         }
         let recoveryStart = ContinuousClock.now
+        // Kept, stopped, for the post-mortem; it may never have been created (docker run failed).
+        try? await driver.stop(version: failed)
         do {
-            try await driver.stop(version: failed)   // kept, stopped, for the post-mortem
             try await driver.launch(version: live.version, fresh: false)
         } catch {
             return Recovery(outcome: .failed, reason: "\(reason); restarting \(live.version) failed too: \(error.message)", logs: logs)
@@ -312,10 +327,14 @@ public struct DeployService: Sendable {
     func waitHealthy(_ version: String, honourInterruption: Bool = true) async -> HealthWaitReport {
         let driver = self.driver
         let interruption = self.interruption
-        return await HealthWaiter(settings: health, clock: clock, extraCheck: {
+        var report = await HealthWaiter(settings: health, clock: clock, extraCheck: {
             if honourInterruption, let reason = interruption.reason { return reason }
             return await driver.fatalState(version: version)
         }).wait()
+        // The last probe quotes the response body: a debug page must not carry a secret into the ledger.
+        let scrubbed = report.last?.reason.map(redactor.scrub)
+        report.last?.reason = scrubbed
+        return report
     }
 
     // MARK: - validation and helpers
@@ -339,8 +358,9 @@ public struct DeployService: Sendable {
         if try await context.docker.imageExists(reference) { return }
         if dryRun { return }
         if let build = environment.build, let tag {
-            try await ImageBuilder(runner: context.runner, git: config.git.dir, scratch: URL(fileURLWithPath: config.state).deletingLastPathComponent().path)
-                .build(reference: reference, tag: tag, settings: build)
+            var builder = ImageBuilder(runner: context.runner, git: config.git.dir, scratch: URL(fileURLWithPath: config.state).deletingLastPathComponent().path)
+            builder.redactor = redactor
+            try await builder.build(reference: reference, tag: tag, settings: build)
             return
         }
         if environment.run.pull {

@@ -63,8 +63,13 @@ public struct DockerReleaseDriver: ReleaseDriver {
 
     public var keepsStoppedReleases: Bool { true }
 
-    /// `run:` is opsctl's own config, already validated when it was loaded.
-    public func validate(version: String) async throws(OpsError) {}
+    /// Values docker's env file cannot carry are refused before the live release is stopped.
+    public func validate(version: String) async throws(OpsError) {
+        if let variable = run.env.first(where: { $0.resolvedValue.contains("\n") }) {
+            throw OpsError(.config, code: "config.env_newline", "run.env.\(variable.name): the value has a newline, which docker's --env-file cannot pass",
+                           details: ["mount it as a file instead (run.volumes) and point the app at the path"])
+        }
+    }
 
     public func releases() async throws(OpsError) -> [DeployedRelease] {
         try await docker.containers(labels: labels).compactMap { state in

@@ -6,6 +6,8 @@ public struct ImageBuilder: Sendable {
     public let runner: any ProcessRunning
     public let git: String
     public let scratch: String
+    /// Secret build args reach docker as --build-arg (the legacy builder has no --secret); never our output.
+    public var redactor = Redactor()
 
     public func build(reference: String, tag: String, settings: BuildSettings) async throws(OpsError) {
         let directory = scratch + "/.opsctl-build-\(UUID().uuidString.prefix(8))"
@@ -29,6 +31,6 @@ public struct ImageBuilder: Sendable {
         for argument in settings.args { arguments += ["--build-arg", "\(argument.name)=\(argument.resolvedValue)"] }
         // The legacy builder needs neither buildx nor a registry.
         try await runner.checked(ProcessRequest("docker", arguments + [context], environment: ["DOCKER_BUILDKIT": "0"], timeout: .seconds(1800)),
-                                 code: "build.failed", kind: .unavailable)
+                                 code: "build.failed", kind: .unavailable, redactor: redactor)
     }
 }

@@ -168,7 +168,11 @@ private final class Transfer {
         for entry in request.connectTo { connectToList = curl_slist_append(connectToList, entry) }
         if let connectToList { opsctl_curl_setopt_pointer(easy, CURLOPT_CONNECT_TO, UnsafeMutableRawPointer(connectToList)) }
         if let caFile = request.caFile { opsctl_curl_setopt_string(easy, CURLOPT_CAINFO, caFile) }
-        if request.wantsCertificate { opsctl_curl_setopt_long(easy, CURLOPT_CERTINFO, 1) }
+        if request.wantsCertificate {
+            opsctl_curl_setopt_long(easy, CURLOPT_CERTINFO, 1)
+            // libcurl fills CERTINFO only on a new TLS handshake, never on a reused connection.
+            opsctl_curl_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1)
+        }
         opsctl_curl_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
             let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
             let length = size * count

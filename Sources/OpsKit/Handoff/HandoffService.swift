@@ -49,7 +49,7 @@ public struct HandoffService: Sendable {
             quick.timeout = .seconds(5)
             let probe = await HealthWaiter.httpProbe(quick)
             report.health = .init(url: Redactor.redactURLCredentials(healthSettings.url), ok: probe.ok, status: probe.status,
-                                  ms: probe.totalMs.map { Int($0.rounded()) }, reason: probe.reason)
+                                  ms: probe.totalMs.map { Int($0.rounded()) }, reason: probe.reason.map(config.redactor.scrub))
         }
         if environment.driver != .swarm {
             do { report.logs = try await logErrors(since: from, until: to) } catch { note("docker", error.message) }

@@ -1,7 +1,8 @@
 import Foundation
 
 public enum DeploymentStatus: String, Sendable, Codable, CaseIterable {
-    case running, succeeded, failed, rolledBack = "rolled_back", interrupted
+    /// `aborted`: stopped before anything changed (backup, hook or preflight failed, a signal).
+    case running, succeeded, failed, rolledBack = "rolled_back", interrupted, aborted
 }
 
 public struct DeploymentRecord: Sendable, Codable, Equatable {

@@ -181,7 +181,9 @@ public struct PreflightService: Sendable {
     func secretsInRepository(_ variables: [(key: String, value: String, source: String)]) async -> PreflightCheck {
         var values = Set(variables.filter { Redactor.isSecretName($0.key) || settings.secretKeys.contains($0.key) }.map(\.value))
         values.formUnion(config.redactor.secretValues)
-        values = values.filter { $0.count >= 8 }
+        // git grep -f takes one pattern per line: a multi-line secret (a PEM, a JSON key) is
+        // searched line by line, and lines as common as "{" are not searched at all.
+        values = Set(values.flatMap { $0.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) } }.filter { $0.count >= 8 })
         guard !values.isEmpty else {
             return PreflightCheck(id: "secrets.in_repository", status: .pass, summary: "no configured secret values to look for")
         }
@@ -237,7 +239,11 @@ public struct PreflightService: Sendable {
             checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "nothing deployed yet: no live image to keep"))
             return checks
         }
-        let reference = "\(config.image):\(live)"
+        guard environment.driver == .docker else {
+            checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "the image comes from the compose files: compose config checks it at deploy"))
+            return checks
+        }
+        let reference = DockerReleaseDriver(config: config, environment: environment, docker: context.docker).imageReference(live)
         if (try? await context.docker.imageExists(reference)) == true {
             checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "\(reference) (live) is present for a rollback"))
         } else {
