@@ -36,10 +36,6 @@ public enum HandoffRenderer {
         return formatter.string(from: date)
     }
 
-    static func bytes(_ value: Int64) -> String {
-        ByteCountFormatter.string(fromByteCount: value, countStyle: .binary)
-    }
-
     /// The template's data: plain strings, arrays and flags (mustache has no logic of its own).
     static func view(_ report: HandoffReport) -> [String: Any] {
         var view: [String: Any] = [
@@ -58,7 +54,7 @@ public enum HandoffRenderer {
             },
             "verify": checks(report.verifications, noun: "verification"),
             "smoke": checks(report.smoke, noun: "smoke run"),
-            "disks": report.disks.map { ["path": $0.path, "used": String(format: "%.1f", $0.usedPercent), "free": bytes($0.freeBytes)] },
+            "disks": report.disks.map { ["path": $0.path, "used": String(format: "%.1f", $0.usedPercent), "free": ByteCount.format($0.freeBytes)] },
             "has_disks": !report.disks.isEmpty,
             "facts": report.facts.map { ["name": $0.name, "value": $0.value ?? "could not be read: \($0.error ?? "?")"] },
             "has_facts": !report.facts.isEmpty,
@@ -75,7 +71,7 @@ public enum HandoffRenderer {
             let last = backups.lastSuccessAt.map { "\(backups.lastSuccessFile ?? "?") at \(time($0)), \(backups.ageHours.map { String($0) } ?? "?") h old (limit \(backups.maxAgeHours) h)" }
             view["backups"] = [
                 "last": last ?? "none recorded",
-                "trend": backups.trend.map { "\($0): " + backups.recentBytes.map(bytes).joined(separator: " → ") } ?? (backups.recentBytes.first.map(bytes) ?? "-"),
+                "trend": backups.trend.map { "\($0): " + backups.recentBytes.map(ByteCount.format).joined(separator: " → ") } ?? (backups.recentBytes.first.map(ByteCount.format) ?? "-"),
                 "verified": backups.lastSuccessAt == nil ? "-" : backups.lastVerified ? "yes (the newest good backup passed verify)" : "NO: run opsctl verify \(report.env) --latest",
                 "in_window": "\(backups.inWindow) run(s), \(backups.failedInWindow) failed",
             ]

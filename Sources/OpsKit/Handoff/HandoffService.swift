@@ -111,17 +111,13 @@ public struct HandoffService: Sendable {
         return .init(container: container, pattern: pattern, errors: total, top: Array(top))
     }
 
+    /// verify's read-only quick_check of the live database.
     func quickCheck(_ path: String) -> HandoffReport.Database {
         guard FileManager.default.fileExists(atPath: path) else {
             return .init(path: path, ok: false, quickCheck: "cannot open: no such file")
         }
-        do {
-            let database = try SQLiteDatabase(path: path, mode: .readOnly)
-            let rows = try database.query("PRAGMA quick_check").compactMap { $0.string(0) }
-            return .init(path: path, ok: rows == ["ok"], quickCheck: rows.prefix(3).joined(separator: "; "))
-        } catch {
-            return .init(path: path, ok: false, quickCheck: "cannot open: \(error.message)")
-        }
+        let check = VerifyService.checkLive(path)
+        return .init(path: path, ok: check.ok, quickCheck: check.ok ? "ok" : check.reason ?? "failed")
     }
 
     /// Read-only twice over: the file is opened SQLITE_OPEN_READONLY and the connection is query_only.
@@ -137,15 +133,7 @@ public struct HandoffService: Sendable {
     }
 
     static func disk(_ path: String) -> HandoffReport.Disk? {
-        var stats = statvfs()
-        guard statvfs(path, &stats) == 0, stats.f_blocks > 0 else { return nil }
-        let blockSize = Int64(stats.f_frsize)
-        let total = Int64(stats.f_blocks) * blockSize
-        let free = Int64(stats.f_bavail) * blockSize
-        // As df does: used / (used + available to unprivileged users).
-        let used = Int64(stats.f_blocks - stats.f_bfree) * blockSize
-        let percent = used + free > 0 ? Double(used) / Double(used + free) * 100 : 0
-        return .init(path: path, usedPercent: (percent * 10).rounded() / 10, freeBytes: free, totalBytes: total)
+        DiskUsage.of(path).map { .init(path: path, usedPercent: ($0.usedPercent * 10).rounded() / 10, freeBytes: $0.freeBytes, totalBytes: $0.totalBytes) }
     }
 
     /// The rules, worst first. Critical: the service or its data is in danger now. Warning:
@@ -203,14 +191,8 @@ extension Ledger {
     }
 
     func succeededBackups(env: String, limit: Int) throws(OpsError) -> [BackupRecord] {
-        try database.query("""
-            SELECT id, env, database_path, file, status, bytes, started_at, finished_at, error FROM backups
-            WHERE env = ? AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT ?
-            """, [.text(env), .integer(Int64(limit))]).map { row in
-            BackupRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", databasePath: row.string(2) ?? "", file: row.string(3),
-                         status: row.string(4) ?? "", bytes: row.int64(5), startedAt: Date(ledgerTime: row.double(6) ?? 0),
-                         finishedAt: row.double(7).map(Date.init(ledgerTime:)), error: row.string(8))
-        }
+        try database.query("SELECT \(Self.backupColumns) FROM backups WHERE env = ? AND status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT ?",
+                           [.text(env), .integer(Int64(limit))]).map(Self.backup)
     }
 
     func backupCounts(env: String, from: Date, to: Date) throws(OpsError) -> (total: Int, failed: Int) {

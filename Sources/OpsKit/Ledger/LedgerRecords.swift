@@ -114,15 +114,19 @@ extension Ledger {
         return try deployments(env: env, limit: 1).first
     }
 
+    static let backupColumns = "id, env, database_path, file, status, bytes, started_at, finished_at, error"
+
+    static func backup(_ row: SQLiteRow) -> BackupRecord {
+        BackupRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", databasePath: row.string(2) ?? "", file: row.string(3),
+                     status: row.string(4) ?? "", bytes: row.int64(5), startedAt: Date(ledgerTime: row.double(6) ?? 0),
+                     finishedAt: row.double(7).map(Date.init(ledgerTime:)), error: row.string(8))
+    }
+
     public func lastBackup(env: String, succeededOnly: Bool = false) throws(OpsError) -> BackupRecord? {
         try database.query("""
-            SELECT id, env, database_path, file, status, bytes, started_at, finished_at, error FROM backups
+            SELECT \(Self.backupColumns) FROM backups
             WHERE env = ? \(succeededOnly ? "AND status = 'succeeded'" : "") ORDER BY started_at DESC, id DESC LIMIT 1
-            """, [.text(env)]).first.map { row in
-            BackupRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", databasePath: row.string(2) ?? "", file: row.string(3),
-                         status: row.string(4) ?? "", bytes: row.int64(5), startedAt: Date(ledgerTime: row.double(6) ?? 0),
-                         finishedAt: row.double(7).map(Date.init(ledgerTime:)), error: row.string(8))
-        }
+            """, [.text(env)]).first.map(Self.backup)
     }
 
     public func lastVerification(env: String) throws(OpsError) -> VerificationRecord? {

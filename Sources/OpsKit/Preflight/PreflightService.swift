@@ -296,12 +296,10 @@ public struct PreflightService: Sendable {
         }
         var checks: [PreflightCheck] = []
         let size = environment.database.flatMap { try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int64 } ?? 0
-        var stats = statvfs()
         let probe = FileManager.default.fileExists(atPath: backup.dir) ? backup.dir : URL(fileURLWithPath: backup.dir).deletingLastPathComponent().path
-        if statvfs(probe, &stats) == 0 {
-            let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
+        if let free = DiskUsage.of(probe)?.freeBytes {
             let needed = 2 * size
-            let text = "\(backup.dir): \(Self.bytes(free)) free, database \(Self.bytes(size))"
+            let text = "\(backup.dir): \(ByteCount.format(free)) free, database \(ByteCount.format(size))"
             checks.append(free >= needed
                 ? PreflightCheck(id: "storage.backup_space", status: .pass, summary: text + " (at least 2x)")
                 : PreflightCheck(id: "storage.backup_space", status: .fail, summary: text + ": less than 2x the database", fix: "free space or prune: opsctl prune \(environment.name)"))
@@ -322,8 +320,6 @@ public struct PreflightService: Sendable {
         }
         return checks
     }
-
-    static func bytes(_ value: Int64) -> String { ByteCountFormatter.string(fromByteCount: value, countStyle: .binary) }
 
     // MARK: - config
 
