@@ -253,7 +253,7 @@ public struct DeployService: Sendable {
                 .run(mode: .converge(budget: OpsDuration(milliseconds: remaining), interval: health.interval))
             var recorded = smokeReport
             recorded.env = environment.name
-            for index in recorded.checks.indices { recorded.checks[index].failures = recorded.checks[index].failures.map(redactor.scrub) }
+            recorded.scrub(with: redactor)
             report.smoke = recorded
             try? ledger.recordSmokeRun(env: environment.name, report: recorded)
             step("smoke", "\(recorded.passed)/\(recorded.checks.count) passed")

@@ -45,6 +45,11 @@ public struct SmokeReport: Report {
     public var durationMs: Int
     public var checks: [SmokeCheckResult]
 
+    /// A server may echo what it was sent: no secret leaves through a failure reason.
+    public mutating func scrub(with redactor: Redactor) {
+        for index in checks.indices { checks[index].failures = checks[index].failures.map(redactor.scrub) }
+    }
+
     public var passed: Int { checks.filter(\.passed).count }
     public var failed: Int { checks.count - passed }
     public var exitCode: Int32 { failed == 0 ? 0 : OpsError.Kind.checkFailed.exitCode }

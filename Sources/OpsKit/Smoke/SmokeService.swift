@@ -25,10 +25,7 @@ public enum SmokeService {
         context.logger.info("running \(settings.checks.count) smoke check(s), \(mode.name)")
         var report = await SmokeRunner(settings: settings, now: context.now).run(mode: mode)
         report.env = destinations.env
-        // A server may echo what it was sent; nothing secret leaves through a reason.
-        for index in report.checks.indices {
-            report.checks[index].failures = report.checks[index].failures.map(redactor.scrub)
-        }
+        report.scrub(with: redactor)
         if let junitPath = destinations.junitPath {
             try AtomicFile.write(report.junitXML(), to: junitPath)
         }
