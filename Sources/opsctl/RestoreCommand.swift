@@ -29,9 +29,12 @@ struct RestoreCommand: AsyncParsableCommand {
             let (config, context) = try Output.load(global, context)
             let environment = try config.environment(named: self.environment)
             let location = try config.backupLocation(of: environment)
+            // A drill or --force never asks the runtime, so a missing compose binary cannot block them.
+            let asksRuntime = to == nil && !force
+            let runtime = asksRuntime ? try await ReleaseDrivers.make(config: config, environment: environment, context: context) : nil
             let request = RestoreService.Request(
                 env: environment.name, backupDirectory: location.directory, name: location.name, backup: backup,
-                liveDatabase: try config.databasePath(of: environment), destination: to, force: force, app: config.app, driver: environment.driver,
+                liveDatabase: try config.databasePath(of: environment), destination: to, force: force, runtime: runtime,
                 ledgerPath: config.state)
             return try await RestoreService.restore(request, context: context)
         }

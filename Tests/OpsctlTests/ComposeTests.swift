@@ -103,4 +103,30 @@ struct ComposeTests {
         #expect(noService.exitCode == 78 && noService.stderr.contains("define no service \"web\""))
         #expect(try fixture.deploy.rows().count == 1)
     }
+
+    /// Restore asks the same runtime deploy uses: a running compose container blocks it like a
+    /// docker one, a drill does not.
+    @Test func restoreRefusesWhileTheComposeServiceRuns() async throws {
+        let fixture = try await Fixture()
+        let config = try fixture.deploy.directory.read("opsctl.yml").replacingOccurrences(of: "    keep_releases: 2\n", with: """
+                keep_releases: 2
+                database: {path: data/app.db}
+                backup: {dir: backups}
+
+            """)
+        try fixture.deploy.directory.write("opsctl.yml", config)
+        try FileManager.default.createDirectory(atPath: fixture.path + "/data", withIntermediateDirectories: true)
+        try SQLiteDatabase(path: fixture.path + "/data/app.db").execute("CREATE TABLE t (x); INSERT INTO t VALUES (1)")
+        let opsctl = fixture.deploy.opsctl
+        #expect(try await opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        #expect(try await opsctl.run("backup", "production").exitCode == 0)
+        #expect(try await opsctl.run("verify", "production").exitCode == 0)
+
+        let refused = try await opsctl.run("restore", "production", "--json")
+        #expect(refused.exitCode == 1, "\(refused.stdout)\(refused.stderr)")
+        let error = try refused.json()["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "restore.app_running")
+        #expect((error?["message"] as? String)?.contains("\(fixture.project)") == true, "names compose's container: \(refused.stdout)")
+        #expect(try await opsctl.run("restore", "production", "--to", "drill.db").exitCode == 0, "a drill never asks the runtime")
+    }
 }

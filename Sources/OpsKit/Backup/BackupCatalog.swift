@@ -7,6 +7,9 @@ public enum BackupNaming {
     /// Work files of a running backup; hidden, and never matching the backup pattern.
     public static let temporaryPrefix = ".opsctl-tmp-"
 
+    /// One lock per directory and name serialises every backup, prune and restore of a database.
+    public static func lockPath(directory: String, name: String) -> String { "\(directory)/.\(name).opsctl-backup.lock" }
+
     static let utc: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!

@@ -20,6 +20,9 @@ public struct BackupRequest: Sendable {
     public var suffix: String = BackupNaming.suffix
     /// nil: memory when the database fits, else a scratch file next to the backup.
     public var snapshotInMemory: Bool?
+    /// The caller already holds this directory's backup lock (restore's safety copy: the lock
+    /// must stay held from the copy through the swap, so no cron backup can slip in between).
+    public var callerHoldsLock = false
 
     public init(databasePath: String, directory: String, name: String? = nil) {
         self.databasePath = databasePath
@@ -105,10 +108,10 @@ public enum BackupService {
         } catch {
             throw OpsError(.io, code: "backup.dir_unwritable", "\(request.directory): cannot create the backup directory: \(YAMLReader.reason(error))")
         }
-        let lock = try FileLock.acquire(path: "\(request.directory)/.\(request.name).opsctl-backup.lock",
-                                        what: "a backup of \(request.databasePath) into \(request.directory)",
-                                        command: "opsctl backup", wait: request.waitLock, now: context.now)
-        defer { lock.release() }
+        let lock = request.callerHoldsLock ? nil : try FileLock.acquire(path: BackupNaming.lockPath(directory: request.directory, name: request.name),
+                                                                       what: "a backup of \(request.databasePath) into \(request.directory)",
+                                                                       command: "opsctl backup", wait: request.waitLock, now: context.now)
+        defer { lock?.release() }
         let stale = removeStaleFiles(directory: request.directory, name: request.name)
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
         let started = context.now()
@@ -120,7 +123,7 @@ public enum BackupService {
             let path = "\(request.directory)/\(manifest.file)"
             try ledger?.finishBackup(id: ledgerID!, status: "succeeded", file: path, manifest: manifest, at: context.now())
             var report = BackupReport(file: manifest.file, path: path, manifest: manifest, staleFilesRemoved: stale,
-                                      staleLockHolder: lock.staleHolder, prune: nil)
+                                      staleLockHolder: lock?.staleHolder, prune: nil)
             if let metricsDirectory = request.metricsDirectory, let env = request.env {
                 try MetricsFile.update(directory: metricsDirectory, env: env, samples: metrics(manifest, env: env, success: true, at: context.now()))
             }

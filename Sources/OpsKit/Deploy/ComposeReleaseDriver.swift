@@ -7,32 +7,21 @@ public struct ComposeReleaseDriver: ReleaseDriver {
     /// `docker compose` (the v2 plugin) or `docker-compose` (v1).
     public let command: [String]
     public let settings: ComposeSettings
-    public let project: String
-    public let files: [String]
-    public let workingDirectory: String
-    public let image: String
+    public let project: ComposeProject
+    public let identity: ReleaseIdentity
     public let stopTimeout: OpsDuration
     public let docker: DockerClient
     let runner: any ProcessRunning
 
     public init(command: [String], config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
         let settings = environment.compose!
-        let directory = URL(fileURLWithPath: config.sourcePath).deletingLastPathComponent().path
         self.command = command
         self.settings = settings
-        workingDirectory = directory
-        files = settings.files.map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: directory + "/")).standardizedFileURL.path }
-        project = settings.project ?? Self.defaultProject(directory: files.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? directory)
-        image = config.image
+        project = ComposeProject(config: config, settings: settings)
+        identity = ReleaseIdentity(config: config, environment: environment)
         stopTimeout = environment.run.stopTimeout
         docker = context.docker
         runner = context.runner
-    }
-
-    /// What compose itself would call the project: the directory name, lowercased, without
-    /// other characters (so opsctl takes over the containers the team already runs).
-    static func defaultProject(directory: String) -> String {
-        URL(fileURLWithPath: directory).lastPathComponent.lowercased().filter { $0.isLetter && $0.isASCII || $0.isNumber || $0 == "-" || $0 == "_" }
     }
 
     /// Prefers the v2 plugin, falls back to v1; exit 69 when neither answers.
@@ -45,9 +34,9 @@ public struct ComposeReleaseDriver: ReleaseDriver {
 
     func request(_ arguments: [String], version: String?, timeout: Duration = .seconds(300)) -> ProcessRequest {
         var base = Array(command.dropFirst())
-        for file in files { base += ["--file", file] }
-        base += ["--project-name", project]
-        return ProcessRequest(command[0], base + arguments, workingDirectory: workingDirectory,
+        for file in project.files { base += ["--file", file] }
+        base += ["--project-name", project.name]
+        return ProcessRequest(command[0], base + arguments, workingDirectory: project.workingDirectory,
                               environment: version.map { [settings.tagVariable: $0] } ?? [:], timeout: timeout)
     }
 
@@ -60,8 +49,6 @@ public struct ComposeReleaseDriver: ReleaseDriver {
         }
     }
 
-    var labels: [String: String] { ["com.docker.compose.project": project, "com.docker.compose.service": settings.service] }
-
     public var keepsStoppedReleases: Bool { false }
 
     /// `compose config` with the tag set: a broken file is refused (exit 78, compose's own
@@ -70,7 +57,7 @@ public struct ComposeReleaseDriver: ReleaseDriver {
         let result = try await runner.run(request(["config", "--quiet"], version: version, timeout: .seconds(60)))
         guard result.succeeded else {
             let message = result.standardErrorTail.split(separator: "\n").suffix(8).map(String.init)
-            throw OpsError(.config, code: "compose.invalid", "the compose files do not load (\(files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", "))): "
+            throw OpsError(.config, code: "compose.invalid", "the compose files do not load (\(project.files.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", "))): "
                            + (message.last ?? result.failureSummary), details: message)
         }
         let services = try await runner.run(request(["config", "--services"], version: version, timeout: .seconds(60)))
@@ -81,7 +68,7 @@ public struct ComposeReleaseDriver: ReleaseDriver {
     }
 
     public func releases() async throws(OpsError) -> [DeployedRelease] {
-        try await docker.containers(labels: labels).map { state in
+        try await docker.containers(labels: identity.selector).map { state in
             DeployedRelease(version: state.version ?? "?", container: state.name, running: state.running, status: state.status, created: state.created)
         }
     }
@@ -106,27 +93,16 @@ public struct ComposeReleaseDriver: ReleaseDriver {
     }
 
     public func fatalState(version: String) async -> String? {
-        guard let state = try? await docker.containers(labels: labels).first else { return "the \(settings.service) service has no container" }
+        guard let state = try? await docker.containers(labels: identity.selector).first else { return "the \(settings.service) service has no container" }
         if state.restartCount > 0 { return "container \(state.name) restarted \(state.restartCount) time(s) (exit code \(state.exitCode))" }
         if !state.running, ["exited", "dead"].contains(state.status) { return "container \(state.name) exited with code \(state.exitCode)" }
         return nil
     }
 
     public func logs(version: String, lines: Int) async -> String {
-        guard let state = try? await docker.containers(labels: labels).first else { return "" }
+        guard let state = try? await docker.containers(labels: identity.selector).first else { return "" }
         return await docker.logs(state.name, lines: lines)
     }
 
     public func prune(keep: Int, protecting: Set<String>) async throws(OpsError) -> [String] { [] }
-}
-
-extension OpsConfig {
-    /// The labels that find an environment's release containers: compose sets its own
-    /// (project, service); opsctl's docker driver sets `opsctl.app/env`.
-    public func containerLabels(of environment: EnvironmentConfig, context: OpsContext) -> [String: String] {
-        if environment.driver == .compose, environment.compose != nil {
-            return ComposeReleaseDriver(command: ["docker-compose"], config: self, environment: environment, context: context).labels
-        }
-        return ["opsctl.app": app, "opsctl.env": environment.name]
-    }
 }

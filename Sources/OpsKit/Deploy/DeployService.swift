@@ -35,14 +35,10 @@ public struct DeployService: Sendable {
         self.redactor = config.redactor
     }
 
-    /// The service with the driver the environment names (compose is detected: v2 plugin, else v1).
+    /// The service with the driver the environment names.
     public static func prepare(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext,
                                interruption: Interruption = Interruption()) async throws(OpsError) -> DeployService {
-        var driver: (any ReleaseDriver)?
-        if environment.driver == .compose {
-            let command = try await ComposeReleaseDriver.detect(runner: context.runner)
-            driver = ComposeReleaseDriver(command: command, config: config, environment: environment, context: context)
-        }
+        let driver = try await ReleaseDrivers.make(config: config, environment: environment, context: context)
         return try DeployService(config: config, environment: environment, context: context, interruption: interruption, driver: driver)
     }
 
@@ -340,16 +336,13 @@ public struct DeployService: Sendable {
     // MARK: - validation and helpers
 
     func requireDeployable() throws(OpsError) {
-        guard environment.driver != .swarm else {
-            throw OpsError(.config, code: "config.driver_unsupported", "\(config.sourcePath): environments.\(environment.name).driver swarm is not supported by deploy in this build (docker and compose are)")
-        }
         guard environment.health != nil else {
             throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is required to deploy (opsctl never switches releases blind)")
         }
     }
 
     func imageReference(_ version: String) -> String {
-        docker?.imageReference(version) ?? "\(config.image):\(version)"
+        ReleaseIdentity(config: config, environment: environment).imageReference(version)
     }
 
     /// The release image must be here before anything changes: present, pulled (`run.pull`), or built from the tag (`build:`).

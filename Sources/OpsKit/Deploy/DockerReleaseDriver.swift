@@ -9,7 +9,7 @@ public struct DeployedRelease: Sendable, Codable, Equatable {
     public var created: String
 }
 
-/// How a deploy changes what runs. The docker driver today; compose (issue 9) plugs in here.
+/// How a deploy changes what runs on one runtime (plain docker containers, a compose service).
 public protocol ReleaseDriver: Sendable {
     /// Every release of this app and environment the runtime knows, running or kept.
     func releases() async throws(OpsError) -> [DeployedRelease]
@@ -35,31 +35,22 @@ public protocol ReleaseDriver: Sendable {
 
 /// Containers named `<app>-<env>-<version>`, labelled `opsctl.app/env/version`, run from `run:`.
 public struct DockerReleaseDriver: ReleaseDriver {
-    public let app: String
-    public let env: String
-    public let image: String
+    public let identity: ReleaseIdentity
     public let run: RunSettings
     public let docker: DockerClient
     /// Where the per-launch env file (run.env, secrets included) is written, mode 600, then removed.
     public let scratchDirectory: String
 
     public init(config: OpsConfig, environment: EnvironmentConfig, docker: DockerClient) {
-        app = config.app
-        env = environment.name
-        image = config.image
+        identity = ReleaseIdentity(config: config, environment: environment)
         run = environment.run
         self.docker = docker
         scratchDirectory = URL(fileURLWithPath: config.state).deletingLastPathComponent().path
     }
 
-    /// Docker names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`: semver's `+build` becomes `_build`.
-    public func containerName(_ version: String) -> String {
-        "\(app)-\(env)-\(version.replacingOccurrences(of: "+", with: "_"))"
-    }
+    public func containerName(_ version: String) -> String { identity.containerName(version) }
 
-    public func imageReference(_ version: String) -> String { "\(image):\(version.replacingOccurrences(of: "+", with: "_"))" }
-
-    var labels: [String: String] { ["opsctl.app": app, "opsctl.env": env] }
+    public func imageReference(_ version: String) -> String { identity.imageReference(version) }
 
     public var keepsStoppedReleases: Bool { true }
 
@@ -72,15 +63,14 @@ public struct DockerReleaseDriver: ReleaseDriver {
     }
 
     public func releases() async throws(OpsError) -> [DeployedRelease] {
-        try await docker.containers(labels: labels).compactMap { state in
+        try await docker.containers(labels: identity.selector).compactMap { state in
             state.version.map { DeployedRelease(version: $0, container: state.name, running: state.running, status: state.status, created: state.created) }
         }
     }
 
     func runArguments(_ version: String, generatedEnvFile: String?) -> [String] {
         var arguments = ["run", "--detach", "--name", containerName(version)]
-        for (key, value) in labels.sorted(by: { $0.key < $1.key }) { arguments += ["--label", "\(key)=\(value)"] }
-        arguments += ["--label", "opsctl.version=\(version)"]
+        for (key, value) in identity.labels(version: version).sorted(by: { $0.key < $1.key }) { arguments += ["--label", "\(key)=\(value)"] }
         if let network = run.network { arguments += ["--network", network] }
         for port in run.ports { arguments += ["--publish", port] }
         if let envFile = run.envFile { arguments += ["--env-file", envFile] }

@@ -89,7 +89,7 @@ public struct HandoffService: Sendable {
 
     /// Error lines in the running container's logs over the window, the most repeated first.
     func logErrors(since: Date, until: Date) async throws(OpsError) -> HandoffReport.Logs? {
-        let containers = try await context.docker.containers(labels: config.containerLabels(of: environment, context: context))
+        let containers = try await context.docker.containers(labels: ReleaseIdentity(config: config, environment: environment).selector)
         guard let running = containers.first(where: \.running) else { return nil }
         let logs = try await context.docker.logs(running.name, since: since, until: until)
         return Self.summarise(logs: logs, pattern: settings.logPattern, container: running.name, redactor: config.redactor)

@@ -243,7 +243,7 @@ public struct PreflightService: Sendable {
             checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "the image comes from the compose files: compose config checks it at deploy"))
             return checks
         }
-        let reference = DockerReleaseDriver(config: config, environment: environment, docker: context.docker).imageReference(live)
+        let reference = ReleaseIdentity(config: config, environment: environment).imageReference(live)
         if (try? await context.docker.imageExists(reference)) == true {
             checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "\(reference) (live) is present for a rollback"))
         } else {

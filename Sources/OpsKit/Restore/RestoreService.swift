@@ -31,12 +31,12 @@ public enum RestoreService {
         /// `--to`: restore here instead (a drill); the live database is never touched.
         public var destination: String?
         public var force: Bool
-        public var app: String
-        public var driver: DriverKind
+        /// What runs the app, to refuse a restore under it; nil when there is nothing to ask.
+        public var runtime: (any ReleaseDriver)?
         public var ledgerPath: String?
 
         public init(env: String, backupDirectory: String, name: String, backup: String?, liveDatabase: String, destination: String?,
-                    force: Bool, app: String, driver: DriverKind, ledgerPath: String?) {
+                    force: Bool, runtime: (any ReleaseDriver)?, ledgerPath: String?) {
             self.env = env
             self.backupDirectory = backupDirectory
             self.name = name
@@ -44,8 +44,7 @@ public enum RestoreService {
             self.liveDatabase = liveDatabase
             self.destination = destination
             self.force = force
-            self.app = app
-            self.driver = driver
+            self.runtime = runtime
             self.ledgerPath = ledgerPath
         }
     }
@@ -67,7 +66,8 @@ public enum RestoreService {
             throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
         }
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
-        let lock = try FileLock.acquire(path: "\(request.backupDirectory)/.\(request.name).opsctl-backup.lock",
+        // Held from the verification through the swap: a cron backup must not interleave.
+        let lock = try FileLock.acquire(path: BackupNaming.lockPath(directory: request.backupDirectory, name: request.name),
                                         what: "a backup or restore of \(request.name)", command: "opsctl restore", now: context.now)
         defer { lock.release() }
 
@@ -92,10 +92,10 @@ public enum RestoreService {
         // 2. A safety copy of what is there now.
         var safetyCopy: String?
         if !drill, FileManager.default.fileExists(atPath: target) {
-            lock.release()   // the safety copy takes the same lock
             var safety = BackupRequest(databasePath: target, directory: request.backupDirectory, name: request.name)
             safety.suffix = ".pre-restore.db.gz"
             safety.prune = false
+            safety.callerHoldsLock = true
             do {
                 safetyCopy = try BackupService.run(safety, context: context).path
             } catch {
@@ -147,18 +147,18 @@ public enum RestoreService {
     }
 
     static func refuseWhileAppRuns(_ request: Request, context: OpsContext) async throws(OpsError) {
-        guard request.driver == .docker else { return }
-        let running: [DockerClient.ContainerState]
+        guard let runtime = request.runtime else { return }
+        let running: [DeployedRelease]
         do {
-            running = try await context.docker.containers(labels: ["opsctl.app": request.app, "opsctl.env": request.env]).filter(\.running)
+            running = try await runtime.releases().filter(\.running)
         } catch {
-            throw OpsError(error.kind, code: error.code, "cannot tell whether \(request.app) is running (\(error.message)); refusing to restore",
+            throw OpsError(error.kind, code: error.code, "cannot tell whether the app of \(request.env) is running (\(error.message)); refusing to restore",
                            details: ["stop the app and pass --force, or restore elsewhere with --to"])
         }
         if !running.isEmpty {
             throw OpsError(.checkFailed, code: "restore.app_running",
-                           "\(running.map(\.name).joined(separator: ", ")) is running; restoring under a live app loses its writes",
-                           details: ["stop it (docker stop \(running[0].name)) and retry, pass --force, or drill with --to PATH"])
+                           "\(running.map(\.container).joined(separator: ", ")) is running; restoring under a live app loses its writes",
+                           details: ["stop it (docker stop \(running[0].container)) and retry, pass --force, or drill with --to PATH"])
         }
     }
 

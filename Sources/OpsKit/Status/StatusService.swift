@@ -93,7 +93,7 @@ public enum StatusService {
 
         var runtime = StatusReport.Runtime(reachable: true, containers: [])
         do {
-            runtime.containers = try await context.docker.containers(labels: config.containerLabels(of: environment, context: context))
+            runtime.containers = try await context.docker.containers(labels: ReleaseIdentity(config: config, environment: environment).selector)
             let running = runtime.containers.filter(\.running)
             if running.count == 1 { runtime.runningVersion = running[0].version }
         } catch {

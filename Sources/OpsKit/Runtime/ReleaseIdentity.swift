@@ -1,0 +1,57 @@
+import Foundation
+
+/// How one environment's releases are named and found on the runtime: container names, the
+/// labels that select them, and image references. Deploy, restore, preflight, status and the
+/// handoff all ask this one value, so they can never disagree about which containers are the app.
+public struct ReleaseIdentity: Sendable, Equatable {
+    public let app: String
+    public let env: String
+    public let image: String
+    /// The labels every container of this environment carries: opsctl's own for the docker
+    /// driver, compose's project and service for the compose driver.
+    public let selector: [String: String]
+
+    public init(config: OpsConfig, environment: EnvironmentConfig) {
+        app = config.app
+        env = environment.name
+        image = config.image
+        if environment.driver == .compose, let compose = environment.compose {
+            let project = ComposeProject(config: config, settings: compose)
+            selector = ["com.docker.compose.project": project.name, "com.docker.compose.service": compose.service]
+        } else {
+            selector = ["opsctl.app": config.app, "opsctl.env": environment.name]
+        }
+    }
+
+    /// Docker names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`: semver's `+build` becomes `_build`.
+    public func containerName(_ version: String) -> String { "\(app)-\(env)-\(Self.tagSafe(version))" }
+
+    public func imageReference(_ version: String) -> String { "\(image):\(Self.tagSafe(version))" }
+
+    /// What opsctl puts on a container it starts: the selector plus the release.
+    public func labels(version: String) -> [String: String] {
+        selector.merging(["opsctl.version": version]) { $1 }
+    }
+
+    static func tagSafe(_ version: String) -> String { version.replacingOccurrences(of: "+", with: "_") }
+}
+
+/// The compose files and project name of a `driver: compose` environment, as compose itself
+/// computes them (so opsctl takes over the containers a team already runs).
+public struct ComposeProject: Sendable, Equatable {
+    public let name: String
+    public let files: [String]
+    public let workingDirectory: String
+
+    public init(config: OpsConfig, settings: ComposeSettings) {
+        let directory = URL(fileURLWithPath: config.sourcePath).deletingLastPathComponent().path
+        workingDirectory = directory
+        files = settings.files.map { $0.hasPrefix("/") ? $0 : URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: directory + "/")).standardizedFileURL.path }
+        name = settings.project ?? Self.defaultName(directory: files.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path } ?? directory)
+    }
+
+    /// The directory name, lowercased, without other characters, as compose derives it.
+    static func defaultName(directory: String) -> String {
+        URL(fileURLWithPath: directory).lastPathComponent.lowercased().filter { $0.isLetter && $0.isASCII || $0.isNumber || $0 == "-" || $0 == "_" }
+    }
+}
