@@ -6,7 +6,7 @@ import Testing
 /// repository name so the tags mean the same thing everywhere: 1.0.0 and 1.0.1 healthy, 1.0.2
 /// unhealthy, 1.0.3 crashes at start, 1.0.4 needs 2 s to start, 1.0.5 lacks the security header.
 enum DeployImages {
-    static let repository = "opsctl-deploy-test"
+    static let repository = "opsctl-deploy-test-\(SampleApp.fixtureHash)"
     static let releases: [(version: String, behaviour: String)] = [
         ("1.0.0", "healthy"), ("1.0.1", "healthy"), ("1.0.2", "unhealthy"), ("1.0.3", "crash"), ("1.0.4", "slow"), ("1.0.5", "no-security-header"),
     ]

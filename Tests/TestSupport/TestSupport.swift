@@ -99,3 +99,20 @@ public final class TestHTTPServer {
     }
 }
 
+
+/// The sample app fixture (Tests/Fixtures/sample-app). Its images carry a hash of its files, so
+/// a change to the app rebuilds them, and test runs of different checkouts on one Docker engine
+/// never deploy each other's version of the app.
+public enum SampleApp {
+    public static let fixtureHash: String = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "cd \"$0\" && cat Dockerfile app/* | sha256sum | cut -c1-12", repositoryRoot + "/Tests/Fixtures/sample-app"]
+        let output = Pipe()
+        process.standardOutput = output
+        try? process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+}

@@ -2,13 +2,15 @@
 # Builds the sample app image: build.sh VERSION [BEHAVIOUR] [SLOW_SECONDS]
 #   -> opsctl-sample:VERSION  (BEHAVIOUR: healthy | unhealthy | crash | slow | flapping | no-security-header)
 # The base image opsctl-busybox:latest is made once from the host's busybox-static with `docker import`
-# (no registry is reachable here). Set REBUILD=1 to rebuild an existing tag. IMAGE overrides the repository.
+# (no registry is reachable here). An existing tag is rebuilt when the fixture's files changed (the
+# image carries their hash in the label opsctl.fixture) or with REBUILD=1. IMAGE overrides the repository.
 set -euo pipefail
 version=${1:?usage: build.sh VERSION [BEHAVIOUR] [SLOW_SECONDS]}
 behaviour=${2:-healthy}
 slow_seconds=${3:-5}
 image=${IMAGE:-opsctl-sample}
 here=$(cd "$(dirname "$0")" && pwd)
+fixture=$(cd "$here" && cat Dockerfile app/* | sha256sum | cut -c1-12)
 
 case "$behaviour" in
     healthy|unhealthy|crash|slow|flapping|no-security-header) ;;
@@ -31,14 +33,15 @@ if ! docker image inspect opsctl-busybox:latest >/dev/null 2>&1; then
     echo "build.sh: imported opsctl-busybox:latest" >&2
 fi
 
-if [ "${REBUILD:-0}" != 1 ] && docker image inspect "$image:$version" >/dev/null 2>&1; then
+existing=$(docker image inspect --format '{{index .Config.Labels "opsctl.fixture"}}' "$image:$version" 2>/dev/null || true)
+if [ "${REBUILD:-0}" != 1 ] && [ "$existing" = "$fixture" ]; then
     echo "build.sh: $image:$version exists" >&2
     exit 0
 fi
 # The legacy builder needs no buildx plugin and no registry.
 build_log=$(mktemp)
 if ! DOCKER_BUILDKIT=0 docker build --quiet \
-    --build-arg "VERSION=$version" --build-arg "BEHAVIOUR=$behaviour" --build-arg "SLOW_SECONDS=$slow_seconds" \
+    --build-arg "VERSION=$version" --build-arg "BEHAVIOUR=$behaviour" --build-arg "SLOW_SECONDS=$slow_seconds" --label "opsctl.fixture=$fixture" \
     -t "$image:$version" "$here" >"$build_log" 2>&1; then
     cat "$build_log" >&2
     rm -f "$build_log"
