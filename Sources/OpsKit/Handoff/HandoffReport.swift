@@ -36,10 +36,12 @@ public struct HandoffReport: Report {
         public var kind: String
         public var version: String
         public var previousVersion: String?
-        public var status: String
+        public var status: DeploymentStatus
         public var by: String?
         public var at: Date
         public var durationSeconds: Int?
+        /// Sub-second deploys (a kept container restarting) need milliseconds to say anything.
+        public var durationMs: Int?
         public var reason: String?
     }
 
