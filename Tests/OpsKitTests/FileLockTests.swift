@@ -16,32 +16,34 @@ struct FileLockWaitTests {
         let held = try holdLock()
         defer { held.release() }
         let interruption = Interruption()
-        let started = ContinuousClock.now
         let path = path
         let waiting = Task { () async throws(OpsError) -> String in
             try await FileLock.acquire(path: path, what: "a deploy", command: "waiter", wait: .minutes(5), interruption: interruption).holder.command
         }
         try await Task.sleep(for: .milliseconds(300))
+        let signalled = ContinuousClock.now
         interruption.trigger(SIGTERM)
         let error = await #expect(throws: OpsError.self) { try await waiting.value }
         #expect(error?.code == "lock.wait_stopped" && error?.exitCode == 5)
         #expect(error?.message.contains("interrupted by SIGTERM") == true && error?.message.contains("held by the test") == true, "\(error?.message ?? "")")
-        #expect(ContinuousClock.now - started < .seconds(3), "a 5 minute wait ends within a poll of the signal")
+        // Within a poll of the signal; the bound leaves room for a loaded CI machine and still
+        // tells "noticed" from "waited out the 5 minutes".
+        #expect(ContinuousClock.now - signalled < .seconds(30))
     }
 
     @Test func cancellingTheTaskStopsTheWait() async throws {
         let held = try holdLock()
         defer { held.release() }
-        let started = ContinuousClock.now
         let path = path
         let waiting = Task { () async throws(OpsError) -> String in
             try await FileLock.acquire(path: path, what: "a deploy", command: "waiter", wait: .minutes(5), interruption: nil).holder.command
         }
         try await Task.sleep(for: .milliseconds(300))
+        let cancelled = ContinuousClock.now
         waiting.cancel()
         let error = await #expect(throws: OpsError.self) { try await waiting.value }
         #expect(error?.code == "lock.wait_stopped" && error?.message.contains("cancelled") == true)
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - cancelled < .seconds(30))
     }
 
     @Test func theWaitEndsWhenTheHolderLetsGo() async throws {

@@ -364,7 +364,7 @@ struct DeployTests {
         let signalled = ContinuousClock.now
         kill(queued.pid, SIGTERM)
         #expect(try await queued.finished() == 5)
-        #expect(ContinuousClock.now - signalled < .seconds(5), "noticed within a poll, not when the 5 minutes end")
+        #expect(ContinuousClock.now - signalled < .seconds(60), "noticed within a poll, not when the 5 minutes end")
         #expect(try fixture.directory.read("queued.err").contains("stopped waiting for the lock (interrupted by SIGTERM)"))
         #expect(fixture.serving() == "1.0.0")
         #expect(try fixture.rows().count == 1, "nothing was recorded: the deploy never started")
