@@ -4,6 +4,7 @@
 # Every step states the exit code it expects and the demo fails (exit 1) when one differs.
 #   OPSCTL_BINARY  the opsctl to run (default .build/debug/opsctl)
 #   DEMO_APP, DEMO_PORT, DEMO_IMAGE  app name, port and image repository (default demo, 28080, opsctl-demo)
+#   DEMO_DB_MB     size of the demo database (default 20)
 #   DEMO_CLEANUP=1 remove the app's containers and the demo directory at the end (the tests do)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,7 +116,7 @@ run history demo
 
 step "backup: an online snapshot while the app writes, parallel gzip, manifest, retention"
 mkdir -p "$demo/data"
-python3 "$root/Tests/Fixtures/db/generate.py" "$demo/data/demo.db" 20 >/dev/null
+python3 "$root/Tests/Fixtures/db/generate.py" "$demo/data/demo.db" "${DEMO_DB_MB:-20}" >/dev/null
 # Backups the old cron script made (same naming, no manifest): opsctl manages them too.
 mkdir -p "$demo/backups"
 for day in 01 02 03 04; do gzip -c "$demo/data/demo.db" > "$demo/backups/${app}_202611${day}_020000.db.gz"; done
@@ -133,8 +134,9 @@ run prune demo --dry-run --keep-last 1 --keep-daily 2
 
 step "verify: gzip CRC and length, sha256 vs manifest, SQLite's own checks (exit 1: one backup is bad)"
 # One old backup got truncated on its way to the NAS; gzip -t would not have been asked.
-head -c 4000000 "$demo/backups/${app}_20261104_020000.db.gz" > "$demo/backups/${app}_20261104_020000.db.gz.part"
-mv "$demo/backups/${app}_20261104_020000.db.gz.part" "$demo/backups/${app}_20261104_020000.db.gz"
+old="$demo/backups/${app}_20261104_020000.db.gz"
+head -c "$(( $(stat -c %s "$old") / 2 ))" "$old" > "$old.part"
+mv "$old.part" "$old"
 expect 1 verify demo
 run verify demo --latest --deep
 

@@ -25,7 +25,7 @@ struct DemoTests {
         let app = "demo\(UInt32.random(in: 0...UInt32.max))"
         let result = try await SubprocessRunner().run(ProcessRequest("bash", [Opsctl.repositoryRoot + "/scripts/demo.sh"], environment: [
             "OPSCTL_BINARY": Opsctl.binary, "DEMO_APP": app, "DEMO_PORT": String(Int.random(in: 21_000...29_000)),
-            "DEMO_IMAGE": "opsctl-demo-test-\(SampleApp.fixtureHash)", "DEMO_CLEANUP": "1", "NO_COLOR": "1",
+            "DEMO_IMAGE": "opsctl-demo-test-\(SampleApp.fixtureHash)", "DEMO_CLEANUP": "1", "DEMO_DB_MB": "2", "NO_COLOR": "1",
         ], timeout: .seconds(300)))
         #expect(result.succeeded, "\(result.standardOutput.suffix(3000))\n\(result.standardErrorTail.suffix(3000))")
         for announced in ["(exit 78, as announced)", "(exit 1, as announced)", "(exit 64, as announced)", "(exit 3, as announced)",
