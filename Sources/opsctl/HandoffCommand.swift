@@ -26,7 +26,7 @@ struct HandoffCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Window end (ISO 8601; default now).", valueName: "time"))
     var to: ISOTime?
 
-    @Option(help: "markdown, json or html (one self-contained printable page).")
+    @Option(help: "The output: markdown, json, or html (one self-contained printable page).")
     var format: HandoffRenderer.Format = .markdown
 
     @Option(help: ArgumentHelp("Write the report here (atomically) instead of stdout.", valueName: "file"))

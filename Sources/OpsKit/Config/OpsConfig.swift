@@ -1,4 +1,4 @@
-/// The typed form of `opsctl.yml` (design.md, "opsctl.yml"). Every value is resolved:
+/// The typed form of `opsctl.yml` (docs/reference.md, "opsctl.yml"). Every value is resolved:
 /// `${VAR}` expanded, `*_file` secrets read, durations parsed, defaults applied.
 public struct OpsConfig: Sendable, Encodable {
     /// The file this came from, as the user named it.

@@ -12,7 +12,7 @@ public struct DeployOptions: Sendable {
     public init() {}
 }
 
-/// `opsctl deploy` and `opsctl rollback` (design.md, "Deploy"): validate everything, lock,
+/// `opsctl deploy` and `opsctl rollback` (docs/reference.md, "deploy"): validate everything, lock,
 /// switch releases, health-wait with a fail-fast container check, smoke, and on any failure
 /// put the previous good release back.
 public struct DeployService: Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The end-of-shift report (design.md, "Handoff"): what happened in the window and how things
+/// The end-of-shift report (docs/reference.md, "handoff"): what happened in the window and how things
 /// stand now, with a verdict and the rule that decided it. Every section can fail on its own;
 /// a failed source is listed, never fatal.
 public struct HandoffReport: Report {
