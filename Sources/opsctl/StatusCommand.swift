@@ -4,7 +4,8 @@ import OpsKit
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "What runs now (asked of docker), and the last deploy, backup and verify (from the ledger).")
+        abstract: "What runs now (asked of docker), and the last deploy, backup and verify (from the ledger).",
+        usage: Usage.lines("opsctl status <environment>"))
 
     @OptionGroup var global: GlobalOptions
 

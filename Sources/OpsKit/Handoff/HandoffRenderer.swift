@@ -47,8 +47,8 @@ public enum HandoffRenderer {
             "has_findings": !report.findings.isEmpty,
             "deploys": report.deploys.map { deploy -> [String: Any] in
                 var line: [String: Any] = ["at": time(deploy.at), "kind": deploy.kind, "version": deploy.version, "from": deploy.previousVersion ?? "nothing",
-                                           "status": deploy.status, "by": deploy.by ?? "?",
-                                           "took": deploy.durationSeconds.map { TextFormat.duration(seconds: $0) } ?? "-"]
+                                           "status": deploy.status.rawValue, "by": deploy.by ?? "?",
+                                           "took": deploy.durationMs.map(TextFormat.duration(milliseconds:)) ?? "-"]
                 if let reason = deploy.reason { line["reason"] = reason }
                 return line
             },

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The end-of-shift report (design.md, "Handoff"): what happened in the window and how things
+/// The end-of-shift report (docs/reference.md, "handoff"): what happened in the window and how things
 /// stand now, with a verdict and the rule that decided it. Every section can fail on its own;
 /// a failed source is listed, never fatal.
 public struct HandoffReport: Report {
@@ -36,10 +36,12 @@ public struct HandoffReport: Report {
         public var kind: String
         public var version: String
         public var previousVersion: String?
-        public var status: String
+        public var status: DeploymentStatus
         public var by: String?
         public var at: Date
         public var durationSeconds: Int?
+        /// Sub-second deploys (a kept container restarting) need milliseconds to say anything.
+        public var durationMs: Int?
         public var reason: String?
     }
 

@@ -4,7 +4,6 @@ enum EmbeddedTemplates {
     static let files: [(path: String, contents: String)] = [
         ("cron/opsctl.cron", #"""
 # /etc/cron.d/opsctl: nightly backup, verification after it, handoff at each shift change.
-# (handoff is on the way; until it lands, leave its line commented out.)
 # Adjust OPSCTL_CONFIG and the user. opsctl takes a lock per database, so an overlapping
 # run exits 5 instead of fighting the first one. Times are in the server's timezone.
 OPSCTL_CONFIG=/srv/dashboard/opsctl.yml
@@ -12,7 +11,9 @@ PATH=/usr/local/bin:/usr/bin:/bin
 
 15 2 * * *   root  opsctl backup production  >> /var/log/opsctl/backup.log 2>&1
 45 2 * * *   root  opsctl verify production --latest >> /var/log/opsctl/verify.log 2>&1
-# 0 6,14,22 * * *  root  opsctl handoff production --since 8h --post >> /var/log/opsctl/handoff.log 2>&1
+# The handoff goes to handoff.webhook and an HTML copy stays for the next shift. Without a
+# webhook, --post is a config error (exit 78): drop it and keep the copy.
+0 6,14,22 * * *  root  opsctl handoff production --since 8h --post --format html --output /var/log/opsctl/handoff-production.html >> /var/log/opsctl/handoff.log 2>&1
 
 """#),
         ("handoff/handoff.html.mustache", #"""
@@ -176,7 +177,8 @@ PATH=/usr/local/bin:/usr/bin:/bin
 
 """#),
         ("opsctl.yml", #"""
-# opsctl.yml: the runbook as code. Reference: README.md#configuration and design.md.
+# opsctl.yml: the runbook as code. Every key, its default and what reads it: docs/reference.md
+# in the opsctl repository. Lines commented out here are examples, not defaults.
 # ${VAR} and ${VAR:-default} expand from the environment. Durations: 250ms, 60s, 5m, 8h, 2d.
 # Keys named like *_SECRET, *_PASSWORD, *_TOKEN (and NAME_FILE entries) are never printed.
 
@@ -231,13 +233,14 @@ environments:
       # ca_file: /etc/ssl/internal-ca.pem                            # trust an internal CA for https checks
       checks:
         - {name: health, path: /health, expect: {status: 200, json: {status: healthy}, max_ms: 500}}
-        - name: login rejects a bad password
-          method: POST
-          path: /api/auth/login
-          headers: {Content-Type: application/json}
-          body: '{"username":"admin","password":"wrong"}'
-          timeout: 10s
-          expect: {status: [400, 401, 403]}
+        # An app-specific check (method, headers, body, a list of accepted statuses):
+        # - name: login rejects a bad password
+        #   method: POST
+        #   path: /api/auth/login
+        #   headers: {Content-Type: application/json}
+        #   body: '{"username":"admin","password":"wrong"}'
+        #   timeout: 10s
+        #   expect: {status: [400, 401, 403]}
         - name: security headers
           path: /
           expect:
@@ -255,7 +258,8 @@ environments:
       path: /srv/dashboard/data/dashboard.db
     backup:
       dir: /srv/backups/dashboard
-      # name: dashboard            # file prefix: <name>_<YYYYMMDD_HHMMSS>.db.gz (default: the app)
+      # name: dashboard            # file prefix: <name>_<YYYYMMDD_HHMMSS>.db.gz (default: the app, whatever the
+                                   # database file is called); backup, verify, restore, prune, preflight and status all use it
       level: 6                     # gzip level 1-9
       before_deploy: true
       retention: {keep_last: 7, keep_daily: 14, keep_weekly: 8, keep_monthly: 12}
@@ -263,7 +267,7 @@ environments:
     handoff:
       since: 8h
       disks: [/srv]
-      facts: {active_sessions: "SELECT COUNT(*) FROM sessions WHERE status='active'"}
+      # facts: {active_sessions: "SELECT COUNT(*) FROM sessions WHERE status='active'"}   # read-only SQL on database.path
       webhook: ${SLACK_WEBHOOK_URL:-}   # or webhook_file: /run/secrets/slack-webhook
       # template: handoff/handoff.md.mustache   # your copy of the Markdown layout (opsctl init writes the default)
       log_pattern: "ERROR"         # regex: what counts as an error line in `docker logs`
@@ -272,7 +276,9 @@ environments:
         disk_percent: 85
         errors: 10
     preflight:                     # `opsctl preflight production`; deploy runs the `fatal` ones first
-      secret_keys: [JWT_SECRET]    # 32+ characters, not a placeholder
+      # secret_keys: [JWT_SECRET]  # keys that must be set. Default: none; every *_SECRET, *_TOKEN, *_PASSWORD,
+                                   # *_KEY and NAME_FILE entry of env_file and run.env is checked anyway
+      min_secret_length: 32        # each secret: at least this long and not a known placeholder
       # placeholders: [our-old-default]
       path_settings: ["ALLOWED_*"] # must not include /
       # fatal: [secrets.strength, secrets.file_mode, secrets.in_git, secrets.in_repository, config.health, config.allowed_paths]
