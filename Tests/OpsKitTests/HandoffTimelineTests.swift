@@ -175,7 +175,14 @@ struct HandoffTimelineTests {
         #expect(sizes.summary.contains("2 jump(s) of 20% or more"))
         let p95 = try #require(Sparkline.smokeP95(report, timeZone: TimeZone(identifier: "UTC")!))
         #expect(p95.points.map(\.value) == [30, 34, 38, 42, 46, 50, 54], "nearest-rank p95 of each run's three checks")
+        #expect(p95.jumps.isEmpty)
         #expect(HandoffReport.Activity.p95([5]) == 5 && HandoffReport.Activity.p95([]) == nil)
+        // Latency jitters by a few ms: a jump needs 20% and at least 50 ms.
+        func latency(_ values: [Double]) -> Sparkline {
+            Sparkline(caption: "p95", points: values.map { .init(at: Self.from, value: $0, text: "\($0)") }, timeZone: TimeZone(identifier: "UTC")!, floor: Sparkline.smokeFloorMs)
+        }
+        #expect(latency([4, 12, 5]).jumps.isEmpty)
+        #expect(latency([100, 180, 170]).jumps == [1: 0.8])
         #expect(HandoffReport.Activity.p95((1...100).map(Double.init)) == 95)
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 
 /// A small line of recent values (backup sizes, smoke p95) where a sudden step is what the eye
-/// should catch: a point that moves more than `jump` from the one before is drawn red, and
-/// says so in its title.
+/// should catch: a point that moves by `jump` or more from the one before (and by at least
+/// `floor`, so 4 ms → 6 ms is not news) is drawn red, and says so in its title.
 public struct Sparkline {
     public struct Point: Sendable, Equatable {
         public var at: Date
@@ -19,13 +19,15 @@ public struct Sparkline {
     var caption: String
     var points: [Point]
     var timeZone: TimeZone
+    /// The smallest absolute change that counts as a jump.
+    var floor: Double = 0
 
     /// The points that moved by `jump` or more, with the signed change (0.5 = +50%).
     var jumps: [Int: Double] {
         var found: [Int: Double] = [:]
         for index in points.indices.dropFirst() where points[index - 1].value > 0 {
             let change = (points[index].value - points[index - 1].value) / points[index - 1].value
-            if abs(change) >= Self.jump { found[index] = change }
+            if abs(change) >= Self.jump, abs(points[index].value - points[index - 1].value) >= floor { found[index] = change }
         }
         return found
     }
@@ -73,6 +75,9 @@ public struct Sparkline {
 }
 
 extension Sparkline {
+    /// Latency moves by a few ms all the time; a jump worth a look is at least this big.
+    static let smokeFloorMs = 50.0
+
     static func backupSizes(_ report: HandoffReport, timeZone: TimeZone) -> Sparkline? {
         let sizes = report.activity.backupSizes
         guard !sizes.isEmpty else { return nil }
@@ -83,8 +88,8 @@ extension Sparkline {
     static func smokeP95(_ report: HandoffReport, timeZone: TimeZone) -> Sparkline? {
         let runs = report.activity.smokeP95Ms
         guard !runs.isEmpty else { return nil }
-        return Sparkline(caption: "p95 latency of the last \(runs.count) smoke run(s)",
-                         points: runs.map { .init(at: $0.at, value: $0.value, text: String(format: "p95 %.0f ms", $0.value)) }, timeZone: timeZone)
+        return Sparkline(caption: "Smoke p95 latency of the last \(runs.count) run(s)",
+                         points: runs.map { .init(at: $0.at, value: $0.value, text: String(format: "%.0f ms", $0.value)) }, timeZone: timeZone, floor: smokeFloorMs)
     }
 }
 
