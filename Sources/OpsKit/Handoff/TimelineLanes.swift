@@ -3,7 +3,7 @@ import Foundation
 /// One thing that happened, placed on a lane: what the SVG timeline, the Markdown summary line
 /// and `opsctl status`'s terminal lanes all draw. Built only from the report model (or, for
 /// status, from the same ledger reads the report uses).
-public struct TimelineMark: Sendable, Equatable {
+public struct TimelineMark: Sendable {
     public enum Lane: String, Sendable, CaseIterable {
         case releases, backups, verify, smoke, notes
 
@@ -31,14 +31,21 @@ public struct TimelineMark: Sendable, Equatable {
         case up, down, square, dot, diamond
     }
 
+    /// What the mark stands for; its hover text is written from it only when drawn.
+    public enum Source: Sendable {
+        case release(ReleaseEvent)
+        case backup(HandoffReport.Activity.BackupRun)
+        case check(HandoffReport.Activity.CheckRun, noun: String)
+        case note(HandoffReport.Activity.NoteMark)
+    }
+
     public var lane: Lane
     public var at: Date
     public var shape: Shape
     public var outcome: Outcome
     /// Short text drawn next to the mark when there is room (a release's version).
     public var label: String?
-    /// Everything about it, for the hover title.
-    public var detail: String
+    public var source: Source
 
     /// The symbol in text renderings: the shape, and a cross where the shape's colour would say "failed".
     public var glyph: Character {
@@ -123,50 +130,35 @@ public struct TimelineLanes: Sendable {
         self.from = from
         self.to = to
         self.timeZone = timeZone
-        let clock = MarkClock(timeZone: timeZone)
         marks = [
-            .releases: releases.sorted { $0.at < $1.at }.map { Self.mark($0, clock) },
-            .backups: activity.backups.map { Self.mark($0, clock) },
-            .verify: activity.verifications.map { Self.mark($0, lane: .verify, noun: "verify", clock) },
-            .smoke: activity.smokeRuns.map { Self.mark($0, lane: .smoke, noun: "smoke run", clock) },
-            .notes: activity.notes.map { Self.mark($0, clock) },
+            .releases: releases.sorted { $0.at < $1.at }.map(Self.mark),
+            .backups: activity.backups.map(Self.mark),
+            .verify: activity.verifications.map { Self.mark($0, lane: .verify, noun: "verify") },
+            .smoke: activity.smokeRuns.map { Self.mark($0, lane: .smoke, noun: "smoke run") },
+            .notes: activity.notes.map(Self.mark),
         ]
     }
 
-    static func mark(_ release: ReleaseEvent, _ clock: MarkClock) -> TimelineMark {
-        var detail = "\(release.kind) \(release.version) (from \(release.previousVersion ?? "nothing")): "
-            + release.status.rawValue.replacingOccurrences(of: "_", with: " ")
-        detail += "\n\(clock.full(release.at))" + (release.by.map { ", by \($0)" } ?? "")
-            + (release.seconds.map { ", took \(TextFormat.duration(seconds: Int($0.rounded())))" } ?? "")
-        if let reason = release.reason { detail += "\n\(reason)" }
-        return TimelineMark(lane: .releases, at: release.at, shape: release.kind == "rollback" ? .down : .up, outcome: release.outcome,
-                            label: release.version, detail: detail)
+    static func mark(_ release: ReleaseEvent) -> TimelineMark {
+        TimelineMark(lane: .releases, at: release.at, shape: release.kind == "rollback" ? .down : .up, outcome: release.outcome,
+                     label: release.version, source: .release(release))
     }
 
-    static func mark(_ backup: HandoffReport.Activity.BackupRun, _ clock: MarkClock) -> TimelineMark {
-        let size = backup.bytes.map(ByteCount.format)
+    static func mark(_ backup: HandoffReport.Activity.BackupRun) -> TimelineMark {
         let outcome: TimelineMark.Outcome = switch backup.status {
         case .succeeded: .ok
         case .failed: .failed
         case .running: .idle
         }
-        var detail = "backup \(backup.status.rawValue)" + (size.map { ", \($0)" } ?? "") + "\n\(clock.full(backup.at))"
-        if let file = backup.file { detail += "\n\(file)" }
-        if let error = backup.error { detail += "\n\(error)" }
-        return TimelineMark(lane: .backups, at: backup.at, shape: .square, outcome: outcome, label: size, detail: detail)
+        return TimelineMark(lane: .backups, at: backup.at, shape: .square, outcome: outcome, label: nil, source: .backup(backup))
     }
 
-    static func mark(_ run: HandoffReport.Activity.CheckRun, lane: TimelineMark.Lane, noun: String, _ clock: MarkClock) -> TimelineMark {
-        var detail = "\(noun) \(run.passed ? "passed" : "FAILED"): \(run.detail)"
-        if let p95 = run.p95Ms { detail += String(format: ", p95 %.0f ms", p95) }
-        detail += "\n\(clock.full(run.at))"
-        return TimelineMark(lane: lane, at: run.at, shape: .dot, outcome: run.passed ? .ok : .failed, label: nil, detail: detail)
+    static func mark(_ run: HandoffReport.Activity.CheckRun, lane: TimelineMark.Lane, noun: String) -> TimelineMark {
+        TimelineMark(lane: lane, at: run.at, shape: .dot, outcome: run.passed ? .ok : .failed, label: nil, source: .check(run, noun: noun))
     }
 
-    static func mark(_ note: HandoffReport.Activity.NoteMark, _ clock: MarkClock) -> TimelineMark {
-        let state = note.closedAt.map { "closed \(clock.full($0))" } ?? "pending"
-        let detail = "note #\(note.id) (\(state)): \(note.text)\n\(clock.full(note.at))" + (note.by.map { ", by \($0)" } ?? "")
-        return TimelineMark(lane: .notes, at: note.at, shape: .diamond, outcome: note.closedAt == nil ? .note : .idle, label: nil, detail: detail)
+    static func mark(_ note: HandoffReport.Activity.NoteMark) -> TimelineMark {
+        TimelineMark(lane: .notes, at: note.at, shape: .diamond, outcome: note.closedAt == nil ? .note : .idle, label: nil, source: .note(note))
     }
 
     /// `releases ▲▲✕▼ · backups ■■■□ · verify ● · smoke ●✕ · notes ◆`: the lanes as one line of text
@@ -179,6 +171,29 @@ public struct TimelineLanes: Sendable {
             let earlier = marks.count - shown.count
             return "\(lane.rawValue) " + (earlier > 0 ? "(+\(earlier)) " : "") + String(shown.map(\.glyph))
         }.joined(separator: " · ")
+    }
+}
+
+extension TimelineMark {
+    /// Everything about the mark, for its hover title.
+    func detail(_ clock: MarkClock) -> String {
+        switch source {
+        case .release(let release):
+            var detail = "\(release.kind) \(release.version) (from \(release.previousVersion ?? "nothing")): "
+                + release.status.rawValue.replacingOccurrences(of: "_", with: " ")
+            detail += "\n\(clock.full(release.at))" + (release.by.map { ", by \($0)" } ?? "")
+                + (release.seconds.map { ", took \(TextFormat.duration(seconds: Int($0.rounded())))" } ?? "")
+            return detail + (release.reason.map { "\n\($0)" } ?? "")
+        case .backup(let backup):
+            return "backup \(backup.status.rawValue)" + (backup.bytes.map { ", \(ByteCount.format($0))" } ?? "") + "\n\(clock.full(backup.at))"
+                + (backup.file.map { "\n\($0)" } ?? "") + (backup.error.map { "\n\($0)" } ?? "")
+        case .check(let run, let noun):
+            return "\(noun) \(run.passed ? "passed" : "FAILED"): \(run.detail)" + (run.p95Ms.map { String(format: ", p95 %.0f ms", $0) } ?? "")
+                + "\n\(clock.full(run.at))"
+        case .note(let note):
+            let state = note.closedAt.map { "closed \(clock.full($0))" } ?? "pending"
+            return "note #\(note.id) (\(state)): \(note.text)\n\(clock.full(note.at))" + (note.by.map { ", by \($0)" } ?? "")
+        }
     }
 }
 

@@ -22,10 +22,12 @@ public struct TimelineSVG {
 
     let lanes: TimelineLanes
     let now: Date
+    let clock: MarkClock
 
     public init(lanes: TimelineLanes, now: Date) {
         self.lanes = lanes
         self.now = now
+        clock = MarkClock(timeZone: lanes.timeZone)
     }
 
     public static func render(_ report: HandoffReport) -> String {
@@ -58,7 +60,6 @@ public struct TimelineSVG {
     }
 
     var summary: String {
-        let clock = MarkClock(timeZone: lanes.timeZone)
         let counts = TimelineMark.Lane.allCases.map { "\(lanes[$0].count) \($0.rawValue)" }.joined(separator: ", ")
         return "Timeline \(clock.full(lanes.from)) to \(clock.full(lanes.to)): \(counts)"
     }
@@ -78,7 +79,7 @@ public struct TimelineSVG {
         // A window that ends "now" was cut a moment before the report was stamped.
         guard now >= lanes.from, now <= lanes.to.addingTimeInterval(60) else { return }
         let x = n(x(now))
-        svg.line(#"<g class="now"><title>now: \#(escape(MarkClock(timeZone: lanes.timeZone).full(now)))</title>"#
+        svg.line(#"<g class="now"><title>now: \#(escape(clock.full(now)))</title>"#
                  + #"<line x1="\#(x)" y1="\#(n(Self.top - 8))" x2="\#(x)" y2="\#(n(Self.bottom))"/>"#
                  + #"<text x="\#(x)" y="\#(n(Self.top - 11))" text-anchor="middle">now</text></g>"#)
     }
@@ -125,7 +126,7 @@ public struct TimelineSVG {
     func single(_ mark: TimelineMark, y: Double, _ svg: inout SVGText, _ labels: inout LabelRow) {
         let x = x(mark.at)
         svg.line(#"<g class="mark \#(mark.lane.rawValue) \#(mark.outcome.rawValue)" transform="translate(\#(n(x)) \#(n(y)))">"#
-                 + "<title>\(escape(mark.detail))</title>\(Self.shape(mark))</g>")
+                 + "<title>\(escape(mark.detail(clock)))</title>\(Self.shape(mark))</g>")
         if mark.lane == .releases, let label = mark.label, labels.fits(label, at: x) {
             svg.line(#"<text class="label" x="\#(n(x))" y="\#(n(y - 10))" text-anchor="middle">\#(escape(label))</text>"#)
         }
@@ -149,11 +150,10 @@ public struct TimelineSVG {
         let count = String(group.count)
         let width = max(right - left + 12, Double(count.count) * 6.5 + 8)
         let middle = (left + right) / 2
-        let clock = MarkClock(timeZone: lanes.timeZone)
         var title = ["\(group.count) \(group.first!.lane.rawValue) from \(clock.full(group.first!.at)) to \(clock.full(group.last!.at))"]
         let failing = group.filter { $0.outcome >= .warning }.count
         if failing > 0 { title[0] += ", \(failing) not ok" }
-        title += group.prefix(Self.clusterTitleLines).map { "\($0.glyph) \($0.detail.replacingOccurrences(of: "\n", with: " · "))" }
+        title += group.prefix(Self.clusterTitleLines).map { "\($0.glyph) \($0.detail(clock).replacingOccurrences(of: "\n", with: " · "))" }
         if group.count > Self.clusterTitleLines { title.append("… and \(group.count - Self.clusterTitleLines) more") }
         svg.line(#"<g class="cluster \#(group.first!.lane.rawValue) \#(worst.rawValue)" transform="translate(\#(n(middle)) \#(n(y)))">"#
                  + "<title>\(escape(title.joined(separator: "\n")))</title>"
