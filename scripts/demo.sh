@@ -167,7 +167,7 @@ step "the handoff at a glance: headless Chromium renders the HTML report (timeli
 if command -v chromium >/dev/null; then
     # As root Chromium needs --no-sandbox; its profile stays inside the demo directory.
     chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$demo/.chromium" \
-        --window-size=1100,1500 --screenshot="$demo/handoff.png" "file://$demo/handoff.html" 2>/dev/null
+        --window-size=1100,1150 --screenshot="$demo/handoff.png" "file://$demo/handoff.html" 2>/dev/null
     [ -s "$demo/handoff.png" ] || { echo "demo: chromium wrote no screenshot" >&2; exit 1; }
     echo "screenshot: $demo/handoff.png (the report itself: $demo/handoff.html)"
 else
