@@ -69,7 +69,8 @@ struct ProcessRunnerTests {
         let started = ContinuousClock.now
         let result = try await runner.run(ProcessRequest("sh", ["-c", script], timeout: .seconds(1)))
         #expect(result.termination == .timedOut)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Far below the grandchildren's 300 s, with room for a loaded 2-core machine.
+        #expect(ContinuousClock.now - started < .seconds(60))
         let pids = try String(contentsOfFile: pidFile, encoding: .utf8).split(separator: "\n").compactMap { pid_t($0) }
         #expect(pids.count == 3)
         #expect(await Self.waitUntilDead(pids, within: 5), "orphans left: \(pids.filter(Self.isAlive))")
