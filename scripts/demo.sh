@@ -92,6 +92,8 @@ step "preflight: the runbook's pre-deployment checklist (deploy runs its fatal s
 echo "(exit 1 expected: the database and its backups come later in this demo; deploy insists only on preflight.fatal: secrets, health, allowed paths)"
 expect 1 preflight demo
 
+# The handoff's picture covers the demo's own "shift", from here to the end.
+shift_start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 step "deploy 1.0.0, then upgrade to 1.0.1 (the old container is kept, stopped, for rollback)"
 run deploy demo 1.0.0 --message "first release"
 run deploy demo 1.0.1
@@ -155,7 +157,18 @@ cat "$demo/metrics/opsctl_demo.prom"
 step "end of shift: a note for the next shift, then the handoff report"
 run note demo "1.0.2 fails its health check (503): do not redeploy before the fix"
 run handoff demo --since 1h
-run handoff demo --since 1h --format html --output "$demo/handoff.html"
+run handoff demo --from "$shift_start" --format html --output "$demo/handoff.html"
+
+step "the handoff at a glance: headless Chromium renders the HTML report (timeline, trends, banner)"
+if command -v chromium >/dev/null; then
+    # As root Chromium needs --no-sandbox; its profile stays inside the demo directory.
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$demo/.chromium" \
+        --window-size=1100,1150 --screenshot="$demo/handoff.png" "file://$demo/handoff.html" 2>/dev/null
+    [ -s "$demo/handoff.png" ] || { echo "demo: chromium wrote no screenshot" >&2; exit 1; }
+    echo "screenshot: $demo/handoff.png (the report itself: $demo/handoff.html)"
+else
+    echo "(chromium is not installed: scripts/setup.sh installs it; open $demo/handoff.html in a browser instead)"
+fi
 
 echo
 if [ "${DEMO_CLEANUP:-0}" = 1 ]; then

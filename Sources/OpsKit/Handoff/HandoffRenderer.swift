@@ -25,7 +25,7 @@ public enum HandoffRenderer {
             do { template = try MustacheTemplate(string: source) } catch {
                 throw OpsError(.config, code: "handoff.template", "\(templateOverride ?? "the built-in handoff template"): \(error)")
             }
-            return template.render(view(report))
+            return template.render(view(report).merging(glance(report, format: format)) { $1 })
         }
     }
 

@@ -146,10 +146,12 @@ public struct HandoffReport: Report {
     public var writtenTo: String?
     /// The rendered Markdown/HTML (not part of the JSON document).
     public var rendered: String = ""
+    /// Every run in the window with its time, and the recent trends: what the picture draws.
+    public var activity = Activity()
 
     enum CodingKeys: String, CodingKey {
         case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, health, deploys, backups,
-             verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo
+             verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo, activity
     }
 
     public var exitCode: Int32 { postError == nil ? 0 : OpsError.Kind.unavailable.exitCode }

@@ -41,6 +41,7 @@ public struct HandoffService: Sendable {
             report.smoke = try ledger.checkSummary(table: "smoke_runs", time: "started_at", okStatus: "passed", env: env, from: from, to: to)
             report.notes = try ledger.pendingNotes(env: env).map { .init(id: $0.id, text: $0.text, by: $0.author, at: $0.createdAt) }
             report.sinceLastHandoff = try ledger.changesSinceLastHandoff(env: env)
+            report.activity = try activity(ledger, from: from, to: to)
         } catch {
             note("ledger", "\(config.state): \(error.message)")
         }

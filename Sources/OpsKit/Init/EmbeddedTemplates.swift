@@ -21,45 +21,104 @@ PATH=/usr/local/bin:/usr/bin:/bin
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>Handoff: {{app}} / {{env}}: {{verdict}}</title>
 <style>
-  body { font: 14px/1.45 system-ui, sans-serif; max-width: 58em; margin: 2em auto; color: #222; }
-  h1 { font-size: 1.5em; } h2 { font-size: 1.1em; border-bottom: 1px solid #ccc; margin-top: 1.6em; }
-  .verdict { display: inline-block; padding: .15em .6em; border-radius: .3em; font-weight: bold; }
-  .Healthy { background: #d7f5dd; } .Warning { background: #fff0c2; } .Critical { background: #ffd6d6; }
+  :root { --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --panel: #f6f8fa;
+          --ok: #1a7f37; --warn: #b07a00; --bad: #cf222e; --idle: #8c959f; --note: #0969da;
+          --banner-Healthy: #1a7f37; --banner-Warning: #d4a72c; --banner-Critical: #cf222e; --banner-text: #ffffff; --banner-Warning-text: #1f2328; }
+  @media (prefers-color-scheme: dark) {
+    :root { --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --line: #30363d; --panel: #161b22;
+            --ok: #3fb950; --warn: #d29922; --bad: #f85149; --idle: #6e7681; --note: #4493f8;
+            --banner-Healthy: #238636; --banner-Warning: #9e6a03; --banner-Critical: #b62324; --banner-Warning-text: #ffffff; }
+  }
+  body { margin: 0; background: var(--bg); color: var(--fg); font: 14px/1.45 system-ui, sans-serif; }
+  main { max-width: 64em; margin: 0 auto; padding: .5em 2em 2em; }
+  h1 { font-size: 1.5em; margin: .6em 0 .4em; }
+  h2 { font-size: 1.1em; border-bottom: 1px solid var(--line); margin-top: 1.6em; }
+  .banner { padding: .7em 2em; color: var(--banner-text); font-size: 1.1em; }
+  .banner.Healthy { background: var(--banner-Healthy); } .banner.Critical { background: var(--banner-Critical); }
+  .banner.Warning { background: var(--banner-Warning); color: var(--banner-Warning-text); }
+  .banner .verdict { font-weight: 700; text-transform: uppercase; letter-spacing: .05em; margin-right: .8em; }
+  .dot { display: inline-block; width: .72em; height: .72em; border-radius: 50%; margin-right: .5em; background: var(--idle); }
+  .dot.Healthy { background: var(--ok); } .dot.Warning { background: var(--warn); } .dot.Critical { background: var(--bad); }
+  .dot.info { background: var(--note); } .dot.none { background: transparent; border: 1px solid var(--idle); box-sizing: border-box; }
   table { border-collapse: collapse; } td, th { padding: .2em .8em .2em 0; text-align: left; vertical-align: top; }
-  code { background: #f4f4f4; padding: 0 .2em; }
-  @media print { body { margin: 0; max-width: none; } }
+  code { background: var(--panel); padding: 0 .2em; }
+  figure { margin: .8em 0; }
+  figcaption { color: var(--muted); font-size: .9em; }
+  .key { font-weight: 700; } .key.ok { color: var(--ok); } .key.warning { color: var(--warn); } .key.failed { color: var(--bad); } .key.note { color: var(--note); }
+  svg text { font: 11px system-ui, sans-serif; fill: var(--fg); }
+  svg.timeline { width: 100%; height: auto; }
+  .timeline .plot { fill: var(--panel); }
+  .timeline .grid { stroke: var(--line); }
+  .timeline .lane-line { stroke: var(--line); stroke-dasharray: 2 3; }
+  .timeline .tick, .timeline .zone, .timeline .lane-count, .timeline .label, .timeline .empty { fill: var(--muted); }
+  .timeline .empty { font-style: italic; } .timeline .label { font-size: 10px; } .timeline .lane-name { font-weight: 600; }
+  .mark.ok, .cluster.ok { fill: var(--ok); } .mark.warning, .cluster.warning { fill: var(--warn); }
+  .mark.failed, .cluster.failed { fill: var(--bad); } .mark.idle, .cluster.idle { fill: var(--idle); }
+  .mark.note, .cluster.note { fill: var(--note); }
+  .mark .cross { stroke: #ffffff; stroke-width: 1.6; fill: none; }
+  .cluster text { fill: #ffffff; font-size: 10px; font-weight: 700; }
+  .now line { stroke: var(--fg); stroke-width: 1.5; stroke-dasharray: 4 3; } .now text { font-weight: 700; }
+  .trends { display: flex; flex-wrap: wrap; gap: 0 2.5em; }
+  .trend { max-width: 30em; }
+  .sparkline polyline { fill: none; stroke: var(--note); stroke-width: 1.5; }
+  .sparkline circle.point { fill: var(--note); } .sparkline circle.last { fill: var(--fg); } .sparkline circle.jump { fill: var(--bad); }
+  @media print {
+    :root { --bg: #ffffff; --fg: #000000; --muted: #444c56; --line: #c8d1da; --panel: #f6f8fa;
+            --ok: #1a7f37; --warn: #b07a00; --bad: #cf222e; --idle: #8c959f; --note: #0969da;
+            --banner-Healthy: #1a7f37; --banner-Warning: #d4a72c; --banner-Critical: #cf222e; --banner-Warning-text: #000000; }
+    body { font-size: 10.5pt; }
+    main { max-width: none; padding: 0 1em; }
+    .banner, .dot, svg { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+    figure, table, li { break-inside: avoid; } h2 { break-after: avoid; }
+  }
 </style>
 </head>
 <body>
-<h1>Handoff: {{app}} / {{env}} <span class="verdict {{verdict}}">{{verdict}}</span></h1>
+<div class="banner {{verdict}}"><span class="verdict {{verdict}}">{{verdict}}</span> {{banner_text}}</div>
+<main>
+<h1>Handoff: {{app}} / {{env}}</h1>
 <table>
 <tr><th>Window</th><td>{{window_from}} → {{window_to}} ({{timezone}})</td></tr>
 <tr><th>Generated</th><td>{{generated_at}} by {{by}} (opsctl {{opsctl_version}})</td></tr>
 <tr><th>Verdict</th><td>{{verdict}}{{#decided_by}}: {{.}}{{/decided_by}}</td></tr>
 </table>
+<h2><span class="dot {{dot.glance}}"></span>The shift at a glance</h2>
+<figure class="glance">
+{{{timeline_svg}}}
+<figcaption><span class="key ok">▲</span> deploy <span class="key ok">▼</span> rollback <span class="key ok">■</span> backup <span class="key ok">●</span> verify or smoke run <span class="key note">◆</span> note;
+<span class="key ok">green</span> ok, <span class="key warning">amber ✕</span> rolled back, <span class="key failed">red ✕</span> failed; a pill with a number is that many runs too close to draw apart. Point at a mark for its details.</figcaption>
+</figure>
+{{#has_trends}}
+<div class="trends">{{#trends}}<figure class="trend">
+{{{svg}}}
+<figcaption>{{caption}}</figcaption></figure>{{/trends}}</div>
+{{/has_trends}}
 {{#has_findings}}
-<h2>Why</h2>
+<h2><span class="dot {{dot.why}}"></span>Why</h2>
 <ul>{{#findings}}<li><b>{{level}}</b> <code>{{rule}}</code>: {{detail}}</li>{{/findings}}</ul>
 {{/has_findings}}
-<h2>Health now</h2>
+<h2><span class="dot {{dot.health}}"></span>Health now</h2>
 <ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li></ul>
-<h2>Deploys and rollbacks</h2>
+<h2><span class="dot {{dot.deploys}}"></span>Deploys and rollbacks</h2>
 <ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b> (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
-<h2>Backups</h2>
+<h2><span class="dot {{dot.backups}}"></span>Backups</h2>
 <ul>{{#backups}}<li>last good backup: {{last}}</li><li>size trend: {{trend}}</li><li>verified: {{verified}}</li><li>in the window: {{in_window}}</li>{{/backups}}{{^backups}}<li>no backups configured</li>{{/backups}}</ul>
-<h2>Checks</h2>
+<h2><span class="dot {{dot.checks}}"></span>Checks</h2>
 <ul><li>verify: {{verify}}</li><li>smoke: {{smoke}}</li>{{#database}}<li>database quick_check: {{.}}</li>{{/database}}</ul>
-<h2>Errors in the app's logs</h2>
+<h2><span class="dot {{dot.logs}}"></span>Errors in the app's logs</h2>
 <ul>{{#logs}}<li>{{summary}}<ul>{{#top}}<li>{{count}}× <code>{{text}}</code></li>{{/top}}</ul></li>{{/logs}}{{^logs}}<li>no running container to read</li>{{/logs}}</ul>
-{{#has_disks}}<h2>Disks</h2><ul>{{#disks}}<li>{{path}}: {{used}}% used, {{free}} free</li>{{/disks}}</ul>{{/has_disks}}
-{{#has_facts}}<h2>Facts</h2><ul>{{#facts}}<li>{{name}}: {{value}}</li>{{/facts}}</ul>{{/has_facts}}
-<h2>Pending notes</h2>
+{{#has_disks}}<h2><span class="dot {{dot.disks}}"></span>Disks</h2><ul>{{#disks}}<li>{{path}}: {{used}}% used, {{free}} free</li>{{/disks}}</ul>{{/has_disks}}
+{{#has_facts}}<h2><span class="dot {{dot.facts}}"></span>Facts</h2><ul>{{#facts}}<li>{{name}}: {{value}}</li>{{/facts}}</ul>{{/has_facts}}
+<h2><span class="dot {{dot.notes}}"></span>Pending notes</h2>
 <ul>{{#notes}}<li>#{{id}} {{text}} ({{by}}, {{at}})</li>{{/notes}}{{^notes}}<li>none</li>{{/notes}}</ul>
-<h2>Since the last handoff</h2>
+<h2><span class="dot {{dot.changes}}"></span>Since the last handoff</h2>
 <ul>{{#changes}}<li>{{.}}</li>{{/changes}}{{^changes}}<li>this is the first handoff for {{env}}</li>{{/changes}}</ul>
-{{#has_source_errors}}<h2>Sources that could not be read</h2><ul>{{#source_errors}}<li>{{source}}: {{error}}</li>{{/source_errors}}</ul>{{/has_source_errors}}
+{{#has_source_errors}}<h2><span class="dot {{dot.sources}}"></span>Sources that could not be read</h2><ul>{{#source_errors}}<li>{{source}}: {{error}}</li>{{/source_errors}}</ul>{{/has_source_errors}}
+</main>
 </body>
 </html>
 
@@ -73,6 +132,8 @@ PATH=/usr/local/bin:/usr/bin:/bin
 | Window | {{window_from}} → {{window_to}} ({{timezone}}) |
 | Generated | {{generated_at}} by {{by}} (opsctl {{opsctl_version}}) |
 | Verdict | **{{verdict}}**{{#decided_by}}: {{.}}{{/decided_by}} |
+
+At a glance: {{lanes_line}}
 
 {{#has_findings}}
 ## Why
@@ -105,7 +166,7 @@ PATH=/usr/local/bin:/usr/bin:/bin
 
 {{#backups}}
 - last good backup: {{last}}
-- size trend: {{trend}}
+- size trend: {{#size_spark}}{{.}} {{/size_spark}}{{trend}}
 - verified: {{verified}}
 - in the window: {{in_window}}
 {{/backups}}

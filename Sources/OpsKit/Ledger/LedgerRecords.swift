@@ -139,20 +139,29 @@ extension Ledger {
             """, [.text(env)]).first.map(Self.backup)
     }
 
+    static let verificationColumns = "id, env, file, status, reason, deep, checked_at"
+
+    static func verification(_ row: SQLiteRow) -> VerificationRecord {
+        VerificationRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", file: row.string(2) ?? "", status: VerificationStatus(rawValue: row.string(3) ?? "") ?? .failed,
+                           reason: row.string(4), deep: row.int(5) == 1, checkedAt: Date(ledgerTime: row.double(6) ?? 0))
+    }
+
     public func lastVerification(env: String) throws(OpsError) -> VerificationRecord? {
-        try database.query("SELECT id, env, file, status, reason, deep, checked_at FROM verifications WHERE env = ? ORDER BY checked_at DESC, id DESC LIMIT 1",
-                           [.text(env)]).first.map { row in
-            VerificationRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", file: row.string(2) ?? "", status: VerificationStatus(rawValue: row.string(3) ?? "") ?? .failed,
-                               reason: row.string(4), deep: row.int(5) == 1, checkedAt: Date(ledgerTime: row.double(6) ?? 0))
-        }
+        try database.query("SELECT \(Self.verificationColumns) FROM verifications WHERE env = ? ORDER BY checked_at DESC, id DESC LIMIT 1",
+                           [.text(env)]).first.map(Self.verification)
+    }
+
+    static let smokeRunColumns = "id, env, base_url, status, passed, failed, started_at"
+
+    /// A smoke run from the first seven columns of `smokeRunColumns`.
+    static func smokeRun(_ row: SQLiteRow) -> SmokeRunRecord {
+        SmokeRunRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", baseURL: row.string(2), status: SmokeRunStatus(rawValue: row.string(3) ?? "") ?? .failed,
+                       passed: row.int(4) ?? 0, failed: row.int(5) ?? 0, startedAt: Date(ledgerTime: row.double(6) ?? 0))
     }
 
     public func lastSmokeRun(env: String) throws(OpsError) -> SmokeRunRecord? {
-        try database.query("SELECT id, env, base_url, status, passed, failed, started_at FROM smoke_runs WHERE env = ? ORDER BY started_at DESC, id DESC LIMIT 1",
-                           [.text(env)]).first.map { row in
-            SmokeRunRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", baseURL: row.string(2), status: SmokeRunStatus(rawValue: row.string(3) ?? "") ?? .failed,
-                           passed: row.int(4) ?? 0, failed: row.int(5) ?? 0, startedAt: Date(ledgerTime: row.double(6) ?? 0))
-        }
+        try database.query("SELECT \(Self.smokeRunColumns) FROM smoke_runs WHERE env = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+                           [.text(env)]).first.map(Self.smokeRun)
     }
 
     public func addNote(env: String, text: String, author: String?, at date: Date = Date()) throws(OpsError) -> Int64 {
