@@ -15,8 +15,7 @@ struct PreflightCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: self.environment)
+            let (config, environment, context) = try await Output.load(global, context, resolvingSecretsOf: self.environment)
             return await PreflightService(config: config, environment: environment, context: context).run()
         }
     }

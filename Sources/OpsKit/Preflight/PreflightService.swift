@@ -86,8 +86,9 @@ public struct PreflightService: Sendable {
         var key: String
         var value: String
         var source: String
-        /// A `NAME_FILE` entry of run.env: opsctl read the value from a file, so it is a secret by intent.
-        var fromFile = false
+        /// A `NAME_FILE` or `NAME_COMMAND` entry of run.env: the value comes from a file or a
+        /// secret manager, so it is a secret by intent, whatever its name.
+        var secretByIntent = false
     }
 
     /// Every variable the app will see: the env file, then `run.env` (later wins, as docker does).
@@ -97,7 +98,8 @@ public struct PreflightService: Sendable {
             variables += (EnvFile.read(path) ?? []).map { AppVariable(key: $0.key, value: $0.value, source: path) }
         }
         variables += environment.run.env.map {
-            AppVariable(key: $0.name, value: $0.resolvedValue, source: $0.fromFile ?? "run.env in \(config.sourcePath)", fromFile: $0.fromFile != nil)
+            AppVariable(key: $0.name, value: $0.resolvedValue, source: Self.source(of: $0, in: config.sourcePath),
+                        secretByIntent: $0.fromFile != nil || $0.fromCommand != nil)
         }
         return variables
     }
@@ -106,8 +108,15 @@ public struct PreflightService: Sendable {
     /// left out: it usually names a file path, which no length rule fits.
     static let secretSuffixes = ["_SECRET", "_TOKEN", "_PASSWORD", "_KEY"]
 
+    /// Where a run.env value came from, for a check's summary (never the value).
+    static func source(of variable: EnvVar, in configPath: String) -> String {
+        if let file = variable.fromFile { return file }
+        if let argv = variable.fromCommand { return "the output of `\(ProcessRequest(argv[0], Array(argv.dropFirst())).displayCommand)`" }
+        return "run.env in \(configPath)"
+    }
+
     static func looksSecret(_ variable: AppVariable) -> Bool {
-        variable.fromFile || secretSuffixes.contains { variable.key.uppercased().hasSuffix($0) }
+        variable.secretByIntent || secretSuffixes.contains { variable.key.uppercased().hasSuffix($0) }
     }
 
     /// What secrets.strength checks: the keys `preflight.secret_keys` names (each must be set),
@@ -134,7 +143,7 @@ public struct PreflightService: Sendable {
         let keys = secretKeys(variables)
         guard !keys.isEmpty else {
             return [PreflightCheck(id: .secretStrength, status: .pass,
-                                   summary: "no secrets configured: no *_SECRET, *_TOKEN, *_PASSWORD, *_KEY or NAME_FILE entry, none in preflight.secret_keys")]
+                                   summary: "no secrets configured: no *_SECRET, *_TOKEN, *_PASSWORD, *_KEY, NAME_FILE or NAME_COMMAND entry, none in preflight.secret_keys")]
         }
         return keys.map { key in strength(of: key, variables.last { $0.key == key }) }
     }
@@ -161,8 +170,7 @@ public struct PreflightService: Sendable {
 
     func secretFileModes() -> [PreflightCheck] {
         var files = [environment.run.envFile].compactMap { $0 }
-        files += environment.run.env.compactMap(\.fromFile)
-        if let file = environment.handoff.webhookFile { files.append(file) }
+        for file in environment.secretSettings.compactMap(\.secret.file) where !files.contains(file) { files.append(file) }
         guard !files.isEmpty else {
             return [PreflightCheck(id: .secretFileMode, status: .pass, summary: "no env or secret files configured")]
         }
