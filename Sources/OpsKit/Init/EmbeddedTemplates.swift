@@ -321,8 +321,8 @@ PATH=/usr/local/bin:/usr/bin:/bin
     {
       "id": 4,
       "type": "stat",
-      "title": "Time since the last deploy",
-      "description": "",
+      "title": "Time since the last deploy and the last good one",
+      "description": "Since the last deploy or rollback finished, and since one last succeeded.",
       "datasource": {
         "type": "prometheus",
         "uid": "${datasource}"
@@ -341,7 +341,17 @@ PATH=/usr/local/bin:/usr/bin:/bin
             "uid": "${datasource}"
           },
           "expr": "time() - max by (env) (opsctl_deploy_last_run_timestamp_seconds{env=~\"$env\"})",
-          "legendFormat": "{{env}}",
+          "legendFormat": "{{env}} last run",
+          "instant": true
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_deploy_last_success_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} last success",
           "instant": true
         }
       ],
