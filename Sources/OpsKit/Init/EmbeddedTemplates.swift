@@ -1130,6 +1130,12 @@ environments:
       env:
         NODE_ENV: production
         # JWT_SECRET_FILE: /run/secrets/jwt   # NAME_FILE: the value of NAME is read from this file
+        # JWT_SECRET_COMMAND: [vault, kv, get, -field=jwt, secret/dashboard]
+        #   NAME_COMMAND: the value of NAME is this argv's stdout (one trailing newline dropped), run
+        #   without a shell, once per run, only by deploy, rollback, smoke, preflight and handoff
+        #   (never by config check, status or backup). Others: [aws, secretsmanager, get-secret-value,
+        #   --secret-id, dashboard/jwt, --query, SecretString, --output, text]  [op, read, "op://prod/dashboard/jwt"]
+        #   [pass, show, dashboard/jwt]  [sops, -d, --extract, '["jwt"]', secrets.yaml]
       volumes: ["/srv/dashboard/data:/app/data"]
       args: []                     # extra `docker run` arguments, one list item per word
       stop_timeout: 10s            # docker stop: SIGTERM, then SIGKILL after this long
@@ -1168,6 +1174,7 @@ environments:
         #   method: POST
         #   path: /api/auth/login
         #   headers: {Content-Type: application/json}
+        #   # a secret header from a file or a command: Authorization_FILE: path, Authorization_COMMAND: [argv]
         #   body: '{"username":"admin","password":"wrong"}'
         #   timeout: 10s
         #   expect: {status: [400, 401, 403]}
@@ -1181,6 +1188,8 @@ environments:
         # - {name: certificate, url: "https://dashboard.example.com/", expect: {cert_days: 14}}   # TLS cert valid 14+ days
     rollback: auto                 # auto: a failed deploy restores the previous release; manual: it stays down
     keep_releases: 5               # stopped releases kept for instant rollback
+    secrets:
+      timeout: 30s                 # each NAME_COMMAND / *_command is killed after this long; the run stops
     hooks:                         # argv lists, run without a shell
       pre_deploy: []               # e.g. [["./scripts/migrate", "--check"]]
       post_deploy: []
@@ -1198,7 +1207,8 @@ environments:
       since: 8h
       disks: [/srv]
       # facts: {active_sessions: "SELECT COUNT(*) FROM sessions WHERE status='active'"}   # read-only SQL on database.path
-      webhook: ${SLACK_WEBHOOK_URL:-}   # or webhook_file: /run/secrets/slack-webhook
+      webhook: ${SLACK_WEBHOOK_URL:-}   # or webhook_file: /run/secrets/slack-webhook,
+                                        # or webhook_command: [pass, show, slack/handoff-webhook]
       # template: handoff/handoff.md.mustache   # your copy of the Markdown layout (opsctl init writes the default)
       log_pattern: "ERROR"         # regex: what counts as an error line in `docker logs`
       thresholds:                  # the Warning rules (runbooks/handoff.md lists every rule)
@@ -1207,7 +1217,7 @@ environments:
         errors: 10
     preflight:                     # `opsctl preflight production`; deploy runs the `fatal` ones first
       # secret_keys: [JWT_SECRET]  # keys that must be set. Default: none; every *_SECRET, *_TOKEN, *_PASSWORD,
-                                   # *_KEY and NAME_FILE entry of env_file and run.env is checked anyway
+                                   # *_KEY, NAME_FILE and NAME_COMMAND entry of env_file and run.env is checked anyway
       min_secret_length: 32        # each secret: at least this long and not a known placeholder
       # placeholders: [our-old-default]
       path_settings: ["ALLOWED_*"] # must not include /
