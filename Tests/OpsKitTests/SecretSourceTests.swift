@@ -165,6 +165,11 @@ struct SecretSourceTests {
 
         let strict = await asyncOpsError { () async throws(OpsError) in _ = try await parsed.resolvingSecrets(of: "production", runner: SubprocessRunner()) }
         #expect(strict?.code == "secret.command_failed")
+
+        // A command that needs only some secrets (e.g. off-site keys for a backup) asks only for those.
+        let (_, some) = try await parsed.resolvingSecrets(of: "production", runner: SubprocessRunner(), matching: { $0.hasSuffix(".API_TOKEN_COMMAND") })
+        #expect(some.run.env.first { $0.name == "API_TOKEN" }?.resolvedValue == "api-token-value")
+        #expect(some.run.env.first { $0.name == "JWT_SECRET" }?.secret?.isResolved == false)
     }
 }
 

@@ -20,19 +20,21 @@ public struct SecretResolver: Sendable {
     /// Every command secret of `environment`, fetched; the first failure throws (nothing has
     /// been changed yet, and the remaining commands are not run: a hanging secret manager
     /// would make each of them wait for the whole timeout).
-    public func resolve(_ environment: EnvironmentConfig) async throws(OpsError) -> EnvironmentConfig {
-        let (resolved, failures) = await resolveAll(environment, stopAtFirstFailure: true)
+    public func resolve(_ environment: EnvironmentConfig, matching wanted: (String) -> Bool = { _ in true }) async throws(OpsError) -> EnvironmentConfig {
+        let (resolved, failures) = await resolveAll(environment, stopAtFirstFailure: true, matching: wanted)
         if let first = failures.first { throw first }
         return resolved
     }
 
     /// As `resolve`, but a failed command leaves its secrets unresolved and comes back as an
     /// error, for a caller that can go on without them (the handoff always renders).
-    public func resolveAll(_ environment: EnvironmentConfig, stopAtFirstFailure: Bool = false) async -> (EnvironmentConfig, [OpsError]) {
+    /// `wanted` picks settings by name (e.g. only `backup.offsite` keys for a command that needs no other).
+    public func resolveAll(_ environment: EnvironmentConfig, stopAtFirstFailure: Bool = false,
+                           matching wanted: (String) -> Bool = { _ in true }) async -> (EnvironmentConfig, [OpsError]) {
         var values: [[String]: String] = [:]
         var failed: Set<[String]> = []
         var failures: [OpsError] = []
-        for (setting, secret) in environment.secretSettings {
+        for (setting, secret) in environment.secretSettings where wanted(setting) {
             guard let argv = secret.command, !secret.isResolved, values[argv] == nil, !failed.contains(argv) else { continue }
             do {
                 values[argv] = try await fetch(argv, for: setting)
@@ -156,9 +158,10 @@ extension EnvironmentConfig {
 extension OpsConfig {
     /// The config with the command secrets of environment `name` fetched (strictly: the first
     /// failure throws), and that environment. Other environments' commands never run.
-    public func resolvingSecrets(of name: String, runner: any ProcessRunning) async throws(OpsError) -> (OpsConfig, EnvironmentConfig) {
+    public func resolvingSecrets(of name: String, runner: any ProcessRunning,
+                                 matching wanted: (String) -> Bool = { _ in true }) async throws(OpsError) -> (OpsConfig, EnvironmentConfig) {
         let environment = try self.environment(named: name)
-        let resolved = try await secretResolver(for: environment, runner: runner).resolve(environment)
+        let resolved = try await secretResolver(for: environment, runner: runner).resolve(environment, matching: wanted)
         return (replacing(resolved), resolved)
     }
 
