@@ -62,6 +62,8 @@ struct SecretCommandTests {
         let strength = try #require((try preflight.json()["checks"] as? [[String: Any]])?.first { $0["id"] as? String == "secrets.strength" })
         #expect(strength["status"] as? String == "pass")
         #expect(strength["summary"] as? String == "JWT_SECRET is \(Self.jwtSecret.count) characters and not a placeholder")
+        let fetched = try #require((try preflight.json()["checks"] as? [[String: Any]])?.first { $0["id"] as? String == "secrets.commands" })
+        #expect(fetched["summary"] as? String == "1 secret(s) fetched from their commands: JWT_SECRET_COMMAND")
 
         let deploy = keep(try await opsctl.run("deploy", "production", "1.0.0", "-vv", "--json"))
         #expect(deploy.exitCode == 0, "\(deploy.stderr)")
@@ -130,6 +132,16 @@ struct SecretCommandTests {
 
         // The handoff still renders with the secret manager failing, and says so.
         try rewrite(fixture, command: "[pass, show, dashboard/missing]")
+        // So does preflight: a failed command is a failed check, the other checks still run.
+        let preflight = try await opsctl.run("preflight", "production", "--json")
+        #expect(preflight.exitCode == 1)
+        let checks = try #require(try preflight.json()["checks"] as? [[String: Any]])
+        let command = try #require(checks.first { $0["id"] as? String == "secrets.commands" })
+        #expect(command["status"] as? String == "fail")
+        #expect((command["summary"] as? String)?.contains("`pass show dashboard/missing` exited with status 1; stderr: Error: dashboard/missing is not in the password store.") == true, "\(command)")
+        let strength = try #require(checks.first { $0["id"] as? String == "secrets.strength" })
+        #expect(strength["summary"] as? String == "JWT_SECRET could not be checked: the output of `pass show dashboard/missing` failed (see secrets.commands)")
+        #expect(checks.contains { $0["id"] as? String == "docker.daemon" && $0["status"] as? String == "pass" })
         let handoff = try await opsctl.run("handoff", "production", "--format", "json")
         #expect(handoff.exitCode == 0, "\(handoff.stderr)")
         let errors = try #require(try handoff.json()["source_errors"] as? [[String: Any]])

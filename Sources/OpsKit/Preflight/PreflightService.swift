@@ -46,6 +46,9 @@ public struct PreflightService: Sendable {
     public let config: OpsConfig
     public let environment: EnvironmentConfig
     public let context: OpsContext
+    /// Secret commands that failed (`opsctl preflight` goes on without their values and says
+    /// so; deploy never gets here with one: it stops first).
+    public var unresolvedSecrets: [OpsError] = []
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
         self.config = config
@@ -61,6 +64,7 @@ public struct PreflightService: Sendable {
         let variables = environmentVariables()
         var checks: [PreflightCheck] = []
         if wanted(.secretStrength) { checks += secretStrength(variables) }
+        if wanted(.secretCommands) { checks += secretCommands() }
         if wanted(.secretFileMode) { checks += secretFileModes() }
         if wanted(.secretsInGit) { checks.append(await secretsTracked()) }
         if wanted(.secretsInRepository) { checks.append(await secretsInRepository(variables)) }
@@ -89,6 +93,8 @@ public struct PreflightService: Sendable {
         /// A `NAME_FILE` or `NAME_COMMAND` entry of run.env: the value comes from a file or a
         /// secret manager, so it is a secret by intent, whatever its name.
         var secretByIntent = false
+        /// Its secret command failed: there is no value to check.
+        var unavailable = false
     }
 
     /// Every variable the app will see: the env file, then `run.env` (later wins, as docker does).
@@ -98,8 +104,9 @@ public struct PreflightService: Sendable {
             variables += (EnvFile.read(path) ?? []).map { AppVariable(key: $0.key, value: $0.value, source: path) }
         }
         variables += environment.run.env.map {
-            AppVariable(key: $0.name, value: $0.resolvedValue, source: Self.source(of: $0, in: config.sourcePath),
-                        secretByIntent: $0.fromFile != nil || $0.fromCommand != nil)
+            let unavailable = $0.secret?.isResolved == false
+            return AppVariable(key: $0.name, value: unavailable ? "" : $0.resolvedValue, source: Self.source(of: $0, in: config.sourcePath),
+                               secretByIntent: $0.fromFile != nil || $0.fromCommand != nil, unavailable: unavailable)
         }
         return variables
     }
@@ -153,6 +160,10 @@ public struct PreflightService: Sendable {
             return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) is not set (env_file or run.env) but preflight.secret_keys names it",
                                   fix: "add \(key)=$(openssl rand -base64 48) to \(environment.run.envFile ?? "the env file")")
         }
+        if variable.unavailable {
+            return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) could not be checked: \(variable.source) failed (see secrets.commands)",
+                                  fix: "make the secret command work for this user, then run opsctl preflight again")
+        }
         if variable.value.isEmpty {
             return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) in \(variable.source) is empty", fix: "set it: openssl rand -base64 48")
         }
@@ -166,6 +177,23 @@ public struct PreflightService: Sendable {
                                   fix: "replace it: openssl rand -base64 48")
         }
         return PreflightCheck(id: .secretStrength, status: .pass, summary: "\(key) is \(variable.value.count) characters and not a placeholder")
+    }
+
+    /// Each `NAME_COMMAND` / `*_command` secret of the environment was fetched (by the caller,
+    /// before the checks: a failure is here, not an abort).
+    func secretCommands() -> [PreflightCheck] {
+        let commands = environment.secretSettings.filter { $0.secret.command != nil }
+        guard unresolvedSecrets.isEmpty else {
+            return unresolvedSecrets.map { failure in
+                PreflightCheck(id: .secretCommands, status: .fail, summary: ([failure.message] + failure.details).joined(separator: "; "),
+                               fix: "run the command as this user (same environment) and fix what it says; timeouts: secrets.timeout")
+            }
+        }
+        guard !commands.isEmpty else {
+            return [PreflightCheck(id: .secretCommands, status: .pass, summary: "no secret commands configured")]
+        }
+        let names = commands.map { $0.setting.split(separator: ".").suffix(1).joined() }
+        return [PreflightCheck(id: .secretCommands, status: .pass, summary: "\(commands.count) secret(s) fetched from their commands: " + names.joined(separator: ", "))]
     }
 
     func secretFileModes() -> [PreflightCheck] {
