@@ -146,5 +146,9 @@ struct SecretCommandTests {
         #expect(handoff.exitCode == 0, "\(handoff.stderr)")
         let errors = try #require(try handoff.json()["source_errors"] as? [[String: Any]])
         #expect(errors.contains { $0["source"] as? String == "secrets" && ($0["error"] as? String)?.contains("dashboard/missing") == true }, "\(errors)")
+        // The app's error lines could hold the secret it cannot scrub now: counts only.
+        #expect(errors.contains { $0["source"] as? String == "logs" }, "\(errors)")
+        let logs = try #require(try handoff.json()["logs"] as? [String: Any])
+        #expect((logs["top"] as? [Any])?.isEmpty == true)
     }
 }
