@@ -2,6 +2,122 @@
 enum EmbeddedTemplates {
     /// (path under templates/, contents)
     static let files: [(path: String, contents: String)] = [
+        ("ci/actionlint.yaml", #"""
+# actionlint's settings for this repository (`opsctl init` writes it to .github/actionlint.yaml):
+# the deploy workflow runs on a self-hosted runner on the deploy host, labelled `opsctl`.
+self-hosted-runner:
+  labels:
+    - opsctl
+
+"""#),
+        ("ci/github-actions.yml", #"""
+# GitHub Actions: deploy a release when its tag is pushed, and let opsctl decide the outcome.
+# `opsctl init` writes this to .github/workflows/opsctl-deploy.yml. Check it with actionlint.
+#
+# It runs on a self-hosted runner on the deploy host (labels self-hosted + opsctl), where the
+# Docker engine the app runs on, the opsctl binary and the ledger live. Because the runner's
+# workspace is wiped between jobs, opsctl.yml (committed next to this repository's code) must
+# name host paths for what has to outlive a job: state (the ledger), backup.dir, metrics.textfile_dir,
+# env_file and *_FILE secrets. Secrets from a secret manager (NAME_COMMAND) need no file at all.
+#
+# Exit codes decide the job: 0 deployed; 1 preflight failed; 3 the release failed and the
+# previous one serves again (the job fails, with the deploy report attached); 4 failed and
+# nothing healthy serves; 5 another deploy holds the lock. The JUnit file of the deploy's
+# smoke run is uploaded either way.
+name: opsctl deploy
+
+on:
+  push:
+    tags: ["v*.*.*"]
+
+# One deploy per environment at a time; a second tag queues instead of cancelling the first.
+concurrency:
+  group: opsctl-deploy-production
+  cancel-in-progress: false
+
+permissions:
+  contents: read
+  checks: write
+
+env:
+  OPSCTL_ENV: production
+  # The repository `image:` names in opsctl.yml; the tag is the release version.
+  IMAGE: dashboard
+  OPSCTL_CONFIG: opsctl.yml
+  # For NAME_COMMAND secrets, e.g. Vault: the runner's environment reaches the command.
+  # VAULT_ADDR: ${{ vars.VAULT_ADDR }}
+  # VAULT_TOKEN: ${{ secrets.VAULT_TOKEN }}
+
+jobs:
+  deploy:
+    runs-on: [self-hosted, opsctl]
+    environment: production
+    timeout-minutes: 30
+    steps:
+      - name: Check out the release
+        uses: actions/checkout@v4
+        with:
+          # opsctl deploy checks that the release's git tag exists: fetch the tags.
+          fetch-depth: 0
+
+      - name: Release version from the tag
+        id: release
+        run: echo "version=${GITHUB_REF_NAME#v}" >> "$GITHUB_OUTPUT"
+
+      - name: Build the image
+        run: docker build --tag "${IMAGE}:${{ steps.release.outputs.version }}" .
+
+      - name: Preflight
+        run: opsctl preflight "$OPSCTL_ENV"
+
+      - name: Deploy (opsctl rolls back by itself on failure)
+        id: deploy
+        run: |
+          mkdir -p opsctl-reports
+          set +e
+          opsctl deploy "$OPSCTL_ENV" "${{ steps.release.outputs.version }}" \
+            --message "GitHub Actions run ${GITHUB_RUN_ID} by ${GITHUB_ACTOR}" \
+            --junit opsctl-reports/smoke-junit.xml \
+            --json > opsctl-reports/deploy.json
+          code=$?
+          echo "exit-code=${code}" >> "$GITHUB_OUTPUT"
+          exit "${code}"
+
+      - name: Explain the outcome
+        if: always() && steps.deploy.outcome != 'skipped'
+        env:
+          EXIT_CODE: ${{ steps.deploy.outputs.exit-code }}
+        run: |
+          case "${EXIT_CODE}" in
+            0) verdict="deployed" ;;
+            3) verdict="FAILED and rolled back: the previous release serves again" ;;
+            4) verdict="FAILED and NOT rolled back: nothing healthy may be serving" ;;
+            5) verdict="not started: another deploy holds the lock" ;;
+            *) verdict="FAILED before anything changed (exit ${EXIT_CODE})" ;;
+          esac
+          {
+            echo "### opsctl deploy ${GITHUB_REF_NAME} to ${OPSCTL_ENV}: ${verdict}"
+            echo '```json'
+            cat opsctl-reports/deploy.json 2>/dev/null || echo '{}'
+            echo '```'
+          } >> "$GITHUB_STEP_SUMMARY"
+
+      - name: Upload the deploy report and smoke results
+        if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: opsctl-deploy-${{ github.ref_name }}
+          path: opsctl-reports/
+          if-no-files-found: ignore
+
+      - name: Smoke checks as test results
+        if: always() && hashFiles('opsctl-reports/smoke-junit.xml') != ''
+        uses: mikepenz/action-junit-report@v4
+        with:
+          report_paths: opsctl-reports/smoke-junit.xml
+          check_name: opsctl smoke (${{ github.ref_name }})
+
+"""#),
         ("cron/opsctl.cron", #"""
 # /etc/cron.d/opsctl: nightly backup, verification after it, handoff at each shift change.
 # Adjust OPSCTL_CONFIG and the user. opsctl takes a lock per database, so an overlapping
@@ -14,6 +130,820 @@ PATH=/usr/local/bin:/usr/bin:/bin
 # The handoff goes to handoff.webhook and an HTML copy stays for the next shift. Without a
 # webhook, --post is a config error (exit 78): drop it and keep the copy.
 0 6,14,22 * * *  root  opsctl handoff production --since 8h --post --format html --output /var/log/opsctl/handoff-production.html >> /var/log/opsctl/handoff.log 2>&1
+
+"""#),
+        ("grafana/opsctl-dashboard.json", #"""
+{
+  "uid": "opsctl-overview",
+  "title": "opsctl: releases, backups, smoke",
+  "description": "Over the metrics opsctl writes to <metrics.textfile_dir>/opsctl_<env>.prom (node_exporter's textfile collector). Written by opsctl init.",
+  "tags": [
+    "opsctl"
+  ],
+  "timezone": "browser",
+  "editable": true,
+  "graphTooltip": 1,
+  "schemaVersion": 39,
+  "version": 1,
+  "refresh": "1m",
+  "time": {
+    "from": "now-7d",
+    "to": "now"
+  },
+  "templating": {
+    "list": [
+      {
+        "name": "datasource",
+        "label": "Prometheus",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {},
+        "hide": 0,
+        "refresh": 1,
+        "regex": "",
+        "options": []
+      },
+      {
+        "name": "env",
+        "label": "Environment",
+        "type": "query",
+        "datasource": {
+          "type": "prometheus",
+          "uid": "${datasource}"
+        },
+        "query": {
+          "query": "label_values({__name__=~\"opsctl_.+\"}, env)",
+          "refId": "env"
+        },
+        "definition": "label_values({__name__=~\"opsctl_.+\"}, env)",
+        "refresh": 2,
+        "includeAll": true,
+        "multi": true,
+        "allValue": ".+",
+        "current": {},
+        "options": [],
+        "sort": 1,
+        "hide": 0
+      }
+    ]
+  },
+  "annotations": {
+    "list": [
+      {
+        "name": "Deploys",
+        "enable": true,
+        "iconColor": "blue",
+        "datasource": {
+          "type": "prometheus",
+          "uid": "${datasource}"
+        },
+        "expr": "changes(opsctl_deploy_last_run_timestamp_seconds{env=~\"$env\"}[2m]) > 0",
+        "step": "1m",
+        "titleFormat": "opsctl deploy or rollback ({{env}})"
+      }
+    ]
+  },
+  "panels": [
+    {
+      "id": 1,
+      "type": "row",
+      "title": "Releases",
+      "collapsed": false,
+      "gridPos": {
+        "x": 0,
+        "y": 0,
+        "w": 24,
+        "h": 1
+      },
+      "panels": []
+    },
+    {
+      "id": 2,
+      "type": "stat",
+      "title": "Live release",
+      "description": "The release opsctl last deployed successfully (opsctl_release_info).",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 1,
+        "w": 6,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env, version) (opsctl_release_info{env=~\"$env\"})",
+          "legendFormat": "{{env}}: {{version}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {},
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "textMode": "name",
+        "colorMode": "none",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 3,
+      "type": "stat",
+      "title": "Last deploy or rollback",
+      "description": "0 ok, 1 failed (rolled back or left down): opsctl_deploy_last_failed.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 6,
+        "y": 1,
+        "w": 6,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_deploy_last_failed{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "green",
+                "value": null
+              },
+              {
+                "color": "red",
+                "value": 1
+              }
+            ]
+          }
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "background",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 4,
+      "type": "stat",
+      "title": "Time since the last deploy and the last good one",
+      "description": "Since the last deploy or rollback finished, and since one last succeeded.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 1,
+        "w": 6,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_deploy_last_run_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} last run",
+          "instant": true
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_deploy_last_success_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} last success",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "none",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 5,
+      "type": "stat",
+      "title": "Last deploy duration",
+      "description": "Wall time of the last deploy or rollback.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 18,
+        "y": 1,
+        "w": 6,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_deploy_last_duration_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "none",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 6,
+      "type": "timeseries",
+      "title": "Deploys and rollbacks",
+      "description": "Runs recorded in the ledger per interval, by kind (deploy, rollback) and final status (succeeded, rolled_back, failed, aborted, interrupted).",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 5,
+        "w": 24,
+        "h": 7
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "sum by (kind, status) (increase(opsctl_deployments{env=~\"$env\"}[$__rate_interval]))",
+          "legendFormat": "{{kind}} {{status}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "decimals": 0
+        },
+        "overrides": []
+      },
+      "options": {
+        "legend": {
+          "displayMode": "table",
+          "placement": "right",
+          "calcs": [
+            "sum"
+          ]
+        },
+        "tooltip": {
+          "mode": "multi"
+        }
+      }
+    },
+    {
+      "id": 7,
+      "type": "row",
+      "title": "Backups",
+      "collapsed": false,
+      "gridPos": {
+        "x": 0,
+        "y": 12,
+        "w": 24,
+        "h": 1
+      },
+      "panels": []
+    },
+    {
+      "id": 8,
+      "type": "stat",
+      "title": "Age of the newest backup",
+      "description": "Time since the last successful backup; red past the 26 h the OpsctlBackupMissing alert uses.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 13,
+        "w": 6,
+        "h": 5
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_backup_last_success_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s",
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "green",
+                "value": null
+              },
+              {
+                "color": "red",
+                "value": 93600
+              }
+            ]
+          }
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "background",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 9,
+      "type": "stat",
+      "title": "Age of the newest verified backup",
+      "description": "How old the newest backup that passed opsctl verify is (when it was taken).",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 6,
+        "y": 13,
+        "w": 6,
+        "h": 5
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_backup_last_verified_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s",
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "green",
+                "value": null
+              },
+              {
+                "color": "orange",
+                "value": 93600
+              },
+              {
+                "color": "red",
+                "value": 691200
+              }
+            ]
+          }
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "background",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 10,
+      "type": "stat",
+      "title": "Verify failures",
+      "description": "Backups that failed the last verification run.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 13,
+        "w": 6,
+        "h": 5
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_verify_failed_backups{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "decimals": 0,
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "green",
+                "value": null
+              },
+              {
+                "color": "red",
+                "value": 1
+              }
+            ]
+          }
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "background",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 11,
+      "type": "stat",
+      "title": "Last backup failed",
+      "description": "1 when the newest backup run failed after the last success.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 18,
+        "y": 13,
+        "w": 6,
+        "h": 5
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_backup_last_failure_timestamp_seconds{env=~\"$env\"}) > bool max by (env) (opsctl_backup_last_success_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "decimals": 0,
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "green",
+                "value": null
+              },
+              {
+                "color": "red",
+                "value": 1
+              }
+            ]
+          }
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "background",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 12,
+      "type": "timeseries",
+      "title": "Backup size trend",
+      "description": "Compressed backup and the database it came from, at each backup.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 18,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_backup_size_bytes{env=~\"$env\"})",
+          "legendFormat": "{{env}} backup (compressed)"
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_backup_database_bytes{env=~\"$env\"})",
+          "legendFormat": "{{env}} database"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "bytes"
+        },
+        "overrides": []
+      }
+    },
+    {
+      "id": 13,
+      "type": "timeseries",
+      "title": "Backup duration and read-lock window",
+      "description": "",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 18,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_backup_duration_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} duration"
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_backup_lock_window_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} lock window"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      }
+    },
+    {
+      "id": 14,
+      "type": "row",
+      "title": "Smoke checks",
+      "collapsed": false,
+      "gridPos": {
+        "x": 0,
+        "y": 26,
+        "w": 24,
+        "h": 1
+      },
+      "panels": []
+    },
+    {
+      "id": 15,
+      "type": "timeseries",
+      "title": "Smoke latency by check",
+      "description": "Total time of each check in the last smoke run (opsctl smoke or a deploy's smoke).",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 27,
+        "w": 12,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env, check) (opsctl_smoke_check_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} {{check}}"
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_smoke_duration_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} whole run"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      }
+    },
+    {
+      "id": 16,
+      "type": "timeseries",
+      "title": "Smoke failures",
+      "description": "Checks that failed in the last smoke run.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 27,
+        "w": 8,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_smoke_failed_checks{env=~\"$env\"})",
+          "legendFormat": "{{env}}"
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "decimals": 0,
+          "thresholds": {
+            "mode": "absolute",
+            "steps": [
+              {
+                "color": "green",
+                "value": null
+              },
+              {
+                "color": "red",
+                "value": 1
+              }
+            ]
+          }
+        },
+        "overrides": []
+      }
+    },
+    {
+      "id": 17,
+      "type": "stat",
+      "title": "Time since every smoke check passed",
+      "description": "",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 20,
+        "y": 27,
+        "w": 4,
+        "h": 8
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_smoke_last_success_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "none",
+        "graphMode": "none"
+      }
+    }
+  ]
+}
 
 """#),
         ("handoff/handoff.html.mustache", #"""
@@ -261,6 +1191,12 @@ environments:
       env:
         NODE_ENV: production
         # JWT_SECRET_FILE: /run/secrets/jwt   # NAME_FILE: the value of NAME is read from this file
+        # JWT_SECRET_COMMAND: [vault, kv, get, -field=jwt, secret/dashboard]
+        #   NAME_COMMAND: the value of NAME is this argv's stdout (one trailing newline dropped), run
+        #   without a shell, once per run, only by deploy, rollback, smoke, preflight and handoff
+        #   (never by config check, status or backup). Others: [aws, secretsmanager, get-secret-value,
+        #   --secret-id, dashboard/jwt, --query, SecretString, --output, text]  [op, read, "op://prod/dashboard/jwt"]
+        #   [pass, show, dashboard/jwt]  [sops, -d, --extract, '["jwt"]', secrets.yaml]
       volumes: ["/srv/dashboard/data:/app/data"]
       args: []                     # extra `docker run` arguments, one list item per word
       stop_timeout: 10s            # docker stop: SIGTERM, then SIGKILL after this long
@@ -299,6 +1235,7 @@ environments:
         #   method: POST
         #   path: /api/auth/login
         #   headers: {Content-Type: application/json}
+        #   # a secret header from a file or a command: Authorization_FILE: path, Authorization_COMMAND: [argv]
         #   body: '{"username":"admin","password":"wrong"}'
         #   timeout: 10s
         #   expect: {status: [400, 401, 403]}
@@ -312,6 +1249,8 @@ environments:
         # - {name: certificate, url: "https://dashboard.example.com/", expect: {cert_days: 14}}   # TLS cert valid 14+ days
     rollback: auto                 # auto: a failed deploy restores the previous release; manual: it stays down
     keep_releases: 5               # stopped releases kept for instant rollback
+    secrets:
+      timeout: 30s                 # each NAME_COMMAND / *_command is killed after this long; the run stops
     hooks:                         # argv lists, run without a shell
       pre_deploy: []               # e.g. [["./scripts/migrate", "--check"]]
       post_deploy: []
@@ -329,7 +1268,8 @@ environments:
       since: 8h
       disks: [/srv]
       # facts: {active_sessions: "SELECT COUNT(*) FROM sessions WHERE status='active'"}   # read-only SQL on database.path
-      webhook: ${SLACK_WEBHOOK_URL:-}   # or webhook_file: /run/secrets/slack-webhook
+      webhook: ${SLACK_WEBHOOK_URL:-}   # or webhook_file: /run/secrets/slack-webhook,
+                                        # or webhook_command: [pass, show, slack/handoff-webhook]
       # template: handoff/handoff.md.mustache   # your copy of the Markdown layout (opsctl init writes the default)
       log_pattern: "ERROR"         # regex: what counts as an error line in `docker logs`
       thresholds:                  # the Warning rules (runbooks/handoff.md lists every rule)
@@ -338,7 +1278,7 @@ environments:
         errors: 10
     preflight:                     # `opsctl preflight production`; deploy runs the `fatal` ones first
       # secret_keys: [JWT_SECRET]  # keys that must be set. Default: none; every *_SECRET, *_TOKEN, *_PASSWORD,
-                                   # *_KEY and NAME_FILE entry of env_file and run.env is checked anyway
+                                   # *_KEY, NAME_FILE and NAME_COMMAND entry of env_file and run.env is checked anyway
       min_secret_length: 32        # each secret: at least this long and not a known placeholder
       # placeholders: [our-old-default]
       path_settings: ["ALLOWED_*"] # must not include /
