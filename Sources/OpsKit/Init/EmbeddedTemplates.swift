@@ -43,9 +43,9 @@ PATH=/usr/local/bin:/usr/bin:/bin
 <ul>{{#findings}}<li><b>{{level}}</b> <code>{{rule}}</code>: {{detail}}</li>{{/findings}}</ul>
 {{/has_findings}}
 <h2>Health now</h2>
-<ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li></ul>
+<ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li>{{#slots}}<li>{{.}}</li>{{/slots}}</ul>
 <h2>Deploys and rollbacks</h2>
-<ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b> (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
+<ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b>{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
 <h2>Backups</h2>
 <ul>{{#backups}}<li>last good backup: {{last}}</li><li>size trend: {{trend}}</li><li>verified: {{verified}}</li><li>in the window: {{in_window}}</li>{{/backups}}{{^backups}}<li>no backups configured</li>{{/backups}}</ul>
 <h2>Checks</h2>
@@ -90,11 +90,14 @@ PATH=/usr/local/bin:/usr/bin:/bin
 - no `health.url` configured
 {{/health}}
 - live version (ledger): {{live_version}}
+{{#slots}}
+- {{.}}
+{{/slots}}
 
 ## Deploys and rollbacks
 
 {{#deploys}}
-- {{at}} {{kind}} **{{version}}** (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}
+- {{at}} {{kind}} **{{version}}**{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}
 {{/deploys}}
 {{^deploys}}
 - none in the window

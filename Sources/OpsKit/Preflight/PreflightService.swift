@@ -79,6 +79,7 @@ public struct PreflightService: Sendable {
         if wanted("config.smoke") { add([smokeConfigured()]) }
         if wanted("config.allowed_paths") { add([allowedPaths(variables)]) }
         if wanted("clock.ntp") { add([await clock()]) }
+        add(await proxyChecks(wanted: wanted))
         return PreflightReport(env: environment.name, checks: checks.filter { !settings.skip.contains($0.id) })
     }
 
