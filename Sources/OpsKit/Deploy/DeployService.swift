@@ -77,9 +77,9 @@ public struct DeployService: Sendable {
 
     func execute(_ plan: DeployPlan, report initial: DeployReport, deps: DeployDependencies, releaseSwitch: any ReleaseSwitch) async throws(OpsError) -> DeployReport {
         var report = initial
+        let ledger = try Ledger(path: config.state)   // creates the state directory the lock file lives in
         let lock = try FileLock.acquire(path: deps.lockPath, what: "a deploy or rollback of \(environment.name)",
                                         command: "\(plan.action.rawValue) \(environment.name) \(plan.version)", wait: plan.options.waitLock, now: context.now)
-        let ledger = try Ledger(path: config.state)
         defer {
             try? ledger.clearLock(scope: DeployLock.scope(environment))
             lock.release()

@@ -134,8 +134,8 @@ public enum StatusService {
     static func drift(ledgerLive: String?, serving: [DockerClient.ContainerState], app: String) -> String? {
         switch (ledgerLive, serving.count) {
         case (nil, 0): return nil
-        case (let version?, 0): return "the ledger says \(version) is live, but no \(app) container serves"
-        case (_, 2...): return "\(serving.count) containers serve at once: " + serving.map(\.name).joined(separator: ", ")
+        case (let version?, 0): return "the ledger says \(version) is live, but no \(app) container runs"
+        case (_, 2...): return "\(serving.count) containers run at once: " + serving.map(\.name).joined(separator: ", ")
         case (let version, _):
             guard serving[0].version != version else { return nil }
             return "the ledger says \(version ?? "nothing") is live, but docker runs \(serving[0].version ?? serving[0].name)"
