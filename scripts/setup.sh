@@ -12,8 +12,9 @@ as_root() {
 }
 
 # --- system packages ------------------------------------------------------------------------
-# prometheus: for promtool (tests check the metrics files with it).
-packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose)
+# prometheus: for promtool (tests check the metrics files with it). nginx: the proxy blue/green
+# deploys switch; tests start their own instances (nginx -p DIR) and never the system one.
+packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose nginx)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -106,6 +106,8 @@ def main():
     parsed = urllib.parse.urlsplit(args.url)
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
+    # A parent may hand down a blocked SIGTERM (Foundation's Process does): take it back.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     results, lock = [], threading.Lock()
     interval = args.workers / args.rate
     threads = [threading.Thread(target=worker, args=(parsed, interval, args.timeout, index * interval / args.workers, results, lock), daemon=True)
