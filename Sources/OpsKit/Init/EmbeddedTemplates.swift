@@ -193,6 +193,23 @@ state: .opsctl/state.db            # the ledger (SQLite), relative to this file
 environments:
   production:
     driver: docker                 # docker | compose | swarm
+    strategy: stop-start           # stop-start: stop the live release, start the new one (a short outage)
+                                   # blue-green: the new release on the idle slot behind nginx, checked
+                                   # there, then one upstream switch (needs proxy: and driver docker)
+    # proxy:                       # blue-green: the team's nginx (docs/reference/blue-green.md)
+    #   kind: nginx
+    #   upstream_file: /etc/nginx/conf.d/dashboard-upstream.conf   # opsctl owns it: upstream <name> { server <slot>; }
+    #   upstream_name: dashboard   # proxy_pass http://dashboard; in your nginx config
+    #   check: [nginx, -t]         # argv run before every reload; a failure stops the switch
+    #   reload: [nginx, -s, reload]   # or [systemctl, reload, nginx], [docker, exec, proxy, nginx, -s, reload]
+    #   url: http://127.0.0.1:80   # the proxy's public side: a switch is confirmed there
+    #   slots: {blue: "127.0.0.1:3001", green: "127.0.0.1:3002"}
+    #   port_env: PORT             # host network: the slot's port reaches the app in $PORT
+    #   container_port: 3000       # bridge network instead: -p <slot>:<container_port>
+    #   standby: 5m                # the previous release keeps running this long (instant rollback);
+    #                              # the next deploy/rollback/status/backup stops it once expired
+    #   drain: 2s                  # in-flight requests finish before a release that lost its traffic stops
+    #   confirm_timeout: 10s       # how long nginx may take to show the new release after a reload
     run:                           # how the docker driver starts a release
       network: host
       ports: ["127.0.0.1:3000:3000"]
