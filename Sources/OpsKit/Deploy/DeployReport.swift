@@ -82,9 +82,11 @@ public struct DeployReport: Report {
             return "\(env): \(version) is already live; nothing to do (--force deploys it again)"
         default: break
         }
+        // Wide enough for the longest step (`start 2.0.0-rc.1 on green`), never cut.
+        let width = max(20, steps.map(\.name.count).max() ?? 0)
         for step in steps {
             let ms = String(step.ms)
-            lines.append("  " + step.name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 7 - ms.count)) + ms + " ms"
+            lines.append("  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 7 - ms.count)) + ms + " ms"
                          + (step.detail.map { "  \($0)" } ?? ""))
         }
         for hook in hooks where !hook.ok { lines.append("  hook failed: \(hook.command): \(hook.detail ?? "")") }
