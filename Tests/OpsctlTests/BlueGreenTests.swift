@@ -261,6 +261,7 @@ struct BlueGreenTests {
         #expect(rows.map(\.status) == [.succeeded, .succeeded, .rolledBack, .rolledBack, .succeeded, .succeeded])
         let metrics = try fixture.directory.read("metrics/opsctl_production.prom")
         #expect(metrics.contains("opsctl_live_slot_info{env=\"production\",slot="))
+        #expect(!metrics.contains("opsctl_standby_expiry_timestamp_seconds{env=\"production\"} 0\n"), "1.0.0 is on standby")
         try await setUp("sh", ["-c", "promtool check metrics < \"$1\"", "sh", fixture.directory.path + "/metrics/opsctl_production.prom"])
         try fixture.base.assertNoSecrets([good.stdout, unhealthy.stdout, crash.stdout, toStopped.stdout, toStandby.stdout, status.stdout])
     }
@@ -346,6 +347,7 @@ struct BlueGreenTests {
         #expect(status.stdout.contains("time was up") && status.stdout.contains("stopped now"), "\(status.stdout)")
         #expect(try await fixture.running().count == 1)
         #expect(try await fixture.containers().contains { $0.version == "1.0.0" && !$0.running }, "kept, stopped, for a later rollback")
+        #expect(try fixture.directory.read("metrics/opsctl_production.prom").contains("opsctl_standby_expiry_timestamp_seconds{env=\"production\"} 0\n"))
     }
 
     func stepNames(_ run: Opsctl.Run) throws -> [String] {

@@ -134,6 +134,10 @@ struct BlueGreenSwitch: ReleaseSwitch {
         if deps.rollbackEnabled(options) {
             try? await deps.driver.stop(target.ref)
             run.step("stop \(target.version) on \(slot)", "kept for the post-mortem")
+            // A standby a rollback could not switch to is on standby no more.
+            if let standby = try? run.ledger.standby(env: deps.environment.name), standby.version == target.version, standby.slot == slot {
+                try? run.ledger.clearStandby(env: deps.environment.name)
+            }
         } else {
             what += "; rollback is off: it stays running on \(slot) for inspection"
         }

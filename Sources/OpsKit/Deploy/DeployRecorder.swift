@@ -36,7 +36,11 @@ struct DeployRecorder {
         if report.outcome == .succeeded {
             samples.append(MetricSample("opsctl_deploy_last_success_timestamp_seconds", "When a deploy or rollback last succeeded.", labels: [("env", env)], now))
             samples.append(MetricSample("opsctl_release_info", "The live release.", labels: [("env", env), ("version", report.version)], 1))
-            samples += StandbyMetrics.samples(env: env, liveSlot: report.slot, standby: report.standby)
+            if let slot = report.slot { samples.append(StandbyMetrics.liveSlot(env: env, slot: slot)) }
+        }
+        if report.strategy == .blueGreen {
+            // Whatever the outcome: a failed deploy may have stopped the standby on the idle slot.
+            samples.append(StandbyMetrics.expiry(env: env, standby: (try? ledger.standby(env: env)).flatMap { $0 }))
         }
         do { try MetricsFile.update(directory: directory, env: env, samples: samples) } catch {
             deps.context.logger.warning("could not write metrics: \(error.message)")
@@ -46,12 +50,13 @@ struct DeployRecorder {
 
 /// Blue/green gauges: which slot serves, and until when the previous release stays on standby.
 enum StandbyMetrics {
-    static func samples(env: String, liveSlot: String?, standby: StandbyRecord?) -> [MetricSample] {
-        guard let liveSlot else { return [] }
-        var samples = [MetricSample("opsctl_live_slot_info", "The blue/green slot the proxy routes to.", labels: [("env", env), ("slot", liveSlot)], 1)]
-        samples.append(MetricSample("opsctl_standby_expiry_timestamp_seconds", "When the release on standby is stopped (0: none on standby).",
-                                    labels: [("env", env)], standby.map { $0.expiresAt.timeIntervalSince1970.rounded() } ?? 0))
-        return samples
+    static func liveSlot(env: String, slot: String) -> MetricSample {
+        MetricSample("opsctl_live_slot_info", "The blue/green slot the proxy routes to.", labels: [("env", env), ("slot", slot)], 1)
+    }
+
+    static func expiry(env: String, standby: StandbyRecord?) -> MetricSample {
+        MetricSample("opsctl_standby_expiry_timestamp_seconds", "When the release on standby is due to stop (0: none on standby).",
+                     labels: [("env", env)], standby.map { $0.expiresAt.timeIntervalSince1970.rounded() } ?? 0)
     }
 }
 

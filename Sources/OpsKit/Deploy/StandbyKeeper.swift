@@ -53,6 +53,9 @@ public struct StandbyKeeper: Sendable {
             }
         }
         try? ledger.clearStandby(env: environment.name)
+        if let directory = environment.metrics?.textfileDir {
+            try? MetricsFile.update(directory: directory, env: environment.name, samples: [StandbyMetrics.expiry(env: environment.name, standby: nil)])
+        }
         return state
     }
 

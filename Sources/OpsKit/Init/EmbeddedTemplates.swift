@@ -334,6 +334,16 @@ groups:
         labels: {severity: info}
         annotations:
           summary: "The {{ $labels.env }} backup held the database read lock for {{ $value }}s"
+  - name: opsctl-deploys
+    rules:
+      - alert: OpsctlStandbyOverdue
+        # Blue/green: the previous release keeps running until the next opsctl command on the
+        # environment (deploy, rollback, status, backup) stops it; hours later it only costs memory.
+        expr: opsctl_standby_expiry_timestamp_seconds > 0 and time() - opsctl_standby_expiry_timestamp_seconds > 6 * 3600
+        labels: {severity: info}
+        annotations:
+          summary: "The release on standby in {{ $labels.env }} expired over 6 h ago and still runs: opsctl status {{ $labels.env }} stops it"
+          runbook: "runbooks/deploy-and-rollback.md#standby-and-the-instant-rollback"
 
 """#),
         ("systemd/opsctl-backup@.service", #"""
