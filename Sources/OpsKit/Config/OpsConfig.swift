@@ -34,9 +34,24 @@ public struct GitSettings: Sendable, Encodable {
 public enum DriverKind: String, Sendable, Codable, CaseIterable { case docker, compose, swarm }
 public enum RollbackMode: String, Sendable, Codable, CaseIterable { case auto, manual }
 
+/// How traffic moves from the live release to a new one (the driver says where releases run).
+public enum DeployStrategy: String, Sendable, Codable, CaseIterable {
+    /// Stop the live release, start the new one: a short outage on every deploy.
+    case stopStart = "stop-start"
+    /// The new release on the idle slot behind the proxy, checked there, then one upstream switch.
+    case blueGreen = "blue-green"
+    /// Weighted steps through the same upstream file (not in this build).
+    case canary
+
+    /// Whether the strategy needs a `proxy:` section.
+    public var needsProxy: Bool { self != .stopStart }
+}
+
 public struct EnvironmentConfig: Sendable, Encodable {
     public var name: String
     public var driver: DriverKind = .docker
+    public var strategy: DeployStrategy = .stopStart
+    public var proxy: ProxySettings?
     public var run: RunSettings = RunSettings()
     public var compose: ComposeSettings?
     public var swarm: SwarmSettings?

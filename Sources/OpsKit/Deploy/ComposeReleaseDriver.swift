@@ -11,7 +11,7 @@ public struct ComposeReleaseDriver: ReleaseDriver {
     public let identity: ReleaseIdentity
     public let stopTimeout: OpsDuration
     public let docker: DockerClient
-    let runner: any ProcessRunning
+    public let runner: any ProcessRunning
 
     public init(command: [String], config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
         let settings = environment.compose!
@@ -40,15 +40,6 @@ public struct ComposeReleaseDriver: ReleaseDriver {
                               environment: version.map { [settings.tagVariable: $0] } ?? [:], timeout: timeout)
     }
 
-    /// Compose's own words on failure (a bad file says which line), as a config error.
-    func run(_ request: ProcessRequest, code: String) async throws(OpsError) {
-        let result = try await runner.run(request)
-        guard result.succeeded else {
-            let message = result.standardErrorTail.split(separator: "\n").suffix(6).map(String.init)
-            throw OpsError(.unavailable, code: code, "\(request.displayCommand): \(result.failureSummary)", details: message)
-        }
-    }
-
     public var keepsStoppedReleases: Bool { false }
 
     /// `compose config` with the tag set: a broken file is refused (exit 78, compose's own
@@ -73,36 +64,31 @@ public struct ComposeReleaseDriver: ReleaseDriver {
         }
     }
 
-    public func launchPlan(version: String) -> [ProcessRequest] {
-        [request(["up", "--detach", "--no-deps", settings.service], version: version)]
-    }
+    public func containerName(_ release: ReleaseRef) -> String? { nil }
 
-    public func stopPlan(version: String) -> [ProcessRequest] {
-        [request(["stop", "--timeout", String(stopTimeout.milliseconds / 1000), settings.service], version: version)]
-    }
-
-    public func launch(version: String, fresh: Bool) async throws(OpsError) {
+    public func startCommands(_ target: ReleaseTarget, fresh: Bool) async throws(OpsError) -> [DriverCommand] {
         // The same tag again (--force, or a restore of what was stopped) still needs a new container.
         let running = try await releases().first
-        let arguments = ["up", "--detach", "--no-deps"] + (running?.version == version ? ["--force-recreate"] : []) + [settings.service]
-        try await run(request(arguments, version: version), code: "compose.up")
+        let arguments = ["up", "--detach", "--no-deps"] + (running?.version == target.version ? ["--force-recreate"] : []) + [settings.service]
+        return [DriverCommand(request(arguments, version: target.version), failureCode: "compose.up")]
     }
 
-    public func stop(version: String) async throws(OpsError) {
-        try await run(stopPlan(version: version)[0], code: "compose.stop")
+    public func stopCommands(_ release: ReleaseRef) -> [DriverCommand] {
+        [DriverCommand(request(["stop", "--timeout", String(stopTimeout.milliseconds / 1000), settings.service], version: release.version),
+                       failureCode: "compose.stop")]
     }
 
-    public func fatalState(version: String) async -> String? {
+    public func fatalState(_ release: ReleaseRef) async -> String? {
         guard let state = try? await docker.containers(labels: identity.selector).first else { return "the \(settings.service) service has no container" }
         if state.restartCount > 0 { return "container \(state.name) restarted \(state.restartCount) time(s) (exit code \(state.exitCode))" }
         if !state.running, ["exited", "dead"].contains(state.status) { return "container \(state.name) exited with code \(state.exitCode)" }
         return nil
     }
 
-    public func logs(version: String, lines: Int) async -> String {
+    public func logs(_ release: ReleaseRef, lines: Int) async -> String {
         guard let state = try? await docker.containers(labels: identity.selector).first else { return "" }
         return await docker.logs(state.name, lines: lines)
     }
 
-    public func prune(keep: Int, protecting: Set<String>) async throws(OpsError) -> [String] { [] }
+    public func prune(keep: Int, protecting: Set<ReleaseRef>) async throws(OpsError) -> [String] { [] }
 }

@@ -24,7 +24,7 @@ public struct DeployReport: Report {
         public var detail: String?
     }
 
-    public var kind: String                 // deploy | rollback
+    public var kind: ReleaseAction
     public var env: String
     public var version: String
     public var previousVersion: String?
@@ -49,6 +49,16 @@ public struct DeployReport: Report {
     public var pruned: [String] = []
     public var staleLockHolder: String?
     public var warnings: [String] = []
+    public var strategy: DeployStrategy = .stopStart
+    /// blue-green: the slot the release ran on.
+    public var slot: String?
+    /// blue-green: whether the proxy routes to the release now (false: users never reached it,
+    /// or were switched back).
+    public var switched: Bool?
+    /// blue-green: the upstream file as written at the switch.
+    public var upstream: String?
+    /// blue-green: the release kept running afterwards for an instant rollback, and until when.
+    public var standby: StandbyRecord?
 
     public var exitCode: Int32 {
         switch outcome {
@@ -61,7 +71,7 @@ public struct DeployReport: Report {
 
     public func renderText() -> String {
         var lines: [String] = []
-        let what = "\(kind) \(env) \(previousVersion ?? "(nothing)") -> \(version)"
+        let what = "\(kind.rawValue) \(env) \(previousVersion ?? "(nothing)") -> \(version)"
         if let staleLockHolder { lines.append("note: cleared a stale lock left by \(staleLockHolder)") }
         switch outcome {
         case .planned:
@@ -72,9 +82,11 @@ public struct DeployReport: Report {
             return "\(env): \(version) is already live; nothing to do (--force deploys it again)"
         default: break
         }
+        // Wide enough for the longest step (`start 2.0.0-rc.1 on green`), never cut.
+        let width = max(20, steps.map(\.name.count).max() ?? 0)
         for step in steps {
             let ms = String(step.ms)
-            lines.append("  " + step.name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 7 - ms.count)) + ms + " ms"
+            lines.append("  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 7 - ms.count)) + ms + " ms"
                          + (step.detail.map { "  \($0)" } ?? ""))
         }
         for hook in hooks where !hook.ok { lines.append("  hook failed: \(hook.command): \(hook.detail ?? "")") }
@@ -89,9 +101,9 @@ public struct DeployReport: Report {
         }
         let took = String(format: "%.1f s", Double(durationMs) / 1000)
         switch outcome {
-        case .succeeded: lines.append("ok: \(what) in \(took)")
-        case .rolledBack: lines.append("FAILED: \(what): \(reason ?? "")\nrolled back: \(previousVersion ?? "?") serves again (exit 3)")
-        case .interrupted: lines.append("INTERRUPTED: \(what): \(reason ?? "")\nrolled back: \(previousVersion ?? "?") serves again (exit 3)")
+        case .succeeded: lines.append("ok: \(what) in \(took)" + (slot.map { " (slot \($0)" + (standby.map { "; \($0.version) on standby until \(TextFormat.timestamp($0.expiresAt))" } ?? "") + ")" } ?? ""))
+        case .rolledBack: lines.append("FAILED: \(what): \(reason ?? "")\n\(safeNow) (exit 3)")
+        case .interrupted: lines.append("INTERRUPTED: \(what): \(reason ?? "")\n\(safeNow) (exit 3)")
         case .failed:
             lines.append("""
                 !!! FAILED: \(what): \(reason ?? "")
@@ -101,5 +113,13 @@ public struct DeployReport: Report {
         case .aborted: lines.append("ABORTED: \(what): \(reason ?? "") (nothing was changed)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// After a failure the previous release serves: restored (stop-start), or never left (blue-green).
+    var safeNow: String {
+        let previous = previousVersion ?? "?"
+        guard strategy == .blueGreen else { return "rolled back: \(previous) serves again" }
+        return switched == false && steps.contains { $0.name == "switch back" } ? "switched back: \(previous) serves again"
+            : "\(previous) still serves"
     }
 }

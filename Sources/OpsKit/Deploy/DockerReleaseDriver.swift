@@ -1,42 +1,11 @@
 import Foundation
 
-/// One release as the runtime sees it.
-public struct DeployedRelease: Sendable, Codable, Equatable {
-    public var version: String
-    public var container: String
-    public var running: Bool
-    public var status: String
-    public var created: String
-}
-
-/// How a deploy changes what runs on one runtime (plain docker containers, a compose service).
-public protocol ReleaseDriver: Sendable {
-    /// Every release of this app and environment the runtime knows, running or kept.
-    func releases() async throws(OpsError) -> [DeployedRelease]
-    /// Whether a stopped release stays around for an instant rollback (compose replaces it).
-    var keepsStoppedReleases: Bool { get }
-    /// Checks the runtime's own config for `version` before anything changes (a compose file).
-    func validate(version: String) async throws(OpsError)
-    /// The exact commands `launch(version:fresh:)` would run, for `--dry-run`.
-    func launchPlan(version: String) -> [ProcessRequest]
-    /// The exact commands `stop(version:)` would run, for `--dry-run`.
-    func stopPlan(version: String) -> [ProcessRequest]
-    /// Starts `version`: a fresh container (`fresh`), else the kept one when there is one.
-    func launch(version: String, fresh: Bool) async throws(OpsError)
-    /// Stops a release, keeping it for an instant rollback.
-    func stop(version: String) async throws(OpsError)
-    /// Why the release can no longer become healthy (it exited or restarts), or nil.
-    func fatalState(version: String) async -> String?
-    /// Its last output lines.
-    func logs(version: String, lines: Int) async -> String
-    /// Removes kept releases beyond `keep`, newest kept first, never those in `protecting`.
-    func prune(keep: Int, protecting: Set<String>) async throws(OpsError) -> [String]
-}
-
-/// Containers named `<app>-<env>-<version>`, labelled `opsctl.app/env/version`, run from `run:`.
+/// Containers named `<app>-<env>-<version>[-<slot>]`, labelled `opsctl.app/env/version[/slot]`, run from `run:`.
 public struct DockerReleaseDriver: ReleaseDriver {
     public let identity: ReleaseIdentity
     public let run: RunSettings
+    /// blue-green: how a slot's port reaches the app.
+    public let proxy: ProxySettings?
     public let docker: DockerClient
     /// Where the per-launch env file (run.env, secrets included) is written, mode 600, then removed.
     public let scratchDirectory: String
@@ -44,11 +13,16 @@ public struct DockerReleaseDriver: ReleaseDriver {
     public init(config: OpsConfig, environment: EnvironmentConfig, docker: DockerClient) {
         identity = ReleaseIdentity(config: config, environment: environment)
         run = environment.run
+        proxy = environment.strategy.needsProxy ? environment.proxy : nil
         self.docker = docker
         scratchDirectory = URL(fileURLWithPath: config.state).deletingLastPathComponent().path
     }
 
-    public func containerName(_ version: String) -> String { identity.containerName(version) }
+    public var runner: any ProcessRunning { docker.runner }
+
+    public func containerName(_ release: ReleaseRef) -> String? { identity.containerName(release.version, slot: release.slot) }
+
+    func name(_ release: ReleaseRef) -> String { identity.containerName(release.version, slot: release.slot) }
 
     public func imageReference(_ version: String) -> String { identity.imageReference(version) }
 
@@ -64,41 +38,49 @@ public struct DockerReleaseDriver: ReleaseDriver {
 
     public func releases() async throws(OpsError) -> [DeployedRelease] {
         try await docker.containers(labels: identity.selector).compactMap { state in
-            state.version.map { DeployedRelease(version: $0, container: state.name, running: state.running, status: state.status, created: state.created) }
+            state.version.map { DeployedRelease(version: $0, container: state.name, running: state.running, status: state.status, created: state.created,
+                                                slot: state.slot) }
         }
     }
 
-    func runArguments(_ version: String, generatedEnvFile: String?) -> [String] {
-        var arguments = ["run", "--detach", "--name", containerName(version)]
-        for (key, value) in identity.labels(version: version).sorted(by: { $0.key < $1.key }) { arguments += ["--label", "\(key)=\(value)"] }
+    /// `docker run` for a release: its labels, `run:` settings, and on a slot that slot's port.
+    func runArguments(_ target: ReleaseTarget, envFile: String?) -> [String] {
+        var arguments = ["run", "--detach", "--name", name(target.ref)]
+        for (key, value) in identity.labels(version: target.version, slot: target.slot?.name).sorted(by: { $0.key < $1.key }) {
+            arguments += ["--label", "\(key)=\(value)"]
+        }
         if let network = run.network { arguments += ["--network", network] }
         for port in run.ports { arguments += ["--publish", port] }
         if let envFile = run.envFile { arguments += ["--env-file", envFile] }
         // Values (secrets among them) go through a private file, never argv: argv shows in `ps` and logs.
-        if let generatedEnvFile { arguments += ["--env-file", generatedEnvFile] }
+        if let envFile { arguments += ["--env-file", envFile] }
+        arguments += slotArguments(target.slot)
         for volume in run.volumes { arguments += ["--volume", volume] }
-        return arguments + run.args + [imageReference(version)]
+        return arguments + run.args + [imageReference(target.version)]
     }
 
-    public func launchPlan(version: String) -> [ProcessRequest] {
-        let envFile = run.env.isEmpty ? nil : "\(scratchDirectory)/.opsctl-env-XXXXXX (run.env: \(run.env.count) variable(s), mode 600, removed after start)"
-        return [ProcessRequest("docker", ["container", "rm", "--force", "--", containerName(version)]),
-                ProcessRequest("docker", runArguments(version, generatedEnvFile: envFile))]
+    /// `--env PORT=3002` (host network) or `--publish 127.0.0.1:3002:3000` (bridge): after the env
+    /// files, so the slot wins over a PORT the env file sets.
+    func slotArguments(_ slot: ProxySlot?) -> [String] {
+        guard let slot, let proxy else { return [] }
+        var arguments: [String] = []
+        if let containerPort = proxy.containerPort { arguments += ["--publish", "\(slot.address):\(containerPort)"] }
+        if let variable = proxy.portEnv { arguments += ["--env", "\(variable)=\(proxy.containerPort ?? slot.port)"] }
+        return arguments
     }
 
-    public func launch(version: String, fresh: Bool) async throws(OpsError) {
-        let name = containerName(version)
-        if !fresh, let kept = try await docker.inspectContainer(name), kept.labels["opsctl.version"] == version {
-            try await docker.start(name)
-            return
+    public func startCommands(_ target: ReleaseTarget, fresh: Bool) async throws(OpsError) -> [DriverCommand] {
+        let container = name(target.ref)
+        if !fresh, let kept = try await docker.inspectContainer(container), kept.labels["opsctl.version"] == target.version, kept.slot == target.slot?.name {
+            return [DriverCommand(ProcessRequest("docker", ["container", "start", "--", container]), failureCode: "docker.start")]
         }
-        try await docker.remove(name)
-        let envFile = try writeEnvFile()
-        defer { if let envFile { unlink(envFile) } }
-        try await docker.checked(runArguments(version, generatedEnvFile: envFile), code: "docker.run", timeout: .seconds(120))
+        let envFile = try privateEnvFile()
+        let runRequest = ProcessRequest("docker", runArguments(target, envFile: envFile?.path), timeout: .seconds(120))
+        return [DriverCommand(ProcessRequest("docker", ["container", "rm", "--force", "--", container]), failureCode: nil),
+                DriverCommand(runRequest, failureCode: "docker.run", privateFile: envFile)]
     }
 
-    func writeEnvFile() throws(OpsError) -> String? {
+    func privateEnvFile() throws(OpsError) -> DriverCommand.PrivateFile? {
         guard !run.env.isEmpty else { return nil }
         var text = ""
         for variable in run.env {
@@ -108,48 +90,34 @@ public struct DockerReleaseDriver: ReleaseDriver {
             }
             text += "\(variable.name)=\(value)\n"
         }
-        var template = Array("\(scratchDirectory)/.opsctl-env-XXXXXX".utf8CString)
-        let descriptor = mkstemp(&template)   // mode 600
-        guard descriptor >= 0 else {
-            throw OpsError(.io, code: "deploy.env_file", "\(scratchDirectory): cannot create the env file: \(String(cString: strerror(errno)))")
-        }
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        close(descriptor)
-        guard written == bytes.count else {
-            unlink(path)
-            throw OpsError(.io, code: "deploy.env_file", "\(path): cannot write the env file")
-        }
-        return path
+        let path = "\(scratchDirectory)/.opsctl-env-\(UUID().uuidString.prefix(12).lowercased())"
+        return .init(path: path, contents: text, summary: "run.env, \(run.env.count) variable(s)")
     }
 
-    public func stopPlan(version: String) -> [ProcessRequest] {
-        [ProcessRequest("docker", ["container", "stop", "--time", String(run.stopTimeout.milliseconds / 1000), "--", containerName(version)])]
+    public func stopCommands(_ release: ReleaseRef) -> [DriverCommand] {
+        let seconds = max(0, run.stopTimeout.milliseconds / 1000)
+        return [DriverCommand(ProcessRequest("docker", ["container", "stop", "--time", String(seconds), "--", name(release)],
+                                             timeout: .seconds(seconds + 30)), failureCode: "docker.stop")]
     }
 
-    public func stop(version: String) async throws(OpsError) {
-        try await docker.stop(containerName(version), grace: run.stopTimeout)
-    }
-
-    public func fatalState(version: String) async -> String? {
-        let name = containerName(version)
-        guard let state = try? await docker.inspectContainer(name) else { return "container \(name) is gone" }
-        if state.restartCount > 0 { return "container \(name) restarted \(state.restartCount) time(s) (exit code \(state.exitCode))" }
-        if !state.running, ["exited", "dead"].contains(state.status) { return "container \(name) exited with code \(state.exitCode)" }
+    public func fatalState(_ release: ReleaseRef) async -> String? {
+        let container = name(release)
+        guard let state = try? await docker.inspectContainer(container) else { return "container \(container) is gone" }
+        if state.restartCount > 0 { return "container \(container) restarted \(state.restartCount) time(s) (exit code \(state.exitCode))" }
+        if !state.running, ["exited", "dead"].contains(state.status) { return "container \(container) exited with code \(state.exitCode)" }
         return nil
     }
 
-    public func logs(version: String, lines: Int) async -> String {
-        await docker.logs(containerName(version), lines: lines)
+    public func logs(_ release: ReleaseRef, lines: Int) async -> String {
+        await docker.logs(name(release), lines: lines)
     }
 
-    public func prune(keep: Int, protecting: Set<String>) async throws(OpsError) -> [String] {
+    public func prune(keep: Int, protecting: Set<ReleaseRef>) async throws(OpsError) -> [String] {
         let stopped = try await releases().filter { !$0.running }.sorted { $0.created > $1.created }
         // Protected releases always stay and count toward `keep`; the newest others fill the rest.
-        var room = keep - stopped.filter { protecting.contains($0.version) }.count
+        var room = keep - stopped.filter { protecting.contains($0.ref) }.count
         var removed: [String] = []
-        for release in stopped where !protecting.contains(release.version) {
+        for release in stopped where !protecting.contains(release.ref) {
             if room > 0 { room -= 1; continue }
             try await docker.remove(release.container)
             removed.append(release.container)

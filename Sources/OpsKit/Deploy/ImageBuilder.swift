@@ -19,9 +19,9 @@ public struct ImageBuilder: Sendable {
         }
         let archive = directory + ".tar"
         defer { unlink(archive) }
-        try await runner.checked(ProcessRequest("git", ["-C", git, "archive", "--format=tar", "--output=\(archive)", "refs/tags/\(tag)"], timeout: .seconds(300)),
+        _ = try await runner.checked(ProcessRequest("git", ["-C", git, "archive", "--format=tar", "--output=\(archive)", "refs/tags/\(tag)"], timeout: .seconds(300)),
                                  code: "build.archive", kind: .unavailable)
-        try await runner.checked(ProcessRequest("tar", ["-x", "-f", archive, "-C", directory], timeout: .seconds(300)), code: "build.extract", kind: .io)
+        _ = try await runner.checked(ProcessRequest("tar", ["-x", "-f", archive, "-C", directory], timeout: .seconds(300)), code: "build.extract", kind: .io)
         let context = URL(fileURLWithPath: settings.context, relativeTo: URL(fileURLWithPath: directory + "/")).standardizedFileURL.path
         guard context.hasPrefix(directory) else {
             throw OpsError(.config, code: "build.context", "build.context \"\(settings.context)\" points outside the repository")
@@ -30,7 +30,7 @@ public struct ImageBuilder: Sendable {
         if let dockerfile = settings.dockerfile { arguments += ["--file", context + "/" + dockerfile] }
         for argument in settings.args { arguments += ["--build-arg", "\(argument.name)=\(argument.resolvedValue)"] }
         // The legacy builder needs neither buildx nor a registry.
-        try await runner.checked(ProcessRequest("docker", arguments + [context], environment: ["DOCKER_BUILDKIT": "0"], timeout: .seconds(1800)),
+        _ = try await runner.checked(ProcessRequest("docker", arguments + [context], environment: ["DOCKER_BUILDKIT": "0"], timeout: .seconds(1800)),
                                  code: "build.failed", kind: .unavailable, redactor: redactor)
     }
 }

@@ -50,6 +50,7 @@ public enum HandoffRenderer {
                                            "status": deploy.status.rawValue, "by": deploy.by ?? "?",
                                            "took": deploy.durationMs.map(TextFormat.duration(milliseconds:)) ?? "-"]
                 if let reason = deploy.reason { line["reason"] = reason }
+                if let slot = deploy.slot { line["slot"] = slot }
                 return line
             },
             "verify": checks(report.verifications, noun: "verification"),
@@ -63,6 +64,7 @@ public enum HandoffRenderer {
             "has_source_errors": !report.sourceErrors.isEmpty,
         ]
         if let first = report.findings.first { view["decided_by"] = "\(first.rule) (\(first.detail))" }
+        if let proxy = report.proxy { view["slots"] = proxy.entries(now: report.generatedAt).map { "\($0.label): \($0.text)" } }
         if let health = report.health {
             view["health"] = ["line": health.ok ? "\(health.url) answers: HTTP \(health.status ?? 0) in \(health.ms ?? 0) ms"
                                                 : "\(health.url) FAILS: \(health.reason ?? "no answer")"]

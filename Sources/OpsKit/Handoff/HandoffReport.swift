@@ -43,6 +43,8 @@ public struct HandoffReport: Report {
         /// Sub-second deploys (a kept container restarting) need milliseconds to say anything.
         public var durationMs: Int?
         public var reason: String?
+        /// blue-green: the slot the release ran on.
+        public var slot: String? = nil
     }
 
     public struct Backups: Sendable, Codable, Equatable {
@@ -128,6 +130,8 @@ public struct HandoffReport: Report {
     /// Every rule that fired, worst first; the first one decided the verdict.
     public var findings: [Finding]
     public var liveVersion: String?
+    /// blue-green: the live slot and the release on standby.
+    public var proxy: ProxyView?
     public var health: Health?
     public var deploys: [Deploy]
     public var backups: Backups?
@@ -150,7 +154,7 @@ public struct HandoffReport: Report {
     public var activity = Activity()
 
     enum CodingKeys: String, CodingKey {
-        case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, health, deploys, backups,
+        case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, proxy, health, deploys, backups,
              verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo, activity
     }
 

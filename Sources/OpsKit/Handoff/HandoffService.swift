@@ -35,7 +35,7 @@ public struct HandoffService: Sendable {
             report.deploys = try ledger.deployments(env: env, from: from, to: to).map {
                 .init(id: $0.id, kind: $0.kind, version: $0.version, previousVersion: $0.previousVersion, status: $0.status, by: $0.actor,
                       at: $0.startedAt, durationSeconds: $0.duration.map { Int($0.rounded()) },
-                      durationMs: $0.duration.map { Int(($0 * 1000).rounded()) }, reason: $0.reason)
+                      durationMs: $0.duration.map { Int(($0 * 1000).rounded()) }, reason: $0.reason, slot: $0.slot)
             }
             if target.directory != nil || target.databasePath != nil {
                 report.backups = try backups(ledger, from: from, to: to)
@@ -49,8 +49,13 @@ public struct HandoffService: Sendable {
             note("ledger", "\(config.state): \(error.message)")
         }
 
-        // Live: health now, the app's error lines, the database, disks, facts.
-        if let healthSettings = environment.health {
+        // Live: the slots, health now (through the proxy when there is one), the app's error lines, the database, disks, facts.
+        if environment.strategy.needsProxy, let settings = environment.proxy {
+            report.proxy = ProxyView.read(settings, standby: await StandbyKeeper(config: config, environment: environment, context: context).current())
+            if let error = report.proxy?.error { note("proxy", error) }
+        }
+        if var healthSettings = environment.health {
+            if let settings = environment.proxy, report.proxy != nil { healthSettings = ProxyRoute.health(healthSettings, through: settings) }
             var quick = healthSettings
             quick.timeout = .seconds(5)
             let probe = await HealthWaiter.httpProbe(quick)
@@ -101,7 +106,9 @@ public struct HandoffService: Sendable {
     /// Error lines in the running container's logs over the window, the most repeated first.
     func logErrors(since: Date, until: Date) async throws(OpsError) -> HandoffReport.Logs? {
         let containers = try await context.docker.containers(labels: ReleaseIdentity(config: config, environment: environment).selector)
-        guard let running = containers.first(where: \.running) else { return nil }
+        // The release users reach, not the one on standby.
+        let proxy = environment.strategy.needsProxy ? environment.proxy.map { ProxyView.read($0, standby: nil) } : nil
+        guard let running = StatusService.servingContainers(containers, proxy: proxy).first ?? containers.first(where: \.running) else { return nil }
         let logs = try await context.docker.logs(running.name, since: since, until: until)
         return Self.summarise(logs: logs, pattern: settings.logPattern, container: running.name, redactor: config.redactor)
     }

@@ -18,6 +18,16 @@ public struct HealthProbe: Sendable, Codable, Equatable {
     public var status: Int?
     public var reason: String?
     public var totalMs: Double?
+    /// The body's `version`, when it is JSON and carries one (which release answered).
+    public var version: String?
+
+    public init(ok: Bool, status: Int? = nil, reason: String? = nil, totalMs: Double? = nil, version: String? = nil) {
+        self.ok = ok
+        self.status = status
+        self.reason = reason
+        self.totalMs = totalMs
+        self.version = version
+    }
 }
 
 public struct HealthWaitReport: Report {
@@ -96,14 +106,16 @@ public struct HealthWaiter: Sendable {
             return HealthProbe(ok: false, status: nil, reason: failure.reason, totalMs: failure.totalMs)
         case .success(let response):
             let excerpt = String(decoding: response.body.prefix(200), as: UTF8.self)
+            var version: String?
+            if case .found(.string(let text)) = JSONPath.lookup("version", in: response.body) { version = text }
             if response.status != settings.status {
                 return HealthProbe(ok: false, status: response.status, reason: "HTTP \(response.status) (expected \(settings.status)): \(excerpt)",
-                                   totalMs: response.timings.totalMs)
+                                   totalMs: response.timings.totalMs, version: version)
             }
             if let mismatch = JSONPath.mismatch(settings.json, in: response.body) {
-                return HealthProbe(ok: false, status: response.status, reason: "\(mismatch): \(excerpt)", totalMs: response.timings.totalMs)
+                return HealthProbe(ok: false, status: response.status, reason: "\(mismatch): \(excerpt)", totalMs: response.timings.totalMs, version: version)
             }
-            return HealthProbe(ok: true, status: response.status, reason: nil, totalMs: response.timings.totalMs)
+            return HealthProbe(ok: true, status: response.status, reason: nil, totalMs: response.timings.totalMs, version: version)
         }
     }
 }

@@ -1032,9 +1032,9 @@ PATH=/usr/local/bin:/usr/bin:/bin
 <ul>{{#findings}}<li><b>{{level}}</b> <code>{{rule}}</code>: {{detail}}</li>{{/findings}}</ul>
 {{/has_findings}}
 <h2><span class="dot {{dot.health}}"></span>Health now</h2>
-<ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li></ul>
+<ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li>{{#slots}}<li>{{.}}</li>{{/slots}}</ul>
 <h2><span class="dot {{dot.deploys}}"></span>Deploys and rollbacks</h2>
-<ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b> (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
+<ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b>{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
 <h2><span class="dot {{dot.backups}}"></span>Backups</h2>
 <ul>{{#backups}}<li>last good backup: {{last}}</li><li>size trend: {{trend}}</li><li>verified: {{verified}}</li><li>in the window: {{in_window}}</li>{{/backups}}{{^backups}}<li>no backups configured</li>{{/backups}}</ul>
 <h2><span class="dot {{dot.checks}}"></span>Checks</h2>
@@ -1082,11 +1082,14 @@ At a glance: {{lanes_line}}
 - no `health.url` configured
 {{/health}}
 - live version (ledger): {{live_version}}
+{{#slots}}
+- {{.}}
+{{/slots}}
 
 ## Deploys and rollbacks
 
 {{#deploys}}
-- {{at}} {{kind}} **{{version}}** (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}
+- {{at}} {{kind}} **{{version}}**{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}
 {{/deploys}}
 {{^deploys}}
 - none in the window
@@ -1183,6 +1186,23 @@ state: .opsctl/state.db            # the ledger (SQLite), relative to this file
 environments:
   production:
     driver: docker                 # docker | compose | swarm
+    strategy: stop-start           # stop-start: stop the live release, start the new one (a short outage)
+                                   # blue-green: the new release on the idle slot behind nginx, checked
+                                   # there, then one upstream switch (needs proxy: and driver docker)
+    # proxy:                       # blue-green: the team's nginx (docs/reference/blue-green.md)
+    #   kind: nginx
+    #   upstream_file: /etc/nginx/conf.d/dashboard-upstream.conf   # opsctl owns it: upstream <name> { server <slot>; }
+    #   upstream_name: dashboard   # proxy_pass http://dashboard; in your nginx config
+    #   check: [nginx, -t]         # argv run before every reload; a failure stops the switch
+    #   reload: [nginx, -s, reload]   # or [systemctl, reload, nginx], [docker, exec, proxy, nginx, -s, reload]
+    #   url: http://127.0.0.1:80   # the proxy's public side: a switch is confirmed there
+    #   slots: {blue: "127.0.0.1:3001", green: "127.0.0.1:3002"}
+    #   port_env: PORT             # host network: the slot's port reaches the app in $PORT
+    #   container_port: 3000       # bridge network instead: -p <slot>:<container_port>
+    #   standby: 5m                # the previous release keeps running this long (instant rollback);
+    #                              # the next deploy/rollback/status/backup stops it once expired
+    #   drain: 2s                  # in-flight requests finish before a release that lost its traffic stops
+    #   confirm_timeout: 10s       # how long nginx may take to show the new release after a reload
     run:                           # how the docker driver starts a release
       network: host
       ports: ["127.0.0.1:3000:3000"]
@@ -1321,6 +1341,16 @@ groups:
         labels: {severity: info}
         annotations:
           summary: "The {{ $labels.env }} backup held the database read lock for {{ $value }}s"
+  - name: opsctl-deploys
+    rules:
+      - alert: OpsctlStandbyOverdue
+        # Blue/green: the previous release keeps running until the next opsctl command on the
+        # environment (deploy, rollback, status, backup) stops it; hours later it only costs memory.
+        expr: opsctl_standby_expiry_timestamp_seconds > 0 and time() - opsctl_standby_expiry_timestamp_seconds > 6 * 3600
+        labels: {severity: info}
+        annotations:
+          summary: "The release on standby in {{ $labels.env }} expired over 6 h ago and still runs: opsctl status {{ $labels.env }} stops it"
+          runbook: "runbooks/deploy-and-rollback.md#standby-and-the-instant-rollback"
 
 """#),
         ("systemd/opsctl-backup@.service", #"""

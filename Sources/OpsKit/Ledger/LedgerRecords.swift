@@ -32,6 +32,10 @@ public struct DeploymentRecord: Sendable, Codable, Equatable {
     public var pid: Int?
     public var message: String?
     public var reason: String?
+    /// How traffic moved (nil for runs from before strategies existed).
+    public var strategy: String?
+    /// blue-green: the slot the release ran on.
+    public var slot: String?
 
     public var duration: TimeInterval? { finishedAt.map { $0.timeIntervalSince(startedAt) } }
 }
@@ -77,7 +81,7 @@ public struct NoteRecord: Sendable, Codable, Equatable {
 }
 
 extension Ledger {
-    static let deploymentColumns = "id, env, kind, version, previous_version, status, git_commit, image, container, started_at, finished_at, actor, host, pid, message, reason"
+    static let deploymentColumns = "id, env, kind, version, previous_version, status, git_commit, image, container, started_at, finished_at, actor, host, pid, message, reason, strategy, slot"
 
     static func deployment(_ row: SQLiteRow) -> DeploymentRecord {
         DeploymentRecord(
@@ -85,20 +89,22 @@ extension Ledger {
             previousVersion: row.string(4), status: DeploymentStatus(rawValue: row.string(5) ?? "") ?? .failed,
             gitCommit: row.string(6), image: row.string(7), container: row.string(8),
             startedAt: Date(ledgerTime: row.double(9) ?? 0), finishedAt: row.double(10).map(Date.init(ledgerTime:)),
-            actor: row.string(11), host: row.string(12), pid: row.int(13), message: row.string(14), reason: row.string(15))
+            actor: row.string(11), host: row.string(12), pid: row.int(13), message: row.string(14), reason: row.string(15),
+            strategy: row.string(16), slot: row.string(17))
     }
 
     /// Records the start of a deploy or rollback; returns its id.
     public func beginDeployment(env: String, kind: String, version: String, previousVersion: String?, gitCommit: String?,
                                 image: String?, container: String?, actor: String?, message: String?,
-                                at date: Date = Date()) throws(OpsError) -> Int64 {
+                                strategy: String? = nil, slot: String? = nil, at date: Date = Date()) throws(OpsError) -> Int64 {
         try database.writeTransaction { () throws(OpsError) in
             try database.query("""
-                INSERT INTO deployments (env, kind, version, previous_version, status, git_commit, image, container, started_at, actor, host, pid, message)
-                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO deployments (env, kind, version, previous_version, status, git_commit, image, container, started_at, actor, host, pid, message,
+                                         strategy, slot)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(env), .text(kind), .text(version), .optional(previousVersion), .optional(gitCommit), .optional(image),
                       .optional(container), .real(date.ledgerTime), .optional(actor), .text(ProcessInfo.processInfo.hostName),
-                      .integer(Int64(getpid())), .optional(message)])
+                      .integer(Int64(getpid())), .optional(message), .optional(strategy), .optional(slot)])
             return database.lastInsertRowID
         }
     }

@@ -112,6 +112,19 @@ enum LedgerSchema {
         );
         CREATE INDEX handoffs_env_generated ON handoffs(env, generated_at);
         """,
+        // 5: strategies: the slot each release ran on, and the release kept on standby after a switch.
+        """
+        ALTER TABLE deployments ADD COLUMN strategy TEXT;  -- stop-start | blue-green (NULL: before strategies)
+        ALTER TABLE deployments ADD COLUMN slot TEXT;      -- blue-green: where the release ran
+        CREATE TABLE standby (
+            env TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            slot TEXT,                                     -- NULL: a release from before blue/green
+            container TEXT NOT NULL,
+            since REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

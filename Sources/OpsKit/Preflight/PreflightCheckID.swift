@@ -18,6 +18,9 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case smoke = "config.smoke"
     case allowedPaths = "config.allowed_paths"
     case clock = "clock.ntp"
+    case proxyUpstreamFile = "proxy.upstream_file"
+    case proxySlots = "proxy.slots"
+    case proxyCheck = "proxy.check"
 
     public var description: String { rawValue }
 

@@ -76,6 +76,7 @@ public struct PreflightService: Sendable {
         if wanted(.smoke) { checks.append(smokeConfigured()) }
         if wanted(.allowedPaths) { checks.append(allowedPaths(variables)) }
         if wanted(.clock) { checks.append(await clock()) }
+        checks += await proxyChecks(wanted: wanted)
         return PreflightReport(env: environment.name, checks: checks.filter { wanted($0.id) }.map { check in
             var check = check
             check.fatal = settings.fatal.contains(check.id)

@@ -89,6 +89,9 @@ public struct DockerClient: Sendable {
         public var created: String
         public var labels: [String: String]
 
+        /// The blue/green slot it runs on, if any.
+        public var slot: String? { labels[ReleaseIdentity.slotLabel] }
+
         /// The release: opsctl's label, else the image tag (containers compose started).
         public var version: String? {
             if let label = labels["opsctl.version"] { return label }

@@ -23,15 +23,23 @@ public struct ReleaseIdentity: Sendable, Equatable {
         }
     }
 
-    /// Docker names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`: semver's `+build` becomes `_build`.
-    public func containerName(_ version: String) -> String { "\(app)-\(env)-\(Self.tagSafe(version))" }
+    /// Docker names allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`: semver's `+build` becomes `_build`. A
+    /// release on a blue/green slot carries the slot too, so one version can run on both slots
+    /// (a forced redeploy of the live release).
+    public func containerName(_ version: String, slot: String? = nil) -> String {
+        "\(app)-\(env)-\(Self.tagSafe(version))" + (slot.map { "-\($0)" } ?? "")
+    }
 
     public func imageReference(_ version: String) -> String { "\(image):\(Self.tagSafe(version))" }
 
-    /// What opsctl puts on a container it starts: the selector plus the release.
-    public func labels(version: String) -> [String: String] {
-        selector.merging(["opsctl.version": version]) { $1 }
+    /// What opsctl puts on a container it starts: the selector plus the release (and its slot).
+    public func labels(version: String, slot: String? = nil) -> [String: String] {
+        var labels = selector.merging(["opsctl.version": version]) { $1 }
+        if let slot { labels[Self.slotLabel] = slot }
+        return labels
     }
+
+    public static let slotLabel = "opsctl.slot"
 
     static func tagSafe(_ version: String) -> String { version.replacingOccurrences(of: "+", with: "_") }
 }

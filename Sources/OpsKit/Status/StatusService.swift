@@ -1,6 +1,46 @@
 import Foundation
 
 /// `opsctl status ENV`: what the ledger says and what docker really runs, side by side.
+/// The blue/green side of status: the slot the upstream file routes to, and the standby.
+public struct ProxyView: Sendable, Encodable {
+    public var upstreamFile: String
+    public var liveSlot: String?
+    public var liveAddress: String?
+    /// The release on the live slot, as docker reports it.
+    public var liveVersion: String?
+    public var standby: StandbyState?
+    /// The upstream file could not be read.
+    public var error: String?
+
+    static func read(_ settings: ProxySettings, standby: StandbyState?) -> ProxyView {
+        var view = ProxyView(upstreamFile: settings.upstreamFile, standby: standby)
+        do {
+            let slot = try NginxProxy(settings: settings, runner: SubprocessRunner()).liveSlot()
+            view.liveSlot = slot?.name
+            view.liveAddress = slot?.address
+        } catch {
+            view.error = error.message
+        }
+        return view
+    }
+}
+
+extension ProxyView {
+    /// (label, text) pairs: status pads the labels into a column, the handoff writes them inline.
+    public func entries(now: Date) -> [(label: String, text: String)] {
+        let live = liveSlot.map { "\($0) (\(liveAddress ?? "?"))" + (liveVersion.map { ", \($0)" } ?? "") }
+            ?? "none (\(error ?? "\(upstreamFile) names neither slot"))"
+        guard let standby else { return [("live slot", live), ("standby", "none")] }
+        let expiry = TextFormat.timestamp(standby.expiresAt)
+        let what = standby.version + (standby.slot.map { " on \($0)" } ?? "")
+        let left = TextFormat.duration(seconds: max(0, Int(standby.expiresAt.timeIntervalSince(now))))
+        let state = standby.stoppedNow ? "\(what): time was up at \(expiry); stopped now (kept)"
+            : standby.running ? "\(what) until \(expiry) (\(left) left; opsctl rollback switches back at once)"
+            : "\(what): NOT running (standby until \(expiry))"
+        return [("live slot", live), ("standby", state)]
+    }
+}
+
 public struct StatusReport: Report {
     public struct Runtime: Sendable, Encodable {
         public var reachable: Bool
@@ -17,6 +57,8 @@ public struct StatusReport: Report {
     /// The version the ledger says is live: the newest succeeded deploy or rollback.
     public var liveVersion: String?
     public var runtime: Runtime
+    /// blue-green: where the proxy routes and what is on standby.
+    public var proxy: ProxyView?
     /// Set when the ledger and docker disagree.
     public var drift: String?
     /// Runs whose opsctl process died without finishing, marked `interrupted` by this call.
@@ -43,7 +85,7 @@ public struct StatusReport: Report {
             lines.append("running (docker): " + (running.isEmpty ? "no container" : running.map { "\($0.name) (\($0.version ?? "?"), \($0.status))" }.joined(separator: ", ")))
             let stopped = runtime.containers.filter { !$0.running }
             if !stopped.isEmpty {
-                lines.append("kept for rollback: " + stopped.map { "\($0.version ?? $0.name)" }.joined(separator: ", "))
+                lines.append("kept for rollback: " + stopped.map { "\($0.version ?? $0.name)" + ($0.slot.map { " (\($0))" } ?? "") }.joined(separator: ", "))
             }
         } else {
             lines.append("running (docker): UNKNOWN: \(runtime.error ?? "docker unavailable")")
@@ -51,6 +93,7 @@ public struct StatusReport: Report {
         if let probe = healthNow {
             lines.append("health now:      " + (probe.ok ? "ok (HTTP \(probe.status ?? 0), \(Int((probe.totalMs ?? 0).rounded())) ms)" : "FAILING: \(probe.reason ?? "no answer")"))
         }
+        if let proxy { lines += proxy.entries(now: generatedAt).map { "\($0.label):".padding(toLength: 17, withPad: " ", startingAt: 0) + $0.text } }
         if let drift { lines.append("DRIFT: \(drift)") }
         for record in reconciled {
             lines.append("marked interrupted: deployment #\(record.id) of \(record.version) (its opsctl process \(record.pid.map(String.init) ?? "?") is gone)")
@@ -111,6 +154,26 @@ public struct BackupsOnDisk: Sendable, Encodable {
 }
 
 public enum StatusService {
+    /// What serves users: behind a blue/green proxy the release on the live slot (the standby
+    /// runs too and is no drift); otherwise every running release.
+    static func servingContainers(_ containers: [DockerClient.ContainerState], proxy: ProxyView?) -> [DockerClient.ContainerState] {
+        let running = containers.filter(\.running)
+        guard let proxy else { return running }
+        guard let slot = proxy.liveSlot else { return running.filter { $0.name != proxy.standby?.container } }
+        return running.filter { $0.slot == slot }
+    }
+
+    static func drift(ledgerLive: String?, serving: [DockerClient.ContainerState], app: String) -> String? {
+        switch (ledgerLive, serving.count) {
+        case (nil, 0): return nil
+        case (let version?, 0): return "the ledger says \(version) is live, but no \(app) container runs"
+        case (_, 2...): return "\(serving.count) containers run at once: " + serving.map(\.name).joined(separator: ", ")
+        case (let version, _):
+            guard serving[0].version != version else { return nil }
+            return "the ledger says \(version ?? "nothing") is live, but docker runs \(serving[0].version ?? serving[0].name)"
+        }
+    }
+
     /// One quick probe: status is for a glance at 3 a.m., not a wait.
     static func probeNow(_ health: HealthSettings?) async -> HealthProbe? {
         guard var settings = health else { return nil }
@@ -123,11 +186,15 @@ public enum StatusService {
         let ledger = try Ledger(path: config.state)
         let reconciled = try ledger.markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
 
+        let standby = await StandbyKeeper(config: config, environment: environment, context: context).stopIfExpired()
         var runtime = StatusReport.Runtime(reachable: true, containers: [])
+        var proxy = environment.strategy.needsProxy ? environment.proxy.map { ProxyView.read($0, standby: standby) } : nil
         do {
             runtime.containers = try await context.docker.containers(labels: ReleaseIdentity(config: config, environment: environment).selector)
-            let running = runtime.containers.filter(\.running)
-            if running.count == 1 { runtime.runningVersion = running[0].version }
+            let serving = servingContainers(runtime.containers, proxy: proxy)
+            if serving.count == 1 { runtime.runningVersion = serving[0].version }
+            let slotServes = proxy?.liveSlot != nil && serving.count == 1
+            proxy?.liveVersion = slotServes ? serving[0].version : nil
         } catch {
             guard error.kind == .unavailable else { throw error }
             runtime.reachable = false
@@ -135,26 +202,16 @@ public enum StatusService {
         }
 
         let live = try ledger.lastDeployment(env: name, status: .succeeded)
-        var drift: String?
-        if runtime.reachable {
-            let running = runtime.containers.filter(\.running)
-            switch (live?.version, running.count) {
-            case (nil, 0): drift = nil
-            case (let version?, 0): drift = "the ledger says \(version) is live, but no \(config.app) container runs"
-            case (_, 2...): drift = "\(running.count) containers run at once: " + running.map(\.name).joined(separator: ", ")
-            case (let version, _):
-                if running[0].version != version {
-                    drift = "the ledger says \(version ?? "nothing") is live, but docker runs \(running[0].version ?? running[0].name)"
-                }
-            }
-        }
+        let drift = runtime.reachable ? self.drift(ledgerLive: live?.version, serving: servingContainers(runtime.containers, proxy: proxy), app: config.app) : nil
+        var health = environment.health
+        if let settings = environment.proxy, let configured = health, proxy != nil { health = ProxyRoute.health(configured, through: settings) }
         return StatusReport(
             app: config.app, env: name, driver: environment.driver, ledger: config.state,
-            liveVersion: live?.version, runtime: runtime, drift: drift, reconciled: reconciled,
+            liveVersion: live?.version, runtime: runtime, proxy: proxy, drift: drift, reconciled: reconciled,
             lastDeployment: try ledger.lastDeployment(env: name), lastBackup: try ledger.lastBackup(env: name),
             backups: BackupsOnDisk(config.backupTarget(of: environment)),
             lastVerification: try ledger.lastVerification(env: name), lastSmoke: try ledger.lastSmokeRun(env: name),
-            healthNow: await probeNow(environment.health),
+            healthNow: await probeNow(health),
             pendingNotes: try ledger.pendingNotes(env: name).count, generatedAt: context.now())
     }
 }
@@ -172,12 +229,15 @@ public struct HistoryReport: Report {
 
     public func renderText() -> String {
         guard !deployments.isEmpty else { return "no deploys recorded for \(env) yet" }
+        // The slot column only where blue/green ran: stop-start histories stay as they were.
+        let slots = deployments.contains { $0.slot != nil }
         let rows = deployments.map { record in
-            [String(record.id), TextFormat.timestamp(record.startedAt), record.kind, record.version,
-             record.previousVersion ?? "-", record.status.rawValue,
-             record.duration.map { TextFormat.duration(milliseconds: Int(($0 * 1000).rounded())) } ?? "-", record.actor ?? "-", record.reason ?? ""]
+            [String(record.id), TextFormat.timestamp(record.startedAt), record.kind, record.version]
+                + (slots ? [record.slot ?? "-"] : [])
+                + [record.previousVersion ?? "-", record.status.rawValue,
+                   record.duration.map { TextFormat.duration(milliseconds: Int(($0 * 1000).rounded())) } ?? "-", record.actor ?? "-", record.reason ?? ""]
         }
-        return TextFormat.table(["ID", "STARTED (UTC)", "KIND", "VERSION", "FROM", "STATUS", "TOOK", "BY", "REASON"], rows)
+        return TextFormat.table(["ID", "STARTED (UTC)", "KIND", "VERSION"] + (slots ? ["SLOT"] : []) + ["FROM", "STATUS", "TOOK", "BY", "REASON"], rows)
     }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the sample app image: build.sh VERSION [BEHAVIOUR] [SLOW_SECONDS]
-#   -> opsctl-sample:VERSION  (BEHAVIOUR: healthy | unhealthy | crash | slow | flapping | no-security-header)
+#   -> opsctl-sample:VERSION  (BEHAVIOUR: healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm)
 # The base image opsctl-busybox:latest is made once from the host's busybox-static with `docker import`
 # (no registry is reachable here). An existing tag is rebuilt when the fixture's files changed (the
 # image carries their hash in the label opsctl.fixture) or with REBUILD=1. IMAGE overrides the repository.
@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 fixture=$(cd "$here" && cat Dockerfile app/* | sha256sum | cut -c1-12)
 
 case "$behaviour" in
-    healthy|unhealthy|crash|slow|flapping|no-security-header) ;;
+    healthy|unhealthy|crash|slow|flapping|no-security-header|ignore-sigterm) ;;
     *) echo "build.sh: unknown behaviour '$behaviour'" >&2; exit 64 ;;
 esac
 

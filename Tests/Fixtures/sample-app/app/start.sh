@@ -1,6 +1,6 @@
 #!/bin/sh
 # The sample app: a tiny HTTP service on 127.0.0.1:$PORT whose behaviour is fixed at build time
-# (APP_BEHAVIOUR): healthy | unhealthy | crash | slow | flapping | no-security-header.
+# (APP_BEHAVIOUR): healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm.
 set -eu
 echo "sample app ${APP_VERSION} starting (behaviour ${APP_BEHAVIOUR}, port ${PORT})" >&2
 case "$APP_BEHAVIOUR" in
@@ -22,4 +22,10 @@ echo 0 > /tmp/app/requests
 nc -ll -p "$PORT" 127.0.0.1 -e /app/handle.sh &
 listener=$!
 trap 'echo "sample app ${APP_VERSION} stopping" >&2; kill "$listener" 2>/dev/null; exit 0' TERM INT
+if [ "$APP_BEHAVIOUR" = "ignore-sigterm" ]; then
+    # Like node or a shell script run without an init: SIGTERM does nothing, docker stop waits
+    # its whole grace period, then SIGKILL.
+    trap '' TERM
+    echo "ignoring SIGTERM" >&2
+fi
 wait "$listener"

@@ -1,0 +1,252 @@
+import Foundation
+
+/// Blue/green behind the team's nginx: the new release starts on the idle slot (the one the
+/// upstream file does not name), is checked there, directly, while users stay on the live one;
+/// then one atomic switch of the upstream file, confirmed through the proxy's public URL. The
+/// previous release stays running on standby for an instant rollback. A release that fails
+/// before the switch never receives a user's request.
+struct BlueGreenSwitch: ReleaseSwitch {
+    let deps: DeployDependencies
+    let proxy: NginxProxy
+    var checks: ReleaseChecks { ReleaseChecks(deps: deps) }
+    var settings: ProxySettings { proxy.settings }
+
+    // MARK: - where things run
+
+    func liveRelease() async throws(OpsError) -> DeployedRelease? {
+        let releases = try await deps.driver.releases()
+        if let slot = try proxy.liveSlot(), let serving = releases.first(where: { $0.slot == slot.name && $0.running }) { return serving }
+        // The upstream names no slot of ours yet (the first blue/green deploy), or its slot is down.
+        return try newestRunningOrLastGood(releases, deps: deps)
+    }
+
+    /// The slot the upstream file does not name; blue while it names neither.
+    func idleSlot() throws(OpsError) -> ProxySlot {
+        let live = try proxy.liveSlot()
+        return settings.slots.first { $0 != live }!
+    }
+
+    func target(for plan: DeployPlan, live: DeployedRelease?) async throws(OpsError) -> ReleaseTarget {
+        ReleaseTarget(version: plan.version, slot: try idleSlot())
+    }
+
+    // MARK: - refused before anything starts
+
+    func refuseEarly(_ plan: DeployPlan, live: DeployedRelease?) async throws(OpsError) {
+        if let problem = ProxyReadiness.upstreamFileProblem(settings) {
+            throw OpsError(.config, code: "proxy.upstream_file", "\(problem); nothing was started", details: ["opsctl preflight \(deps.environment.name) checks the proxy set-up"])
+        }
+        if let problem = ProxyReadiness.upstreamContentProblem(settings, text: try proxy.currentText()) {
+            throw OpsError(.config, code: "proxy.upstream_file", "\(problem); opsctl rewrites that file whole, so it refuses to take it over; nothing was started",
+                           details: ["point proxy.upstream_file at a file of its own, included from your nginx config (runbooks/deploy-and-rollback.md)"])
+        }
+        let idle = try idleSlot()
+        let ours = try await deps.driver.releases().filter { $0.slot == idle.name && $0.running }
+        if ours.isEmpty, !SlotPort.isFree(idle) {
+            throw OpsError(.config, code: "proxy.slot_taken",
+                           "\(idle.name) slot \(idle.address) is taken by something that is not a release of \(deps.config.app); nothing was started",
+                           details: ["see what listens there: ss -ltnp 'sport = :\(idle.port)'", "free the port or change proxy.slots.\(idle.name)"])
+        }
+    }
+
+    // MARK: - dry run
+
+    func planLines(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?) async throws(OpsError) -> [String] {
+        let slot = target.slot!
+        var lines = ["\(settings.upstreamFile) routes to \(try proxy.liveSlot().map { "\($0.name) (\($0.address))" } ?? "no slot yet"): the new release goes to \(slot.name) (\(slot.address))"]
+        if plan.action == .rollback, try await runningStandby(plan.version, on: slot) != nil {
+            lines.append("\(plan.version) runs on standby on \(slot.name): one probe of \(ProxyRoute.url(deps.health.url, at: slot)), then the switch")
+        } else {
+            for release in try await deps.driver.releases() where release.slot == slot.name && release.running {
+                lines += deps.driver.stopCommands(release.ref).map { $0.display(redactor: deps.redactor) + "   # on standby there" }
+            }
+            lines += try await deps.driver.startCommands(target, fresh: plan.action == .deploy).map { $0.display(redactor: deps.redactor) }
+            lines += checkLines(health: ProxyRoute.health(deps.health, at: slot), smoke: deps.environment.smoke.map { ProxyRoute.smoke($0, at: slot) }, options: plan.options)
+            lines.append("on failure: stop \(plan.version) (kept); nothing is switched, no user request reaches it")
+        }
+        lines += proxy.plan(proxy.routing(to: slot))
+        lines.append("confirm through \(ProxyRoute.url(deps.health.url, through: settings.url)) within \(settings.confirmTimeout): healthy, version \(plan.version) when the JSON says; otherwise switch back")
+        if let live, live.running {
+            lines.append(settings.standby.milliseconds > 0 ? "\(live.ref) stays running on standby for \(settings.standby)"
+                                                           : "after \(settings.drain) of drain: " + deps.driver.stopCommands(live.ref).map { $0.display(redactor: deps.redactor) }.joined(separator: "; "))
+        }
+        return lines
+    }
+
+    // MARK: - the switch
+
+    func perform(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
+        let slot = target.slot!
+        run.report.slot = slot.name
+        run.report.switched = false
+        if plan.action == .rollback, let standby = try? await runningStandby(plan.version, on: slot) {
+            if let result = await switchToStandby(standby, plan: plan, slot: slot, live: live, run: run) { return result }
+        }
+        do {
+            try await clear(slot, run: run)
+            try await deps.driver.start(target, fresh: plan.action == .deploy)
+            run.step("start \(plan.version) on \(slot.name)", slot.address)
+        } catch {
+            run.step("start \(plan.version) on \(slot.name)", "failed")
+            return await abandon(target, live: live, reason: "could not start \(plan.version) on \(slot.name): \(error.message)", options: plan.options, run: run)
+        }
+        let smoke = deps.environment.smoke.map { ProxyRoute.smoke($0, at: slot) }
+        if let failure = await checks.verify(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, options: plan.options, run: run) {
+            return await abandon(target, live: live, reason: failure, options: plan.options, run: run)
+        }
+        return await switchTraffic(to: target, live: live, options: plan.options, run: run)
+    }
+
+    /// Rollback to the release on standby: it already runs, so one probe, the switch, the
+    /// confirmation. nil when it does not answer healthy (the caller starts it afresh instead).
+    func switchToStandby(_ standby: DeployedRelease, plan: DeployPlan, slot: ProxySlot, live: DeployedRelease?, run: DeployRun) async -> SwitchResult? {
+        let probe = await deps.probe(ProxyRoute.health(deps.health, at: slot))
+        guard probe.ok, probe.version == nil || probe.version == plan.version else {
+            run.step("probe standby", "\(standby.version) on \(slot.name) is not healthy (\(probe.reason ?? "version \(probe.version ?? "?")")); starting it afresh")
+            return nil
+        }
+        run.step("probe standby", "\(standby.version) on \(slot.name) is healthy: switching to it")
+        return await switchTraffic(to: ReleaseTarget(version: plan.version, slot: slot), live: live, options: plan.options, run: run)
+    }
+
+    /// Stops whatever of ours runs on the slot (the release on standby, a leftover), then makes
+    /// sure nothing else holds its port.
+    func clear(_ slot: ProxySlot, run: DeployRun) async throws(OpsError) {
+        for release in try await deps.driver.releases() where release.slot == slot.name && release.running {
+            try await deps.driver.stop(release.ref)
+            run.step("stop \(release.version) on \(slot.name)", "was on standby; kept")
+        }
+        try? run.ledger.clearStandby(env: deps.environment.name)
+        // A stopped container's socket closes with it; give the kernel a moment before calling it taken.
+        for _ in 0..<20 where !SlotPort.isFree(slot) { await deps.clock.sleep(for: .milliseconds(100)) }
+        guard SlotPort.isFree(slot) else {
+            throw OpsError(.config, code: "proxy.slot_taken", "\(slot.name) slot \(slot.address) is taken by something that is not a release of \(deps.config.app)")
+        }
+    }
+
+    /// The new release is not switched to: stop it (kept), nothing changes for users.
+    func abandon(_ target: ReleaseTarget, live: DeployedRelease?, reason: String, options: DeployOptions, run: DeployRun) async -> SwitchResult {
+        let logs = await checks.failedLogs(target.ref, run: run)
+        let reason = checks.reason(reason)
+        let slot = target.slot!.name
+        deps.context.logger.error("\(run.report.kind.rawValue) of \(target.version) failed on \(slot): \(deps.redactor.scrub(reason))")
+        var what = "nothing was switched, no user request reached \(target.version)"
+        if deps.rollbackEnabled(options) {
+            try? await deps.driver.stop(target.ref)
+            run.step("stop \(target.version) on \(slot)", "kept for the post-mortem")
+            // A standby a rollback could not switch to is on standby no more.
+            if let standby = try? run.ledger.standby(env: deps.environment.name), standby.version == target.version, standby.slot == slot {
+                try? run.ledger.clearStandby(env: deps.environment.name)
+            }
+        } else {
+            what += "; rollback is off: it stays running on \(slot) for inspection"
+        }
+        guard let live, live.running, live.ref != target.ref else {
+            return SwitchResult(outcome: .failed, reason: "\(reason); \(what); there is no previous release to go back to", logs: logs)
+        }
+        let outcome: DeployReport.Outcome = deps.interruption.signal != nil ? .interrupted : .rolledBack
+        return SwitchResult(outcome: outcome, reason: "\(reason); \(what)", logs: logs)
+    }
+
+    /// Write the upstream file, check, reload, confirm; on a failed confirmation, switch back.
+    /// A signal from here on no longer aborts: the switch is finished or undone, never left halfway.
+    func switchTraffic(to target: ReleaseTarget, live: DeployedRelease?, options: DeployOptions, run: DeployRun) async -> SwitchResult {
+        let slot = target.slot!
+        if let signal = deps.interruption.reason {
+            return await abandon(target, live: live, reason: "\(signal) before the switch", options: options, run: run)
+        }
+        let change: ProxyChange
+        do {
+            change = try await proxy.apply(proxy.routing(to: slot))
+            run.report.upstream = change.written.render()
+            run.step("switch to \(slot.name)", "\(settings.upstreamFile) checked and reloaded")
+        } catch {
+            run.step("switch to \(slot.name)", "refused")
+            let more = error.details.filter { !error.message.contains($0) }
+            return await abandon(target, live: live, reason: error.message + (more.isEmpty ? "" : " (\(more.joined(separator: " | ")))"), options: options, run: run)
+        }
+        run.report.switched = true
+        let confirmation = await confirm(target.version)
+        run.step("confirm", confirmation.detail)
+        guard confirmation.ok else {
+            return await switchBack(change, from: target, live: live, reason: "the proxy did not confirm the switch: \(confirmation.detail)", run: run)
+        }
+        if let signal = deps.interruption.reason {
+            run.report.warnings.append("\(signal) after the switch: the switch was finished and confirmed")
+        }
+        // What was on standby (a rollback just switched to it) serves now.
+        try? run.ledger.clearStandby(env: deps.environment.name)
+        await keepOnStandby(live, replacedBy: target, run: run)
+        return .succeeded
+    }
+
+    /// Health through `proxy.url` until it passes and, when the JSON names a version, it is the
+    /// new one (nginx's old workers answer from the previous upstream until they finish).
+    func confirm(_ version: String) async -> (ok: Bool, detail: String) {
+        let health = ProxyRoute.health(deps.health, through: settings)
+        let interval = Duration.milliseconds(min(deps.health.interval.milliseconds, 100))
+        let deadline = deps.clock.now() + settings.confirmTimeout.swiftDuration
+        var last = "no answer"
+        var probes = 0
+        while true {
+            let probe = await deps.probe(health)
+            probes += 1
+            if probe.ok, probe.version == nil || probe.version == version {
+                return (true, "\(Redactor.redactURLCredentials(health.url)): healthy\(probe.version.map { ", version \($0)" } ?? "") after \(probes) probe(s)")
+            }
+            last = probe.ok ? "version \(probe.version ?? "?") answered, not \(version)" : deps.redactor.scrub(probe.reason ?? "no answer")
+            guard deps.clock.now() + interval < deadline else { break }
+            await deps.clock.sleep(for: interval)
+        }
+        return (false, "\(Redactor.redactURLCredentials(health.url)) after \(settings.confirmTimeout): \(last)")
+    }
+
+    func switchBack(_ change: ProxyChange, from target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
+        let logs = await checks.failedLogs(target.ref, run: run)
+        do {
+            try await proxy.revert(change)
+            run.report.switched = false
+            run.step("switch back", "\(settings.upstreamFile) as it was, reloaded")
+        } catch {
+            run.step("switch back", "FAILED")
+            return SwitchResult(outcome: .failed, reason: "\(reason); switching back failed too: \(error.message)", logs: logs)
+        }
+        await deps.clock.sleep(for: settings.drain.swiftDuration)
+        try? await deps.driver.stop(target.ref)
+        run.step("stop \(target.version) on \(target.slot!.name)", "after \(settings.drain) of drain; kept")
+        let serving = live.map { "\($0.version) serves again" } ?? "nothing served before either"
+        return SwitchResult(outcome: live == nil ? .failed : .rolledBack, reason: "\(reason); switched back: \(serving)", logs: logs)
+    }
+
+    /// The release that served until now keeps running for `standby` (an instant rollback),
+    /// or, with `standby: 0s`, is stopped once nginx's old workers had `drain` to finish.
+    func keepOnStandby(_ previous: DeployedRelease?, replacedBy target: ReleaseTarget, run: DeployRun) async {
+        // Nothing to keep when it did not run, or ran on the slot just cleared for the new release.
+        guard let previous, previous.running, previous.slot == nil || previous.slot != target.slot?.name else { return }
+        let now = deps.context.now()
+        guard settings.standby.milliseconds > 0 else {
+            await deps.clock.sleep(for: settings.drain.swiftDuration)
+            do {
+                try await deps.driver.stop(previous.ref)
+                run.step("stop \(previous.version)", "after \(settings.drain) of drain (standby: 0s); kept")
+            } catch {
+                run.report.warnings.append("could not stop the previous release \(previous.ref): \(error.message)")
+            }
+            return
+        }
+        let record = StandbyRecord(env: deps.environment.name, version: previous.version, slot: previous.slot, container: previous.container,
+                                   since: now, expiresAt: now.addingTimeInterval(settings.standby.seconds))
+        do {
+            try run.ledger.setStandby(record)
+            run.report.standby = record
+            run.step("standby", "\(previous.version)" + (previous.slot.map { " on \($0)" } ?? "") + " keeps running until \(TextFormat.timestamp(record.expiresAt))")
+        } catch {
+            run.report.warnings.append("could not record the standby of \(previous.ref): \(error.message)")
+        }
+    }
+
+    /// The release `version` running on `slot`, if it does: the one a rollback can switch to at once.
+    func runningStandby(_ version: String, on slot: ProxySlot) async throws(OpsError) -> DeployedRelease? {
+        try await deps.driver.releases().first { $0.version == version && $0.slot == slot.name && $0.running }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// The record of a run: its ledger row from `running` to the outcome, and the metrics.
+struct DeployRecorder {
+    let ledger: Ledger
+    let deps: DeployDependencies
+
+    func begin(_ plan: DeployPlan, target: ReleaseTarget, previous: DeployedRelease?) throws(OpsError) -> Int64 {
+        try ledger.beginDeployment(env: deps.environment.name, kind: plan.action.rawValue, version: plan.version, previousVersion: previous?.version,
+                                   gitCommit: plan.commit, image: plan.image, container: deps.driver.containerName(target.ref),
+                                   actor: deps.context.actor, message: plan.options.message,
+                                   strategy: deps.environment.strategy.rawValue, slot: target.slot?.name, at: deps.context.now())
+    }
+
+    func finish(id: Int64, _ report: DeployReport, logs: String?) throws(OpsError) {
+        let status: DeploymentStatus = switch report.outcome {
+        case .succeeded: .succeeded
+        case .rolledBack: .rolledBack
+        case .interrupted: .interrupted
+        case .aborted: .aborted
+        case .failed, .planned, .unchanged: .failed
+        }
+        try ledger.finishDeployment(id: id, status: status, reason: report.reason, logs: logs.map(deps.redactor.scrub), at: deps.context.now())
+        writeMetrics(report)
+    }
+
+    func writeMetrics(_ report: DeployReport) {
+        guard let directory = deps.environment.metrics?.textfileDir else { return }
+        let env = deps.environment.name
+        let now = deps.context.now().timeIntervalSince1970.rounded()
+        var samples = [
+            MetricSample("opsctl_deploy_last_run_timestamp_seconds", "When a deploy or rollback last finished.", labels: [("env", env)], now),
+            MetricSample("opsctl_deploy_last_duration_seconds", "Wall time of the last deploy or rollback.", labels: [("env", env)], Double(report.durationMs) / 1000),
+            MetricSample("opsctl_deploy_last_failed", "1 when the last deploy or rollback failed.", labels: [("env", env)], report.outcome == .succeeded ? 0 : 1),
+        ]
+        if report.outcome == .succeeded {
+            samples.append(MetricSample("opsctl_deploy_last_success_timestamp_seconds", "When a deploy or rollback last succeeded.", labels: [("env", env)], now))
+            samples.append(MetricSample("opsctl_release_info", "The live release.", labels: [("env", env), ("version", report.version)], 1))
+            if let slot = report.slot { samples.append(StandbyMetrics.liveSlot(env: env, slot: slot)) }
+        }
+        // Counts from the ledger, so they survive between runs like a counter (and a deleted
+        // metrics file comes back whole): dashboards take increase() over a window.
+        if let counts = try? ledger.deploymentCounts(env: env) {
+            samples += counts.map { MetricSample("opsctl_deployments", "Deploys and rollbacks recorded in the ledger, by kind and final status.",
+                                                 labels: [("env", env), ("kind", $0.kind), ("status", $0.status)], Double($0.count)) }
+        }
+        if report.strategy == .blueGreen {
+            // Whatever the outcome: a failed deploy may have stopped the standby on the idle slot.
+            samples.append(StandbyMetrics.expiry(env: env, standby: (try? ledger.standby(env: env)).flatMap { $0 }))
+        }
+        do { try MetricsFile.update(directory: directory, env: env, samples: samples) } catch {
+            deps.context.logger.warning("could not write metrics: \(error.message)")
+        }
+    }
+}
+
+/// Blue/green gauges: which slot serves, and until when the previous release stays on standby.
+enum StandbyMetrics {
+    static func liveSlot(env: String, slot: String) -> MetricSample {
+        MetricSample("opsctl_live_slot_info", "The blue/green slot the proxy routes to.", labels: [("env", env), ("slot", slot)], 1)
+    }
+
+    static func expiry(env: String, standby: StandbyRecord?) -> MetricSample {
+        MetricSample("opsctl_standby_expiry_timestamp_seconds", "When the release on standby is due to stop (0: none on standby).",
+                     labels: [("env", env)], standby.map { $0.expiresAt.timeIntervalSince1970.rounded() } ?? 0)
+    }
+}
+
+/// One deploy or rollback in progress: its report, step timings and ledger row.
+final class DeployRun {
+    var report: DeployReport
+    let started = ContinuousClock.now
+    let recorder: DeployRecorder
+    let id: Int64
+    private var stepStart = ContinuousClock.now
+
+    init(report: DeployReport, recorder: DeployRecorder, id: Int64) {
+        self.report = report
+        self.recorder = recorder
+        self.id = id
+        self.report.ledgerId = id
+    }
+
+    var ledger: Ledger { recorder.ledger }
+
+    /// Records the step that just ended and starts timing the next.
+    func step(_ name: String, _ detail: String? = nil) {
+        report.steps.append(.init(name: name, ms: (ContinuousClock.now - stepStart).milliseconds, detail: detail))
+        stepStart = ContinuousClock.now
+    }
+
+    /// The end: outcome, scrubbed reason, duration, ledger row and metrics.
+    func finish(_ outcome: DeployReport.Outcome, _ reason: String?, logs: String? = nil) throws(OpsError) -> DeployReport {
+        report.outcome = outcome
+        report.reason = reason.map(recorder.deps.redactor.scrub)
+        report.durationMs = (ContinuousClock.now - started).milliseconds
+        try recorder.finish(id: id, report, logs: logs)
+        return report
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Is a release fit to serve? The health-wait (an HTTP probe plus the runtime's own view each
+/// round) and then the smoke checks, against wherever the strategy points them.
+struct ReleaseChecks {
+    let deps: DeployDependencies
+
+    /// Health then smoke for `release`; nil when both pass, else why not. Recorded in `run`.
+    func verify(_ release: ReleaseRef, health: HealthSettings, smoke: SmokeSettings?, options: DeployOptions, run: DeployRun) async -> String? {
+        let healthStart = ContinuousClock.now
+        let healthReport = await waitHealthy(release, health: health)
+        run.report.health = healthReport
+        run.step("health", healthReport.healthy ? "\(healthReport.attempts) probe(s)" : "failed")
+        guard healthReport.healthy else {
+            return healthReport.abortedBecause ?? "not healthy after \(health.timeout): \(healthReport.last?.reason ?? "no answer")"
+        }
+        if !options.skipSmoke, let smoke, !smoke.checks.isEmpty {
+            let recorded = await self.smoke(smoke, budget: remainingBudget(since: healthStart), ledger: run.ledger)
+            run.report.smoke = recorded
+            writeJUnit(recorded, to: options.junitPath)
+            run.step("smoke", "\(recorded.passed)/\(recorded.checks.count) passed")
+            if recorded.failed > 0 {
+                let failures = recorded.checks.filter { !$0.passed }.map { "\($0.name): \($0.reason ?? "failed")" }.joined(separator: "; ")
+                return deps.interruption.reason ?? "smoke failed: \(failures)"
+            }
+        }
+        return deps.interruption.reason
+    }
+
+    /// A report file must not fail a deploy that went well: a write error is a warning.
+    func writeJUnit(_ report: SmokeReport, to path: String?) {
+        guard let path else { return }
+        do { try AtomicFile.write(report.junitXML(), to: path) } catch {
+            deps.context.logger.warning("could not write the smoke JUnit report: \(error.message)")
+        }
+    }
+
+    /// Smoke is retried until the rest of the health budget is spent, so warming caches get a chance.
+    func remainingBudget(since healthStart: ContinuousClock.Instant) -> OpsDuration {
+        OpsDuration(milliseconds: max(2_000, deps.health.timeout.milliseconds - Int64((ContinuousClock.now - healthStart).milliseconds)))
+    }
+
+    func smoke(_ settings: SmokeSettings, budget: OpsDuration, ledger: Ledger) async -> SmokeReport {
+        let interruption = deps.interruption
+        var report = await SmokeRunner(settings: settings, clock: deps.clock, now: deps.context.now, shouldStop: { interruption.signal != nil })
+            .run(mode: .converge(budget: budget, interval: deps.health.interval))
+        report.env = deps.environment.name
+        report.scrub(with: deps.redactor)
+        try? ledger.recordSmokeRun(env: deps.environment.name, report: report)
+        return report
+    }
+
+    /// Probes every interval; the runtime's view (the container exited) and a signal end it early.
+    func waitHealthy(_ release: ReleaseRef, health: HealthSettings, honourInterruption: Bool = true) async -> HealthWaitReport {
+        let driver = deps.driver
+        let interruption = deps.interruption
+        var report = await HealthWaiter(settings: health, clock: deps.clock, probe: deps.probe, extraCheck: {
+            if honourInterruption, let reason = interruption.reason { return reason }
+            return await driver.fatalState(release)
+        }).wait()
+        // The last probe quotes the response body: a debug page must not carry a secret into the ledger.
+        let scrubbed = report.last?.reason.map(deps.redactor.scrub)
+        report.last?.reason = scrubbed
+        return report
+    }
+
+    /// The failed release's last output, scrubbed, kept in the report and the ledger.
+    func failedLogs(_ release: ReleaseRef, run: DeployRun) async -> String {
+        run.report.failedAt = deps.context.now()
+        let logs = deps.redactor.scrub(await deps.driver.logs(release, lines: 50))
+        run.report.failedLogs = logs.isEmpty ? nil : logs
+        return logs
+    }
+
+    /// A signal that arrived meanwhile goes first in the reason.
+    func reason(_ reason: String) -> String {
+        guard let signal = deps.interruption.reason, !reason.hasPrefix("interrupted") else { return reason }
+        return "\(signal) (\(reason))"
+    }
+}

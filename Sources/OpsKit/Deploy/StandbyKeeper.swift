@@ -1,0 +1,71 @@
+import Foundation
+
+/// The release kept running after a blue/green switch, and what became of it.
+public struct StandbyState: Sendable, Codable, Equatable {
+    public var version: String
+    public var slot: String?
+    public var container: String
+    public var expiresAt: Date
+    /// Whether its container still runs.
+    public var running: Bool
+    /// This command stopped it: its time was up.
+    public var stoppedNow: Bool
+}
+
+/// opsctl is not a daemon: the release on standby is stopped by the next opsctl command on the
+/// environment (deploy, rollback, status, backup) once `proxy.standby` has passed.
+public struct StandbyKeeper: Sendable {
+    public let config: OpsConfig
+    public let environment: EnvironmentConfig
+    public let context: OpsContext
+
+    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
+        self.config = config
+        self.environment = environment
+        self.context = context
+    }
+
+    /// Blue/green runs on plain docker containers (the config refuses other drivers).
+    var driver: DockerReleaseDriver { DockerReleaseDriver(config: config, environment: environment, docker: context.docker) }
+
+    /// The standby as it stands after stopping it if expired; nil when there is none (or the
+    /// environment is not blue/green). Never throws: a command must not fail over housekeeping.
+    @discardableResult
+    public func stopIfExpired() async -> StandbyState? {
+        guard var state = await current(), let settings = environment.proxy, let ledger = try? Ledger(path: config.state) else { return nil }
+        guard state.expiresAt <= context.now() else { return state }
+        let record = state
+        // A deploy or rollback in progress owns the slots (it stops the standby itself).
+        guard let lock = try? FileLock.acquire(path: DeployLock.path(config: config, environment: environment), what: "a standby stop",
+                                               command: "stop the standby of \(environment.name)") else { return state }
+        defer { lock.release() }
+        // Never stop what the proxy routes to, whoever switched it there.
+        let live = try? NginxProxy(settings: settings, runner: context.runner).liveSlot()
+        if state.running, record.slot == nil || live?.name != record.slot {
+            do {
+                try await driver.stop(ReleaseRef(version: record.version, slot: record.slot))
+                state.running = false
+                state.stoppedNow = true
+                context.logger.info("stopped \(record.container): on standby until \(TextFormat.timestamp(record.expiresAt)); kept for a rollback")
+            } catch {
+                context.logger.warning("could not stop the expired standby \(record.container): \(error.message)")
+                return state
+            }
+        }
+        try? ledger.clearStandby(env: environment.name)
+        if let directory = environment.metrics?.textfileDir {
+            try? MetricsFile.update(directory: directory, env: environment.name, samples: [StandbyMetrics.expiry(env: environment.name, standby: nil)])
+        }
+        return state
+    }
+
+    /// The standby as the ledger and docker see it now; changes nothing.
+    public func current() async -> StandbyState? {
+        guard environment.strategy.needsProxy, let ledger = try? Ledger(path: config.state),
+              let record = try? ledger.standby(env: environment.name) else { return nil }
+        let releases = try? await driver.releases()
+        let running = releases?.contains { $0.container == record.container && $0.running } ?? false
+        return StandbyState(version: record.version, slot: record.slot, container: record.container, expiresAt: record.expiresAt,
+                            running: running, stoppedNow: false)
+    }
+}

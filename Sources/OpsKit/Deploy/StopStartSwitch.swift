@@ -1,0 +1,78 @@
+import Foundation
+
+/// Stop the live release (kept), start the new one, check it; on failure start the previous
+/// one again. A short outage on every deploy, and a long one while a bad release is checked.
+struct StopStartSwitch: ReleaseSwitch {
+    let deps: DeployDependencies
+    var checks: ReleaseChecks { ReleaseChecks(deps: deps) }
+
+    func liveRelease() async throws(OpsError) -> DeployedRelease? {
+        try newestRunningOrLastGood(try await deps.driver.releases(), deps: deps)
+    }
+
+    func refuseEarly(_ plan: DeployPlan, live: DeployedRelease?) async throws(OpsError) {}
+
+    func target(for plan: DeployPlan, live: DeployedRelease?) async throws(OpsError) -> ReleaseTarget {
+        ReleaseTarget(version: plan.version)
+    }
+
+    func planLines(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?) async throws(OpsError) -> [String] {
+        var lines: [String] = []
+        if let live, live.running { lines += deps.driver.stopCommands(live.ref).map { $0.display(redactor: deps.redactor) } }
+        lines += try await deps.driver.startCommands(target, fresh: plan.action == .deploy).map { $0.display(redactor: deps.redactor) }
+        lines += checkLines(health: deps.health, smoke: deps.environment.smoke, options: plan.options)
+        lines.append("on failure: " + (!deps.rollbackEnabled(plan.options) ? "leave \(plan.version) for inspection (rollback manual)"
+            : live.map { "stop \(plan.version), start \($0.version) again, health-wait it" } ?? "stop \(plan.version); there is no previous release"))
+        return lines
+    }
+
+    func perform(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
+        do {
+            if let live, live.running {
+                try await deps.driver.stop(live.ref)
+                run.step("stop \(live.version)", deps.driver.keepsStoppedReleases ? "kept for rollback" : nil)
+            }
+            try await deps.driver.start(target, fresh: plan.action == .deploy)
+            run.step("start \(plan.version)")
+        } catch {
+            run.step("start \(plan.version)", "failed")
+            return await recover(from: target, live: live, reason: "could not start \(plan.version): \(error.message)", options: plan.options, run: run)
+        }
+        if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, options: plan.options, run: run) {
+            return await recover(from: target, live: live, reason: failure, options: plan.options, run: run)
+        }
+        return .succeeded
+    }
+
+    /// The new release failed: keep its logs, put the previous good release back, and say how that went.
+    func recover(from failed: ReleaseTarget, live: DeployedRelease?, reason: String, options: DeployOptions, run: DeployRun) async -> SwitchResult {
+        let logs = await checks.failedLogs(failed.ref, run: run)
+        let interrupted = deps.interruption.signal != nil
+        let reason = checks.reason(reason)
+        deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(reason))")
+        guard deps.rollbackEnabled(options) else {
+            return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
+        }
+        guard let live, live.version != failed.version else {
+            try? await deps.driver.stop(failed.ref)
+            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to", logs: logs)
+        }
+        let recoveryStart = ContinuousClock.now
+        // Kept, stopped, for the post-mortem; it may never have been created (docker run failed).
+        try? await deps.driver.stop(failed.ref)
+        do {
+            try await deps.driver.start(ReleaseTarget(version: live.version), fresh: false)
+        } catch {
+            return SwitchResult(outcome: .failed, reason: "\(reason); restarting \(live.version) failed too: \(error.message)", logs: logs)
+        }
+        let restored = await checks.waitHealthy(live.ref, health: deps.health, honourInterruption: false)
+        run.report.recoveryHealth = restored
+        run.report.steps.append(.init(name: "restore \(live.version)", ms: (ContinuousClock.now - recoveryStart).milliseconds,
+                                      detail: restored.healthy ? "healthy" : "NOT healthy"))
+        guard restored.healthy else {
+            let why = restored.abortedBecause ?? restored.last?.reason ?? "no answer"
+            return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not come back healthy either: \(why)", logs: logs)
+        }
+        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, logs: logs)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// What one switch changed, so it can be undone: the file as it was before.
+public struct ProxyChange: Sendable, Equatable {
+    /// nil: there was no upstream file.
+    public var previousText: String?
+    public var written: Upstream
+}
+
+/// The team's nginx, driven through the upstream file opsctl owns: render it, write it
+/// atomically, `check` (nginx -t), `reload`, and put the previous file back when nginx refuses.
+/// Strategies that move traffic (blue/green, weighted steps) all switch through here.
+public struct NginxProxy: Sendable {
+    public let settings: ProxySettings
+    public let runner: any ProcessRunning
+    public var redactor: Redactor = Redactor()
+
+    public init(settings: ProxySettings, runner: any ProcessRunning, redactor: Redactor = Redactor()) {
+        self.settings = settings
+        self.runner = runner
+        self.redactor = redactor
+    }
+
+    public var path: String { settings.upstreamFile }
+
+    public var checkRequest: ProcessRequest { ProcessRequest(settings.check[0], Array(settings.check.dropFirst()), timeout: .seconds(60)) }
+
+    public var reloadRequest: ProcessRequest { ProcessRequest(settings.reload[0], Array(settings.reload.dropFirst()), timeout: .seconds(60)) }
+
+    /// The file's text; nil when it does not exist yet.
+    public func currentText() throws(OpsError) -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw OpsError(.io, code: "proxy.unreadable", "\(path): cannot read the upstream file: \(YAMLReader.reason(error))")
+        }
+    }
+
+    /// The upstream block as nginx has it on disk, if the file holds one.
+    public func current() throws(OpsError) -> Upstream? {
+        try currentText().flatMap { Upstream.parse($0, name: settings.upstreamName) }
+    }
+
+    /// The slot the upstream file sends traffic to (the heaviest, when it names both); nil when
+    /// it names neither (no file yet, or the app's address from before blue/green).
+    public func liveSlot() throws(OpsError) -> ProxySlot? {
+        guard let upstream = try current() else { return nil }
+        let named = upstream.servers.filter(\.receivesTraffic).compactMap { server in settings.slot(at: server.address).map { (slot: $0, weight: server.weight ?? 1) } }
+        return named.max { $0.weight < $1.weight }?.slot
+    }
+
+    public func routing(to slot: ProxySlot) -> Upstream { .routing(settings.upstreamName, to: slot.address) }
+
+    /// Writes `upstream`, runs `check`, then `reload`. When either fails the previous file is put
+    /// back (and nothing is reloaded): nginx keeps serving what it served.
+    public func apply(_ upstream: Upstream) async throws(OpsError) -> ProxyChange {
+        let previous = try currentText()
+        let change = ProxyChange(previousText: previous, written: upstream)
+        try AtomicFile.write(upstream.render(), to: path)
+        do {
+            try await run(checkRequest, code: "proxy.check_failed", kind: .checkFailed, what: "the proxy refused the new upstream file")
+            try await run(reloadRequest, code: "proxy.reload_failed", kind: .unavailable, what: "the proxy did not reload")
+        } catch {
+            try putBack(previous)
+            throw OpsError(error.kind, code: error.code, error.message + "; \(path) was put back as it was", details: error.details)
+        }
+        return change
+    }
+
+    /// Undoes `change`: the previous file again, checked and reloaded.
+    public func revert(_ change: ProxyChange) async throws(OpsError) {
+        try putBack(change.previousText)
+        try await run(checkRequest, code: "proxy.check_failed", kind: .checkFailed, what: "the proxy refused the previous upstream file")
+        try await run(reloadRequest, code: "proxy.reload_failed", kind: .unavailable, what: "the proxy did not reload")
+    }
+
+    func putBack(_ text: String?) throws(OpsError) {
+        if let text {
+            try AtomicFile.write(text, to: path)
+        } else if unlink(path) != 0, errno != ENOENT {
+            throw OpsError(.io, code: "proxy.restore_failed", "\(path): cannot remove the new upstream file: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// nginx's own words on failure (`nginx -t` names the file and line).
+    func run(_ request: ProcessRequest, code: String, kind: OpsError.Kind, what: String) async throws(OpsError) {
+        let result = try await runner.run(request)
+        guard result.succeeded else {
+            let said = result.standardErrorTail.split(separator: "\n").map { redactor.scrub(String($0)) }.filter { !$0.isEmpty }
+            let key = said.first { $0.contains("[emerg]") || $0.contains("[alert]") || $0.contains("[error]") } ?? said.last ?? result.failureSummary
+            throw OpsError(kind, code: code, "\(what): \(request.displayCommand): \(key)", details: Array(said.suffix(8)))
+        }
+    }
+
+    /// The dry run's lines: the file it would write and every argv, in order.
+    public func plan(_ upstream: Upstream) -> [String] {
+        ["write \(path) (temp file, fsync, rename):"] + upstream.render().split(separator: "\n").map { "    | \($0)" }
+            + [checkRequest.displayCommand + "   # on failure: put the previous file back, reload nothing", reloadRequest.displayCommand]
+    }
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""A steady load on fresh connections, as users arriving one by one would make it.
+
+    load.py URL [--rate 100] [--workers 4] [--seconds N] [--out FILE] [--log FILE] [--ready FILE]
+
+Each request opens a new TCP connection (no keep-alive), GETs URL and records the status, the
+latency and the "version" of a JSON body. Anything but HTTP 200 within --timeout is a failure.
+Runs until SIGTERM/SIGINT (or --seconds), then writes a JSON summary to --out (else stdout):
+requests, failed, failure reasons, versions seen, versions of failed answers, p50/p99/max ms.
+--log writes one CSV line per request (start epoch seconds, ms, ok 0/1, status, version) so a
+caller can cut the run into windows (steady state, during deploys).
+"""
+import argparse
+import os
+import http.client
+import json
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+
+stop = threading.Event()
+
+
+def one_request(parsed, timeout):
+    started = time.time()
+    status, version, reason = None, None, None
+    try:
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=timeout)
+        path = parsed.path or "/"
+        if parsed.query:
+            path += "?" + parsed.query
+        connection.request("GET", path, headers={"Connection": "close", "User-Agent": "opsctl-load"})
+        response = connection.getresponse()
+        body = response.read()
+        status = response.status
+        connection.close()
+        try:
+            version = json.loads(body).get("version")
+        except (ValueError, AttributeError):
+            version = None
+        if status != 200:
+            reason = f"HTTP {status}"
+    except Exception as error:  # refused, reset, timeout: all count, by kind
+        reason = type(error).__name__ + (f": {error.strerror}" if getattr(error, "strerror", None) else "")
+    return started, (time.time() - started) * 1000, reason, status, version
+
+
+def worker(parsed, interval, timeout, offset, results, lock):
+    next_at = time.time() + offset
+    while not stop.is_set():
+        delay = next_at - time.time()
+        if delay > 0 and stop.wait(delay):
+            break
+        result = one_request(parsed, timeout)
+        with lock:
+            results.append(result)
+        next_at += interval
+        if next_at < time.time() - 1:  # far behind (a stall): do not burst to catch up
+            next_at = time.time()
+
+
+def percentile(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
+
+
+def summary(results):
+    failures, versions, failed_versions = {}, {}, {}
+    latencies = [ms for _, ms, _, _, _ in results]
+    for _, _, reason, _, version in results:
+        if version is not None:
+            versions[version] = versions.get(version, 0) + 1
+        if reason is not None:
+            failures[reason] = failures.get(reason, 0) + 1
+            if version is not None:
+                failed_versions[version] = failed_versions.get(version, 0) + 1
+    return {
+        "requests": len(results),
+        "failed": sum(failures.values()),
+        "failures": failures,
+        "versions": versions,
+        "failed_versions": failed_versions,
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": round(max(latencies), 1) if latencies else None,
+        "started": results[0][0] if results else None,
+        "ended": results[-1][0] if results else None,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=0)
+    parser.add_argument("--timeout", type=float, default=5)
+    parser.add_argument("--out")
+    parser.add_argument("--log")
+    parser.add_argument("--ready")
+    args = parser.parse_args()
+    parsed = urllib.parse.urlsplit(args.url)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    # A parent may hand down a blocked SIGTERM (Foundation's Process does): take it back.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    results, lock = [], threading.Lock()
+    interval = args.workers / args.rate
+    threads = [threading.Thread(target=worker, args=(parsed, interval, args.timeout, index * interval / args.workers, results, lock), daemon=True)
+               for index in range(args.workers)]
+    for thread in threads:
+        thread.start()
+    if args.ready:
+        with open(args.ready, "w") as ready:
+            ready.write("ready\n")
+    if args.seconds > 0:
+        stop.wait(args.seconds)
+        stop.set()
+    else:
+        while not stop.is_set():
+            stop.wait(0.2)
+    for thread in threads:
+        thread.join(args.timeout + 1)
+    with lock:
+        ordered = sorted(results)
+    if args.log:
+        with open(args.log, "w") as log:
+            for started, ms, reason, status, version in ordered:
+                log.write(f"{started:.3f},{ms:.1f},{0 if reason else 1},{status or ''},{version or ''}\n")
+    text = json.dumps(summary(ordered), indent=2, sort_keys=True)
+    if args.out:
+        with open(args.out + ".tmp", "w") as out:
+            out.write(text + "\n")
+        os.replace(args.out + ".tmp", args.out)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+import Foundation
+import Testing
+@testable import OpsKit
+
+/// Ports below the ephemeral range (32768+) that nothing listens on right now.
+func freeTestPorts(_ count: Int) -> [Int] {
+    var ports: [Int] = []
+    while ports.count < count {
+        let port = Int.random(in: 21_000...29_000)
+        if !ports.contains(port), SlotPort.isFree(ProxySlot(name: "test", host: "127.0.0.1", port: port)) { ports.append(port) }
+    }
+    return ports
+}
+
+/// Debian's nginx, started for one test in its own prefix directory (config, pid, temp files
+/// and logs all there), listening on 127.0.0.1; stopped by its pid. Never the system nginx.
+final class NginxServer {
+    let directory: String
+    let port: Int
+    let upstreamName: String
+    private(set) var pid: pid_t = 0
+
+    init(directory: String, port: Int, upstreamName: String, firstUpstream: String) async throws {
+        self.directory = directory
+        self.port = port
+        self.upstreamName = upstreamName
+        try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
+        try config().write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
+        try "upstream \(upstreamName) { server \(firstUpstream); }\n".write(toFile: directory + "/upstream.conf", atomically: true, encoding: .utf8)
+        try await setUp("nginx", argv(["-t"]) )
+        try await setUp("nginx", argv([]))
+        for _ in 0..<100 {
+            if let text = try? String(contentsOfFile: directory + "/nginx.pid", encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                self.pid = pid
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw OpsError(.software, code: "test.setup", "nginx did not write its pid file in \(directory)")
+    }
+
+    deinit {
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<100 where kill(pid, 0) == 0 { usleep(20_000) }
+    }
+
+    /// `nginx -p DIR -c DIR/nginx.conf -e DIR/error.log` plus `extra`: Debian's build would
+    /// otherwise open /var/log/nginx/error.log before it reads the config.
+    func argv(_ extra: [String]) -> [String] {
+        ["-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"] + extra
+    }
+
+    var upstreamFile: String { directory + "/upstream.conf" }
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    func config(extra: String = "") -> String {
+        """
+        \(getuid() == 0 ? "user root;" : "")
+        worker_processes 2;
+        pid \(directory)/nginx.pid;
+        error_log \(directory)/error.log;
+        \(extra)
+        events { worker_connections 1024; }
+        http {
+            log_format upstreams '$upstream_addr $status $request_uri';
+            access_log \(directory)/access.log upstreams;
+            client_body_temp_path \(directory)/tmp/body;
+            proxy_temp_path \(directory)/tmp/proxy;
+            fastcgi_temp_path \(directory)/tmp/fastcgi;
+            uwsgi_temp_path \(directory)/tmp/uwsgi;
+            scgi_temp_path \(directory)/tmp/scgi;
+            include \(upstreamFile);
+            server {
+                listen 127.0.0.1:\(port);
+                location / { proxy_pass http://\(upstreamName); }
+            }
+        }
+        """
+    }
+
+    /// The upstream addresses nginx sent each request to, in order.
+    func accessLog() -> [String] {
+        ((try? String(contentsOfFile: directory + "/access.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+}
+
+/// Tests/Fixtures/load/load.py through the proxy: ~100 requests/s, each on a fresh connection.
+final class LoadGenerator {
+    struct Summary: Decodable {
+        var requests: Int
+        var failed: Int
+        var failures: [String: Int]
+        var versions: [String: Int]
+    }
+
+    let process = Process()
+    let output: String
+
+    init(url: String, directory: String, rate: Int = 100) async throws {
+        output = directory + "/load-\(UUID().uuidString.prefix(6)).json"
+        let ready = output + ".ready"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/load/load.py", url, "--rate", String(rate), "--out", output, "--ready", ready]
+        try process.run()
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: ready) { try await Task.sleep(for: .milliseconds(20)) }
+        // Let it reach its pace before anything changes.
+        try await Task.sleep(for: .milliseconds(500))
+    }
+
+    func finish() async throws -> Summary {
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(15)
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            throw OpsError(.software, code: "test.load", "the load generator did not stop on SIGTERM")
+        }
+        return try JSONDecoder().decode(Summary.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// A blue/green environment: the deploy fixture's repository and images, Debian's nginx in
+/// front, two slots, and the config from the issue's contract.
+final class BlueGreenFixture {
+    let base: DeployFixture
+    let nginx: NginxServer
+    let slots: (blue: Int, green: Int)
+
+    var directory: TemporaryDirectory { base.directory }
+    var opsctl: Opsctl { base.opsctl }
+    var app: String { base.app }
+
+    init(standby: String = "5m", reloadPause: String? = nil) async throws {
+        base = try await DeployFixture(timeout: "3s")
+        let ports = freeTestPorts(3)
+        slots = (ports[1], ports[2])
+        nginx = try await NginxServer(directory: base.directory.path + "/nginx", port: ports[0], upstreamName: base.app,
+                                      firstUpstream: "127.0.0.1:\(ports[1])")
+        let nginxArgv = nginx.argv([]).map { "\"\($0)\"" }.joined(separator: ", ")
+        // A pause after the reload leaves room for a signal to arrive after the switch.
+        let reload = reloadPause.map { "[sh, -c, 'nginx \"$@\" -s reload && sleep \($0)', sh, \(nginxArgv)]" } ?? "[nginx, \(nginxArgv), -s, reload]"
+        try base.directory.write("opsctl.yml", """
+            app: \(app)
+            image: \(DeployImages.repository)
+            state: .opsctl/state.db
+            environments:
+              production:
+                driver: docker
+                strategy: blue-green
+                proxy:
+                  kind: nginx
+                  upstream_file: nginx/upstream.conf
+                  upstream_name: \(app)
+                  check: [nginx, \(nginxArgv), -t]
+                  reload: \(reload)
+                  url: \(nginx.url)
+                  slots: {blue: "127.0.0.1:\(slots.blue)", green: "127.0.0.1:\(slots.green)"}
+                  port_env: PORT
+                  standby: \(standby)
+                run:
+                  network: host
+                  env_file: .env.production
+                  env: {API_TOKEN: "\(DeployFixture.apiToken)"}
+                  stop_timeout: 5s
+                health:
+                  url: \(nginx.url)/health
+                  json: {status: healthy}
+                  timeout: 3s
+                  interval: 250ms
+                smoke:
+                  base_url: \(nginx.url)
+                  checks:
+                    - {name: health, path: /health, expect: {json: {status: healthy}}}
+                    - {name: security headers, path: /, expect: {headers: {X-Content-Type-Options: nosniff}}}
+                keep_releases: 3
+                metrics: {textfile_dir: metrics}
+            """)
+    }
+
+    /// What answers through the proxy now.
+    func serving() -> String? {
+        guard case .success(let response) = CurlHTTP.perform(HTTPRequest(url: nginx.url + "/health")),
+              case .found(.string(let version)) = JSONPath.lookup("version", in: response.body) else { return nil }
+        return version
+    }
+
+    /// Every release container: (version, slot, running).
+    func containers() async throws -> [(version: String, slot: String?, running: Bool)] {
+        try await DockerClient(runner: SubprocessRunner()).containers(labels: ["opsctl.app": app]).map { ($0.version ?? "?", $0.slot, $0.running) }
+    }
+
+    func running() async throws -> [String] {
+        try await containers().filter(\.running).map { "\($0.version)@\($0.slot ?? "-")" }.sorted()
+    }
+
+    func upstream() throws -> String { try String(contentsOfFile: nginx.upstreamFile, encoding: .utf8) }
+
+    func load() async throws -> LoadGenerator { try await LoadGenerator(url: nginx.url + "/health", directory: directory.path) }
+}
+
+@Suite(.serialized, .enabled(if: DockerEngine.shouldRun, "needs a Docker engine (always required under CI=true)"))
+struct BlueGreenTests {
+    @Test func noRequestFailsAcrossDeploysBrokenReleasesAndRollbacks() async throws {
+        let fixture = try await BlueGreenFixture()
+        let opsctl = fixture.opsctl
+        let first = try await opsctl.run("deploy", "production", "1.0.0")
+        #expect(first.exitCode == 0, "\(first.stdout)\(first.stderr)")
+        #expect(fixture.serving() == "1.0.0")
+        let logStart = fixture.nginx.accessLog().count
+        let load = try await fixture.load()
+
+        let good = try await opsctl.run("deploy", "production", "1.0.1", "--json")
+        #expect(good.exitCode == 0, "\(good.stdout)\(good.stderr)")
+        let goodReport = try good.json()
+        #expect(goodReport["switched"] as? Bool == true && (goodReport["standby"] as? [String: Any])?["version"] as? String == "1.0.0")
+        #expect(fixture.serving() == "1.0.1")
+
+        let unhealthy = try await opsctl.run("deploy", "production", "1.0.2")
+        #expect(unhealthy.exitCode == 3, "\(unhealthy.stdout)\(unhealthy.stderr)")
+        #expect(unhealthy.stdout.contains("nothing was switched, no user request reached 1.0.2"))
+        let crash = try await opsctl.run("deploy", "production", "1.0.3", "--json")
+        #expect(crash.exitCode == 3)
+        #expect((try crash.json()["reason"] as? String)?.hasPrefix("container \(app(fixture, "1.0.3"))") == true)
+        #expect(fixture.serving() == "1.0.1")
+
+        // 1.0.0 was on standby until the 1.0.2 deploy stopped it: the rollback starts it again.
+        let toStopped = try await opsctl.run("rollback", "production", "--to", "1.0.0", "--json")
+        #expect(toStopped.exitCode == 0, "\(toStopped.stdout)\(toStopped.stderr)")
+        #expect(try stepNames(toStopped).contains { $0.hasPrefix("start 1.0.0 on") })
+        #expect(fixture.serving() == "1.0.0")
+
+        // 1.0.1 waits on standby now: switching back is the upstream file and a reload.
+        let toStandby = try await opsctl.run("rollback", "production", "--to", "1.0.1", "--json")
+        #expect(toStandby.exitCode == 0, "\(toStandby.stdout)\(toStandby.stderr)")
+        let standbyReport = try toStandby.json()
+        let names = try stepNames(toStandby)
+        #expect(names.contains("probe standby") && !names.contains { $0.hasPrefix("start") }, "\(names)")
+        #expect(try #require(standbyReport["duration_ms"] as? Int) < 1000, "rollback to the standby well under a second")
+        #expect(fixture.serving() == "1.0.1")
+
+        let summary = try await load.finish()
+        #expect(summary.requests > 300, "the load ran throughout: \(summary.requests) requests")
+        #expect(summary.failed == 0, "failed requests through the proxy: \(summary.failures)")
+        #expect(Set(summary.versions.keys).isSubset(of: ["1.0.0", "1.0.1"]), "the broken releases never answered a user: \(summary.versions)")
+        let upstreams = fixture.nginx.accessLog().dropFirst(logStart).filter { $0.contains(" /health") }
+        #expect(!upstreams.isEmpty && !upstreams.contains { !$0.contains(" 200 ") }, "nginx logged an error: \(upstreams.filter { !$0.contains(" 200 ") }.prefix(3))")
+
+        let status = try await opsctl.run("status", "production")
+        #expect(status.stdout.contains("live slot:") && status.stdout.contains("standby:         1.0.0 on"), "\(status.stdout)")
+        #expect(!status.stdout.contains("DRIFT"), "the standby running beside the live release is no drift: \(status.stdout)")
+        let history = try await opsctl.run("history", "production")
+        #expect(history.stdout.contains("SLOT"))
+        let handoff = try await opsctl.run("handoff", "production", "--since", "1h")
+        #expect(handoff.stdout.contains("- live slot: ") && handoff.stdout.contains("- standby: 1.0.0 on"), "\(handoff.stdout)")
+        #expect(handoff.stdout.contains("**1.0.2** on "), "the slot of each deploy")
+        let rows = try fixture.base.rows()
+        #expect(rows.allSatisfy { $0.slot != nil && $0.strategy == "blue-green" })
+        #expect(rows.map(\.status) == [.succeeded, .succeeded, .rolledBack, .rolledBack, .succeeded, .succeeded])
+        let metrics = try fixture.directory.read("metrics/opsctl_production.prom")
+        #expect(metrics.contains("opsctl_live_slot_info{env=\"production\",slot="))
+        #expect(!metrics.contains("opsctl_standby_expiry_timestamp_seconds{env=\"production\"} 0\n"), "1.0.0 is on standby")
+        try await setUp("sh", ["-c", "promtool check metrics < \"$1\"", "sh", fixture.directory.path + "/metrics/opsctl_production.prom"])
+        try fixture.base.assertNoSecrets([good.stdout, unhealthy.stdout, crash.stdout, toStopped.stdout, toStandby.stdout, status.stdout])
+    }
+
+    @Test func aFailingNginxCheckLeavesTheUpstreamFileAndTheTrafficAlone() async throws {
+        let fixture = try await BlueGreenFixture()
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let before = try fixture.upstream()
+        try fixture.nginx.config(extra: "bogus_directive on;").write(toFile: fixture.nginx.directory + "/nginx.conf", atomically: true, encoding: .utf8)
+        let deploy = try await fixture.opsctl.run("deploy", "production", "1.0.1")
+        #expect(deploy.exitCode == 3, "\(deploy.stdout)\(deploy.stderr)")
+        #expect(deploy.stdout.contains("nginx: [emerg] unknown directive \"bogus_directive\""), "nginx's own message: \(deploy.stdout)")
+        #expect(try fixture.upstream() == before)
+        #expect(fixture.serving() == "1.0.0")
+        #expect(try await fixture.running() == ["1.0.0@green"], "the new release is stopped again")
+        let preflight = try await fixture.opsctl.run("preflight", "production")
+        #expect(preflight.stdout.contains("proxy.check") && preflight.stdout.contains("unknown directive"))
+    }
+
+    @Test func signalsBeforeTheSwitchChangeNothingAfterItTheSwitchIsFinished() async throws {
+        let fixture = try await BlueGreenFixture(reloadPause: "2")
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let load = try await fixture.load()
+        let before = try fixture.upstream()
+
+        let slow = try await fixture.base.background(["deploy", "production", "1.0.4"], name: "before")
+        try await fixture.base.eventually("1.0.4 to start on the idle slot") { try await fixture.running().contains { $0.hasPrefix("1.0.4@") } }
+        kill(slow.pid, SIGTERM)
+        #expect(try await slow.finished() == 3)
+        #expect(try fixture.upstream() == before)
+        #expect(try await fixture.running() == ["1.0.0@green"])
+        #expect(try fixture.base.rows().first?.status == .interrupted)
+
+        let switching = try await fixture.base.background(["deploy", "production", "1.0.1"], name: "after")
+        try await fixture.base.eventually("the upstream file to change") { try fixture.upstream() != before }
+        kill(switching.pid, SIGTERM)
+        let code = try await switching.finished()
+        let output = (try? fixture.directory.read("after.out")) ?? ""
+        #expect(code == 0, "\(output)")
+        #expect(output.contains("after the switch: the switch was finished and confirmed"), "\(output)")
+        #expect(fixture.serving() == "1.0.1")
+        #expect(try fixture.base.rows().first?.status == .succeeded)
+
+        let summary = try await load.finish()
+        #expect(summary.failed == 0, "\(summary.failures)")
+        #expect(Set(summary.versions.keys).isSubset(of: ["1.0.0", "1.0.1"]), "\(summary.versions)")
+    }
+
+    @Test func refusedBeforeAnythingStartsAndTheStandbyExpires() async throws {
+        let fixture = try await BlueGreenFixture(standby: "2s")
+        let opsctl = fixture.opsctl
+        let plan = try await opsctl.run("deploy", "production", "1.0.0", "--dry-run")
+        #expect(plan.exitCode == 0)
+        #expect(plan.stdout.contains("--env PORT=\(fixture.slots.green)") && plan.stdout.contains("server 127.0.0.1:\(fixture.slots.green);"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("nginx -p \(fixture.nginx.directory)") && plan.stdout.contains("-s reload"))
+
+        // The idle slot's port held by something that is not ours.
+        let squatter = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(fixture.slots.green).bigEndian)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(squatter, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(squatter, 1)
+        let taken = try await opsctl.run("deploy", "production", "1.0.0")
+        close(squatter)
+        #expect(taken.exitCode == 78 && taken.stderr.contains("green slot 127.0.0.1:\(fixture.slots.green) is taken by something that is not a release"), "\(taken.stderr)")
+        let config = try fixture.directory.read("opsctl.yml")
+        try fixture.directory.write("opsctl.yml", config.replacingOccurrences(of: "upstream_file: nginx/upstream.conf", with: "upstream_file: nginx/missing/upstream.conf"))
+        let missing = try await opsctl.run("deploy", "production", "1.0.0")
+        #expect(missing.exitCode == 78 && missing.stderr.contains("its directory \(fixture.nginx.directory)/missing does not exist"), "\(missing.stderr)")
+        let preflight = try await opsctl.run("preflight", "production")
+        #expect(preflight.stdout.contains("FAIL  proxy.upstream_file"), "\(preflight.stdout)")
+        try fixture.directory.write("opsctl.yml", config)
+        #expect(try await fixture.containers().isEmpty, "nothing started")
+        #expect(try fixture.base.rows().isEmpty)
+
+        #expect(try await opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        #expect(try await opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
+        #expect(try await fixture.running().count == 2, "1.0.0 on standby")
+        try await Task.sleep(for: .milliseconds(2200))
+        let status = try await opsctl.run("status", "production")
+        #expect(status.stdout.contains("time was up") && status.stdout.contains("stopped now"), "\(status.stdout)")
+        #expect(try await fixture.running().count == 1)
+        #expect(try await fixture.containers().contains { $0.version == "1.0.0" && !$0.running }, "kept, stopped, for a later rollback")
+        #expect(try fixture.directory.read("metrics/opsctl_production.prom").contains("opsctl_standby_expiry_timestamp_seconds{env=\"production\"} 0\n"))
+    }
+
+    func stepNames(_ run: Opsctl.Run) throws -> [String] {
+        try #require(try run.json()["steps"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+    }
+
+    func app(_ fixture: BlueGreenFixture, _ version: String) -> String { "\(fixture.app)-production-\(version)" }
+}

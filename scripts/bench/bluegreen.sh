@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Blue/green benchmark, side by side in one run, same load, same nginx, same sample app:
+#   a steady load of ~100 requests/s through nginx, each on a fresh connection
+#   (Tests/Fixtures/load/load.py), while opsctl deploys 10 times with strategy stop-start and
+#   then 10 times with strategy blue-green, 2 s apart. For each: failed requests, and p99 latency
+#   of the requests made during the deploys against the steady state: the requests between the
+#   deploys of the same phase (same machine load), and a steady run before (targets: 0 failures,
+#   p99 <= 2x).
+#   Then rollback to the release on standby, timed (target <= 1 s), and the same 2 deploys of an
+#   app whose PID 1 ignores SIGTERM under both strategies.
+# Needs nginx (scripts/setup.sh installs it); starts its own in a temp dir and stops it by pid.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+deploys=${DEPLOYS:-10}
+rate=${RATE:-100}
+steady_seconds=${STEADY_SECONDS:-10}
+work=$(mktemp -d /tmp/opsctl-bench-bluegreen.XXXXXX)
+app=bgbench$RANDOM
+nginx_pid=""
+load_pid=""
+cleanup() {
+    [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null || true
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+    docker ps -aq --filter "label=opsctl.app=$app" | xargs -r docker rm -f >/dev/null 2>&1 || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "bluegreen.sh: kept $work (per-request CSV logs, deploy windows)" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# Four ports below the ephemeral range that nothing listens on: nginx, the stop-start app, blue, green.
+read -r proxy_port app_port blue_port green_port < <(python3 - <<'PY'
+import random, socket
+ports = []
+while len(ports) < 4:
+    port = random.randint(21000, 29000)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    if port not in ports:
+        ports.append(port)
+print(*ports)
+PY
+)
+
+sample="$root/Tests/Fixtures/sample-app/build.sh"
+"$sample" 1.0.0 >&2; "$sample" 1.0.1 >&2
+# Built under their own version: blue-green confirms the version the app reports through nginx.
+"$sample" 2.0.0-ignores-sigterm ignore-sigterm >&2; "$sample" 2.0.1-ignores-sigterm ignore-sigterm >&2
+
+git -C "$work" init -q
+for v in 1.0.0 1.0.1 2.0.0-ignores-sigterm 2.0.1-ignores-sigterm; do
+    git -C "$work" -c user.name=bench -c user.email=bench@example.invalid commit -q --allow-empty -m "$v"
+    git -C "$work" tag "v$v"
+done
+
+# nginx in front, as the team runs it: the upstream file is included; opsctl owns it.
+mkdir -p "$work/nginx/tmp"
+cat > "$work/nginx/nginx.conf" <<NGINX
+$([ "$(id -u)" = 0 ] && echo "user root;")
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 2048; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/tmp/body;
+    proxy_temp_path $work/nginx/tmp/proxy;
+    fastcgi_temp_path $work/nginx/tmp/fastcgi;
+    uwsgi_temp_path $work/nginx/tmp/uwsgi;
+    scgi_temp_path $work/nginx/tmp/scgi;
+    include $work/nginx/upstream.conf;
+    server {
+        listen 127.0.0.1:$proxy_port;
+        location / { proxy_pass http://$app; }
+    }
+}
+NGINX
+echo "upstream $app { server 127.0.0.1:$app_port; }" > "$work/nginx/upstream.conf"
+nginx_argv="\"-p\", \"$work/nginx\", \"-c\", \"$work/nginx/nginx.conf\", \"-e\", \"$work/nginx/error.log\""
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
+for _ in $(seq 50); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.1; done
+nginx_pid=$(cat "$work/nginx/nginx.pid")
+
+cat > "$work/opsctl.yml" <<YAML
+app: $app
+image: opsctl-sample
+state: .opsctl/state.db
+environments:
+  stopstart:
+    strategy: stop-start
+    run: {network: host, env: {PORT: "$app_port"}, stop_timeout: 3s}
+    preflight: {secret_keys: []}     # the sample app has no secrets to check
+    health: {url: "http://127.0.0.1:$app_port/health", json: {status: healthy}, interval: 250ms, successes: 2, timeout: 10s}
+    smoke: {base_url: "http://127.0.0.1:$app_port", checks: [{name: health, path: /health}]}
+  bluegreen:
+    strategy: blue-green
+    run: {network: host, stop_timeout: 3s}
+    proxy:
+      kind: nginx
+      upstream_file: nginx/upstream.conf
+      upstream_name: $app
+      check: [nginx, $nginx_argv, "-t"]
+      reload: [nginx, $nginx_argv, "-s", "reload"]
+      url: http://127.0.0.1:$proxy_port
+      slots: {blue: "127.0.0.1:$blue_port", green: "127.0.0.1:$green_port"}
+      port_env: PORT
+      standby: 5m
+    preflight: {secret_keys: []}
+    health: {url: "http://127.0.0.1:$proxy_port/health", json: {status: healthy}, interval: 250ms, successes: 2, timeout: 10s}
+    smoke: {base_url: "http://127.0.0.1:$proxy_port", checks: [{name: health, path: /health}]}
+YAML
+export OPSCTL_CONFIG="$work/opsctl.yml"
+now() { date +%s.%N; }
+# quietly ARGS: opsctl ARGS; its report only when it fails (and then the benchmark stops).
+quietly() {
+    local out
+    out=$("$opsctl" "$@" 2>&1) || { echo "$out" >&2; echo "bluegreen.sh: opsctl $* failed" >&2; exit 1; }
+}
+
+# load NAME: start the load generator, logging every request to $work/NAME.csv.
+load() {
+    python3 "$root/Tests/Fixtures/load/load.py" "http://127.0.0.1:$proxy_port/health" --rate "$rate" \
+        --log "$work/$1.csv" --out "$work/$1.json" --ready "$work/$1.ready" &
+    load_pid=$!
+    for _ in $(seq 100); do [ -e "$work/$1.ready" ] && break; sleep 0.05; done
+    sleep 1
+}
+unload() { kill "$load_pid"; wait "$load_pid" || true; load_pid=""; }
+
+# deploy_loop ENV V1 V2 COUNT NAME: COUNT deploys alternating V1/V2, each window "start end" in NAME.windows.
+deploy_loop() {
+    local env=$1 a=$2 b=$3 count=$4 name=$5 version
+    : > "$work/$name.windows"
+    for i in $(seq "$count"); do
+        version=$([ $((i % 2)) = 1 ] && echo "$b" || echo "$a")
+        start=$(now)
+        quietly deploy "$env" "$version"
+        echo "$start $(now)" >> "$work/$name.windows"
+        sleep "${PAUSE:-2}"
+    done
+}
+
+# stats NAME: requests, failed, then p99 of the requests started inside NAME.windows (the
+# deploys) and of those outside them (the same phase between deploys: the same machine load).
+stats() {
+    python3 - "$work/$1.csv" "$work/$1.windows" <<'PY'
+import sys, os
+rows = [line.strip().split(",") for line in open(sys.argv[1]) if line.strip()]
+windows = [tuple(map(float, line.split())) for line in open(sys.argv[2])] if os.path.exists(sys.argv[2]) else []
+def p99(selected):
+    ms = sorted(float(r[1]) for r in selected)
+    return f"{ms[min(len(ms) - 1, int(0.99 * len(ms)))]:.1f}" if ms else "0"
+inside = [r for r in rows if any(a <= float(r[0]) <= b for a, b in windows)]
+outside = [r for r in rows if not any(a <= float(r[0]) <= b for a, b in windows)]
+print(len(rows), sum(1 for r in rows if r[2] == "0"), p99(inside if windows else rows), p99(outside))
+PY
+}
+
+echo "== steady state: ${steady_seconds}s of ${rate} requests/s through nginx, nothing deploying =="
+quietly deploy stopstart 1.0.0
+load steady; sleep "$steady_seconds"; unload
+read -r steady_requests steady_failed steady_p99 _ < <(stats steady)
+printf 'steady: %d requests, %d failed, p99 %s ms\n' "$steady_requests" "$steady_failed" "$steady_p99"
+
+echo "== $deploys deploys under load, stop-start =="
+load stopstart; deploy_loop stopstart 1.0.0 1.0.1 "$deploys" stopstart; unload
+read -r ss_requests ss_failed ss_p99 ss_between < <(stats stopstart)
+
+echo "== $deploys deploys under load, blue-green =="
+quietly deploy bluegreen 1.0.0         # takes the upstream over from the stop-start app
+docker ps -q --filter "label=opsctl.app=$app" --filter "label=opsctl.env=stopstart" | xargs -r docker stop -t 3 > /dev/null
+quietly deploy bluegreen 1.0.1         # a release of its own on standby from here on
+load bluegreen; deploy_loop bluegreen 1.0.1 1.0.0 "$deploys" bluegreen; unload
+read -r bg_requests bg_failed bg_p99 bg_between < <(stats bluegreen)
+
+echo "== rollback to the release on standby, under load (5 times, back and forth) =="
+load rollback
+: > "$work/rollback.ms"; : > "$work/rollback.windows"
+live=$("$opsctl" status bluegreen --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["live_version"])')
+for _ in $(seq 5); do
+    target=$([ "$live" = 1.0.0 ] && echo 1.0.1 || echo 1.0.0)
+    start=$(now)
+    "$opsctl" rollback bluegreen --to "$target" --json > "$work/rollback.json"
+    echo "$start $(now)" >> "$work/rollback.windows"
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert any(s["name"]=="probe standby" for s in r["steps"]), "not the standby path"; print(r["duration_ms"])' \
+        "$work/rollback.json" >> "$work/rollback.ms"
+    live=$target
+    sleep 1
+done
+unload
+read -r rb_requests rb_failed _ _ < <(stats rollback)
+rollback_wall=$(python3 -c 'import sys; print(sorted(round((b-a)*1000) for a,b in (map(float,l.split()) for l in open(sys.argv[1])))[2])' "$work/rollback.windows")
+rollback_ms=$(median < "$work/rollback.ms"); rollback_max=$(sort -n "$work/rollback.ms" | tail -1)
+
+echo "== an app whose PID 1 ignores SIGTERM (stop_timeout 3s), 2 deploys each =="
+echo "upstream $app { server 127.0.0.1:$app_port; }" > "$work/nginx/upstream.conf"
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" -s reload
+docker ps -q --filter "label=opsctl.app=$app" --filter "label=opsctl.env=bluegreen" | xargs -r docker stop -t 3 > /dev/null
+quietly deploy stopstart 2.0.0-ignores-sigterm
+load sigterm-ss; deploy_loop stopstart 2.0.0-ignores-sigterm 2.0.1-ignores-sigterm 2 sigterm-ss; unload
+read -r tss_requests tss_failed _ _ < <(stats sigterm-ss)
+quietly deploy bluegreen 2.0.0-ignores-sigterm
+docker ps -q --filter "label=opsctl.app=$app" --filter "label=opsctl.env=stopstart" | xargs -r docker stop -t 3 > /dev/null
+load sigterm-bg; deploy_loop bluegreen 2.0.0-ignores-sigterm 2.0.1-ignores-sigterm 2 sigterm-bg; unload
+read -r tbg_requests tbg_failed _ _ < <(stats sigterm-bg)
+
+echo
+echo "== results (one run, same load, same nginx) =="
+printf '%-12s %8s %8s %8s %14s %14s %9s %9s\n' strategy deploys requests failed "p99 deploying" "p99 between" "vs betw." "vs steady"
+printf '%-12s %8s %8d %8d %14s %11s ms %9s %9s\n' steady - "$steady_requests" "$steady_failed" - "$steady_p99" - -
+row() { awk -v n="$1" -v d="$deploys" -v r="$2" -v f="$3" -v p="$4" -v b="$5" -v s="$steady_p99" \
+    'BEGIN { printf "%-12s %8d %8d %8d %11s ms %11s ms %8.2fx %8.2fx\n", n, d, r, f, p, b, p / b, p / s }'; }
+row stop-start "$ss_requests" "$ss_failed" "$ss_p99" "$ss_between"
+row blue-green "$bg_requests" "$bg_failed" "$bg_p99" "$bg_between"
+# The baseline is the same phase between deploys: the same load on the machine at the same time.
+awk -v p="$bg_p99" -v b="$bg_between" -v s="$steady_p99" -v f="$bg_failed" 'BEGIN { printf "blue-green targets: 0 failed (%s); p99 during deploys <= 2x steady state: %.2fx the p99 between its deploys (%s), %.2fx the steady run before\n", f == 0 ? "met" : "MISSED", p / b, p / b <= 2 ? "met" : "MISSED", p / s }'
+printf 'rollback to the standby: opsctl report median %d ms, max %d ms; wall (process start to exit) median %d ms; %d of %d requests failed meanwhile (target <= 1000 ms)\n' \
+    "$rollback_ms" "$rollback_max" "$rollback_wall" "$rb_failed" "$rb_requests"
+printf 'PID 1 ignores SIGTERM, 2 deploys: stop-start %d of %d requests failed, blue-green %d of %d\n' "$tss_failed" "$tss_requests" "$tbg_failed" "$tbg_requests"
