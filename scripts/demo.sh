@@ -4,6 +4,7 @@
 # Every step states the exit code it expects and the demo fails (exit 1) when one differs.
 #   OPSCTL_BINARY  the opsctl to run (default .build/debug/opsctl)
 #   DEMO_APP, DEMO_PORT, DEMO_IMAGE  app name, port and image repository (default demo, 28080, opsctl-demo)
+#   DEMO_BG_PORT   nginx's port in the blue/green act (default DEMO_PORT + 10; the slots are the two above it)
 #   DEMO_DB_MB     size of the demo database (default 20)
 #   DEMO_CLEANUP=1 remove the app's containers and the demo directory at the end (the tests do)
 set -euo pipefail
@@ -17,7 +18,10 @@ port=${DEMO_PORT:-28080}
 image=${DEMO_IMAGE:-opsctl-demo}
 demo=$(mktemp -d /tmp/opsctl-demo.XXXXXX)
 remove_containers() { docker ps -aq --filter "label=opsctl.app=$app" | xargs -r docker rm -f >/dev/null; }
-if [ "${DEMO_CLEANUP:-0}" = 1 ]; then trap 'remove_containers; rm -rf "$demo"' EXIT; fi
+# Whatever ends the demo runs these, in order (the blue/green act adds its nginx and load).
+cleanups=()
+trap 'for cleanup in "${cleanups[@]}"; do eval "$cleanup" || true; done' EXIT
+if [ "${DEMO_CLEANUP:-0}" = 1 ]; then cleanups+=('remove_containers; rm -rf "$demo"'); fi
 
 step "sample app images (busybox-static, docker import + docker build): 1.0.2 is a broken release"
 IMAGE=$image "$root/Tests/Fixtures/sample-app/build.sh" 1.0.0
@@ -172,7 +176,7 @@ fi
 
 step "blue/green through nginx: the same releases, no user ever sees an error"
 # Debian's nginx in front, in its own prefix directory under the demo (never the system nginx).
-bg_port=${DEMO_BG_PORT:-28080}; blue=$((bg_port + 1)); green=$((bg_port + 2))
+bg_port=${DEMO_BG_PORT:-$((port + 10))}; blue=$((bg_port + 1)); green=$((bg_port + 2))
 mkdir -p "$demo/nginx/tmp"
 cat > "$demo/nginx/nginx.conf" <<NGINX
 $([ "$(id -u)" = 0 ] && echo "user root;")
@@ -198,8 +202,8 @@ NGINX
 echo "upstream demo { server 127.0.0.1:$port; }" > "$demo/nginx/upstream.conf"
 nginx_argv="\"-p\", \"$demo/nginx\", \"-c\", \"$demo/nginx/nginx.conf\", \"-e\", \"$demo/nginx/error.log\""
 nginx -p "$demo/nginx" -c "$demo/nginx/nginx.conf" -e "$demo/nginx/error.log"
-# However the act ends, this nginx and the load stop with it.
-trap 'kill "$(cat "$demo/nginx/nginx.pid" 2>/dev/null)" ${load:-} 2>/dev/null || true' EXIT
+# However the act ends, this nginx and the load stop with it (first: the directory goes last).
+cleanups=('kill "$(cat "$demo/nginx/nginx.pid" 2>/dev/null)" ${load:-} 2>/dev/null' "${cleanups[@]}")
 cat >> opsctl.yml <<YAML
   demo-bg:
     strategy: blue-green
@@ -221,13 +225,6 @@ cat >> opsctl.yml <<YAML
       base_url: http://127.0.0.1:$bg_port
       checks: [{name: security headers, path: /, expect: {headers: {X-Content-Type-Options: nosniff}}}]
 YAML
-# expect CODE opsctl-args...: run, and stop the demo if the exit code is not the announced one.
-expect() {
-    local want=$1 got=0; shift
-    run "$@" || got=$?
-    [ "$got" = "$want" ] || { echo "demo: expected exit $want from opsctl $*, got $got" >&2; exit 1; }
-    echo "(exit $got, as announced)"
-}
 expect 0 deploy demo-bg 1.0.0 --dry-run
 expect 0 deploy demo-bg 1.0.0
 # ~50 users a second, each on a fresh connection, for the rest of the act.
@@ -248,8 +245,8 @@ PY
 expect 0 status demo-bg
 expect 0 history demo-bg
 kill "$(cat "$demo/nginx/nginx.pid")"
-trap - EXIT
-docker ps -aq --filter label=opsctl.app=demo --filter label=opsctl.env=demo-bg | xargs -r docker rm -f >/dev/null
+unset 'cleanups[0]'
+docker ps -aq --filter "label=opsctl.app=$app" --filter label=opsctl.env=demo-bg | xargs -r docker rm -f >/dev/null
 echo "(nginx stopped, the blue/green containers removed)"
 
 echo
