@@ -34,14 +34,18 @@ struct RestoreLockTests {
                 while !stop.load(ordering: .acquiring) {
                     let descriptor = open(path, O_RDWR | O_CLOEXEC)
                     guard descriptor >= 0 else { continue }
-                    if let holder = FileLock.readHolder(descriptor) { holders.withLock { _ = $0.insert(holder.command) } }
-                    if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
+                    // A holder record is written only under the lock (and cleared before unlocking), so
+                    // once one shows, the restore has taken the lock: from then on try to take it too.
+                    // Trying earlier could beat the restore to it and fail it for the wrong reason.
+                    if let holder = FileLock.readHolder(descriptor) {
+                        holders.withLock { _ = $0.insert(holder.command) }
+                        sawHeld = true
+                    }
+                    if sawHeld, flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
                         var info = stat()
                         stat(target, &info)
-                        if sawHeld, UInt64(info.st_ino) == originalInode { freeBeforeSwap.add(1, ordering: .relaxed) }
+                        if UInt64(info.st_ino) == originalInode { freeBeforeSwap.add(1, ordering: .relaxed) }
                         flock(descriptor, LOCK_UN)
-                    } else {
-                        sawHeld = true
                     }
                     close(descriptor)
                 }
