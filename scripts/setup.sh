@@ -13,7 +13,8 @@ as_root() {
 
 # --- system packages ------------------------------------------------------------------------
 # prometheus: for promtool (tests check the metrics files with it).
-packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose)
+# python3-venv, time: the off-site tests' S3 server runs in a virtualenv; the off-site benchmark reads peak memory with /usr/bin/time.
+packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 python3-venv openssl ca-certificates procps prometheus libxml2-utils docker-compose time)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -24,6 +25,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
     log "system packages present"
+fi
+
+# --- S3 test server and client ---------------------------------------------------------------
+# The off-site tests run moto's S3 server (it enforces SigV4 signatures) and check what landed
+# with awscli, an independent client. Pinned: Tests/Fixtures/s3/moto_server.py relies on moto's
+# request handling of this version.
+venv=${OPSCTL_VENV:-/opt/opsctl-venv}
+if [ -x "$venv/bin/aws" ] && "$venv/bin/python3" -c "import moto.server, werkzeug, awscli" 2>/dev/null; then
+    log "moto and awscli present in $venv"
+else
+    log "installing moto[server] and awscli into $venv"
+    python=/usr/bin/python3
+    [ -x "$python" ] || python=$(command -v python3)
+    as_root "$python" -m venv "$venv"
+    as_root "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.1" "awscli==1.45.11"
 fi
 
 # --- Swift toolchain --------------------------------------------------------------------------

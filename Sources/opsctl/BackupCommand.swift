@@ -5,7 +5,7 @@ import OpsKit
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
-        abstract: "Online SQLite backup: consistent under writes, parallel gzip, manifest, then retention.",
+        abstract: "Online SQLite backup: consistent under writes, parallel gzip, manifest, off-site copy, then retention.",
         discussion: "opsctl backup production   |   opsctl backup --db /srv/app/app.db --dir /srv/backups")
 
     @OptionGroup var global: GlobalOptions
@@ -25,8 +25,11 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(help: "gzip level 1-9 (default: backup.level, else 6).")
     var level: Int?
 
-    @Flag(help: "Do not apply retention afterwards.")
+    @Flag(help: "Do not apply retention afterwards (local or remote).")
     var noPrune = false
+
+    @Flag(help: "Do not upload to backup.offsite this time (the next run catches up).")
+    var noOffsite = false
 
     @Option(help: ArgumentHelp("Wait this long for a running backup of the same database (e.g. 5m) instead of exiting 5.", valueName: "duration"))
     var waitLock: String?
@@ -52,6 +55,7 @@ struct BackupCommand: AsyncParsableCommand {
             }
             if let level { request.level = level }
             request.prune = !noPrune
+            if noOffsite { request.offsite = nil }
             request.waitLock = waitLock
             let progress = ProgressBar(label: "compressing", enabled: !global.json && !global.quiet)
             defer { progress.finish() }

@@ -9,6 +9,7 @@ struct PruneCommand: AsyncParsableCommand {
             Keeps the newest backup per hour/day/ISO week/month/year, the N newest, and everything within a
             duration of the newest; rules are ORed. Never deletes the newest backup, the newest verified
             backup, or any file not named <name>_YYYYMMDD_HHMMSS.db.gz. Flags override backup.retention.
+            --remote: the same rules on the off-site copies (never the newest copy, never the newest verified one).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -16,6 +17,9 @@ struct PruneCommand: AsyncParsableCommand {
 
     @Flag(help: "Show what would be deleted and why each file is kept; delete nothing.")
     var dryRun = false
+
+    @Flag(help: "Apply retention to the off-site copies (backup.offsite.retention, else backup.retention).")
+    var remote = false
 
     @Option var keepLast: Int?
     @Option var keepHourly: Int?
@@ -27,6 +31,7 @@ struct PruneCommand: AsyncParsableCommand {
     var keepWithin: String?
 
     func validate() throws {
+        if remote, location.environment == nil { throw ValidationError("--remote needs an environment (its backup.offsite)") }
         for value in [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly] {
             if let value, value < 0 { throw ValidationError("--keep-* counts must be 0 or more") }
         }
@@ -37,12 +42,18 @@ struct PruneCommand: AsyncParsableCommand {
         try await Output.run(global) { context throws(OpsError) in
             let target = try location.resolve(global, context)
             var policy = target.environment?.backup?.retention ?? RetentionPolicy()
+            let offsite = try remote ? target.environment.map { environment throws(OpsError) in try target.config!.offsiteSettings(of: environment) } : nil
+            if let offsite { policy = offsite.effectiveRetention(local: policy) }
             let overrides = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly]
             if overrides.contains(where: { $0 != nil }) || keepWithin != nil {
                 // Flags replace the configured policy as a whole, so what runs is what was typed.
                 policy = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly,
                                          keepMonthly: keepMonthly, keepYearly: keepYearly,
                                          keepWithin: keepWithin.flatMap(OpsDuration.init(parsing:)))
+            }
+            if let offsite {
+                return try RemotePrune.run(settings: offsite, directory: target.directory, name: target.name, policy: policy, dryRun: dryRun,
+                                           ledgerPath: target.config?.state, context: context)
             }
             return try PruneService.prune(directory: target.directory, name: target.name, policy: policy, dryRun: dryRun, context: context)
         }

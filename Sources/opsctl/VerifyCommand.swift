@@ -5,7 +5,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Prove backups restore: gzip CRC and length, SHA-256 against the manifest, then SQLite's own checks.",
-        discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --dir DIR  |  --file F")
+        discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --remote  |  --dir DIR  |  --file F")
 
     @OptionGroup var global: GlobalOptions
 
@@ -27,10 +27,14 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(help: "integrity_check and foreign_key_check instead of quick_check.")
     var deep = false
 
+    @Flag(help: "Verify the off-site copies (backup.offsite), streamed through the same checks.")
+    var remote = false
+
     func validate() throws {
         guard [environment != nil, dir != nil, file != nil].filter({ $0 }).count == 1 else {
             throw ValidationError("give one of: an environment, --dir DIR, --file FILE")
         }
+        if remote, environment == nil { throw ValidationError("--remote needs an environment (its backup.offsite)") }
     }
 
     func run() async throws {
@@ -47,6 +51,11 @@ struct VerifyCommand: AsyncParsableCommand {
             let (config, context) = try Output.load(global, context)
             let environment = try config.environment(named: self.environment!)
             let location = try config.backupLocation(of: environment)
+            if remote {
+                return try RemoteVerifier.verifyAll(settings: try config.offsiteSettings(of: environment), name: name ?? location.name, latestOnly: latest,
+                                                    deep: deep, env: environment.name, scratchDirectory: location.directory, ledgerPath: config.state,
+                                                    metricsDirectory: environment.metrics?.textfileDir, context: context)
+            }
             return try VerifyService.verify(.directory(location.directory, name: name ?? location.name, latestOnly: latest), deep: deep,
                                             env: environment.name, ledgerPath: config.state, metricsDirectory: environment.metrics?.textfileDir,
                                             liveDatabase: environment.database?.path, context: context)

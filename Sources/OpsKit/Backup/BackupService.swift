@@ -23,6 +23,8 @@ public struct BackupRequest: Sendable {
     /// The caller already holds this directory's backup lock (restore's safety copy: the lock
     /// must stay held from the copy through the swap, so no cron backup can slip in between).
     public var callerHoldsLock = false
+    /// Upload to `backup.offsite` after the local backup (with the environment's config).
+    public var offsite: OffsiteSettings?
 
     public init(databasePath: String, directory: String, name: String? = nil) {
         self.databasePath = databasePath
@@ -41,6 +43,7 @@ public struct BackupRequest: Sendable {
         request.env = environment.name
         request.ledgerPath = config.state
         request.metricsDirectory = environment.metrics?.textfileDir
+        request.offsite = backup.offsite
         return request
     }
 }
@@ -69,6 +72,10 @@ public struct BackupReport: Report {
     public var staleFilesRemoved: [String]
     public var staleLockHolder: FileLock.Holder?
     public var prune: PruneReport?
+    /// The off-site run; a failure there keeps the local backup and exits 69.
+    public var offsite: OffsiteSyncReport?
+
+    public var exitCode: Int32 { offsite?.exitCode ?? 0 }
 
     public func renderText() -> String {
         let ratio = manifest.bytes > 0 ? Double(manifest.database.bytes) / Double(manifest.bytes) : 0
@@ -81,6 +88,7 @@ public struct BackupReport: Report {
         if !staleFilesRemoved.isEmpty { lines.append("  cleaned   \(staleFilesRemoved.count) leftover file(s) of an interrupted run: \(staleFilesRemoved.joined(separator: ", "))") }
         if let staleLockHolder { lines.append("  note      the previous run (\(staleLockHolder.description)) died without releasing its lock") }
         if let prune { lines.append(prune.renderText().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
+        if let offsite { lines += offsite.renderLines().map { "  " + $0 } }
         return lines.joined(separator: "\n")
     }
 }
@@ -126,6 +134,12 @@ public enum BackupService {
                                       staleLockHolder: lock?.staleHolder, prune: nil)
             if let metricsDirectory = request.metricsDirectory, let env = request.env {
                 try MetricsFile.update(directory: metricsDirectory, env: env, samples: metrics(manifest, env: env, success: true, at: context.now()))
+            }
+            // Off-site before local retention: the backups the remote still lacks are uploaded first.
+            if let offsite = request.offsite, let env = request.env {
+                report.offsite = OffsiteSync.run(.init(env: env, directory: request.directory, name: request.name, settings: offsite,
+                                                       localRetention: request.retention, prune: request.prune, ledgerPath: request.ledgerPath,
+                                                       metricsDirectory: request.metricsDirectory), context: context)
             }
             if request.prune {
                 report.prune = try PruneService.prune(directory: request.directory, name: request.name, policy: request.retention,

@@ -191,19 +191,14 @@ struct ConfigSchema {
         if let database = try map.mapping("database", allowedKeys: ["path"]) {
             environment.database = DatabaseSettings(path: resolvePath(try database.requiredString("path")))
         }
-        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention"]) {
+        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite"]) {
             var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))
             settings.name = try backup.string("name")
             settings.level = try backup.int("level", range: 1...9) ?? 6
             settings.beforeDeploy = try backup.bool("before_deploy") ?? false
-            if let retention = try backup.mapping("retention", allowedKeys: ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within"]) {
-                settings.retention.keepLast = try retention.int("keep_last", range: 0...100_000)
-                settings.retention.keepHourly = try retention.int("keep_hourly", range: 0...100_000)
-                settings.retention.keepDaily = try retention.int("keep_daily", range: 0...100_000)
-                settings.retention.keepWeekly = try retention.int("keep_weekly", range: 0...100_000)
-                settings.retention.keepMonthly = try retention.int("keep_monthly", range: 0...100_000)
-                settings.retention.keepYearly = try retention.int("keep_yearly", range: 0...100_000)
-                settings.retention.keepWithin = try retention.duration("keep_within")
+            settings.retention = try retentionPolicy(backup) ?? settings.retention
+            if let offsite = try backup.mapping("offsite", allowedKeys: Self.offsiteKeys) {
+                settings.offsite = try offsiteSettings(offsite)
             }
             environment.backup = settings
         }
@@ -212,7 +207,8 @@ struct ConfigSchema {
             if (try? Regex(environment.handoff.logPattern)) == nil {
                 throw reader.error(at: handoff.value("log_pattern"), path: handoff.keyPath("log_pattern"), "\"\(environment.handoff.logPattern)\" is not a valid regular expression")
             }
-            if let thresholds = try handoff.mapping("thresholds", allowedKeys: ["backup_max_age", "disk_percent", "errors"]) {
+            if let thresholds = try handoff.mapping("thresholds", allowedKeys: ["backup_max_age", "disk_percent", "errors", "offsite_max_age"]) {
+                environment.handoff.thresholds.offsiteMaxAge = try thresholds.duration("offsite_max_age") ?? environment.handoff.thresholds.offsiteMaxAge
                 environment.handoff.thresholds.backupMaxAge = try thresholds.duration("backup_max_age") ?? environment.handoff.thresholds.backupMaxAge
                 environment.handoff.thresholds.diskPercent = try thresholds.int("disk_percent", range: 1...100) ?? environment.handoff.thresholds.diskPercent
                 environment.handoff.thresholds.errors = try thresholds.int("errors", range: 0...1_000_000_000) ?? environment.handoff.thresholds.errors

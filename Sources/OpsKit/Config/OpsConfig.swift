@@ -57,6 +57,7 @@ public struct EnvironmentConfig: Sendable, Encodable {
         values += smoke?.checks.flatMap { $0.headers.compactMap { $0.secret?.value } } ?? []
         values += build?.args.compactMap { $0.secret?.value } ?? []
         if let webhook = handoff.webhook { values.append(webhook.value) }
+        if let offsite = backup?.offsite { values.append(offsite.secretAccessKey.value) }
         // The env file goes to docker as is; its secrets can come back through container logs.
         values += EnvFile.secretValues(run.envFile)
         return values
@@ -264,6 +265,8 @@ public struct BackupSettings: Sendable, Encodable {
     public var level: Int = 6
     public var beforeDeploy: Bool = false
     public var retention: RetentionPolicy = RetentionPolicy()
+    /// A copy of every backup on S3-compatible storage.
+    public var offsite: OffsiteSettings?
 }
 
 public struct SQLFact: Sendable, Encodable {
@@ -292,6 +295,8 @@ public struct HandoffThresholds: Sendable, Encodable, Equatable {
     public var diskPercent: Int = 85
     /// Warning when the app logged more error lines than this in the window.
     public var errors: Int = 10
+    /// Warning when the newest off-site copy holds a backup older than this.
+    public var offsiteMaxAge: OpsDuration = .hours(26)
 
     public init() {}
 }
@@ -312,7 +317,7 @@ public struct PreflightSettings: Sendable, Encodable {
 
     public static let checkIDs = ["secrets.strength", "secrets.file_mode", "secrets.in_git", "secrets.in_repository", "secrets.gitignore",
                                   "docker.client", "docker.daemon", "docker.image", "storage.database", "storage.tmpfs", "storage.backup_space",
-                                  "storage.backup_verified", "config.health", "config.smoke", "config.allowed_paths", "clock.ntp"]
+                                  "storage.backup_verified", "offsite.reachable", "offsite.fresh", "config.health", "config.smoke", "config.allowed_paths", "clock.ntp"]
 }
 
 public struct MetricsSettings: Sendable, Encodable {
