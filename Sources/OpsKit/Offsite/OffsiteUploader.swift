@@ -141,6 +141,7 @@ struct OffsiteUploader {
     /// upload, so no half-assembled object or orphaned parts stay behind.
     func uploadParts(_ plan: UploadPlan, path: String, key: String, headers: [(String, String)]) throws(S3Failure) {
         let uploadId = try client.createMultipartUpload(key, headers: headers)
+        client.logger.info("multipart upload of \(client.objectURL(key)) started: \(plan.parts.count) parts of \(ByteCount.format(plan.parts[0].length))")
         let calls = plan.parts.enumerated().map { index, part in
             S3Client.Call(method: "PUT", key: key, query: [("partNumber", String(index + 1)), ("uploadId", uploadId)],
                           headers: [("Content-MD5", part.md5)],

@@ -70,6 +70,8 @@ public enum RestoreService {
             throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
         }
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        // On a new host after a disaster the backup directory may not exist yet: the lock and the safety copy live there.
+        if request.remote != nil { try FileManager.default.createDirectoryIfNeeded(request.backupDirectory) }
         // Held from the verification through the swap: a cron backup must not interleave.
         let lock = try FileLock.acquire(path: BackupNaming.lockPath(directory: request.backupDirectory, name: request.name),
                                         what: "a backup or restore of \(request.name)", command: "opsctl restore", now: context.now)
