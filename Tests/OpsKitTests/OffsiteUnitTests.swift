@@ -323,3 +323,62 @@ struct StreamedHTTPTests {
         #expect(notFound.status == 404 && !notFound.body.isEmpty)
     }
 }
+
+struct OffsiteRulesTests {
+    let directory = TemporaryDirectory("opsctl-offsite-rules")
+
+    @Test func theHandoffWarnsWhenTheNewestCopyIsTooOldOrMissing() {
+        var offsite = HandoffReport.Offsite(url: "s3://b/p/", newestFile: "dashboard_20261122_020000.db.gz", newestAt: Date(), ageHours: 30,
+                                            maxAgeHours: 26, runsInWindow: 1, failedInWindow: 0)
+        #expect(HandoffService.offsiteFindings(offsite).map(\.rule) == ["offsite.stale"])
+        offsite.ageHours = 2
+        #expect(HandoffService.offsiteFindings(offsite).isEmpty)
+        offsite.ageHours = nil
+        #expect(HandoffService.offsiteFindings(offsite).first?.detail == "no off-site copy recorded in s3://b/p/")
+        offsite.ageHours = 2
+        offsite.failedInWindow = 2
+        offsite.lastRunError = "PUT s3://b/p/x: SlowDown (HTTP 503)"
+        #expect(HandoffService.offsiteFindings(offsite).first?.level == .warning)
+        #expect(HandoffService.offsiteFindings(offsite).first?.detail.contains("SlowDown") == true)
+    }
+
+    /// promtool evaluates the shipped rules over synthetic series: each alert fires when it should, and only then.
+    @Test func theAlertRulesFireOnAFailedOrStaleOffsiteTier() async throws {
+        let rules = repositoryRoot + "/templates/prometheus/opsctl-alerts.yml"
+        try await setUp("promtool", ["check", "rules", rules])
+        let test = try directory.write("offsite-test.yml", """
+            rule_files: [\(rules)]
+            evaluation_interval: 1m
+            tests:
+              - interval: 1m
+                input_series:
+                  - series: 'opsctl_offsite_failed{env="production"}'
+                    values: '0x30 1x120'
+                  - series: 'opsctl_offsite_newest_backup_timestamp_seconds{env="production"}'
+                    values: '0x2000'
+                alert_rule_test:
+                  - eval_time: 60m
+                    alertname: OpsctlOffsiteFailing
+                    exp_alerts: []
+                  - eval_time: 100m
+                    alertname: OpsctlOffsiteFailing
+                    exp_alerts:
+                      - exp_labels: {severity: warning, env: production}
+                        exp_annotations:
+                          summary: "Off-site copies of production are failing: the last run could not upload"
+                          runbook: "runbooks/offsite.md#when-the-off-site-copy-fails"
+                  - eval_time: 25h
+                    alertname: OpsctlOffsiteStale
+                    exp_alerts: []
+                  - eval_time: 27h
+                    alertname: OpsctlOffsiteStale
+                    exp_alerts:
+                      - exp_labels: {severity: warning, env: production}
+                        exp_annotations:
+                          summary: "The newest off-site copy of production is over 26 hours old"
+                          runbook: "runbooks/offsite.md#when-the-off-site-copy-fails"
+
+            """)
+        try await setUp("promtool", ["test", "rules", test])
+    }
+}

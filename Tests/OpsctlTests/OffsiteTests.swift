@@ -342,6 +342,46 @@ struct OffsiteTests {
         #expect(try fixture.sha256(downloaded) == (try BackupManifest.read(fixture.backups + "/\(file).manifest.json")).sha256)
     }
 
+    @Test func preflightAndHandoffShowTheOffsiteTier() async throws {
+        let fixture = try await OffsiteFixture()
+        func checks() async throws -> [String: [String: Any]] {
+            let run = try await fixture.run("preflight", "production", "--json")
+            let list = try #require(try run.json()["checks"] as? [[String: Any]])
+            return Dictionary(list.compactMap { check in (check["id"] as? String).map { ($0, check) } }, uniquingKeysWith: { first, _ in first })
+        }
+        var found = try await checks()
+        #expect(found["offsite.reachable"]?["status"] as? String == "pass", "\(found["offsite.reachable"] ?? [:])")
+        #expect(found["offsite.fresh"]?["status"] as? String == "warn", "no backups yet: \(found["offsite.fresh"] ?? [:])")
+
+        #expect(try await fixture.run("backup", "production").exitCode == 0)
+        found = try await checks()
+        #expect(found["offsite.fresh"]?["status"] as? String == "pass", "\(found["offsite.fresh"] ?? [:])")
+        try await fixture.nextSecond()
+        #expect(try await fixture.run("backup", "production", "--no-offsite").exitCode == 0)
+        found = try await checks()
+        #expect(found["offsite.fresh"]?["status"] as? String == "warn", "the newest backup is not off-site: \(found["offsite.fresh"] ?? [:])")
+
+        let handoff = try await fixture.run("handoff", "production", "--format", "json")
+        #expect(handoff.exitCode == 0, "\(handoff.stderr)")
+        let offsite = try #require(try handoff.json()["offsite"] as? [String: Any])
+        let first = try fixture.localBackups().filter { $0.hasSuffix(".db.gz") }.first
+        #expect(offsite["newest_file"] as? String == first)
+        #expect(offsite["failed_in_window"] as? Int == 0)
+        let rules = (try handoff.json()["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
+        #expect(!rules.contains("offsite.stale") && !rules.contains("offsite.failed"), "\(rules)")
+
+        try fixture.directory.write(".secrets/wrong", "wrong-secret-key-0123456789-abcdef", mode: 0o600)
+        try fixture.writeConfig(secretFile: ".secrets/wrong")
+        found = try await checks()
+        #expect(found["offsite.reachable"]?["status"] as? String == "fail")
+        #expect((found["offsite.reachable"]?["summary"] as? String)?.contains("SignatureDoesNotMatch") == true)
+        #expect((found["secrets.file_mode"]?["summary"] as? String)?.contains(".secrets/wrong") == true)
+        #expect(try await fixture.run("backup", "production").exitCode == 69)
+        let warned = try await fixture.run("handoff", "production")
+        #expect(warned.stdout.contains("`offsite.failed`: 1 off-site run(s) failed in the window"), "\(warned.stdout)")
+        #expect(warned.stdout.contains("- off-site: \(first ?? "?") in s3://\(fixture.bucket)/\(fixture.prefix)"), "\(warned.stdout)")
+    }
+
     @Test func theSecretKeyAndTheSignatureNeverAppear() async throws {
         let fixture = try await OffsiteFixture()
         var outputs: [String] = []

@@ -108,6 +108,10 @@ PATH=/usr/local/bin:/usr/bin:/bin
 - verified: {{verified}}
 - in the window: {{in_window}}
 {{/backups}}
+{{#offsite}}
+- off-site: {{newest}}
+- off-site runs: {{runs}}
+{{/offsite}}
 {{^backups}}
 - no backups configured
 {{/backups}}
@@ -260,6 +264,15 @@ environments:
       before_deploy: true
       retention: {keep_last: 7, keep_daily: 14, keep_weekly: 8, keep_monthly: 12}
       # keep_hourly, keep_yearly and keep_within: 48h are also available
+      # offsite:                   # every backup also on S3-compatible storage (runbooks/offsite.md)
+      #   url: s3://company-backups/dashboard/prod/          # bucket and prefix
+      #   endpoint: https://s3.eu-central-1.amazonaws.com    # MinIO, Cloudflare R2, B2, Ceph RGW...; default: AWS's, from region
+      #   region: eu-central-1     # R2: auto; default us-east-1 when endpoint is set
+      #   access_key_id: ${AWS_ACCESS_KEY_ID}
+      #   secret_access_key_file: /run/secrets/s3            # or secret_access_key: ${AWS_SECRET_ACCESS_KEY}
+      #   part_size: 64MiB         # larger files go up as multipart uploads (5MiB-5GiB)
+      #   retention: {keep_last: 30}   # the remote policy; default: the local one
+      #   path_style: true         # bucket in the path (default with an endpoint), not in the host name
     handoff:
       since: 8h
       disks: [/srv]
@@ -269,6 +282,7 @@ environments:
       log_pattern: "ERROR"         # regex: what counts as an error line in `docker logs`
       thresholds:                  # the Warning rules (runbooks/handoff.md lists every rule)
         backup_max_age: 26h
+        offsite_max_age: 26h       # the newest off-site copy (with backup.offsite)
         disk_percent: 85
         errors: 10
     preflight:                     # `opsctl preflight production`; deploy runs the `fatal` ones first
@@ -314,6 +328,26 @@ groups:
         labels: {severity: info}
         annotations:
           summary: "The {{ $labels.env }} backup held the database read lock for {{ $value }}s"
+  - name: opsctl-offsite
+    rules:
+      - alert: OpsctlOffsiteFailing
+        # The last run could not copy backups off-site (the local ones are kept; the next run
+        # catches up). Past an hour it will not heal by itself: credentials, bucket, network.
+        expr: opsctl_offsite_failed == 1
+        for: 1h
+        labels: {severity: warning}
+        annotations:
+          summary: "Off-site copies of {{ $labels.env }} are failing: the last run could not upload"
+          runbook: "runbooks/offsite.md#when-the-off-site-copy-fails"
+      - alert: OpsctlOffsiteStale
+        # The newest backup that has a complete off-site copy is more than 26 h old: losing this
+        # host now would lose more than a day, whatever the local backups say.
+        expr: time() - opsctl_offsite_newest_backup_timestamp_seconds > 26 * 3600
+        for: 10m
+        labels: {severity: warning}
+        annotations:
+          summary: "The newest off-site copy of {{ $labels.env }} is over 26 hours old"
+          runbook: "runbooks/offsite.md#when-the-off-site-copy-fails"
 
 """#),
         ("systemd/opsctl-backup@.service", #"""

@@ -75,6 +75,7 @@ public struct PreflightService: Sendable {
         if wanted("docker.client") || wanted("docker.daemon") || wanted("docker.image") { add(await docker().filter { wanted($0.id) }) }
         if wanted("storage.database") { add(databaseChecks().filter { wanted($0.id) }) }
         if wanted("storage.backup_space") || wanted("storage.backup_verified") { add(backupChecks().filter { wanted($0.id) }) }
+        if wanted("offsite.reachable") || wanted("offsite.fresh") { add(await offsiteChecks().filter { wanted($0.id) }) }
         if wanted("config.health") { add([healthConfigured()]) }
         if wanted("config.smoke") { add([smokeConfigured()]) }
         if wanted("config.allowed_paths") { add([allowedPaths(variables)]) }
@@ -129,6 +130,7 @@ public struct PreflightService: Sendable {
         var files = [environment.run.envFile].compactMap { $0 }
         files += environment.run.env.compactMap(\.fromFile)
         if let file = environment.handoff.webhookFile { files.append(file) }
+        if let file = environment.backup?.offsite?.secretAccessKeyFile { files.append(file) }
         guard !files.isEmpty else {
             return [PreflightCheck(id: "secrets.file_mode", status: .pass, summary: "no env or secret files configured")]
         }
