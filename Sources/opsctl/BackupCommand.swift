@@ -31,6 +31,9 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(help: "Do not upload to backup.offsite this time (the next run catches up).")
     var noOffsite = false
 
+    @Flag(help: "No new backup: only upload the local backups backup.offsite lacks, then remote retention.")
+    var offsiteOnly = false
+
     @Option(help: ArgumentHelp("Wait this long for a running backup of the same database (e.g. 5m) instead of exiting 5.", valueName: "duration"))
     var waitLock: String?
 
@@ -38,6 +41,7 @@ struct BackupCommand: AsyncParsableCommand {
         guard (environment == nil) != (db == nil) else { throw ValidationError("give an environment, or --db PATH --dir DIR") }
         if db != nil, dir == nil { throw ValidationError("--db needs --dir") }
         if let level, !(1...9).contains(level) { throw ValidationError("--level must be 1-9") }
+        if offsiteOnly, environment == nil || noOffsite { throw ValidationError("--offsite-only needs an environment (its backup.offsite), without --no-offsite") }
         _ = try parseWaitLock(waitLock)
     }
 
@@ -55,11 +59,21 @@ struct BackupCommand: AsyncParsableCommand {
             }
             if let level { request.level = level }
             request.prune = !noPrune
+            if offsiteOnly { return try Self.offsiteOnly(request, waitLock: waitLock, context: context) }
             if noOffsite { request.offsite = nil }
             request.waitLock = waitLock
             let progress = ProgressBar(label: "compressing", enabled: !global.json && !global.quiet)
             defer { progress.finish() }
             return try BackupService.run(request, context: context, progress: progress.enabled ? progress.update : nil)
         }
+    }
+
+    static func offsiteOnly(_ request: BackupRequest, waitLock: OpsDuration?, context: OpsContext) throws(OpsError) -> OffsiteSyncReport {
+        guard let settings = request.offsite, let env = request.env else {
+            throw OpsError(.config, code: "config.missing", "backup.offsite is not set for this environment")
+        }
+        return try OffsiteSync.runHoldingLock(.init(env: env, directory: request.directory, name: request.name, settings: settings,
+                                                    localRetention: request.retention, prune: request.prune, ledgerPath: request.ledgerPath,
+                                                    metricsDirectory: request.metricsDirectory), wait: waitLock, context: context)
     }
 }

@@ -171,23 +171,32 @@ struct UploadPlanTests {
         let data = Data(bytes)
         let path = directory.file("backup.db.gz")
         try data.write(to: URL(fileURLWithPath: path))
-        let plan = try UploadPlan.make(path: path, partSize: 5 << 20)
+        let plan = UploadPlan.make(bytes: Int64(data.count), partSize: 5 << 20)
         #expect(plan.parts.map(\.length) == [5 << 20, 5 << 20, 2 << 20])
         #expect(plan.parts.map(\.offset) == [0, 5 << 20, 10 << 20])
-        #expect(plan.sha256 == SigV4Signer.hex(SHA256.hash(data: data)))
+        #expect(try UploadPlan.sha256(path: path, bytes: plan.bytes) == SigV4Signer.hex(SHA256.hash(data: data)))
         for part in plan.parts {
             let slice = data[Int(part.offset)..<Int(part.offset + part.length)]
-            #expect(part.sha256 == SigV4Signer.hex(SHA256.hash(data: slice)))
-            #expect(part.md5 == Data(Insecure.MD5.hash(data: slice)).base64EncodedString())
+            let digest = try UploadPlan.digest(path: path, part: part)
+            #expect(digest.sha256 == SigV4Signer.hex(SHA256.hash(data: slice)))
+            #expect(digest.md5 == Data(Insecure.MD5.hash(data: slice)).base64EncodedString())
         }
-        #expect(!(try UploadPlan.make(path: path, partSize: 64 << 20)).multipart)
+        #expect(!UploadPlan.make(bytes: Int64(data.count), partSize: 64 << 20).multipart)
+        #expect(opsError { () throws(OpsError) in _ = try UploadPlan.sha256(path: path, bytes: plan.bytes + 1) }?.message.contains("shorter") == true)
     }
 
-    @Test func anEmptyFileIsOnePart() throws {
-        let path = directory.file("empty")
-        try Data().write(to: URL(fileURLWithPath: path))
-        let plan = try UploadPlan.make(path: path, partSize: 5 << 20)
+    @Test func anEmptyFileIsOnePart() {
+        let plan = UploadPlan.make(bytes: 0, partSize: 5 << 20)
         #expect(plan.parts.count == 1 && plan.parts[0].length == 0)
+    }
+
+    @Test func workersRunEveryIndexOnceAndStopStartingAfterAFailure() {
+        let all = Workers.run(count: 50, width: 4) { index -> Result<Int, OpsError> in .success(index * 2) }
+        #expect(all.map { try? $0?.get() } == (0..<50).map { $0 * 2 })
+        let stopped = Workers.run(count: 50, width: 1) { index -> Result<Int, OpsError> in
+            index == 3 ? .failure(OpsError(.io, code: "x", "boom")) : .success(index)
+        }
+        #expect(stopped.prefix(3).allSatisfy { $0 != nil } && stopped[4...].allSatisfy { $0 == nil })
     }
 
     @Test func partsGrowBeyondTenThousand() {

@@ -315,6 +315,8 @@ private final class UploadSource {
     func configure(_ easy: UnsafeMutableRawPointer, userdata: UnsafeMutableRawPointer) {
         opsctl_curl_setopt_long(easy, CURLOPT_UPLOAD, 1)
         opsctl_curl_setopt_off_t(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(file.length))
+        // 1 MiB reads instead of libcurl's 64 KiB: fewer callbacks and syscalls per part.
+        opsctl_curl_setopt_long(easy, CURLOPT_UPLOAD_BUFFERSIZE, 1 << 20)
         opsctl_curl_setopt_read_function(easy) { buffer, size, count, userdata in
             let source = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue().upload!
             return source.read(into: buffer!, capacity: size * count)

@@ -1,7 +1,7 @@
 import Foundation
 
-/// What one off-site run did: part of `opsctl backup`'s report.
-public struct OffsiteSyncReport: Sendable, Encodable {
+/// What one off-site run did: part of `opsctl backup`'s report (or all of it, with `--offsite-only`).
+public struct OffsiteSyncReport: Report {
     public struct Upload: Sendable, Encodable, Equatable {
         public var file: String
         public var bytes: Int64
@@ -43,6 +43,8 @@ public struct OffsiteSyncReport: Sendable, Encodable {
     enum CodingKeys: String, CodingKey { case url, uploaded, alreadyOffsite, skipped, notOffsite, abortedUploads, prune, failure, durationMs }
 
     public var exitCode: Int32 { failure?.exitCode ?? 0 }
+
+    public func renderText() -> String { renderLines().joined(separator: "\n") }
 
     public func renderLines() -> [String] {
         var lines: [String] = []
@@ -91,6 +93,16 @@ public enum OffsiteSync {
             self.ledgerPath = ledgerPath
             self.metricsDirectory = metricsDirectory
         }
+    }
+
+    /// `opsctl backup ENV --offsite-only`: the catch-up alone, under the backup lock (no local
+    /// prune can remove a file while it goes up).
+    public static func runHoldingLock(_ request: Request, wait: OpsDuration?, context: OpsContext) throws(OpsError) -> OffsiteSyncReport {
+        let lock = try FileLock.acquire(path: BackupNaming.lockPath(directory: request.directory, name: request.name),
+                                        what: "a backup of \(request.name) into \(request.directory)", command: "opsctl backup --offsite-only",
+                                        wait: wait, now: context.now)
+        defer { lock.release() }
+        return run(request, context: context)
     }
 
     public static func run(_ request: Request, context: OpsContext) -> OffsiteSyncReport {
