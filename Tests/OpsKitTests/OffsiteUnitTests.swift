@@ -110,7 +110,7 @@ struct OffsiteConfigTests {
         #expect(settings.endpoint == "https://s3.eu-west-1.amazonaws.com")
         #expect(settings.prefix == "")
         #expect(!settings.pathStyle, "AWS's own endpoint: virtual-hosted")
-        #expect(settings.partSize == 64 << 20)
+        #expect(settings.partSize == 16 << 20)
         #expect(settings.retention == nil)
         #expect(settings.effectiveRetention(local: RetentionPolicy(keepLast: 7, keepDaily: 14)) == RetentionPolicy(keepLast: 7, keepDaily: 14))
         #expect(ReportEncoder.json(settings).contains("<redacted>"))

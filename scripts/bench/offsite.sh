@@ -7,12 +7,13 @@
 #   verify:  opsctl verify --remote --latest (streamed: gzip, sha256, quick_check)
 #            vs  aws s3 cp + gunzip + sqlite3 "PRAGMA quick_check"                 (target <= 0.7x)
 #   memory:  peak RSS of the opsctl upload, /usr/bin/time -v                       (target <= 64 MiB + part_size)
-# Medians of RUNS (default 3). PART_SIZE (default 64MiB) is backup.offsite.part_size.
+# Medians of RUNS (default 5), opsctl and awscli in alternating order. PART_SIZE sets backup.offsite.part_size
+# (default: opsctl's own, 16MiB).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 size_mb=${SIZE_MB:-215}
-runs=${RUNS:-3}
-part_size=${PART_SIZE:-64MiB}
+runs=${RUNS:-5}
+part_size=${PART_SIZE:-16MiB}
 work=${BENCH_DIR:-/tmp/opsctl-bench-offsite}
 venv=${OPSCTL_VENV:-/opt/opsctl-venv}
 [ -x "$venv/bin/aws" ] || { echo "bench: moto and awscli are missing: run scripts/setup.sh" >&2; exit 69; }
@@ -81,15 +82,23 @@ verify_chain() {
 }
 
 opsctl_up=(); awscli_up=(); peak=(); opsctl_verify=(); chain_verify=()
-for _ in $(seq "$runs"); do
-    # Each upload starts from an empty prefix, so opsctl's catch-up really uploads.
-    aws s3 rm --recursive --quiet s3://bench/opsctl/
-    aws s3 rm --recursive --quiet s3://bench/awscli/
+measure_upload_opsctl() {
     start=$(now); upload_opsctl; end=$(now); opsctl_up+=("$(elapsed "$start" "$end")")
     peak+=("$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time.txt")")
-    start=$(now); upload_awscli; end=$(now); awscli_up+=("$(elapsed "$start" "$end")")
-    start=$(now); verify_opsctl; end=$(now); opsctl_verify+=("$(elapsed "$start" "$end")")
-    start=$(now); verify_chain; end=$(now); chain_verify+=("$(elapsed "$start" "$end")")
+}
+measure_upload_awscli() { start=$(now); upload_awscli; end=$(now); awscli_up+=("$(elapsed "$start" "$end")"); }
+measure_verify_opsctl() { start=$(now); verify_opsctl; end=$(now); opsctl_verify+=("$(elapsed "$start" "$end")"); }
+measure_verify_chain() { start=$(now); verify_chain; end=$(now); chain_verify+=("$(elapsed "$start" "$end")"); }
+for run in $(seq "$runs"); do
+    # Each upload starts from an empty prefix, so opsctl's catch-up really uploads. The order
+    # alternates, so a load that comes and goes on a shared machine favours neither side.
+    aws s3 rm --recursive --quiet s3://bench/opsctl/
+    aws s3 rm --recursive --quiet s3://bench/awscli/
+    if [ $((run % 2)) = 1 ]; then
+        measure_upload_opsctl; measure_upload_awscli; measure_verify_opsctl; measure_verify_chain
+    else
+        measure_upload_awscli; measure_upload_opsctl; measure_verify_chain; measure_verify_opsctl
+    fi
 done
 # The copies both tools sent are the same bytes.
 [ "$(aws s3api head-object --bucket bench --key "opsctl/$file" --query ContentLength)" = "$(stat -c %s "$backup")" ]

@@ -270,7 +270,7 @@ environments:
       #   region: eu-central-1     # R2: auto; default us-east-1 when endpoint is set
       #   access_key_id: ${AWS_ACCESS_KEY_ID}
       #   secret_access_key_file: /run/secrets/s3            # or secret_access_key: ${AWS_SECRET_ACCESS_KEY}
-      #   part_size: 64MiB         # larger files go up as multipart uploads (5MiB-5GiB)
+      #   part_size: 64MiB         # larger files go up as multipart uploads, 4 parts at a time (5MiB-5GiB; default 16MiB)
       #   retention: {keep_last: 30}   # the remote policy; default: the local one
       #   path_style: true         # bucket in the path (default with an endpoint), not in the host name
     handoff:

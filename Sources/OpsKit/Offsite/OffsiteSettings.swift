@@ -19,7 +19,10 @@ public struct OffsiteSettings: Sendable, Encodable {
     /// `endpoint/bucket/key` instead of `bucket.endpoint/key` (MinIO, Ceph, most self-hosted services).
     public var pathStyle: Bool
 
-    public static let defaultPartSize: Int64 = 64 << 20
+    /// 16 MiB: parts go up 4 at a time, and several mid-sized parts in flight beat one large
+    /// stream (scripts/bench/offsite.sh; S3's own guidance is 8-16 MB). Parts stream from the
+    /// file, so memory does not grow with this.
+    public static let defaultPartSize: Int64 = 16 << 20
     /// S3's limits: every part but the last at least 5 MiB, at most 5 GiB, at most 10,000 parts.
     public static let partSizeRange: ClosedRange<Int64> = (5 << 20)...(5 << 30)
     public static let maxParts = 10_000

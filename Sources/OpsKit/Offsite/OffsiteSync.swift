@@ -145,6 +145,7 @@ public enum OffsiteSync {
         report.notOffsite = plan.upload.map(\.file)
         report.planned = true
         var newest = copies.filter(\.hasManifest).map(\.time).max()
+        var current = copies
         let uploader = OffsiteUploader(client: client)
         for entry in plan.upload {
             do throws(OffsiteError) {
@@ -152,6 +153,10 @@ public enum OffsiteSync {
                 report.uploaded.append(.init(file: uploaded.file, bytes: uploaded.bytes, parts: uploaded.parts, durationMs: uploaded.durationMs))
                 report.notOffsite.removeAll { $0 == entry.file }
                 newest = max(newest ?? entry.time, entry.time)
+                let key = request.settings.prefix + entry.file
+                current.removeAll { $0.file == entry.file }
+                current.append(RemoteCopy(file: entry.file, key: key, url: client.objectURL(key), time: entry.time, bytes: uploaded.bytes,
+                                          hasManifest: true, uploadedAt: context.now()))
                 try? ledger?.recordOffsiteUpload(env: request.env, url: request.settings.url(of: entry.file), file: entry.file, backupTime: entry.time,
                                                  uploaded: uploaded, failure: nil, at: context.now())
             } catch {
@@ -163,7 +168,7 @@ public enum OffsiteSync {
         if request.prune {
             do throws(S3Failure) {
                 report.prune = try RemotePrune.prune(client: client, name: request.name, policy: request.settings.effectiveRetention(local: request.localRetention),
-                                                     dryRun: false, ledger: ledger, context: context)
+                                                     dryRun: false, ledger: ledger, copies: current, context: context)
             } catch {
                 throw .remote(error)
             }

@@ -18,9 +18,11 @@ public enum RemotePrune {
         }
     }
 
-    static func prune(client: S3Client, name: String, policy: RetentionPolicy, dryRun: Bool, ledger: Ledger?,
+    /// `copies`: the remote as the caller just saw it (a backup run listed it before uploading); nil: list it now.
+    static func prune(client: S3Client, name: String, policy: RetentionPolicy, dryRun: Bool, ledger: Ledger?, copies known: [RemoteCopy]? = nil,
                       context: OpsContext) throws(S3Failure) -> PruneReport {
-        let copies = try RemoteCatalog.list(client, name: name)
+        let copies: [RemoteCopy]
+        if let known { copies = known } else { copies = try RemoteCatalog.list(client, name: name) }
         let decisions = policy.decide(copies.map { copy in
             (file: copy.file, time: copy.time, verified: (try? ledger?.isVerified(file: copy.url)) == true)
         })
