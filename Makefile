@@ -32,6 +32,7 @@ bench: release
 	bash scripts/bench/smoke.sh
 	bash scripts/bench/deploy.sh
 	bash scripts/bench/handoff.sh
+	bash scripts/bench/offsite.sh
 
 clean:
 	rm -rf .build

@@ -87,8 +87,9 @@ public struct BackupReport: Report {
         ]
         if !staleFilesRemoved.isEmpty { lines.append("  cleaned   \(staleFilesRemoved.count) leftover file(s) of an interrupted run: \(staleFilesRemoved.joined(separator: ", "))") }
         if let staleLockHolder { lines.append("  note      the previous run (\(staleLockHolder.description)) died without releasing its lock") }
-        if let prune { lines.append(prune.renderText().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
+        // In the order they ran: the off-site copy before local retention.
         if let offsite { lines += offsite.renderLines().map { "  " + $0 } }
+        if let prune { lines.append(prune.renderText().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
         return lines.joined(separator: "\n")
     }
 }
