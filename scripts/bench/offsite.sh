@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Off-site benchmark (issue 15), side by side in one run against the same local S3 server (moto,
+# Off-site benchmark, side by side in one run against the same local S3 server (moto,
 # signatures enforced: Tests/Fixtures/s3/moto_server.py), page cache warm, on the backup (about
 # 90 MB of .db.gz) of a generated SIZE_MB (default 215) MB database:
 #   upload:  opsctl backup --offsite-only (list, hash, upload, HEAD, manifest, remote retention)

@@ -66,7 +66,7 @@ public struct HandoffReport: Report {
         public var ageHours: Double?
         public var maxAgeHours: Double
         public var lastRunAt: Date?
-        public var lastRunStatus: String?
+        public var lastRunStatus: OffsiteRunStatus?
         public var lastRunError: String?
         public var runsInWindow: Int
         public var failedInWindow: Int

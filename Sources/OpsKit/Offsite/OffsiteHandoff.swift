@@ -36,7 +36,7 @@ extension HandoffService {
 extension HandoffRenderer {
     static func offsiteLines(_ offsite: HandoffReport.Offsite) -> [String: String] {
         let newest = offsite.newestAt.map { "\(offsite.newestFile ?? "?") in \(offsite.url), taken \(time($0)), \(offsite.ageHours.map { String($0) } ?? "?") h old (limit \(offsite.maxAgeHours) h)" }
-        let last = offsite.lastRunAt.map { "; last \(time($0)): \(offsite.lastRunStatus ?? "?")" + (offsite.lastRunError.map { " (\($0))" } ?? "") } ?? "; never run"
+        let last = offsite.lastRunAt.map { "; last \(time($0)): \(offsite.lastRunStatus?.rawValue ?? "?")" + (offsite.lastRunError.map { " (\($0))" } ?? "") } ?? "; never run"
         return ["newest": newest ?? "no copy recorded in \(offsite.url)",
                 "runs": "\(offsite.runsInWindow) in the window, \(offsite.failedInWindow) failed" + last]
     }

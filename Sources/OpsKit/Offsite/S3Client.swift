@@ -74,6 +74,9 @@ public struct S3Client: Sendable {
         /// Streams a 2xx body instead of keeping it (downloads).
         var sink: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
         var maxBodyBytes = 1 << 20
+        /// The answer may take long without a byte moving for a while (CompleteMultipartUpload
+        /// of a large object): no total timeout, only the stall limit.
+        var patient = false
     }
 
     public func objectURL(_ key: String?) -> String { "s3://\(settings.bucket)/\(key ?? "")" }
@@ -164,6 +167,7 @@ public struct S3Client: Sendable {
         request.headers = [("Host", target.host)] + signed
         request.followRedirects = false
         request.connectTimeout = .seconds(10)
+        request.timeout = .seconds(60)
         request.maxBodyBytes = call.maxBodyBytes
         switch call.body {
         case .none: break
@@ -171,6 +175,7 @@ public struct S3Client: Sendable {
         case .file(let file, _): request.bodyFile = file
         }
         if case .file = call.body { request.timeout = OpsDuration(milliseconds: 0); request.stallTimeout = .seconds(60) }
+        if call.patient { request.timeout = OpsDuration(milliseconds: 0); request.stallTimeout = .seconds(120) }
         if let sink = call.sink {
             request.timeout = OpsDuration(milliseconds: 0)
             request.stallTimeout = .seconds(60)
@@ -189,8 +194,8 @@ public struct S3Client: Sendable {
             // Not retried: certificates, a malformed URL, our own file or receiver giving up.
             let permanent: Set<Int> = [1, 3, 23, 42, 58, 60, 77]
             let code = failure.curlCode == 28 ? "Timeout" : failure.curlCode == 23 ? "Stopped" : "Unreachable"
-            let where_ = failure.curlCode < 0 ? "" : "\(settings.endpoint): "
-            return .failure(S3Failure(code: code, message: where_ + failure.reason, operation: operation,
+            let endpoint = failure.curlCode < 0 ? "" : "\(settings.endpoint): "
+            return .failure(S3Failure(code: code, message: endpoint + failure.reason, operation: operation,
                                       retryable: !permanent.contains(failure.curlCode)))
         case .success(let response) where (200..<300).contains(response.status):
             // CompleteMultipartUpload can fail after its 200 status line: the error is in the body.

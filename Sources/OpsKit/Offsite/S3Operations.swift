@@ -111,7 +111,7 @@ extension S3Client {
         let body = "<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>"
         let md5 = Data(Insecure.MD5.hash(data: Data(body.utf8))).base64EncodedString()
         _ = try perform(Call(method: "POST", key: key, query: [("uploadId", uploadId)],
-                             headers: [("Content-Type", "application/xml"), ("Content-MD5", md5)], body: .text(body)))
+                             headers: [("Content-Type", "application/xml"), ("Content-MD5", md5)], body: .text(body), patient: true))
     }
 
     func abortMultipartUpload(_ key: String, uploadId: String) throws(S3Failure) {
