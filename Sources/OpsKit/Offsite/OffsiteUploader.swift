@@ -124,32 +124,40 @@ struct OffsiteUploader {
         if plan.multipart {
             try uploadParts(plan, path: entry.path, key: key, headers: headers, manifest: manifest)
         } else {
-            let digest: UploadPlan.Digest
-            do throws(OpsError) { digest = try UploadPlan.digest(path: entry.path, part: plan.parts[0]) } catch { throw .local(error) }
-            // The whole file is this one part: its hash must be the manifest's before anything is sent.
-            guard digest.sha256 == manifest.sha256 else { throw .local(Self.mismatch(entry)) }
-            do throws(S3Failure) {
-                _ = try client.perform(S3Client.Call(method: "PUT", key: key, headers: headers + [("Content-MD5", digest.md5)],
-                                                     body: .file(HTTPBodyFile(path: entry.path, offset: 0, length: plan.bytes), sha256: digest.sha256)))
-            } catch {
-                throw .remote(error)
-            }
+            try uploadWhole(plan, entry: entry, key: key, headers: headers, manifest: manifest)
         }
         client.logger.debug("\(entry.file) sent after \((ContinuousClock.now - started).milliseconds) ms")
+        try publish(key: key, bytes: plan.bytes, manifestText: manifestText)
+        return Uploaded(file: entry.file, bytes: plan.bytes, parts: plan.parts.count, durationMs: (ContinuousClock.now - started).milliseconds)
+    }
+
+    /// One PUT. The whole file is this one part: its hash must be the manifest's before anything is sent.
+    func uploadWhole(_ plan: UploadPlan, entry: BackupEntry, key: String, headers: [(String, String)], manifest: BackupManifest) throws(OffsiteError) {
+        let digest: UploadPlan.Digest
+        do throws(OpsError) { digest = try UploadPlan.digest(path: entry.path, part: plan.parts[0]) } catch { throw .local(error) }
+        guard digest.sha256 == manifest.sha256 else { throw .local(Self.mismatch(entry)) }
+        do throws(S3Failure) {
+            _ = try client.perform(S3Client.Call(method: "PUT", key: key, headers: headers + [("Content-MD5", digest.md5)],
+                                                 body: .file(HTTPBodyFile(path: entry.path, offset: 0, length: plan.bytes), sha256: digest.sha256)))
+        } catch {
+            throw .remote(error)
+        }
+    }
+
+    /// A HEAD that the object is there at its size, then the manifest: a copy with a manifest is complete.
+    func publish(key: String, bytes: Int64, manifestText: String) throws(OffsiteError) {
         do throws(S3Failure) {
             guard let head = try client.head(key) else {
                 throw S3Failure(status: 404, code: "NoSuchKey", message: "the object is missing right after its upload", operation: "HEAD \(client.objectURL(key))")
             }
-            guard head.size == plan.bytes else {
-                throw S3Failure(status: 200, code: "SizeMismatch", message: "the service holds \(head.size) bytes, \(plan.bytes) were sent",
+            guard head.size == bytes else {
+                throw S3Failure(status: 200, code: "SizeMismatch", message: "the service holds \(head.size) bytes, \(bytes) were sent",
                                 operation: "HEAD \(client.objectURL(key))")
             }
-            // Last: a copy with a manifest is a complete copy.
             try client.putText(key + BackupNaming.manifestSuffix, manifestText, contentType: "application/json")
         } catch {
             throw .remote(error)
         }
-        return Uploaded(file: entry.file, bytes: plan.bytes, parts: plan.parts.count, durationMs: (ContinuousClock.now - started).milliseconds)
     }
 
     static func mismatch(_ entry: BackupEntry) -> OpsError {
@@ -185,23 +193,32 @@ struct OffsiteUploader {
             }
         }
         do throws(OffsiteError) {
-            var etags: [String] = []
-            for result in results {
-                guard let result else { throw OffsiteError.remote(S3Failure(code: "Cancelled", message: "stopped after another part failed", operation: "PUT \(client.objectURL(key))")) }
-                etags.append(try result.get())
-            }
-            let sha256: String
-            do throws(OpsError) { sha256 = try whole.wait() } catch { throw OffsiteError.local(error) }
-            guard sha256 == manifest.sha256 else { throw OffsiteError.local(OpsError(.checkFailed, code: "offsite.local_mismatch",
-                                                                                     "\(path) does not match its manifest (sha256): not uploaded; run opsctl verify")) }
-            client.logger.debug("\(plan.parts.count) parts of \(key) uploaded; completing")
-            do throws(S3Failure) { try client.completeMultipartUpload(key, uploadId: uploadId, etags: etags) } catch { throw OffsiteError.remote(error) }
+            try complete(key: key, uploadId: uploadId, results: results, whole: whole, manifest: manifest, path: path)
         } catch {
             do throws(S3Failure) { try client.abortMultipartUpload(key, uploadId: uploadId) } catch let abortError {
                 client.logger.warning("could not abort the failed upload \(uploadId) of \(key) (\(abortError.description)); the next run aborts it")
             }
             throw error
         }
+    }
+
+    /// Every part in, and the whole file is the manifest's: assemble the object from the parts' ETags.
+    func complete(key: String, uploadId: String, results: [Result<String, OffsiteError>?], whole: Background<String>,
+                  manifest: BackupManifest, path: String) throws(OffsiteError) {
+        var etags: [String] = []
+        for result in results {
+            guard let result else {
+                throw .remote(S3Failure(code: "Cancelled", message: "stopped after another part failed", operation: "PUT \(client.objectURL(key))"))
+            }
+            etags.append(try result.get())
+        }
+        let sha256: String
+        do throws(OpsError) { sha256 = try whole.wait() } catch { throw .local(error) }
+        guard sha256 == manifest.sha256 else {
+            throw .local(OpsError(.checkFailed, code: "offsite.local_mismatch", "\(path) does not match its manifest (sha256): not uploaded; run opsctl verify"))
+        }
+        client.logger.debug("\(etags.count) parts of \(key) uploaded; completing")
+        do throws(S3Failure) { try client.completeMultipartUpload(key, uploadId: uploadId, etags: etags) } catch { throw .remote(error) }
     }
 }
 
