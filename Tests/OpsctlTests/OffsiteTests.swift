@@ -9,6 +9,8 @@ final class OffsiteFixture {
     let directory = TemporaryDirectory("opsctl-offsite")
     let s3: MotoS3Server
     let bucket = "backups-\(UInt32.random(in: 0...UInt32.max))"
+    /// A random app: containers of other test runs on the same Docker engine never match it.
+    let app = "off\(UInt32.random(in: 0...UInt32.max))"
     let prefix = "dashboard/prod/"
     var opsctl: Opsctl { Opsctl(directory: directory.path) }
     var backups: String { directory.path + "/backups" }
@@ -26,14 +28,15 @@ final class OffsiteFixture {
     func writeConfig(endpoint: String? = nil, bucket: String? = nil, secretFile: String = ".secrets/s3", partSize: String = "64MiB",
                      localRetention: String = "{keep_last: 7}", remoteRetention: String? = nil) throws {
         try directory.write("opsctl.yml", """
-            app: dashboard
-            image: dashboard
+            app: \(app)
+            image: opsctl-sample
             state: state.db
             environments:
               production:
                 database: {path: data/dashboard.db}
                 backup:
                   dir: backups
+                  name: dashboard
                   retention: \(localRetention)
                   offsite:
                     url: s3://\(bucket ?? self.bucket)/\(prefix)
@@ -237,6 +240,25 @@ struct OffsiteTests {
         #expect(safety.hasSuffix(".pre-restore.db.gz") && FileManager.default.fileExists(atPath: safety))
         let restores = try fixture.ledger("SELECT COUNT(*) FROM restores WHERE status = 'succeeded' AND backup LIKE 's3://%'").first?.int(0)
         #expect(restores == 2)
+    }
+
+    @Test(.enabled(if: DockerEngine.shouldRun, "needs a Docker engine (always required under CI=true)"))
+    func restoreFromTheRemoteRefusesWhileTheAppRuns() async throws {
+        let fixture = try await OffsiteFixture()
+        #expect(try await fixture.run("backup", "production").exitCode == 0)
+        try await shell(Opsctl.repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", ["1.0.0"])
+        let container = "\(fixture.app)-production-1.0.0"
+        defer { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["docker", "rm", "-f", container]).waitUntilExit() }
+        try await shell("docker", ["run", "-d", "--name", container, "--network", "host", "-e", "PORT=\(Int.random(in: 20_000...32_000))",
+                                   "--label", "opsctl.app=\(fixture.app)", "--label", "opsctl.env=production", "--label", "opsctl.version=1.0.0",
+                                   "opsctl-sample:1.0.0"])
+        let before = try Data(contentsOf: URL(fileURLWithPath: fixture.live))
+        let refused = try await fixture.run("restore", "production", "--remote")
+        #expect(refused.exitCode == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("\(container) is running"), "\(refused.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.live)) == before)
+        // A drill is never refused: it does not touch the live database.
+        #expect(try await fixture.run("restore", "production", "--remote", "--to", "drill.db").exitCode == 0)
     }
 
     @Test func aWrongSecretExits69NamingSignatureDoesNotMatchAndKeepsTheLocalBackup() async throws {
