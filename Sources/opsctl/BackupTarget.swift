@@ -18,13 +18,20 @@ struct BackupLocationOptions: ParsableArguments {
         }
     }
 
-    /// (directory, name, environment config + config) for this invocation.
-    func resolve(_ global: GlobalOptions, _ context: OpsContext) throws(OpsError) -> (directory: String, name: String, environment: EnvironmentConfig?, config: OpsConfig?) {
+    /// (directory, name, environment config + config) for this invocation. `offsite`: the
+    /// command talks to backup.offsite, so a key that comes from a command is fetched first.
+    func resolve(_ global: GlobalOptions, _ context: OpsContext, offsite: Bool = false) async throws(OpsError)
+        -> (directory: String, name: String, environment: EnvironmentConfig?, config: OpsConfig?) {
         if let dir {
             return (dir, try BackupCatalog.resolveName(name, directory: dir), nil, nil)
         }
-        let (config, _) = try Output.load(global, context)
-        let environment = try config.environment(named: self.environment!)
+        let (config, environment): (OpsConfig, EnvironmentConfig)
+        if offsite {
+            (config, environment, _) = try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment!)
+        } else {
+            config = try Output.load(global, context).0
+            environment = try config.environment(named: self.environment!)
+        }
         let target = config.backupTarget(of: environment)
         return (try target.requireDirectory(), name ?? target.name, environment, config)
     }

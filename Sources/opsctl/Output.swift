@@ -71,6 +71,32 @@ enum Output {
         return (config, environment, scrubbing(config, context))
     }
 
+    /// Loads the config and picks environment `name` (no secret command runs).
+    static func load(_ options: GlobalOptions, _ context: OpsContext, environment name: String) throws(OpsError) -> (OpsConfig, EnvironmentConfig, OpsContext) {
+        let (config, context) = try load(options, context)
+        return (config, try config.environment(named: name), context)
+    }
+
+    /// Loads the config and fetches environment `name`'s off-site key when a command gives it
+    /// (`secret_access_key_command`): backup, verify, restore and prune talk to S3, and a nightly
+    /// backup must not run the app's other secret commands.
+    static func load(_ options: GlobalOptions, _ context: OpsContext, resolvingOffsiteKeyOf name: String) async throws(OpsError)
+        -> (OpsConfig, EnvironmentConfig, OpsContext) {
+        let (loaded, context) = try load(options, context)
+        let (config, environment) = try await loaded.resolvingSecrets(of: name, runner: context.runner, matching: { $0.contains(".backup.offsite.") })
+        return (config, environment, scrubbing(config, context))
+    }
+
+    /// As `load(_:_:resolvingOffsiteKeyOf:)` for `backup`: a failing key command must not cost
+    /// the local backup, so it comes back as the off-site step's error instead of stopping the run.
+    static func load(_ options: GlobalOptions, _ context: OpsContext, resolvingOffsiteKeyLenientlyOf name: String) async throws(OpsError)
+        -> (OpsConfig, EnvironmentConfig, OpsError?, OpsContext) {
+        let (loaded, context) = try load(options, context)
+        let (config, environment, failures) = try await loaded.resolvingSecretsLeniently(of: name, runner: context.runner,
+                                                                                        matching: { $0.contains(".backup.offsite.") })
+        return (config, environment, failures.first, scrubbing(config, context))
+    }
+
     /// A context whose subprocess logs scrub every secret `config` knows.
     static func scrubbing(_ config: OpsConfig, _ context: OpsContext) -> OpsContext {
         var configured = context

@@ -5,11 +5,13 @@ struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Apply retention (restic semantics) to a backup directory.",
-        usage: Usage.lines("opsctl prune [<environment>] [--dir <dir>] [--name <name>] [--dry-run]", "[--keep-last <n>] [--keep-hourly <n>] [--keep-daily <n>]", "[--keep-weekly <n>] [--keep-monthly <n>] [--keep-yearly <n>]", "[--keep-within <duration>]"),
+        usage: Usage.lines("opsctl prune [<environment>] [--dir <dir>] [--name <name>] [--dry-run]", "[--remote] [--keep-last <n>] [--keep-hourly <n>] [--keep-daily <n>]", "[--keep-weekly <n>] [--keep-monthly <n>] [--keep-yearly <n>]", "[--keep-within <duration>]"),
         discussion: """
             Keeps the newest backup per hour/day/ISO week/month/year, the N newest, and everything within a \
             duration of the newest; rules are ORed. Never deletes the newest backup, the newest verified \
             backup, or any file not named <name>_YYYYMMDD_HHMMSS.db.gz. Flags override backup.retention.
+
+            --remote applies the same rules to the off-site copies (never the newest copy, never the newest verified one).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -17,6 +19,9 @@ struct PruneCommand: AsyncParsableCommand {
 
     @Flag(help: "Show what would be deleted and why each file is kept; delete nothing.")
     var dryRun = false
+
+    @Flag(help: "Apply retention to the off-site copies (backup.offsite.retention, else backup.retention).")
+    var remote = false
 
     @Option(help: ArgumentHelp("Keep the n newest backups.", valueName: "n"))
     var keepLast: Int?
@@ -34,6 +39,7 @@ struct PruneCommand: AsyncParsableCommand {
     var keepWithin: OpsDuration?
 
     func validate() throws {
+        if remote, location.environment == nil { throw ValidationError("--remote needs an environment (its backup.offsite)") }
         for value in [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly] {
             if let value, value < 0 { throw ValidationError("--keep-* counts must be 0 or more") }
         }
@@ -41,14 +47,20 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let target = try location.resolve(global, context)
+            let target = try await location.resolve(global, context, offsite: remote)
             var policy = target.environment?.backup?.retention ?? RetentionPolicy()
+            let offsite = try remote ? target.environment.map { environment throws(OpsError) in try target.config!.offsiteSettings(of: environment) } : nil
+            if let offsite { policy = offsite.effectiveRetention(local: policy) }
             let overrides = [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly]
             if overrides.contains(where: { $0 != nil }) || keepWithin != nil {
                 // Flags replace the configured policy as a whole, so what runs is what was typed.
                 policy = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly,
                                          keepMonthly: keepMonthly, keepYearly: keepYearly,
                                          keepWithin: keepWithin)
+            }
+            if let offsite {
+                return try RemotePrune.run(settings: offsite, directory: target.directory, name: target.name, policy: policy, dryRun: dryRun,
+                                           ledgerPath: target.config?.state, context: context)
             }
             return try PruneService.prune(directory: target.directory, name: target.name, policy: policy, dryRun: dryRun, context: context)
         }

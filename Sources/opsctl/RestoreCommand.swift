@@ -5,10 +5,12 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a backup: verify it, keep a safety copy of the current database, swap atomically.",
-        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]"),
+        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote]"),
         discussion: """
             Default: the newest verified backup. Refuses while the app's container runs unless --force. \
             --to PATH restores elsewhere (a drill) and never touches the live database.
+
+            --remote takes the backup from backup.offsite (default: the newest copy verify --remote passed, else the newest complete one).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -25,18 +27,22 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Restore even though the app runs (or --to PATH exists).")
     var force = false
 
+    @Flag(help: "Restore from the off-site copies (backup.offsite): streamed, verified, then swapped in the same way.")
+    var remote = false
+
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: self.environment)
+            let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment)
+                : try Output.load(global, context, environment: self.environment)
             let target = config.backupTarget(of: environment)
             // A drill or --force never asks the runtime, so a missing compose binary cannot block them.
             let asksRuntime = to == nil && !force
             let runtime = asksRuntime ? try await ReleaseDrivers.make(config: config, environment: environment, context: context) : nil
-            let request = RestoreService.Request(
+            var request = RestoreService.Request(
                 env: environment.name, backupDirectory: try target.requireDirectory(), name: target.name, backup: backup,
                 liveDatabase: try target.requireDatabase(), destination: to, force: force, runtime: runtime,
                 ledgerPath: config.state)
+            if remote { request.remote = try config.offsiteSettings(of: environment) }
             return try await RestoreService.restore(request, context: context)
         }
     }

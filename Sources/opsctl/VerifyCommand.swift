@@ -5,8 +5,8 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Prove backups restore: gzip CRC and length, SHA-256 against the manifest, then SQLite's own checks.",
-        usage: Usage.lines("opsctl verify [<environment>] [--dir <dir>] [--file <file>]", "[--name <name>] [--latest] [--deep]"),
-        discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --dir DIR  |  --file F")
+        usage: Usage.lines("opsctl verify [<environment>] [--dir <dir>] [--file <file>]", "[--name <name>] [--latest] [--deep] [--remote]"),
+        discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --remote  |  --dir DIR  |  --file F")
 
     @OptionGroup var global: GlobalOptions
 
@@ -28,10 +28,14 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(help: "integrity_check and foreign_key_check instead of quick_check.")
     var deep = false
 
+    @Flag(help: "Verify the off-site copies (backup.offsite), streamed through the same checks.")
+    var remote = false
+
     func validate() throws {
         guard [environment != nil, dir != nil, file != nil].filter({ $0 }).count == 1 else {
             throw ValidationError("give one of: an environment, --dir DIR, --file FILE")
         }
+        if remote, environment == nil { throw ValidationError("--remote needs an environment (its backup.offsite)") }
     }
 
     func run() async throws {
@@ -45,9 +49,14 @@ struct VerifyCommand: AsyncParsableCommand {
                 return try VerifyService.verify(.directory(dir, name: name, latestOnly: latest), deep: deep, env: nil, ledgerPath: nil,
                                                 metricsDirectory: nil, liveDatabase: nil, context: context)
             }
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: self.environment!)
+            let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment!)
+                : try Output.load(global, context, environment: self.environment!)
             let target = config.backupTarget(of: environment)
+            if remote {
+                return try RemoteVerifier.verifyAll(settings: try config.offsiteSettings(of: environment), name: name ?? target.name, latestOnly: latest,
+                                                    deep: deep, env: environment.name, scratchDirectory: try target.requireDirectory(), ledgerPath: config.state,
+                                                    metricsDirectory: environment.metrics?.textfileDir, context: context)
+            }
             return try VerifyService.verify(.directory(try target.requireDirectory(), name: name ?? target.name, latestOnly: latest), deep: deep,
                                             env: environment.name, ledgerPath: config.state, metricsDirectory: environment.metrics?.textfileDir,
                                             liveDatabase: target.databasePath, context: context)

@@ -129,7 +129,8 @@ struct InitToolingTests {
         let queried = Set(try dashboardExpressions().flatMap { $0.matches(of: /opsctl_[a-z_]+/).map { String($0.output) } })
         #expect(!queried.isEmpty)
         #expect(queried.subtracting(written).isEmpty, "queried but never written: \(queried.subtracting(written).sorted())")
-        let leftOut: Set = ["opsctl_verify_last_run_timestamp_seconds", "opsctl_verify_last_success_timestamp_seconds", "opsctl_smoke_last_run_timestamp_seconds"]
+        let leftOut: Set = ["opsctl_verify_last_run_timestamp_seconds", "opsctl_verify_last_success_timestamp_seconds", "opsctl_smoke_last_run_timestamp_seconds",
+                            "opsctl_offsite_last_failure_timestamp_seconds", "opsctl_offsite_verify_last_run_timestamp_seconds"]
         #expect(written.subtracting(queried).subtracting(leftOut).isEmpty, "written but not on the dashboard: \(written.subtracting(queried).sorted())")
     }
 

@@ -23,6 +23,10 @@ public struct BackupRequest: Sendable {
     /// The caller already holds this directory's backup lock (restore's safety copy: the lock
     /// must stay held from the copy through the swap, so no cron backup can slip in between).
     public var callerHoldsLock = false
+    /// Upload to `backup.offsite` after the local backup (with the environment's config).
+    public var offsite: OffsiteSettings?
+    /// The off-site key's command failed: the local backup goes on, the off-site step fails with this.
+    public var offsiteKeyError: OpsError?
 
     public init(databasePath: String, directory: String, name: String? = nil) {
         self.databasePath = databasePath
@@ -37,6 +41,7 @@ public struct BackupRequest: Sendable {
         if let backup = environment.backup {
             request.level = backup.level
             request.retention = backup.retention
+            request.offsite = backup.offsite
         }
         request.env = environment.name
         request.ledgerPath = config.state
@@ -52,6 +57,10 @@ public struct BackupReport: Report {
     public var staleFilesRemoved: [String]
     public var staleLockHolder: FileLock.Holder?
     public var prune: PruneReport?
+    /// The off-site run; a failure there keeps the local backup and exits 69.
+    public var offsite: OffsiteSyncReport?
+
+    public var exitCode: Int32 { offsite?.exitCode ?? 0 }
 
     public func renderText() -> String {
         let ratio = manifest.bytes > 0 ? Double(manifest.database.bytes) / Double(manifest.bytes) : 0
@@ -63,6 +72,8 @@ public struct BackupReport: Report {
         ]
         if !staleFilesRemoved.isEmpty { lines.append("  cleaned   \(staleFilesRemoved.count) leftover file(s) of an interrupted run: \(staleFilesRemoved.joined(separator: ", "))") }
         if let staleLockHolder { lines.append("  note      the previous run (\(staleLockHolder.description)) died without releasing its lock") }
+        // In the order they ran: the off-site copy before local retention.
+        if let offsite { lines += offsite.renderLines().map { "  " + $0 } }
         if let prune { lines.append(prune.renderText().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
         return lines.joined(separator: "\n")
     }
@@ -102,6 +113,14 @@ public enum BackupService {
                                       staleLockHolder: lock?.staleHolder, prune: nil)
             if let metricsDirectory = request.metricsDirectory, let env = request.env {
                 try MetricsFile.update(directory: metricsDirectory, env: env, samples: metrics(manifest, env: env, success: true, at: context.now()))
+            }
+            // Off-site before local retention: the backups the remote still lacks are uploaded first.
+            if let offsite = request.offsite, let env = request.env {
+                var sync = OffsiteSync.Request(env: env, directory: request.directory, name: request.name, settings: offsite,
+                                               localRetention: request.retention, prune: request.prune, ledgerPath: request.ledgerPath,
+                                               metricsDirectory: request.metricsDirectory)
+                sync.keyError = request.offsiteKeyError
+                report.offsite = OffsiteSync.run(sync, context: context)
             }
             if request.prune {
                 report.prune = try PruneService.prune(directory: request.directory, name: request.name, policy: request.retention,

@@ -185,19 +185,14 @@ struct ConfigSchema {
         if let database = try map.mapping("database", allowedKeys: ["path"]) {
             environment.database = DatabaseSettings(path: resolvePath(try database.requiredString("path")))
         }
-        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention"]) {
+        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite"]) {
             var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))
             settings.name = try backup.string("name")
             settings.level = try backup.int("level", range: 1...9) ?? 6
             settings.beforeDeploy = try backup.bool("before_deploy") ?? false
-            if let retention = try backup.mapping("retention", allowedKeys: ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within"]) {
-                settings.retention.keepLast = try retention.int("keep_last", range: 0...100_000)
-                settings.retention.keepHourly = try retention.int("keep_hourly", range: 0...100_000)
-                settings.retention.keepDaily = try retention.int("keep_daily", range: 0...100_000)
-                settings.retention.keepWeekly = try retention.int("keep_weekly", range: 0...100_000)
-                settings.retention.keepMonthly = try retention.int("keep_monthly", range: 0...100_000)
-                settings.retention.keepYearly = try retention.int("keep_yearly", range: 0...100_000)
-                settings.retention.keepWithin = try retention.duration("keep_within")
+            settings.retention = try retentionPolicy(backup) ?? settings.retention
+            if let offsite = try backup.mapping("offsite", allowedKeys: Self.offsiteKeys) {
+                settings.offsite = try offsiteSettings(offsite)
             }
             environment.backup = settings
         }
@@ -212,7 +207,8 @@ struct ConfigSchema {
             if (try? Regex(environment.handoff.logPattern)) == nil {
                 throw reader.error(at: handoff.value("log_pattern"), path: handoff.keyPath("log_pattern"), "\"\(environment.handoff.logPattern)\" is not a valid regular expression")
             }
-            if let thresholds = try handoff.mapping("thresholds", allowedKeys: ["backup_max_age", "disk_percent", "errors"]) {
+            if let thresholds = try handoff.mapping("thresholds", allowedKeys: ["backup_max_age", "disk_percent", "errors", "offsite_max_age"]) {
+                environment.handoff.thresholds.offsiteMaxAge = try thresholds.duration("offsite_max_age") ?? environment.handoff.thresholds.offsiteMaxAge
                 environment.handoff.thresholds.backupMaxAge = try thresholds.duration("backup_max_age") ?? environment.handoff.thresholds.backupMaxAge
                 environment.handoff.thresholds.diskPercent = try thresholds.int("disk_percent", range: 1...100) ?? environment.handoff.thresholds.diskPercent
                 environment.handoff.thresholds.errors = try thresholds.int("errors", range: 0...1_000_000_000) ?? environment.handoff.thresholds.errors
@@ -356,20 +352,21 @@ struct ConfigSchema {
     /// or a command run later by `SecretResolver`. An empty inline value counts as unset, so
     /// `webhook: ${SLACK_WEBHOOK_URL:-}` can stand beside a file or a command.
     func secret(_ map: MappingReader, _ key: String) throws(OpsError) -> Secret? {
-        var found: [(key: String, secret: Secret)] = []
-        if let text = try map.string(key), !text.isEmpty { found.append((key, Secret(text))) }
-        if let file = try map.string(key + "_file"), !file.isEmpty {
+        let inline = try map.string(key).flatMap { $0.isEmpty ? nil : $0 }
+        let file = try map.string(key + "_file").flatMap { $0.isEmpty ? nil : $0 }
+        let command = map.value(key + "_command")
+        // Which one before reading any: a missing file must not hide that two were set.
+        let given = [(key, inline != nil), (key + "_file", file != nil), (key + "_command", command != nil)].filter(\.1).map(\.0)
+        guard given.count <= 1 else {
+            throw reader.error(at: map.value(given[1]), path: map.keyPath(given[1]), given.joined(separator: " and ") + " are alternatives: set one")
+        }
+        if let inline { return Secret(inline) }
+        if let file {
             let text = try reader.readSecretFile(file, node: map.value(key + "_file")!, path: map.keyPath(key + "_file"))
-            found.append((key + "_file", Secret(text, source: .file(resolvePath(file)))))
+            return Secret(text, source: .file(resolvePath(file)))
         }
-        if let node = map.value(key + "_command") {
-            found.append((key + "_command", .command(try argv(node, path: map.keyPath(key + "_command")))))
-        }
-        guard found.count <= 1 else {
-            throw reader.error(at: map.value(found[1].key), path: map.keyPath(found[1].key),
-                               found.map(\.key).joined(separator: " and ") + " are alternatives: set one")
-        }
-        return found.first?.secret
+        if let command { return .command(try argv(command, path: map.keyPath(key + "_command"))) }
+        return nil
     }
 
     /// One argv list (`[pass, show, app/jwt]`), `${VAR}` expanded in each word. A plain string

@@ -281,6 +281,8 @@ public struct BackupSettings: Sendable, Encodable {
     public var level: Int = 6
     public var beforeDeploy: Bool = false
     public var retention: RetentionPolicy = RetentionPolicy()
+    /// A copy of every backup on S3-compatible storage.
+    public var offsite: OffsiteSettings?
 }
 
 public struct SQLFact: Sendable, Encodable {
@@ -309,6 +311,8 @@ public struct HandoffThresholds: Sendable, Encodable, Equatable {
     public var diskPercent: Int = 85
     /// Warning when the app logged more error lines than this in the window.
     public var errors: Int = 10
+    /// Warning when the newest off-site copy holds a backup older than this.
+    public var offsiteMaxAge: OpsDuration = .hours(26)
 
     public init() {}
 }

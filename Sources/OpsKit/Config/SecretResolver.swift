@@ -123,6 +123,9 @@ extension EnvironmentConfig {
         if let webhook = copy.handoff.webhook {
             copy.handoff.webhook = transform(webhook, "\(prefix).handoff.\(Self.keyName("webhook", webhook, lowercase: true))")
         }
+        if let key = copy.backup?.offsite?.secretAccessKey {
+            copy.backup?.offsite?.secretAccessKey = transform(key, "\(prefix).backup.offsite.\(Self.keyName("secret_access_key", key, lowercase: true))")
+        }
         return copy
     }
 
@@ -166,9 +169,10 @@ extension OpsConfig {
     }
 
     /// As `resolvingSecrets`, but failed commands come back as errors and leave their secrets unresolved.
-    public func resolvingSecretsLeniently(of name: String, runner: any ProcessRunning) async throws(OpsError) -> (OpsConfig, EnvironmentConfig, [OpsError]) {
+    public func resolvingSecretsLeniently(of name: String, runner: any ProcessRunning,
+                                          matching wanted: (String) -> Bool = { _ in true }) async throws(OpsError) -> (OpsConfig, EnvironmentConfig, [OpsError]) {
         let environment = try self.environment(named: name)
-        let (resolved, failures) = await secretResolver(for: environment, runner: runner).resolveAll(environment)
+        let (resolved, failures) = await secretResolver(for: environment, runner: runner).resolveAll(environment, matching: wanted)
         return (replacing(resolved), resolved, failures)
     }
 

@@ -21,8 +21,28 @@ public struct HTTPRequest: Sendable {
     public var caFile: String?
     /// Ask libcurl for the certificate chain so the leaf's expiry is known.
     public var wantsCertificate: Bool = false
+    /// Send this byte range of a file as the body, read as libcurl sends it (never whole in memory).
+    public var bodyFile: HTTPBodyFile?
+    /// A 2xx body goes here as it arrives instead of into `body`; returning false aborts the
+    /// transfer. Other statuses keep their (error) body as usual.
+    public var bodySink: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
+    /// Fail when not a byte moved for this long: large transfers get this instead of a total `timeout` (set that to 0).
+    public var stallTimeout: OpsDuration?
 
     public init(url: String) { self.url = url }
+}
+
+/// A byte range of a file to upload.
+public struct HTTPBodyFile: Sendable, Equatable {
+    public var path: String
+    public var offset: Int64
+    public var length: Int64
+
+    public init(path: String, offset: Int64, length: Int64) {
+        self.path = path
+        self.offset = offset
+        self.length = length
+    }
 }
 
 /// Phase timings from libcurl, milliseconds from the start of the transfer (not of the queue).
@@ -77,7 +97,7 @@ public enum CurlHTTP {
         func start(_ index: Int) {
             let transfer = Transfer(index: index, request: requests[index])
             guard let easy = transfer.makeHandle() else {
-                results[index] = .failure(HTTPFailure(reason: "cannot create a libcurl handle", curlCode: -1, totalMs: 0))
+                results[index] = .failure(HTTPFailure(reason: transfer.setupError ?? "cannot create a libcurl handle", curlCode: -1, totalMs: 0))
                 return
             }
             transfers[easy] = transfer
@@ -119,6 +139,11 @@ private final class Transfer {
     var headerLines: [String] = []
     var headerList: UnsafeMutablePointer<curl_slist>?
     var connectToList: UnsafeMutablePointer<curl_slist>?
+    var easy: UnsafeMutableRawPointer?
+    /// Why the handle could not be set up (the body file cannot be opened).
+    var setupError: String?
+    var upload: UploadSource?
+    var sinkStopped = false
     /// libcurl writes its error text here; it must not move, so it is not a Swift array.
     let errorBuffer: UnsafeMutablePointer<CChar> = {
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -132,18 +157,32 @@ private final class Transfer {
     }
 
     deinit {
+        if let upload { close(upload.descriptor) }
         curl_slist_free_all(headerList)
         curl_slist_free_all(connectToList)
         errorBuffer.deallocate()
     }
 
     func makeHandle() -> UnsafeMutableRawPointer? {
+        if let file = request.bodyFile {
+            let descriptor = open(file.path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                setupError = "cannot open \(file.path): \(String(cString: strerror(errno)))"
+                return nil
+            }
+            upload = UploadSource(descriptor: descriptor, file: file)
+        }
         guard let easy = curl_easy_init() else { return nil }
+        self.easy = easy
         let this = Unmanaged.passUnretained(self).toOpaque()
         opsctl_curl_setopt_string(easy, CURLOPT_URL, request.url)
         opsctl_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
         opsctl_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeout.milliseconds))
         opsctl_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout.milliseconds))
+        if let stall = request.stallTimeout {
+            opsctl_curl_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
+            opsctl_curl_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, max(1, Int(stall.milliseconds / 1000)))
+        }
         opsctl_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
         opsctl_curl_setopt_long(easy, CURLOPT_MAXREDIRS, request.maxRedirects)
         opsctl_curl_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, request.insecure ? 0 : 1)
@@ -163,6 +202,7 @@ private final class Transfer {
             opsctl_curl_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.utf8.count)
             opsctl_curl_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, body)
         }
+        if let upload { upload.configure(easy, userdata: this) }
         for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
         if let headerList { opsctl_curl_setopt_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headerList)) }
         for entry in request.connectTo { connectToList = curl_slist_append(connectToList, entry) }
@@ -176,6 +216,10 @@ private final class Transfer {
         opsctl_curl_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
             let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
             let length = size * count
+            if let sink = transfer.request.bodySink, transfer.succeeded, let data {
+                guard sink(UnsafeRawBufferPointer(start: data, count: length)) else { transfer.sinkStopped = true; return 0 }
+                return length
+            }
             let room = max(0, transfer.request.maxBodyBytes - transfer.body.count)
             if length > room { transfer.bodyTruncated = true }
             if room > 0, let data { transfer.body.append(UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: min(room, length)) }
@@ -204,6 +248,8 @@ private final class Transfer {
         }
         let total = microseconds(CURLINFO_TOTAL_TIME_T)
         guard code == CURLE_OK else {
+            if let failure = upload?.failure { return .failure(HTTPFailure(reason: failure, curlCode: Int(code.rawValue), totalMs: total)) }
+            if sinkStopped { return .failure(HTTPFailure(reason: "the receiver stopped the transfer", curlCode: Int(code.rawValue), totalMs: total)) }
             let detail = String(cString: UnsafePointer(errorBuffer))
             let summary = String(cString: curl_easy_strerror(code))
             let reason: String = switch code {
@@ -232,6 +278,14 @@ private final class Transfer {
                                      redirects: redirects, certificateExpiresAt: request.wantsCertificate ? certificateExpiry(easy) : nil))
     }
 
+    /// The response so far has a 2xx status (asked in the write callback, after the headers).
+    var succeeded: Bool {
+        guard let easy else { return false }
+        var status = 0
+        opsctl_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        return (200..<300).contains(status)
+    }
+
     /// OpenSSL prints notAfter as `Nov  2 05:34:32 2027 GMT`.
     func certificateExpiry(_ easy: UnsafeMutableRawPointer) -> Date? {
         var buffer = [CChar](repeating: 0, count: 128)
@@ -243,6 +297,55 @@ private final class Transfer {
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "MMM d HH:mm:ss yyyy zzz"
         return formatter.date(from: text)
+    }
+}
+
+/// A file range libcurl reads as it sends (pread: the file position is never shared).
+private final class UploadSource {
+    let descriptor: Int32
+    let file: HTTPBodyFile
+    var position: Int64 = 0
+    var failure: String?
+
+    init(descriptor: Int32, file: HTTPBodyFile) {
+        self.descriptor = descriptor
+        self.file = file
+    }
+
+    func configure(_ easy: UnsafeMutableRawPointer, userdata: UnsafeMutableRawPointer) {
+        opsctl_curl_setopt_long(easy, CURLOPT_UPLOAD, 1)
+        opsctl_curl_setopt_off_t(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(file.length))
+        // 1 MiB reads instead of libcurl's 64 KiB: fewer callbacks and syscalls per part.
+        opsctl_curl_setopt_long(easy, CURLOPT_UPLOAD_BUFFERSIZE, 1 << 20)
+        opsctl_curl_setopt_read_function(easy) { buffer, size, count, userdata in
+            let source = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue().upload!
+            return source.read(into: buffer!, capacity: size * count)
+        }
+        opsctl_curl_setopt_pointer(easy, CURLOPT_READDATA, userdata)
+        opsctl_curl_setopt_seek_function(easy) { userdata, offset, origin in
+            let source = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue().upload!
+            // libcurl only ever rewinds from the start (SEEK_SET) to resend a body.
+            guard origin == SEEK_SET, offset >= 0, offset <= source.file.length else { return 1 }   // CURL_SEEKFUNC_FAIL
+            source.position = Int64(offset)
+            return 0
+        }
+        opsctl_curl_setopt_pointer(easy, CURLOPT_SEEKDATA, userdata)
+    }
+
+    func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        let wanted = Int(min(Int64(capacity), file.length - position))
+        guard wanted > 0 else { return 0 }
+        while true {
+            let count = pread(descriptor, buffer, wanted, off_t(file.offset + position))
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else {
+                failure = count == 0 ? "\(file.path) is shorter than expected (it changed during the upload)"
+                                     : "cannot read \(file.path): \(String(cString: strerror(errno)))"
+                return opsctl_curl_read_abort()
+            }
+            position += Int64(count)
+            return count
+        }
     }
 }
 

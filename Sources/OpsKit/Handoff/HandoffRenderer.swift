@@ -78,6 +78,7 @@ public enum HandoffRenderer {
                 "in_window": "\(backups.inWindow) run(s), \(backups.failedInWindow) failed",
             ]
         }
+        if let offsite = report.offsite { view["offsite"] = offsiteLines(offsite) }
         if let database = report.database { view["database"] = database.ok ? "ok (\(database.path))" : "FAILED: \(database.quickCheck) (\(database.path))" }
         if let logs = report.logs {
             view["logs"] = ["summary": "\(logs.errors) line(s) matching /\(logs.pattern)/ in \(logs.container)",

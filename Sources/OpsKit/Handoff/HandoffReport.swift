@@ -61,6 +61,21 @@ public struct HandoffReport: Report {
         public var failedInWindow: Int
     }
 
+    /// The off-site tier: the newest copy there and how the runs went.
+    public struct Offsite: Sendable, Codable, Equatable {
+        public var url: String
+        public var newestFile: String?
+        /// When the newest off-site backup was taken (its age is what a disaster would lose).
+        public var newestAt: Date?
+        public var ageHours: Double?
+        public var maxAgeHours: Double
+        public var lastRunAt: Date?
+        public var lastRunStatus: OffsiteRunStatus?
+        public var lastRunError: String?
+        public var runsInWindow: Int
+        public var failedInWindow: Int
+    }
+
     public struct Checks: Sendable, Codable, Equatable {
         public var runs: Int
         public var failed: Int
@@ -135,6 +150,7 @@ public struct HandoffReport: Report {
     public var health: Health?
     public var deploys: [Deploy]
     public var backups: Backups?
+    public var offsite: Offsite? = nil
     public var verifications: Checks
     public var smoke: Checks
     public var logs: Logs?
@@ -154,7 +170,7 @@ public struct HandoffReport: Report {
     public var activity = Activity()
 
     enum CodingKeys: String, CodingKey {
-        case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, proxy, health, deploys, backups,
+        case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, proxy, health, deploys, backups, offsite,
              verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo, activity
     }
 

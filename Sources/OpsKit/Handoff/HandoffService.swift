@@ -40,6 +40,7 @@ public struct HandoffService: Sendable {
             if target.directory != nil || target.databasePath != nil {
                 report.backups = try backups(ledger, from: from, to: to)
             }
+            if let offsite = environment.backup?.offsite { report.offsite = try offsiteFacts(ledger, settings: offsite, from: from, to: to) }
             report.verifications = try ledger.checkSummary(table: "verifications", time: "checked_at", okStatus: "ok", env: env, from: from, to: to)
             report.smoke = try ledger.checkSummary(table: "smoke_runs", time: "started_at", okStatus: "passed", env: env, from: from, to: to)
             report.notes = try ledger.pendingNotes(env: env).map { .init(id: $0.id, text: $0.text, by: $0.author, at: $0.createdAt) }
@@ -185,6 +186,7 @@ public struct HandoffService: Sendable {
             }
             if backups.failedInWindow > 0 { fire(.warning, "backup.failed", "\(backups.failedInWindow) backup run(s) failed in the window") }
         }
+        findings += offsiteFindings(report.offsite)
         for disk in report.disks where disk.usedPercent >= Double(thresholds.diskPercent) {
             fire(.warning, "disk.full", "\(disk.path) is \(disk.usedPercent)% full (limit \(thresholds.diskPercent)%)")
         }

@@ -1043,6 +1043,238 @@ PATH=/usr/local/bin:/usr/bin:/bin
         "colorMode": "value",
         "graphMode": "none"
       }
+    },
+    {
+      "id": 21,
+      "type": "row",
+      "title": "Off-site copies",
+      "collapsed": false,
+      "gridPos": {
+        "x": 0,
+        "y": 40,
+        "w": 24,
+        "h": 1
+      },
+      "panels": []
+    },
+    {
+      "id": 22,
+      "type": "stat",
+      "title": "Age of the newest off-site copy",
+      "description": "How old the newest backup with a complete copy on backup.offsite is (opsctl_offsite_newest_backup_timestamp_seconds): what losing this host now would cost.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 41,
+        "w": 6,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_offsite_newest_backup_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 23,
+      "type": "stat",
+      "title": "Time since the last good off-site run",
+      "description": "opsctl_offsite_last_success_timestamp_seconds.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 6,
+        "y": 41,
+        "w": 6,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_offsite_last_success_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 24,
+      "type": "stat",
+      "title": "Off-site run failed",
+      "description": "1 when the last run could not upload (opsctl_offsite_failed); the local backups are kept and the next run catches up.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 12,
+        "y": 41,
+        "w": 4,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_offsite_failed{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {},
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 25,
+      "type": "stat",
+      "title": "Backups not yet off-site",
+      "description": "Local backups still without a complete remote copy (opsctl_offsite_pending_backups).",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 16,
+        "y": 41,
+        "w": 4,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_offsite_pending_backups{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {},
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 26,
+      "type": "stat",
+      "title": "Remote verify failures",
+      "description": "Off-site copies that failed the last verify --remote (opsctl_offsite_verify_failed_copies).",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 20,
+        "y": 41,
+        "w": 4,
+        "h": 4
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_offsite_verify_failed_copies{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {},
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
     }
   ]
 }
@@ -1205,6 +1437,10 @@ At a glance: {{lanes_line}}
 - verified: {{verified}}
 - in the window: {{in_window}}
 {{/backups}}
+{{#offsite}}
+- off-site: {{newest}}
+- off-site runs: {{runs}}
+{{/offsite}}
 {{^backups}}
 - no backups configured
 {{/backups}}
@@ -1386,6 +1622,15 @@ environments:
       before_deploy: true
       retention: {keep_last: 7, keep_daily: 14, keep_weekly: 8, keep_monthly: 12}
       # keep_hourly, keep_yearly and keep_within: 48h are also available
+      # offsite:                   # every backup also on S3-compatible storage (runbooks/offsite.md)
+      #   url: s3://company-backups/dashboard/prod/          # bucket and prefix
+      #   endpoint: https://s3.eu-central-1.amazonaws.com    # MinIO, Cloudflare R2, B2, Ceph RGW...; default: AWS's, from region
+      #   region: eu-central-1     # R2: auto; default us-east-1 when endpoint is set
+      #   access_key_id: ${AWS_ACCESS_KEY_ID}
+      #   secret_access_key_file: /run/secrets/s3            # or secret_access_key: ${AWS_SECRET_ACCESS_KEY}, or secret_access_key_command: [vault, kv, get, -field=secret, secret/s3]
+      #   part_size: 64MiB         # larger files go up as multipart uploads, 4 parts at a time (5MiB-5GiB; default 16MiB)
+      #   retention: {keep_last: 30}   # the remote policy; default: the local one
+      #   path_style: true         # bucket in the path (default with an endpoint), not in the host name
     handoff:
       since: 8h
       disks: [/srv]
@@ -1396,6 +1641,7 @@ environments:
       log_pattern: "ERROR"         # regex: what counts as an error line in `docker logs`
       thresholds:                  # the Warning rules (runbooks/handoff.md lists every rule)
         backup_max_age: 26h
+        offsite_max_age: 26h       # the newest off-site copy (with backup.offsite)
         disk_percent: 85
         errors: 10
     preflight:                     # `opsctl preflight production`; deploy runs the `fatal` ones first
@@ -1453,6 +1699,26 @@ groups:
         annotations:
           summary: "The release on standby in {{ $labels.env }} expired over 6 h ago and still runs: opsctl status {{ $labels.env }} stops it"
           runbook: "runbooks/deploy-and-rollback.md#standby-and-the-instant-rollback"
+  - name: opsctl-offsite
+    rules:
+      - alert: OpsctlOffsiteFailing
+        # The last run could not copy backups off-site (the local ones are kept; the next run
+        # catches up). Past an hour it will not heal by itself: credentials, bucket, network.
+        expr: opsctl_offsite_failed == 1
+        for: 1h
+        labels: {severity: warning}
+        annotations:
+          summary: "Off-site copies of {{ $labels.env }} are failing: the last run could not upload"
+          runbook: "runbooks/offsite.md#when-the-off-site-copy-fails"
+      - alert: OpsctlOffsiteStale
+        # The newest backup that has a complete off-site copy is more than 26 h old: losing this
+        # host now would lose more than a day, whatever the local backups say.
+        expr: time() - opsctl_offsite_newest_backup_timestamp_seconds > 26 * 3600
+        for: 10m
+        labels: {severity: warning}
+        annotations:
+          summary: "The newest off-site copy of {{ $labels.env }} is over 26 hours old"
+          runbook: "runbooks/offsite.md#when-the-off-site-copy-fails"
 
 """#),
         ("systemd/opsctl-backup@.service", #"""

@@ -125,6 +125,39 @@ enum LedgerSchema {
             expires_at REAL NOT NULL
         );
         """,
+        // 6: off-site copies on S3-compatible storage: each object upload, and each run.
+        """
+        CREATE TABLE offsite_uploads (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            url TEXT NOT NULL,                            -- s3://bucket/prefix/file (never a credential)
+            file TEXT NOT NULL,
+            backup_time REAL,                             -- when the backup was taken (from its name)
+            status TEXT NOT NULL,                         -- uploaded | failed
+            bytes INTEGER,
+            parts INTEGER,
+            duration_ms INTEGER,
+            error_code TEXT,                              -- S3's code (SignatureDoesNotMatch, ...) or opsctl's
+            error TEXT,
+            finished_at REAL NOT NULL
+        );
+        CREATE INDEX offsite_uploads_env_time ON offsite_uploads(env, backup_time);
+        CREATE TABLE offsite_runs (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            url TEXT NOT NULL,
+            status TEXT NOT NULL,                         -- succeeded | failed
+            uploaded INTEGER NOT NULL,
+            pending INTEGER NOT NULL,                     -- local backups still without a complete copy
+            aborted_uploads INTEGER NOT NULL,             -- stale multipart uploads of killed runs
+            pruned INTEGER NOT NULL,
+            error_code TEXT,
+            error TEXT,
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL
+        );
+        CREATE INDEX offsite_runs_env_started ON offsite_runs(env, started_at);
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

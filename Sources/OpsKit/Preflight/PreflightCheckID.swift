@@ -14,6 +14,8 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case tmpfs = "storage.tmpfs"
     case backupSpace = "storage.backup_space"
     case backupVerified = "storage.backup_verified"
+    case offsiteReachable = "offsite.reachable"
+    case offsiteFresh = "offsite.fresh"
     case health = "config.health"
     case smoke = "config.smoke"
     case allowedPaths = "config.allowed_paths"

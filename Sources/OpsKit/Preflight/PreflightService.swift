@@ -72,6 +72,7 @@ public struct PreflightService: Sendable {
         if wanted(.dockerClient) || wanted(.dockerDaemon) || wanted(.dockerImage) { checks += await docker() }
         if wanted(.database) || wanted(.tmpfs) { checks += databaseChecks() }
         if wanted(.backupSpace) || wanted(.backupVerified) { checks += backupChecks() }
+        if wanted(.offsiteReachable) || wanted(.offsiteFresh) { checks += await offsiteChecks() }
         if wanted(.health) { checks.append(healthConfigured()) }
         if wanted(.smoke) { checks.append(smokeConfigured()) }
         if wanted(.allowedPaths) { checks.append(allowedPaths(variables)) }

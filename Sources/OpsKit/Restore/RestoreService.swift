@@ -34,6 +34,8 @@ public enum RestoreService {
         /// What runs the app, to refuse a restore under it; nil when there is nothing to ask.
         public var runtime: (any ReleaseDriver)?
         public var ledgerPath: String?
+        /// `--remote`: the backup comes from the off-site copies, streamed and verified on the way in.
+        public var remote: OffsiteSettings?
 
         public init(env: String, backupDirectory: String, name: String, backup: String?, liveDatabase: String, destination: String?,
                     force: Bool, runtime: (any ReleaseDriver)?, ledgerPath: String?) {
@@ -51,7 +53,9 @@ public enum RestoreService {
 
     public static func restore(_ request: Request, context: OpsContext) async throws(OpsError) -> RestoreReport {
         let started = ContinuousClock.now
-        let backupPath = try chooseBackup(request)
+        let remoteCopy = try request.remote.map { settings throws(OpsError) in try RemoteRestore.choose(request, settings: settings, context: context) }
+        var backupPath = remoteCopy?.url ?? ""
+        if remoteCopy == nil { backupPath = try chooseBackup(request) }
         let drill = request.destination != nil
         let target = request.destination ?? request.liveDatabase
         let targetDirectory = URL(fileURLWithPath: target).deletingLastPathComponent().path
@@ -66,6 +70,8 @@ public enum RestoreService {
             throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
         }
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        // On a new host after a disaster the backup directory may not exist yet: the lock and the safety copy live there.
+        if request.remote != nil { try FileManager.default.createDirectoryIfNeeded(request.backupDirectory) }
         // Held from the verification through the swap: a cron backup must not interleave.
         let lock = try FileLock.acquire(path: BackupNaming.lockPath(directory: request.backupDirectory, name: request.name),
                                         what: "a backup or restore of \(request.name)", command: "opsctl restore", now: context.now)
@@ -76,7 +82,12 @@ public enum RestoreService {
         defer { unlink(temporary) }
         let verification: VerificationResult
         do {
-            verification = try verifyInto(backupPath, temporary: temporary)
+            if let remoteCopy, let settings = request.remote {
+                verification = try RemoteVerifier.verify(remoteCopy, client: S3Client(settings: settings, logger: context.logger), deep: false,
+                                                         temporaryDirectory: targetDirectory, keepAs: temporary)
+            } else {
+                verification = try verifyInto(backupPath, temporary: temporary)
+            }
         } catch {
             try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
                                        reason: error.message, actor: context.actor, at: context.now())

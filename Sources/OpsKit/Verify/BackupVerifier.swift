@@ -29,15 +29,27 @@ public enum BackupVerifier {
     /// only failures of this machine (temp space, I/O) throw.
     /// `keepAs`: inflate into this path and leave it there when the backup is sound (restore).
     public static func verify(path: String, deep: Bool, temporaryDirectory: String, keepAs: String? = nil) throws(OpsError) -> VerificationResult {
-        let started = ContinuousClock.now
         let manifestPath = path + BackupNaming.manifestSuffix
         var manifest: BackupManifest?
         var manifestProblem: String?
         if FileManager.default.fileExists(atPath: manifestPath) {
             do { manifest = try BackupManifest.read(manifestPath) } catch { manifestProblem = "manifest unreadable: \(error.message)" }
         }
-        let fileName = URL(fileURLWithPath: path).lastPathComponent
-        var result = VerificationResult(file: path, ok: false, reason: nil, hasManifest: manifest != nil, compressedBytes: 0,
+        guard let input = FileHandle(forReadingAtPath: path) else {
+            throw OpsError(.io, code: "verify.unreadable", "\(path): cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { try? input.close() }
+        return try verify(input: input, file: path, manifest: manifest, manifestProblem: manifestProblem, deep: deep,
+                          temporaryDirectory: temporaryDirectory, keepAs: keepAs)
+    }
+
+    /// The same checks on a backup read from `input` (a file, or an off-site copy as it downloads).
+    /// `file` names it in the result; its last path component must be the manifest's file.
+    static func verify(input: FileHandle, file: String, manifest: BackupManifest?, manifestProblem: String?, deep: Bool,
+                       temporaryDirectory: String, keepAs: String?) throws(OpsError) -> VerificationResult {
+        let started = ContinuousClock.now
+        let fileName = URL(fileURLWithPath: file).lastPathComponent
+        var result = VerificationResult(file: file, ok: false, reason: nil, hasManifest: manifest != nil, compressedBytes: 0,
                                         databaseBytes: 0, pageCount: nil, deep: deep, durationMs: 0)
         func finish(_ reason: String?) -> VerificationResult {
             result.ok = reason == nil
@@ -60,14 +72,14 @@ public enum BackupVerifier {
         }
         let stream: GzipCheck
         do {
-            stream = try GzipCheck.inflate(path: path, into: temporary)
+            stream = try GzipCheck.inflate(input: input, into: temporary)
         } catch let failure as GzipCheck.Failure {
             result.compressedBytes = failure.compressedBytes
             return finish(failure.reason)
         } catch let error as OpsError {
             throw error
         } catch {
-            throw OpsError(.software, code: "verify.failed", "\(path): \(error)")
+            throw OpsError(.software, code: "verify.failed", "\(file): \(error)")
         }
         result.compressedBytes = stream.compressedBytes
         result.databaseBytes = stream.uncompressedBytes
@@ -122,11 +134,7 @@ struct GzipCheck {
         var compressedBytes: Int64
     }
 
-    static func inflate(path: String, into target: String) throws -> GzipCheck {
-        guard let input = FileHandle(forReadingAtPath: path) else {
-            throw OpsError(.io, code: "verify.unreadable", "\(path): cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { try? input.close() }
+    static func inflate(input: FileHandle, into target: String) throws -> GzipCheck {
         let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard output >= 0 else { throw AtomicFile.failure("cannot create \(target)") }
         defer { close(output) }
