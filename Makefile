@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build release test demo templates bench clean
+.PHONY: setup build release test demo bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -20,10 +20,6 @@ test: setup
 
 demo: build
 	bash scripts/demo.sh
-
-# templates/ is embedded into the binary; regenerate after editing it (a test catches drift).
-templates:
-	python3 scripts/embed-templates.py
 
 bench: release
 	bash scripts/bench/startup.sh

@@ -25,8 +25,7 @@ struct ConfigTests {
         """
 
     @Test func theShippedTemplateIsValidAndComplete() throws {
-        let template = try #require(InitService.templates.first { $0.path == "opsctl.yml" })
-        let config = try parse(template.contents)
+        let config = try parse(EmbeddedTemplate.opsctlYml.contents)
         let production = try config.environment(named: "production")
         #expect(config.app == "dashboard")
         #expect(config.git.tagPrefix == "v")
@@ -48,16 +47,18 @@ struct ConfigTests {
         #expect(production.metrics?.textfileDir == "/var/lib/node_exporter/textfile")
     }
 
-    @Test func theEmbeddedTemplatesMatchTheTemplatesFolder() throws {
+    /// The build-time generator embeds every file under templates/ (dot files aside), byte for byte.
+    @Test func everyTemplateIsEmbeddedByteForByte() throws {
         let folder = repositoryRoot + "/templates"
         let onDisk = try FileManager.default.subpathsOfDirectory(atPath: folder).filter { path in
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: "\(folder)/\(path)", isDirectory: &isDirectory) && !isDirectory.boolValue
+            let hidden = path.split(separator: "/").contains { $0.hasPrefix(".") }
+            return !hidden && FileManager.default.fileExists(atPath: "\(folder)/\(path)", isDirectory: &isDirectory) && !isDirectory.boolValue
         }.sorted()
-        #expect(InitService.templates.map(\.path).sorted() == onDisk, "run `make templates`")
-        for template in InitService.templates {
-            let contents = try String(contentsOfFile: "\(folder)/\(template.path)", encoding: .utf8)
-            #expect(template.contents == contents, "templates/\(template.path) changed: run `make templates`")
+        #expect(EmbeddedTemplate.allCases.map(\.path).sorted() == onDisk)
+        for template in EmbeddedTemplate.allCases {
+            let contents = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(template.path)"))
+            #expect(Data(template.contents.utf8) == contents, "templates/\(template.path) differs from its embedded copy")
         }
     }
 
