@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # The demo: a throw-away environment in a temp dir (a git repo tagged v1.0.0 and v1.0.1, the
 # sample app images, a generated opsctl.yml), then opsctl on it. Run through `make demo`.
+# Every step states the exit code it expects and the demo fails (exit 1) when one differs.
+#   OPSCTL_BINARY  the opsctl to run (default .build/debug/opsctl)
+#   DEMO_APP, DEMO_PORT, DEMO_IMAGE  app name, port and image repository (default demo, 28080, opsctl-demo)
+#   DEMO_DB_MB     size of the demo database (default 20)
+#   DEMO_CLEANUP=1 remove the app's containers and the demo directory at the end (the tests do)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-opsctl="$root/.build/debug/opsctl"
-[ -x "$opsctl" ] || { echo "demo: build first (make demo does)" >&2; exit 1; }
+opsctl=${OPSCTL_BINARY:-$root/.build/debug/opsctl}
+# shellcheck source=demo-lib.sh
+. "$root/scripts/demo-lib.sh"
+[ -x "$opsctl" ] || fail "no opsctl at $opsctl: build first (make demo does)"
+app=${DEMO_APP:-demo}
+port=${DEMO_PORT:-28080}
+image=${DEMO_IMAGE:-opsctl-demo}
 demo=$(mktemp -d /tmp/opsctl-demo.XXXXXX)
-port=${DEMO_PORT:-38080}
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ opsctl %s\n' "$*"; "$opsctl" "$@"; }
+remove_containers() { docker ps -aq --filter "label=opsctl.app=$app" | xargs -r docker rm -f >/dev/null; }
+if [ "${DEMO_CLEANUP:-0}" = 1 ]; then trap 'remove_containers; rm -rf "$demo"' EXIT; fi
 
 step "sample app images (busybox-static, docker import + docker build): 1.0.2 is a broken release"
-export IMAGE=opsctl-demo
-"$root/Tests/Fixtures/sample-app/build.sh" 1.0.0
-"$root/Tests/Fixtures/sample-app/build.sh" 1.0.1
-"$root/Tests/Fixtures/sample-app/build.sh" 1.0.2 unhealthy
-unset IMAGE
+IMAGE=$image "$root/Tests/Fixtures/sample-app/build.sh" 1.0.0
+IMAGE=$image "$root/Tests/Fixtures/sample-app/build.sh" 1.0.1
+IMAGE=$image "$root/Tests/Fixtures/sample-app/build.sh" 1.0.2 unhealthy
 # A previous demo's containers (same app name and port) step aside.
-docker ps -aq --filter label=opsctl.app=demo | xargs -r docker rm -f >/dev/null
+remove_containers
 
 step "a release repository in $demo"
 git -C "$demo" init -q
@@ -34,8 +40,8 @@ step "opsctl init scaffolds the config, cron and systemd units"
 run init --dir "$demo/scaffold"
 
 cat > "$demo/opsctl.yml" <<YAML
-app: demo
-image: opsctl-demo
+app: $app
+image: $image
 git: {dir: ., tag_prefix: v}
 state: .opsctl/state.db
 environments:
@@ -43,7 +49,7 @@ environments:
     driver: docker
     run:
       network: host
-      env: {PORT: "$port", API_TOKEN: "\${DEMO_API_TOKEN:-not-a-real-token}", JWT_SECRET_FILE: .secrets/jwt_secret}
+      env: {PORT: "$port", API_TOKEN: "\${DEMO_API_TOKEN}", JWT_SECRET_FILE: .secrets/jwt_secret}
     health:
       url: http://127.0.0.1:$port/health
       json: {status: healthy}
@@ -66,45 +72,39 @@ environments:
     metrics: {textfile_dir: $demo/metrics}
 YAML
 cd "$demo"
-# The JWT secret lives in a mode-600 file outside git, as the assessment asks.
+# The JWT secret lives in a mode-600 file outside git, as the assessment asks; the API token
+# comes from the environment. Preflight checks both (length, placeholders) before any deploy.
 mkdir -p .secrets
 (umask 077; openssl rand -base64 48 | tr -d '\n' > .secrets/jwt_secret)
+DEMO_API_TOKEN=$(openssl rand -hex 24)
+export DEMO_API_TOKEN
 printf '.env*\n.secrets/\n.opsctl/\n' > .gitignore
 
 step "config check: the resolved config, secrets redacted"
 run config check demo
 
-step "a typo is caught with its line, column and a suggestion"
-sed 's/timeout: 30s/timout: 30s/' opsctl.yml > broken.yml
-set +e
-run --config broken.yml config check
-echo "(exit $?)"
-set -e
+step "a typo is caught with its line, column and a suggestion (exit 78)"
+sed 's/^      timeout: 5s$/      timout: 5s/' opsctl.yml > broken.yml
+cmp -s opsctl.yml broken.yml && fail "the typo step's sed no longer matches opsctl.yml"
+expect 78 --config broken.yml config check
 
 step "preflight: the runbook's pre-deployment checklist (deploy runs its fatal subset by itself)"
-set +e
-run preflight demo
-echo "(exit $?: the database and its backups come later in this demo; deploy insists only on preflight.fatal: secrets, health, allowed paths)"
-set -e
+echo "(exit 1 expected: the database and its backups come later in this demo; deploy insists only on preflight.fatal: secrets, health, allowed paths)"
+expect 1 preflight demo
 
+# The handoff's picture covers the demo's own "shift", from here to the end.
+shift_start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 step "deploy 1.0.0, then upgrade to 1.0.1 (the old container is kept, stopped, for rollback)"
 run deploy demo 1.0.0 --message "first release"
 run deploy demo 1.0.1
 
-step "a bad version, a missing tag: refused before anything changes"
-set +e
-run deploy demo 1.0
-echo "(exit $?)"
-run deploy demo 1.0.9
-echo "(exit $?)"
-set -e
+step "a bad version, a missing tag: refused before anything changes (exit 64)"
+expect 64 deploy demo 1.0
+expect 64 deploy demo 1.0.9
 
-step "deploy the broken 1.0.2: health fails, opsctl puts 1.0.1 back by itself"
+step "deploy the broken 1.0.2: health fails, opsctl puts 1.0.1 back by itself (exit 3)"
 run deploy demo 1.0.2 --dry-run
-set +e
-run deploy demo 1.0.2
-echo "(exit $?: failed, the previous release serves again)"
-set -e
+expect 3 deploy demo 1.0.2
 
 step "manual rollback to the newest older release, then forward again with --to"
 run rollback demo
@@ -118,10 +118,10 @@ run history demo
 
 step "backup: an online snapshot while the app writes, parallel gzip, manifest, retention"
 mkdir -p "$demo/data"
-python3 "$root/Tests/Fixtures/db/generate.py" "$demo/data/demo.db" 20 >/dev/null
+python3 "$root/Tests/Fixtures/db/generate.py" "$demo/data/demo.db" "${DEMO_DB_MB:-20}" >/dev/null
 # Backups the old cron script made (same naming, no manifest): opsctl manages them too.
 mkdir -p "$demo/backups"
-for day in 01 02 03 04; do gzip -c "$demo/data/demo.db" > "$demo/backups/demo_202611${day}_020000.db.gz"; done
+for day in 01 02 03 04; do gzip -c "$demo/data/demo.db" > "$demo/backups/${app}_202611${day}_020000.db.gz"; done
 python3 "$root/Tests/Fixtures/db/writer.py" "$demo/data/demo.db" --interval-ms 5 --seconds 30 >/dev/null 2>&1 &
 writer=$!
 sleep 1
@@ -134,14 +134,12 @@ run backups demo
 step "prune --dry-run: why each file is kept"
 run prune demo --dry-run --keep-last 1 --keep-daily 2
 
-step "verify: gzip CRC and length, sha256 vs manifest, SQLite's own checks"
+step "verify: gzip CRC and length, sha256 vs manifest, SQLite's own checks (exit 1: one backup is bad)"
 # One old backup got truncated on its way to the NAS; gzip -t would not have been asked.
-head -c 4000000 "$demo/backups/demo_20261104_020000.db.gz" > "$demo/backups/demo_20261104_020000.db.gz.part"
-mv "$demo/backups/demo_20261104_020000.db.gz.part" "$demo/backups/demo_20261104_020000.db.gz"
-set +e
-run verify demo
-echo "(exit $?: a bad backup is a failed check)"
-set -e
+old="$demo/backups/${app}_20261104_020000.db.gz"
+head -c "$(( $(stat -c %s "$old") / 2 ))" "$old" > "$old.part"
+mv "$old.part" "$old"
+expect 1 verify demo
 run verify demo --latest --deep
 
 step "restore drill: the newest verified backup, elsewhere; the live database is untouched"
@@ -159,8 +157,24 @@ cat "$demo/metrics/opsctl_demo.prom"
 step "end of shift: a note for the next shift, then the handoff report"
 run note demo "1.0.2 fails its health check (503): do not redeploy before the fix"
 run handoff demo --since 1h
-run handoff demo --since 1h --format html --output "$demo/handoff.html"
+run handoff demo --from "$shift_start" --format html --output "$demo/handoff.html"
+
+step "the handoff at a glance: headless Chromium renders the HTML report (timeline, trends, banner)"
+if command -v chromium >/dev/null; then
+    # As root Chromium needs --no-sandbox; its profile stays inside the demo directory.
+    chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$demo/.chromium" \
+        --window-size=1100,1150 --screenshot="$demo/handoff.png" "file://$demo/handoff.html" 2>/dev/null
+    [ -s "$demo/handoff.png" ] || { echo "demo: chromium wrote no screenshot" >&2; exit 1; }
+    echo "screenshot: $demo/handoff.png (the report itself: $demo/handoff.html)"
+else
+    echo "(chromium is not installed: scripts/setup.sh installs it; open $demo/handoff.html in a browser instead)"
+fi
 
 echo
-echo "demo environment left in $demo; the app still runs on 127.0.0.1:$port"
-echo "stop it with: docker ps -aq --filter label=opsctl.app=demo | xargs -r docker rm -f"
+if [ "${DEMO_CLEANUP:-0}" = 1 ]; then
+    echo "demo finished: every step exited as announced (removing $demo and the app's containers)"
+else
+    echo "demo finished: every step exited as announced"
+    echo "demo environment left in $demo; the app still runs on 127.0.0.1:$port"
+    echo "stop it with: docker ps -aq --filter label=opsctl.app=$app | xargs -r docker rm -f"
+fi

@@ -12,11 +12,12 @@ as_root() {
 }
 
 # --- system packages ------------------------------------------------------------------------
-# prometheus: for promtool (tests check the metrics files with it).
+# prometheus: for promtool (tests check the metrics files with it). chromium + fonts-dejavu-core:
+# a headless browser renders the handoff's HTML report in the tests (and the README screenshot).
 # dpkg-dev, lintian, man-db: make deb (dpkg-shlibdeps, dpkg-deb), its lintian check, and the
 # test that renders the installed man page.
 packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose
-          dpkg-dev lintian man-db)
+          chromium fonts-dejavu-core dpkg-dev lintian man-db)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -6,6 +6,7 @@ struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Online SQLite backup: consistent under writes, parallel gzip, manifest, then retention.",
+        usage: Usage.lines("opsctl backup [<environment>] [--db <path>] [--dir <dir>] [--name <name>]", "[--level <level>] [--no-prune] [--wait-lock <duration>]"),
         discussion: "opsctl backup production   |   opsctl backup --db /srv/app/app.db --dir /srv/backups")
 
     @OptionGroup var global: GlobalOptions
@@ -29,17 +30,15 @@ struct BackupCommand: AsyncParsableCommand {
     var noPrune = false
 
     @Option(help: ArgumentHelp("Wait this long for a running backup of the same database (e.g. 5m) instead of exiting 5.", valueName: "duration"))
-    var waitLock: String?
+    var waitLock: OpsDuration?
 
     func validate() throws {
         guard (environment == nil) != (db == nil) else { throw ValidationError("give an environment, or --db PATH --dir DIR") }
         if db != nil, dir == nil { throw ValidationError("--db needs --dir") }
         if let level, !(1...9).contains(level) { throw ValidationError("--level must be 1-9") }
-        _ = try parseWaitLock(waitLock)
     }
 
     func run() async throws {
-        let waitLock = try parseWaitLock(self.waitLock)
         try await Output.run(global) { context throws(OpsError) in
             var request: BackupRequest
             if let environment {
@@ -55,7 +54,7 @@ struct BackupCommand: AsyncParsableCommand {
             request.waitLock = waitLock
             let progress = ProgressBar(label: "compressing", enabled: !global.json && !global.quiet)
             defer { progress.finish() }
-            return try BackupService.run(request, context: context, progress: progress.enabled ? progress.update : nil)
+            return try await BackupService.run(request, context: context, interruption: nil, progress: progress.enabled ? progress.update : nil)
         }
     }
 }

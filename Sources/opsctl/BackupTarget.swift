@@ -25,13 +25,7 @@ struct BackupLocationOptions: ParsableArguments {
         }
         let (config, _) = try Output.load(global, context)
         let environment = try config.environment(named: self.environment!)
-        let location = try config.backupLocation(of: environment)
-        return (location.directory, name ?? location.name, environment, config)
+        let target = config.backupTarget(of: environment)
+        return (try target.requireDirectory(), name ?? target.name, environment, config)
     }
-}
-
-func parseWaitLock(_ text: String?) throws -> OpsDuration? {
-    guard let text else { return nil }
-    guard let duration = OpsDuration(parsing: text) else { throw ValidationError("--wait-lock \"\(text)\" is not a duration (e.g. 30s, 5m)") }
-    return duration
 }

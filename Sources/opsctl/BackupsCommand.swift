@@ -4,7 +4,8 @@ import OpsKit
 struct BackupsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backups",
-        abstract: "List backups: time, age, size, compression ratio, verified state.")
+        abstract: "List backups: time, age, size, compression ratio, verified state.",
+        usage: Usage.lines("opsctl backups [<environment>] [--dir <dir>] [--name <name>]"))
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var location: BackupLocationOptions

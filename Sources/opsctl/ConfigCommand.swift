@@ -9,7 +9,8 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate opsctl.yml and print the resolved config, secrets redacted.")
+            abstract: "Validate opsctl.yml and print the resolved config, secrets redacted.",
+            usage: Usage.lines("opsctl config check [<environment>]"))
 
         @OptionGroup var global: GlobalOptions
 

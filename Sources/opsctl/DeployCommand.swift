@@ -13,18 +13,18 @@ struct ReleaseOptions: ParsableArguments {
     var force = false
 
     @Option(help: ArgumentHelp("Queue behind a running deploy or rollback for up to this long instead of exiting 5.", valueName: "duration"))
-    var waitLock: String?
+    var waitLock: OpsDuration?
 
     @Option(help: ArgumentHelp("Why, for the ledger and the handoff.", valueName: "text"))
     var message: String?
 
-    func options(noRollback: Bool) throws -> DeployOptions {
+    func options(noRollback: Bool) -> DeployOptions {
         var options = DeployOptions()
         options.dryRun = dryRun
         options.skipSmoke = skipSmoke
         options.force = force
         options.noRollback = noRollback
-        options.waitLock = try parseWaitLock(waitLock)
+        options.waitLock = waitLock
         options.message = message
         return options
     }
@@ -46,10 +46,14 @@ struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
         abstract: "Deploy a tagged release: validate, lock, switch containers, health-wait, smoke; roll back by itself on failure.",
+        usage: Usage.lines("opsctl deploy <environment> <version> [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>] [--no-rollback]"),
         discussion: """
-            Exit 0 deployed (or already live), 3 failed and the previous release serves again, 4 failed and nothing
-            healthy serves, 5 another deploy holds the lock, 64 bad version/unknown env/missing tag, 69 docker or the
-            image unavailable, 78 bad config. SIGINT/SIGTERM roll back and record the run as interrupted.
+            Exit 0 deployed (or already live), 3 failed and the previous release serves again, \
+            4 failed and nothing healthy serves, 5 another deploy holds the lock, \
+            64 bad version/unknown env/missing tag, 69 docker or the image unavailable, 78 bad config.
+
+            SIGINT/SIGTERM roll back and record the run as interrupted; while queued behind \
+            --wait-lock they stop the wait and change nothing.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -66,7 +70,7 @@ struct DeployCommand: AsyncParsableCommand {
     var noRollback = false
 
     func run() async throws {
-        let options = try release.options(noRollback: noRollback)
+        let options = release.options(noRollback: noRollback)
         try await release.run(global, environment: environment, options: options) { service throws(OpsError) in
             try await service.deploy(version, options: options)
         }
@@ -77,6 +81,7 @@ struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Go back to the newest succeeded release older than the live one (or --to VERSION), with the same health-wait and smoke.",
+        usage: Usage.lines("opsctl rollback <environment> [--to <version>] [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>]"),
         discussion: "The kept container starts in seconds; without one, its image runs fresh. Exit codes as deploy.")
 
     @OptionGroup var global: GlobalOptions
@@ -90,7 +95,7 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var release: ReleaseOptions
 
     func run() async throws {
-        let options = try release.options(noRollback: false)
+        let options = release.options(noRollback: false)
         try await release.run(global, environment: environment, options: options) { service throws(OpsError) in
             try await service.rollback(to: to, options: options)
         }

@@ -15,3 +15,15 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Only errors on stderr.")
     var quiet = false
 }
+
+/// Usage lines that fit 80 columns: ArgumentParser wraps every part of the help but the
+/// synopsis, which it prints as one line however many options there are. A test checks that
+/// each line fits and names every option the help lists.
+enum Usage {
+    static let global = "[--config <file>] [--json] [--verbose ...] [--quiet]"
+
+    /// The command's own lines, then the options every command takes.
+    static func lines(_ lines: String...) -> String {
+        (lines + [global]).joined(separator: "\n")
+    }
+}

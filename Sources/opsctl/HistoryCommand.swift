@@ -4,7 +4,8 @@ import OpsKit
 struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
-        abstract: "Deploys and rollbacks of an environment, newest first.")
+        abstract: "Deploys and rollbacks of an environment, newest first.",
+        usage: Usage.lines("opsctl history <environment> [--limit <limit>]"))
 
     @OptionGroup var global: GlobalOptions
 

@@ -4,7 +4,8 @@ import OpsKit
 struct NoteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "note",
-        abstract: "Record a pending item for the next shift handoff.")
+        abstract: "Record a pending item for the next shift handoff.",
+        usage: Usage.lines("opsctl note <environment> [<text>] [--done <id>]"))
 
     @OptionGroup var global: GlobalOptions
 

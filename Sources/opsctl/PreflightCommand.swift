@@ -5,6 +5,7 @@ struct PreflightCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preflight",
         abstract: "The runbook's pre-deployment checklist: secrets, docker, storage, config, clock. Exit 1 if any check fails.",
+        usage: Usage.lines("opsctl preflight <environment>"),
         discussion: "Secret values are checked, never printed. opsctl deploy runs the checks in preflight.fatal first.")
 
     @OptionGroup var global: GlobalOptions

@@ -5,9 +5,10 @@ struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Apply retention (restic semantics) to a backup directory.",
+        usage: Usage.lines("opsctl prune [<environment>] [--dir <dir>] [--name <name>] [--dry-run]", "[--keep-last <n>] [--keep-hourly <n>] [--keep-daily <n>]", "[--keep-weekly <n>] [--keep-monthly <n>] [--keep-yearly <n>]", "[--keep-within <duration>]"),
         discussion: """
-            Keeps the newest backup per hour/day/ISO week/month/year, the N newest, and everything within a
-            duration of the newest; rules are ORed. Never deletes the newest backup, the newest verified
+            Keeps the newest backup per hour/day/ISO week/month/year, the N newest, and everything within a \
+            duration of the newest; rules are ORed. Never deletes the newest backup, the newest verified \
             backup, or any file not named <name>_YYYYMMDD_HHMMSS.db.gz. Flags override backup.retention.
             """)
 
@@ -17,20 +18,25 @@ struct PruneCommand: AsyncParsableCommand {
     @Flag(help: "Show what would be deleted and why each file is kept; delete nothing.")
     var dryRun = false
 
-    @Option var keepLast: Int?
-    @Option var keepHourly: Int?
-    @Option var keepDaily: Int?
-    @Option var keepWeekly: Int?
-    @Option var keepMonthly: Int?
-    @Option var keepYearly: Int?
+    @Option(help: ArgumentHelp("Keep the n newest backups.", valueName: "n"))
+    var keepLast: Int?
+    @Option(help: ArgumentHelp("The newest backup in each of the n most recent hours that have one.", valueName: "n"))
+    var keepHourly: Int?
+    @Option(help: ArgumentHelp("The newest backup in each of the n most recent days that have one.", valueName: "n"))
+    var keepDaily: Int?
+    @Option(help: ArgumentHelp("The newest backup in each of the n most recent ISO weeks that have one.", valueName: "n"))
+    var keepWeekly: Int?
+    @Option(help: ArgumentHelp("The newest backup in each of the n most recent months that have one.", valueName: "n"))
+    var keepMonthly: Int?
+    @Option(help: ArgumentHelp("The newest backup in each of the n most recent years that have one.", valueName: "n"))
+    var keepYearly: Int?
     @Option(help: ArgumentHelp("Keep everything this much younger than the newest backup (e.g. 48h).", valueName: "duration"))
-    var keepWithin: String?
+    var keepWithin: OpsDuration?
 
     func validate() throws {
         for value in [keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly] {
             if let value, value < 0 { throw ValidationError("--keep-* counts must be 0 or more") }
         }
-        if let keepWithin, OpsDuration(parsing: keepWithin) == nil { throw ValidationError("--keep-within \"\(keepWithin)\" is not a duration") }
     }
 
     func run() async throws {
@@ -42,7 +48,7 @@ struct PruneCommand: AsyncParsableCommand {
                 // Flags replace the configured policy as a whole, so what runs is what was typed.
                 policy = RetentionPolicy(keepLast: keepLast, keepHourly: keepHourly, keepDaily: keepDaily, keepWeekly: keepWeekly,
                                          keepMonthly: keepMonthly, keepYearly: keepYearly,
-                                         keepWithin: keepWithin.flatMap(OpsDuration.init(parsing:)))
+                                         keepWithin: keepWithin)
             }
             return try PruneService.prune(directory: target.directory, name: target.name, policy: policy, dryRun: dryRun, context: context)
         }

@@ -5,6 +5,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Prove backups restore: gzip CRC and length, SHA-256 against the manifest, then SQLite's own checks.",
+        usage: Usage.lines("opsctl verify [<environment>] [--dir <dir>] [--file <file>]", "[--name <name>] [--latest] [--deep]"),
         discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --dir DIR  |  --file F")
 
     @OptionGroup var global: GlobalOptions
@@ -46,10 +47,10 @@ struct VerifyCommand: AsyncParsableCommand {
             }
             let (config, context) = try Output.load(global, context)
             let environment = try config.environment(named: self.environment!)
-            let location = try config.backupLocation(of: environment)
-            return try VerifyService.verify(.directory(location.directory, name: name ?? location.name, latestOnly: latest), deep: deep,
+            let target = config.backupTarget(of: environment)
+            return try VerifyService.verify(.directory(try target.requireDirectory(), name: name ?? target.name, latestOnly: latest), deep: deep,
                                             env: environment.name, ledgerPath: config.state, metricsDirectory: environment.metrics?.textfileDir,
-                                            liveDatabase: environment.database?.path, context: context)
+                                            liveDatabase: target.databasePath, context: context)
         }
     }
 }

@@ -4,7 +4,8 @@ import OpsKit
 struct VersionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "version",
-        abstract: "opsctl's version and the sqlite, zlib and libcurl it is linked with.")
+        abstract: "opsctl's version and the sqlite, zlib and libcurl it is linked with.",
+        usage: Usage.lines("opsctl version"))
 
     @OptionGroup var global: GlobalOptions
 

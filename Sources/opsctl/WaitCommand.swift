@@ -4,7 +4,8 @@ import OpsKit
 struct WaitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait",
-        abstract: "Wait until the environment's health check passes (health: in opsctl.yml); exit 1 if it does not in time.")
+        abstract: "Wait until the environment's health check passes (health: in opsctl.yml); exit 1 if it does not in time.",
+        usage: Usage.lines("opsctl wait <environment> [--timeout <duration>]"))
 
     @OptionGroup var global: GlobalOptions
 
@@ -12,11 +13,7 @@ struct WaitCommand: AsyncParsableCommand {
     var environment: String
 
     @Option(help: ArgumentHelp("Give up after this long (default: health.timeout).", valueName: "duration"))
-    var timeout: String?
-
-    func validate() throws {
-        if let timeout, OpsDuration(parsing: timeout) == nil { throw ValidationError("--timeout \"\(timeout)\" is not a duration (e.g. 60s)") }
-    }
+    var timeout: OpsDuration?
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
@@ -25,7 +22,7 @@ struct WaitCommand: AsyncParsableCommand {
             guard let health = environment.health else {
                 throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is not set")
             }
-            return await HealthWaiter(settings: health).wait(timeout: timeout.flatMap(OpsDuration.init(parsing:)))
+            return await HealthWaiter(settings: health).wait(timeout: timeout)
         }
     }
 }

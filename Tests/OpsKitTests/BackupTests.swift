@@ -112,7 +112,7 @@ struct BackupServiceTests {
 
         let ledger = try Ledger(path: ledgerPath)
         let row = try #require(try ledger.lastBackup(env: "production"))
-        #expect(row.status == "succeeded")
+        #expect(row.status == .succeeded)
         #expect(row.file == report.path)
         #expect(row.bytes == manifest.bytes)
 

@@ -78,7 +78,7 @@ struct DockerClientTests {
         let app = "client-\(UInt32.random(in: 0...UInt32.max))"
         let name = "\(app)-test-1.0.0"
         try await setUp("docker", ["create", "--name", name, "--network", "host", "--label", "opsctl.app=\(app)", "--label", "opsctl.env=test",
-                                   "--label", "opsctl.version=1.0.0", "-e", "PORT=39123", "opsctl-sample:1.0.0"])
+                                   "--label", "opsctl.version=1.0.0", "-e", "PORT=29123", "opsctl-sample:1.0.0"])
         defer { _ = try? Foundation.Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["docker", "rm", "-f", name]).waitUntilExit() }
         let found = try await docker.containers(labels: ["opsctl.app": app, "opsctl.env": "test"])
         #expect(found.map(\.name) == [name])

@@ -7,8 +7,10 @@ import OpsTestSupport
 /// its own: templates that would break a naive literal, clashing names, git describe's cases.
 @Suite struct CodegenTests {
     /// Built next to this test binary: SwiftPM builds plugin tools into the same directory.
-    static let tool = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        .deletingLastPathComponent().appendingPathComponent("opskit-codegen-tool").path
+    static let tool: String = {
+        let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("opskit-codegen-tool").path
+    }()
 
     func codegen(_ arguments: [String]) async throws -> ProcessResult {
         try await SubprocessRunner().run(ProcessRequest(Self.tool, arguments, timeout: .seconds(60)))

@@ -71,11 +71,17 @@ struct BackupVerifierTests {
 
     @Test func manifestMismatches() async throws {
         let report = try await goodBackup()
-        // A manifest that belongs to another file.
-        let copy = "\(backups)/app_20200101_000010.db.gz"
+        // A copy under another name, with its manifest: the bytes match, so it passes with a note.
+        let copy = directory.file("pre-migration.db.gz")
         try FileManager.default.copyItem(atPath: report.path, toPath: copy)
         try FileManager.default.copyItem(atPath: report.path + ".manifest.json", toPath: copy + ".manifest.json")
-        #expect(try verify(copy).reason == "manifest names another file (\(report.file))")
+        let renamed = try verify(copy)
+        #expect(renamed.ok, "\(renamed.reason ?? "")")
+        #expect(renamed.note == "a copy of \(report.file) (its manifest names that file; sha256 and size checked against it)")
+        // Another name and other bytes (the gzip header's timestamp: still valid gzip): the manifest's hash decides.
+        let other = try variant(report, "app_20200101_000011.db.gz") { $0[4] ^= 0x01 }
+        try FileManager.default.copyItem(atPath: report.path + ".manifest.json", toPath: other + ".manifest.json")
+        #expect(try verify(other).reason == "sha256 differs from manifest")
         // The right file name, a different hash.
         var manifest = report.manifest
         manifest.sha256 = String(repeating: "0", count: 64)

@@ -300,7 +300,7 @@ struct DeployTests {
         #expect(first.stdout.contains("pre-deploy backup"))
         let backups = try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path + "/backups").filter { $0.hasSuffix(".db.gz") }
         #expect(backups.count == 1)
-        #expect(try fixture.ledger.lastBackup(env: "production")?.status == "succeeded")
+        #expect(try fixture.ledger.lastBackup(env: "production")?.status == .succeeded)
         #expect(try await fixture.opsctl.run("deploy", "production", "1.0.1").exitCode == 0)
         #expect(try fixture.directory.read("hooks.log") == "pre production 1.0.0 from=\npost 1.0.0\npre production 1.0.1 from=1.0.0\npost 1.0.1\n")
         try fixture.directory.write("block", "")
@@ -347,6 +347,27 @@ struct DeployTests {
         #expect(queuedCode == 0, "\(queuedOutput)")
         #expect(try await fixture.releases() == ["1.0.0": false, "1.0.4": false, "1.0.1": true])
         #expect(try fixture.rows().first { $0.version == "1.0.1" }?.previousVersion == "1.0.4")
+    }
+
+    /// A deploy queued behind --wait-lock 5m stops waiting on SIGTERM at once, changing nothing.
+    @Test func sigtermStopsAQueuedDeployPromptly() async throws {
+        let fixture = try await DeployFixture()
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let lockPath = fixture.directory.path + "/.opsctl/.deploy-production.lock"
+        let held = try FileLock.acquire(path: lockPath, what: "a deploy", command: "held by the test")
+        defer { held.release() }
+        let queued = try await fixture.background(["deploy", "production", "1.0.1", "--wait-lock", "5m"], name: "queued")
+        try await fixture.eventually("the queued deploy to wait on the lock") {
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(queued.pid)/fd")) ?? []
+            return descriptors.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(queued.pid)/fd/\($0)")) == lockPath }
+        }
+        let signalled = ContinuousClock.now
+        kill(queued.pid, SIGTERM)
+        #expect(try await queued.finished() == 5)
+        #expect(ContinuousClock.now - signalled < .seconds(60), "noticed within a poll, not when the 5 minutes end")
+        #expect(try fixture.directory.read("queued.err").contains("stopped waiting for the lock (interrupted by SIGTERM)"))
+        #expect(fixture.serving() == "1.0.0")
+        #expect(try fixture.rows().count == 1, "nothing was recorded: the deploy never started")
     }
 
     @Test func sigtermDuringTheHealthWaitRestoresThePreviousRelease() async throws {

@@ -152,7 +152,7 @@ struct HandoffVerdictTests {
         return (level, findings.first?.rule)
     }
 
-    func deploy(_ kind: String, _ status: String) -> HandoffReport.Deploy {
+    func deploy(_ kind: String, _ status: DeploymentStatus) -> HandoffReport.Deploy {
         .init(id: 1, kind: kind, version: "1.0.1", status: status, at: Date())
     }
 
@@ -161,11 +161,11 @@ struct HandoffVerdictTests {
         #expect(decide { $0.health?.ok = false } == (.critical, "health.failing"))
         #expect(decide { $0.verifications.lastStatus = "failed" } == (.critical, "verify.failed"))
         #expect(decide { $0.database?.ok = false } == (.critical, "database.check_failed"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", "failed")] } == (.critical, "deploy.failed"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", "rolled_back")] } == (.warning, "deploy.rolled_back"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", "interrupted")] } == (.warning, "deploy.rolled_back"))
-        #expect(decide { $0.deploys = [self.deploy("rollback", "succeeded")] } == (.warning, "deploy.rolled_back"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", "succeeded")] } == (.healthy, nil))
+        #expect(decide { $0.deploys = [self.deploy("deploy", .failed)] } == (.critical, "deploy.failed"))
+        #expect(decide { $0.deploys = [self.deploy("deploy", .rolledBack)] } == (.warning, "deploy.rolled_back"))
+        #expect(decide { $0.deploys = [self.deploy("deploy", .interrupted)] } == (.warning, "deploy.rolled_back"))
+        #expect(decide { $0.deploys = [self.deploy("rollback", .succeeded)] } == (.warning, "deploy.rolled_back"))
+        #expect(decide { $0.deploys = [self.deploy("deploy", .succeeded)] } == (.healthy, nil))
         #expect(decide { $0.backups?.ageHours = 27 } == (.warning, "backup.stale"))
         #expect(decide { $0.backups?.ageHours = 25.9 } == (.healthy, nil))
         #expect(decide { $0.backups?.ageHours = nil } == (.warning, "backup.stale"))
@@ -191,5 +191,34 @@ struct HandoffVerdictTests {
         #expect(summary.errors == 3)
         #expect(summary.top.first?.count == 2)
         #expect(summary.top.first?.text == "N-N-NTN:N:NZ ERROR: payment N failed for token <redacted>")
+    }
+}
+
+/// Who wrote the handoff and how long deploys took, as a cron job run would print them.
+struct HandoffWordingTests {
+    /// cron and systemd start jobs without $USER: the handoff names the uid's login name.
+    @Test func withoutUserTheHandoffIsByTheLoginName() async throws {
+        let directory = TemporaryDirectory("opsctl-handoff-by")
+        try directory.write("opsctl.yml", "app: app\nimage: app\nenvironments:\n  production: {}\n")
+        let result = try await SubprocessRunner().run(ProcessRequest("env", ["-u", "USER", "-u", "LOGNAME", "-u", "OPSCTL_ACTOR", Opsctl.binary, "handoff", "production", "--json"],
+                                                                     workingDirectory: directory.path, environment: ["OPSCTL_CONFIG": ""]))
+        #expect(result.succeeded, "\(result.standardErrorTail)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let expected = try #require(OpsContext.loginName(uid: getuid()), "the test user has a passwd entry")
+        #expect(report["by"] as? String == expected)
+        #expect(OpsContext(environment: [:]).actor == expected)
+        #expect(OpsContext(environment: ["USER": ""]).actor == expected, "an empty $USER is no name")
+        #expect(OpsContext(environment: ["USER": "alice", "OPSCTL_ACTOR": "deploy-bot"]).actor == "deploy-bot")
+    }
+
+    @Test func subSecondDurationsAreMilliseconds() throws {
+        #expect(TextFormat.duration(milliseconds: 480) == "480 ms")
+        #expect(TextFormat.duration(milliseconds: 1500) == "1.5 s")
+        #expect(TextFormat.duration(milliseconds: 12_340) == "12.3 s")
+        #expect(TextFormat.duration(milliseconds: 125_000) == "2m")
+        var report = HandoffVerdictTests().report()
+        report.deploys = [.init(id: 1, kind: "rollback", version: "1.0.0", status: .succeeded, at: Date(), durationSeconds: 0, durationMs: 480)]
+        let markdown = try HandoffRenderer.render(report, format: .markdown, templateOverride: nil)
+        #expect(markdown.contains("succeeded, by ?, took 480 ms"), "\(markdown)")
     }
 }

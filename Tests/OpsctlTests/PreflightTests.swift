@@ -22,13 +22,13 @@ final class PreflightFixture {
         try writeConfig(extra: extra)
     }
 
-    func writeConfig(extra: String = "", health: Bool = true, smoke: Bool = true) throws {
+    func writeConfig(extra: String = "", run: String = "{env_file: .env.production}", health: Bool = true, smoke: Bool = true) throws {
         try directory.write("opsctl.yml", """
             app: app
             image: opsctl-preflight-test
             environments:
               production:
-                run: {env_file: .env.production}
+                run: \(run)
             \(health ? "    health: {url: \"http://127.0.0.1:1/health\"}" : "")
             \(smoke ? "    smoke: {base_url: \"http://127.0.0.1:1\", checks: [{name: health, path: /health}]}" : "")
                 database: {path: data/app.db}
@@ -67,10 +67,61 @@ struct PreflightTests {
             #expect(result.checks["secrets.strength"]?.first?.summary.contains(reason) == true, "\(value): \(result.checks["secrets.strength"] ?? [])")
             #expect(!result.output.contains(value), "a secret value is never printed")
         }
+        try fixture.writeConfig(extra: "    preflight: {secret_keys: [JWT_SECRET]}")
         try fixture.directory.write(".env.production", "NODE_ENV=production\n", mode: 0o600)
-        #expect(try await fixture.run().checks["secrets.strength"]?.first?.summary == "JWT_SECRET is not set (env_file or run.env)")
-        try fixture.writeConfig(extra: "    preflight: {secret_keys: [], skip: [clock.ntp]}")
-        #expect(try await fixture.status("secrets.strength") == "missing", "no keys configured, nothing to check")
+        #expect(try await fixture.run().checks["secrets.strength"]?.first?.summary == "JWT_SECRET is not set (env_file or run.env) but preflight.secret_keys names it")
+        try fixture.writeConfig(extra: "    preflight: {skip: [secrets.strength]}")
+        #expect(try await fixture.status("secrets.strength") == "missing", "a skipped check is not run")
+    }
+
+    /// Without a preflight section, the secrets checked are the ones the app really has: no
+    /// app's key name (the seed's JWT_SECRET) is a default.
+    @Test func secretStrengthChecksTheSecretLookingKeysTheEnvironmentHas() async throws {
+        let strong = PreflightFixture.strongSecret
+        let fixture = try await PreflightFixture(envFile: "SECRET_TOKEN=\(strong)\nNODE_ENV=production\n")
+        var result = try await fixture.run()
+        #expect(result.checks["secrets.strength"]?.map(\.status) == ["pass"], "\(result.output)")
+        #expect(result.checks["secrets.strength"]?.first?.summary.hasPrefix("SECRET_TOKEN is") == true)
+
+        // Every *_SECRET, *_TOKEN, *_PASSWORD, *_KEY of the env file and run.env, and NAME_FILE entries.
+        try fixture.directory.write(".env.production", "SECRET_TOKEN=\(strong)\nDB_PASSWORD=hunter2\nSTRIPE_KEY=changeme\nNODE_ENV=production\n", mode: 0o600)
+        try fixture.directory.write(".secrets/session", "short", mode: 0o600)
+        try fixture.writeConfig(run: "{env_file: .env.production, env: {SESSION_FILE: .secrets/session, API_SECRET: \"\"}}")
+        result = try await fixture.run()
+        let summaries = result.checks["secrets.strength"]?.map(\.summary) ?? []
+        #expect(result.code == 1)
+        #expect(summaries.count == 5, "\(summaries)")
+        #expect(summaries.contains { $0.hasPrefix("SECRET_TOKEN is") })
+        #expect(summaries.contains { $0.hasPrefix("DB_PASSWORD in") && $0.contains("is 7 characters") })
+        #expect(summaries.contains { $0.hasPrefix("STRIPE_KEY in") && $0.hasSuffix("known placeholder/default value") })
+        #expect(summaries.contains { $0.hasPrefix("SESSION in") && $0.contains("is 5 characters") })
+        #expect(summaries.contains { $0.hasPrefix("API_SECRET in") && $0.hasSuffix("is empty") })
+        for value in [strong, "hunter2"] { #expect(!result.output.contains(value)) }
+
+        // No secrets at all: nothing to be weak, and the check says so.
+        try fixture.writeConfig()
+        try fixture.directory.write(".env.production", "NODE_ENV=production\n", mode: 0o600)
+        result = try await fixture.run()
+        #expect(result.checks["secrets.strength"]?.map(\.status) == ["pass"])
+        #expect(result.checks["secrets.strength"]?.first?.summary.hasPrefix("no secrets configured") == true)
+    }
+
+    /// The issue's new user: app barsapp, database app.db, no backup.name. Preflight must look for
+    /// the files `opsctl backup` writes (barsapp_*.db.gz), not for names made from the database file.
+    @Test func storageChecksFindTheBackupsBackupWroteWhenTheNamesDiffer() async throws {
+        let fixture = try await PreflightFixture()
+        let config = try fixture.directory.read("opsctl.yml").replacingOccurrences(of: "app: app\n", with: "app: barsapp\n")
+        try fixture.directory.write("opsctl.yml", config)
+        #expect(try await fixture.opsctl.run("backup", "production").exitCode == 0)
+        #expect(try await fixture.opsctl.run("verify", "production", "--latest").exitCode == 0)
+        let result = try await fixture.run()
+        let verified = try #require(result.checks["storage.backup_verified"]?.first)
+        #expect(verified.status == "pass", "\(verified.summary)")
+        #expect(verified.summary.hasPrefix("newest backup barsapp_"))
+        let status = try await fixture.opsctl.run("status", "production", "--json")
+        let backups = try #require(try status.json()["backups"] as? [String: Any])
+        #expect(backups["pattern"] as? String == fixture.path + "/backups/barsapp_*.db.gz")
+        #expect(backups["count"] as? Int == 1 && backups["newest_verified"] as? Bool == true, "\(backups)")
     }
 
     @Test func secretFileModeAndOwner() async throws {

@@ -40,7 +40,7 @@ struct SmokeCommandTests {
 
         let ledger = try Ledger(path: directory.path + "/state.db")
         let run = try #require(try ledger.lastSmokeRun(env: "production"))
-        #expect(run.status == "failed" && run.passed == 1 && run.failed == 1)
+        #expect(run.status == .failed && run.passed == 1 && run.failed == 1)
         let metrics = directory.path + "/metrics/opsctl_production.prom"
         #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains(#"opsctl_smoke_failed_checks{env="production"} 1"#))
         try await setUp("sh", ["-c", "promtool check metrics < \"$1\"", "sh", metrics])
@@ -48,7 +48,7 @@ struct SmokeCommandTests {
         let passing = try await opsctl.run("smoke", "staging")
         #expect(passing.exitCode == 0, "\(passing.stdout)\(passing.stderr)")
         #expect(passing.stdout.contains("ok: 1/1 passed"))
-        #expect(try ledger.lastSmokeRun(env: "staging")?.status == "passed")
+        #expect(try ledger.lastSmokeRun(env: "staging")?.status == .passed)
 
         let runbook = try await opsctl.run("smoke", "--url", server.url(""))
         #expect(runbook.exitCode == 0, "\(runbook.stdout)")

@@ -7,7 +7,7 @@ import Testing
 final class StatusTests {
     let directory = TemporaryDirectory("opsctl-status")
     let app = "st\(UInt32.random(in: 0...UInt32.max))"
-    let port = Int.random(in: 39_000...39_900)
+    let port = Int.random(in: 21_000...29_000)   // below the ephemeral range
     var containers: [String] = []
 
     var opsctl: Opsctl { Opsctl(directory: directory.path) }

@@ -6,7 +6,14 @@ import Testing
 /// Runs the built `opsctl` binary the way an operator or cron would.
 struct Opsctl {
     static let repositoryRoot = OpsTestSupport.repositoryRoot
-    static let binary = repositoryRoot + "/.build/debug/opsctl"
+    /// The opsctl under test: `$OPSCTL_BINARY` when set (a release build, an installed copy),
+    /// else the one built next to this test binary, so `swift test -c release` or a custom
+    /// `--scratch-path` tests its own build, never a stale `.build/debug` one.
+    static let binary: String = {
+        if let explicit = ProcessInfo.processInfo.environment["OPSCTL_BINARY"], !explicit.isEmpty { return explicit }
+        let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("opsctl").path
+    }()
 
     struct Run {
         let exitCode: Int32
@@ -29,6 +36,8 @@ struct Opsctl {
     }
 
     func run(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> Run {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary),
+                     "no opsctl at \(Self.binary): build it (swift build --build-tests) or set OPSCTL_BINARY")
         // stderr is kept whole here (tests read it), so capture it through sh into a file.
         let stderrFile = "\(directory)/.stderr-\(UUID().uuidString)"
         defer { unlink(stderrFile) }

@@ -34,7 +34,7 @@ struct VerifyCommandTests {
         #expect(all.stdout.contains("ok      live database"))
 
         let manifest = try BackupManifest.read("\(directory.path)/backups/\(file).manifest.json")
-        #expect(manifest.verification?.status == "ok")
+        #expect(manifest.verification?.status == .ok)
         #expect(try await opsctl.run("backups", "production").stdout.contains("yes ("))
         let metrics = try directory.read("metrics/opsctl_production.prom")
         #expect(metrics.contains("opsctl_verify_failed_backups{env=\"production\"} 1"))
@@ -48,6 +48,21 @@ struct VerifyCommandTests {
 
         let single = try await opsctl.run("verify", "--file", "backups/app_20200101_020000.db.gz")
         #expect(single.exitCode == 1)
+
+        // A copy under another name, manifest and all (pre-migration, a download from off-site):
+        // the bytes match the manifest, so it verifies, with a note naming the original.
+        try FileManager.default.copyItem(atPath: "\(directory.path)/backups/\(file)", toPath: "\(directory.path)/pre-migration.db.gz")
+        try FileManager.default.copyItem(atPath: "\(directory.path)/backups/\(file).manifest.json", toPath: "\(directory.path)/pre-migration.db.gz.manifest.json")
+        let copy = try await opsctl.run("verify", "--file", "pre-migration.db.gz")
+        #expect(copy.exitCode == 0, "\(copy.stdout)\(copy.stderr)")
+        #expect(copy.stdout.contains("ok      pre-migration.db.gz"))
+        #expect(copy.stdout.contains("note: a copy of \(file)"))
+        // One changed byte in the copy and the manifest's hash fails it.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/pre-migration.db.gz"))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: "\(directory.path)/pre-migration.db.gz"))
+        let tampered = try await opsctl.run("verify", "--file", "pre-migration.db.gz")
+        #expect(tampered.exitCode == 1, "\(tampered.stdout)")
         let usage = try await opsctl.run("verify", "production", "--file", "x")
         #expect(usage.exitCode == 64)
     }

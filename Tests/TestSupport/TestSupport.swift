@@ -116,3 +116,28 @@ public enum SampleApp {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }()
 }
+
+/// Headless Chromium (Debian's `chromium`, installed by scripts/setup.sh) for tests that look
+/// at a rendered page. Under CI=true a missing browser is a failure, not a skip.
+public enum Chromium {
+    public static let path: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        .map { "\($0)/chromium" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Renders `html` (a file) to a PNG of `width`×`height` CSS pixels; `dark` asks for the
+    /// page's prefers-color-scheme: dark rendering.
+    public static func screenshot(_ html: String, to png: String, width: Int = 1200, height: Int = 1600, dark: Bool = false) async throws {
+        try await run(["--screenshot=\(png)", "--window-size=\(width),\(height)"] + (dark ? ["--force-dark-mode"] : []), html)
+    }
+
+    public static func printToPDF(_ html: String, to pdf: String) async throws {
+        try await run(["--print-to-pdf=\(pdf)", "--no-pdf-header-footer"], html)
+    }
+
+    static func run(_ arguments: [String], _ html: String) async throws {
+        guard let path else { throw OpsError(.unavailable, code: "test.chromium", "chromium is not installed (scripts/setup.sh installs it)") }
+        // As root Chromium needs --no-sandbox; the profile goes to a throw-away directory.
+        let profile = TemporaryDirectory("opsctl-chromium")
+        try await setUp(path, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile.path)"]
+                        + arguments + [URL(fileURLWithPath: html).absoluteString], timeout: .seconds(90))
+    }
+}

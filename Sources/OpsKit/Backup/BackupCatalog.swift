@@ -80,7 +80,7 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     }
 
     public struct Verification: Codable, Sendable, Equatable {
-        public var status: String          // ok | failed
+        public var status: VerificationStatus
         public var at: Date
         public var deep: Bool
         public var reason: String?
@@ -143,7 +143,7 @@ public struct BackupEntry: Sendable, Encodable {
     /// Set when a manifest file exists but cannot be read.
     public var manifestError: String?
 
-    public var verified: Bool { manifest?.verification?.status == "ok" }
+    public var verified: Bool { manifest?.verification?.status == .ok }
     public var manifestPath: String { path + BackupNaming.manifestSuffix }
     /// Uncompressed database size over compressed size, from the manifest.
     public var ratio: Double? {

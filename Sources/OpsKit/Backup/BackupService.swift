@@ -30,35 +30,18 @@ public struct BackupRequest: Sendable {
         self.name = name ?? BackupNaming.defaultName(forDatabase: databasePath)
     }
 
-    /// The request for `opsctl backup ENV`.
+    /// The request for `opsctl backup ENV` (and deploy's `before_deploy` backup).
     public static func forEnvironment(_ environment: EnvironmentConfig, config: OpsConfig) throws(OpsError) -> BackupRequest {
-        let database = try config.databasePath(of: environment)
-        let location = try config.backupLocation(of: environment)
-        let backup = environment.backup!
-        var request = BackupRequest(databasePath: database, directory: location.directory, name: location.name)
-        request.level = backup.level
-        request.retention = backup.retention
+        let target = config.backupTarget(of: environment)
+        var request = BackupRequest(databasePath: try target.requireDatabase(), directory: try target.requireDirectory(), name: target.name)
+        if let backup = environment.backup {
+            request.level = backup.level
+            request.retention = backup.retention
+        }
         request.env = environment.name
         request.ledgerPath = config.state
         request.metricsDirectory = environment.metrics?.textfileDir
         return request
-    }
-}
-
-extension OpsConfig {
-    /// `backup.dir` and the file prefix (`backup.name`, else the app) of an environment.
-    public func backupLocation(of environment: EnvironmentConfig) throws(OpsError) -> (directory: String, name: String) {
-        guard let backup = environment.backup else {
-            throw OpsError(.config, code: "config.missing", "\(sourcePath): environments.\(environment.name).backup.dir is not set")
-        }
-        return (backup.dir, backup.name ?? app)
-    }
-
-    public func databasePath(of environment: EnvironmentConfig) throws(OpsError) -> String {
-        guard let database = environment.database else {
-            throw OpsError(.config, code: "config.missing", "\(sourcePath): environments.\(environment.name).database.path is not set")
-        }
-        return database.path
     }
 }
 
@@ -100,17 +83,10 @@ public enum BackupService {
     /// rename, ledger row, metrics, then retention. Deploy calls this for `before_deploy`.
     public static func run(_ request: BackupRequest, context: OpsContext,
                            progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws(OpsError) -> BackupReport {
-        guard BackupNaming.isValidName(request.name) else {
-            throw OpsError(.usage, code: "backup.bad_name", "backup name \"\(request.name)\" may contain only letters, digits, '-', '_' and '.'")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: request.directory, withIntermediateDirectories: true)
-        } catch {
-            throw OpsError(.io, code: "backup.dir_unwritable", "\(request.directory): cannot create the backup directory: \(YAMLReader.reason(error))")
-        }
+        try validateName(request.name)
+        try createDirectory(request.directory)
         let lock = request.callerHoldsLock ? nil : try FileLock.acquire(path: BackupNaming.lockPath(directory: request.directory, name: request.name),
-                                                                       what: "a backup of \(request.databasePath) into \(request.directory)",
-                                                                       command: "opsctl backup", wait: request.waitLock, now: context.now)
+                                                                       what: lockPurpose(request), command: "opsctl backup", wait: request.waitLock, now: context.now)
         defer { lock?.release() }
         let stale = removeStaleFiles(directory: request.directory, name: request.name)
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
@@ -121,7 +97,7 @@ public enum BackupService {
         do {
             let manifest = try takeBackup(request, startedAt: started, context: context, progress: progress)
             let path = "\(request.directory)/\(manifest.file)"
-            try ledger?.finishBackup(id: ledgerID!, status: "succeeded", file: path, manifest: manifest, at: context.now())
+            try ledger?.finishBackup(id: ledgerID!, status: .succeeded, file: path, manifest: manifest, at: context.now())
             var report = BackupReport(file: manifest.file, path: path, manifest: manifest, staleFilesRemoved: stale,
                                       staleLockHolder: lock?.staleHolder, prune: nil)
             if let metricsDirectory = request.metricsDirectory, let env = request.env {
@@ -133,7 +109,7 @@ public enum BackupService {
             }
             return report
         } catch {
-            try? ledger?.finishBackup(id: ledgerID!, status: "failed", error: error.message, at: context.now())
+            try? ledger?.finishBackup(id: ledgerID!, status: .failed, error: error.message, at: context.now())
             if let metricsDirectory = request.metricsDirectory, let env = request.env {
                 try? MetricsFile.update(directory: metricsDirectory, env: env, samples: [
                     MetricSample("opsctl_backup_last_failure_timestamp_seconds", "When the last backup failed.", labels: [("env", env)],
@@ -141,6 +117,40 @@ public enum BackupService {
                 ])
             }
             throw error
+        }
+    }
+
+    /// `opsctl backup --wait-lock`: queues behind a running backup of the same database without
+    /// holding a thread (the wait can last minutes), stops waiting when the task is cancelled or
+    /// `interruption` sees a signal, then runs the backup holding that lock.
+    public static func run(_ request: BackupRequest, context: OpsContext, interruption: Interruption?,
+                           progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) async throws(OpsError) -> BackupReport {
+        guard request.waitLock != nil, !request.callerHoldsLock else { return try run(request, context: context, progress: progress) }
+        try validateName(request.name)
+        try createDirectory(request.directory)
+        let lock = try await FileLock.acquire(path: BackupNaming.lockPath(directory: request.directory, name: request.name), what: lockPurpose(request),
+                                              command: "opsctl backup", wait: request.waitLock, interruption: interruption, now: context.now)
+        defer { lock.release() }
+        var locked = request
+        locked.callerHoldsLock = true
+        var report = try run(locked, context: context, progress: progress)
+        report.staleLockHolder = lock.staleHolder
+        return report
+    }
+
+    static func lockPurpose(_ request: BackupRequest) -> String { "a backup of \(request.databasePath) into \(request.directory)" }
+
+    static func validateName(_ name: String) throws(OpsError) {
+        guard BackupNaming.isValidName(name) else {
+            throw OpsError(.usage, code: "backup.bad_name", "backup name \"\(name)\" may contain only letters, digits, '-', '_' and '.'")
+        }
+    }
+
+    static func createDirectory(_ directory: String) throws(OpsError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw OpsError(.io, code: "backup.dir_unwritable", "\(directory): cannot create the backup directory: \(YAMLReader.reason(error))")
         }
     }
 

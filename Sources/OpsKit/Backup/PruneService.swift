@@ -68,7 +68,7 @@ public struct BackupListReport: Report {
         let rows = backups.map { entry -> [String] in
             let verified: String
             if let verification = entry.manifest?.verification {
-                verified = verification.status == "ok" ? "yes (\(TextFormat.age(of: verification.at, now: generatedAt)))" : "FAILED"
+                verified = verification.status == .ok ? "yes (\(TextFormat.age(of: verification.at, now: generatedAt)))" : "FAILED"
             } else {
                 verified = entry.manifest == nil ? (entry.manifestError == nil ? "no manifest" : "bad manifest") : "not yet"
             }

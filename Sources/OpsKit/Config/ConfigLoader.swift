@@ -174,14 +174,8 @@ struct ConfigSchema {
             settings.minSecretLength = try preflight.int("min_secret_length", range: 1...4096) ?? settings.minSecretLength
             settings.placeholders = try preflight.stringList("placeholders") ?? []
             settings.pathSettings = try preflight.stringList("path_settings") ?? settings.pathSettings
-            for key in ["fatal", "skip"] {
-                let ids = try preflight.stringList(key) ?? (key == "fatal" ? settings.fatal : [])
-                for id in ids where !PreflightSettings.checkIDs.contains(id) {
-                    let suggestion = Suggestion.closest(to: id, among: PreflightSettings.checkIDs).map { "; did you mean \"\($0)\"?" } ?? ""
-                    throw reader.error(at: preflight.value(key), path: preflight.keyPath(key), "\"\(id)\" is not a preflight check\(suggestion)")
-                }
-                if key == "fatal" { settings.fatal = ids } else { settings.skip = ids }
-            }
+            settings.fatal = try preflightChecks(preflight, "fatal") ?? settings.fatal
+            settings.skip = try preflightChecks(preflight, "skip") ?? []
             environment.preflight = settings
         }
         if let hooks = try map.mapping("hooks", allowedKeys: ["pre_deploy", "post_deploy"]) {
@@ -374,6 +368,19 @@ struct ConfigSchema {
             statuses.append(code)
         }
         return statuses
+    }
+
+    /// A list of preflight check names, each one checked against the checks that exist.
+    func preflightChecks(_ map: MappingReader, _ key: String) throws(OpsError) -> [PreflightCheckID]? {
+        guard let names = try map.stringList(key) else { return nil }
+        let known = PreflightCheckID.allCases.map(\.rawValue)
+        return try names.map { name throws(OpsError) in
+            guard let id = PreflightCheckID(rawValue: name) else {
+                let suggestion = Suggestion.closest(to: name, among: known).map { "; did you mean \"\($0)\"?" } ?? ""
+                throw reader.error(at: map.value(key), path: map.keyPath(key), "\"\(name)\" is not a preflight check\(suggestion)")
+            }
+            return id
+        }
     }
 
     /// Hooks are argv lists; a plain string would need a shell, which opsctl never uses.

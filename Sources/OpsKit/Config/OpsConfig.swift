@@ -1,4 +1,4 @@
-/// The typed form of `opsctl.yml` (design.md, "opsctl.yml"). Every value is resolved:
+/// The typed form of `opsctl.yml` (docs/reference.md, "opsctl.yml"). Every value is resolved:
 /// `${VAR}` expanded, `*_file` secrets read, durations parsed, defaults applied.
 public struct OpsConfig: Sendable, Encodable {
     /// The file this came from, as the user named it.
@@ -298,21 +298,19 @@ public struct HandoffThresholds: Sendable, Encodable, Equatable {
 
 /// `opsctl preflight` (and the subset deploy runs first).
 public struct PreflightSettings: Sendable, Encodable {
-    /// Must be set, at least `minSecretLength` long and not a placeholder.
-    public var secretKeys: [String] = ["JWT_SECRET"]
+    /// Keys that must be set, at least `minSecretLength` long and not a placeholder, on top of
+    /// the secret-looking keys the environment really has (see `PreflightService.secretKeys`).
+    /// Empty by default: no app's key names belong in a default.
+    public var secretKeys: [String] = []
     public var minSecretLength: Int = 32
     /// Added to the built-in list (your-super-secret, changeme, dev_secret, …).
     public var placeholders: [String] = []
     /// Settings that must not open the whole filesystem (`*` suffix: a prefix).
     public var pathSettings: [String] = ["ALLOWED_*"]
     /// The checks whose failure stops a deploy before it starts.
-    public var fatal: [String] = ["secrets.strength", "secrets.file_mode", "secrets.in_git", "secrets.in_repository", "config.health", "config.allowed_paths"]
+    public var fatal: [PreflightCheckID] = PreflightCheckID.defaultFatal
     /// Checks not run at all here (e.g. clock.ntp inside a container).
-    public var skip: [String] = []
-
-    public static let checkIDs = ["secrets.strength", "secrets.file_mode", "secrets.in_git", "secrets.in_repository", "secrets.gitignore",
-                                  "docker.client", "docker.daemon", "docker.image", "storage.database", "storage.tmpfs", "storage.backup_space",
-                                  "storage.backup_verified", "config.health", "config.smoke", "config.allowed_paths", "clock.ntp"]
+    public var skip: [PreflightCheckID] = []
 }
 
 public struct MetricsSettings: Sendable, Encodable {

@@ -13,7 +13,7 @@ public struct Secret: Sendable, Hashable, Encodable, CustomStringConvertible {
 
 /// Decides what counts as a secret and scrubs known secret values from free text.
 public struct Redactor: Sendable {
-    /// Name suffixes from design.md, plus the common `_KEY` / `_CREDENTIALS`.
+    /// The suffixes secrets conventionally carry (docs/reference.md, "Secrets").
     static let secretSuffixes = ["_SECRET", "_PASSWORD", "_TOKEN", "_KEY", "_CREDENTIALS", "_PASSPHRASE"]
 
     public private(set) var secretValues: [String] = []

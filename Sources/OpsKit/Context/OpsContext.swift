@@ -21,9 +21,22 @@ public struct OpsContext: Sendable {
 
     public var docker: DockerClient { DockerClient(runner: runner) }
 
-    /// Who is acting, for the ledger: `$OPSCTL_ACTOR`, else `$USER`, else the uid.
+    /// Who is acting, for the ledger and the handoff: `$OPSCTL_ACTOR`, `$USER` or `$LOGNAME`,
+    /// else the uid's login name: cron and systemd run jobs without `$USER`.
     public var actor: String {
-        environment["OPSCTL_ACTOR"] ?? environment["USER"] ?? environment["LOGNAME"] ?? "uid \(getuid())"
+        for name in ["OPSCTL_ACTOR", "USER", "LOGNAME"] {
+            if let value = environment[name], !value.isEmpty { return value }
+        }
+        return Self.loginName(uid: getuid()) ?? "uid \(getuid())"
+    }
+
+    /// The passwd entry's name for a uid (nil when it has none, e.g. an arbitrary container uid).
+    static func loginName(uid: uid_t) -> String? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0, let result, let name = result.pointee.pw_name else { return nil }
+        return String(cString: name)
     }
 }
 

@@ -12,7 +12,7 @@ public struct DeployOptions: Sendable {
     public init() {}
 }
 
-/// `opsctl deploy` and `opsctl rollback` (design.md, "Deploy"): validate everything, lock,
+/// `opsctl deploy` and `opsctl rollback` (docs/reference.md, "deploy"): validate everything, lock,
 /// switch releases, health-wait with a fail-fast container check, smoke, and on any failure
 /// put the previous good release back.
 public struct DeployService: Sendable {
@@ -147,8 +147,8 @@ public struct DeployService: Sendable {
     func switchRelease(to version: String, kind: String, from liveBeforeLock: DeployedRelease?, commit: String?, options: DeployOptions,
                        report initial: DeployReport, ledger: Ledger, started: ContinuousClock.Instant, fresh: Bool) async throws(OpsError) -> DeployReport {
         var report = initial
-        let lock = try FileLock.acquire(path: lockPath, what: "a deploy or rollback of \(environment.name)",
-                                        command: "\(kind) \(environment.name) \(version)", wait: options.waitLock, now: context.now)
+        let lock = try await FileLock.acquire(path: lockPath, what: "a deploy or rollback of \(environment.name)", command: "\(kind) \(environment.name) \(version)",
+                                              wait: options.waitLock, interruption: interruption, now: context.now)
         defer {
             try? ledger.clearLock(scope: "deploy:\(environment.name)")
             lock.release()

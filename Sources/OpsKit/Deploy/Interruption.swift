@@ -34,7 +34,7 @@ public final class Interruption: Sendable {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
                 if self.signal == nil { self.trigger(number) }
-                FileHandle.standardError.write(Data("opsctl: caught \(number == SIGINT ? "SIGINT" : "SIGTERM"); rolling back, please wait\n".utf8))
+                FileHandle.standardError.write(Data("opsctl: caught \(number == SIGINT ? "SIGINT" : "SIGTERM"); stopping safely (a release already switched is rolled back), please wait\n".utf8))
             }
             source.resume()
             Self.sources.append(source)

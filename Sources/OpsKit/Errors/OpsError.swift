@@ -1,5 +1,5 @@
 /// The one error type opsctl throws. `code` is a stable, dotted identifier that scripts can
-/// match on; `exitCode` follows the contract in design.md (sysexits where one fits).
+/// match on; `exitCode` follows the contract in docs/reference.md, "Exit codes" (sysexits where one fits).
 public struct OpsError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, Codable {
         case checkFailed          // a verify, smoke or health assertion failed

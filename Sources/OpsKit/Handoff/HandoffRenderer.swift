@@ -24,7 +24,7 @@ public enum HandoffRenderer {
             do { template = try MustacheTemplate(string: source) } catch {
                 throw OpsError(.config, code: "handoff.template", "\(templateOverride ?? "the built-in handoff template"): \(error)")
             }
-            return template.render(view(report))
+            return template.render(view(report).merging(glance(report, format: format)) { $1 })
         }
     }
 
@@ -46,8 +46,8 @@ public enum HandoffRenderer {
             "has_findings": !report.findings.isEmpty,
             "deploys": report.deploys.map { deploy -> [String: Any] in
                 var line: [String: Any] = ["at": time(deploy.at), "kind": deploy.kind, "version": deploy.version, "from": deploy.previousVersion ?? "nothing",
-                                           "status": deploy.status, "by": deploy.by ?? "?",
-                                           "took": deploy.durationSeconds.map { TextFormat.duration(seconds: $0) } ?? "-"]
+                                           "status": deploy.status.rawValue, "by": deploy.by ?? "?",
+                                           "took": deploy.durationMs.map(TextFormat.duration(milliseconds:)) ?? "-"]
                 if let reason = deploy.reason { line["reason"] = reason }
                 return line
             },

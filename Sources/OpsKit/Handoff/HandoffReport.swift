@@ -1,6 +1,6 @@
 import Foundation
 
-/// The end-of-shift report (design.md, "Handoff"): what happened in the window and how things
+/// The end-of-shift report (docs/reference.md, "handoff"): what happened in the window and how things
 /// stand now, with a verdict and the rule that decided it. Every section can fail on its own;
 /// a failed source is listed, never fatal.
 public struct HandoffReport: Report {
@@ -36,10 +36,12 @@ public struct HandoffReport: Report {
         public var kind: String
         public var version: String
         public var previousVersion: String?
-        public var status: String
+        public var status: DeploymentStatus
         public var by: String?
         public var at: Date
         public var durationSeconds: Int?
+        /// Sub-second deploys (a kept container restarting) need milliseconds to say anything.
+        public var durationMs: Int?
         public var reason: String?
     }
 
@@ -144,10 +146,12 @@ public struct HandoffReport: Report {
     public var writtenTo: String?
     /// The rendered Markdown/HTML (not part of the JSON document).
     public var rendered: String = ""
+    /// Every run in the window with its time, and the recent trends: what the picture draws.
+    public var activity = Activity()
 
     enum CodingKeys: String, CodingKey {
         case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, health, deploys, backups,
-             verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo
+             verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo, activity
     }
 
     public var exitCode: Int32 { postError == nil ? 0 : OpsError.Kind.unavailable.exitCode }

@@ -19,6 +19,7 @@ public struct HandoffService: Sendable {
         var errors: [HandoffReport.SourceError] = []
         func note(_ source: String, _ error: String) { errors.append(.init(source: source, error: config.redactor.scrub(error))) }
         let env = environment.name
+        let target = config.backupTarget(of: environment)
         var report = HandoffReport(
             app: config.app, env: env, window: .init(from: from, to: to, timezone: TimeZone.current.identifier), generatedAt: context.now(),
             by: by, opsctlVersion: OpsctlVersion.current, verdict: .healthy, findings: [], deploys: [],
@@ -29,16 +30,18 @@ public struct HandoffService: Sendable {
             let ledger = try Ledger(path: config.state)
             report.liveVersion = try ledger.lastDeployment(env: env, status: .succeeded)?.version
             report.deploys = try ledger.deployments(env: env, from: from, to: to).map {
-                .init(id: $0.id, kind: $0.kind, version: $0.version, previousVersion: $0.previousVersion, status: $0.status.rawValue, by: $0.actor,
-                      at: $0.startedAt, durationSeconds: $0.duration.map { Int($0.rounded()) }, reason: $0.reason)
+                .init(id: $0.id, kind: $0.kind, version: $0.version, previousVersion: $0.previousVersion, status: $0.status, by: $0.actor,
+                      at: $0.startedAt, durationSeconds: $0.duration.map { Int($0.rounded()) },
+                      durationMs: $0.duration.map { Int(($0 * 1000).rounded()) }, reason: $0.reason)
             }
-            if environment.backup != nil || environment.database != nil {
+            if target.directory != nil || target.databasePath != nil {
                 report.backups = try backups(ledger, from: from, to: to)
             }
             report.verifications = try ledger.checkSummary(table: "verifications", time: "checked_at", okStatus: "ok", env: env, from: from, to: to)
             report.smoke = try ledger.checkSummary(table: "smoke_runs", time: "started_at", okStatus: "passed", env: env, from: from, to: to)
             report.notes = try ledger.pendingNotes(env: env).map { .init(id: $0.id, text: $0.text, by: $0.author, at: $0.createdAt) }
             report.sinceLastHandoff = try ledger.changesSinceLastHandoff(env: env)
+            report.activity = try activity(ledger, from: from, to: to)
         } catch {
             note("ledger", "\(config.state): \(error.message)")
         }
@@ -54,7 +57,7 @@ public struct HandoffService: Sendable {
         if environment.driver != .swarm {
             do { report.logs = try await logErrors(since: from, until: to) } catch { note("docker", error.message) }
         }
-        if let path = environment.database?.path {
+        if let path = target.databasePath {
             report.database = quickCheck(path)
             if report.database?.ok == false, report.database?.quickCheck.hasPrefix("cannot open") == true { note("database", report.database!.quickCheck) }
             report.facts = settings.facts.map { fact(path: path, $0) }
@@ -150,13 +153,13 @@ public struct HandoffService: Sendable {
         if let database = report.database, !database.ok {
             fire(.critical, "database.check_failed", "\(database.path): \(database.quickCheck)")
         }
-        if let down = report.deploys.first, down.status == "failed" {
+        if let down = report.deploys.first, down.status == .failed {
             fire(.critical, "deploy.failed", "the last \(down.kind) (\(down.version)) failed and nothing was restored: \(down.reason ?? "")")
         }
-        let rolledBack = report.deploys.filter { ["rolled_back", "interrupted"].contains($0.status) || $0.kind == "rollback" }
+        let rolledBack = report.deploys.filter { [.rolledBack, .interrupted].contains($0.status) || $0.kind == "rollback" }
         if !rolledBack.isEmpty {
             fire(.warning, "deploy.rolled_back", "\(rolledBack.count) rollback(s) in the window: "
-                 + rolledBack.map { $0.kind == "rollback" ? "rollback to \($0.version) (\($0.status))" : "deploy of \($0.version) \($0.status.replacingOccurrences(of: "_", with: " "))" }
+                 + rolledBack.map { $0.kind == "rollback" ? "rollback to \($0.version) (\($0.status.rawValue))" : "deploy of \($0.version) \($0.status.rawValue.replacingOccurrences(of: "_", with: " "))" }
                     .joined(separator: ", "))
         }
         if let backups = report.backups {

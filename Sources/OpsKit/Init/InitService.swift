@@ -20,6 +20,8 @@ public enum InitService {
     static func destination(forTemplate path: String) -> String? {
         if path == "opsctl.yml" { return "opsctl.yml" }
         if path.hasPrefix("cron/") || path.hasPrefix("systemd/") || path.hasPrefix("prometheus/") { return "ops/" + path }
+        // The Markdown layout, to copy and point handoff.template at (the HTML one is built in).
+        if path == "handoff/handoff.md.mustache" { return path }
         return nil
     }
 

@@ -5,6 +5,16 @@ public enum DeploymentStatus: String, Sendable, Codable, CaseIterable {
     case running, succeeded, failed, rolledBack = "rolled_back", interrupted, aborted
 }
 
+/// A backup run's row: `running` until it finishes.
+public enum BackupRunStatus: String, Sendable, Codable, CaseIterable { case running, succeeded, failed }
+
+/// The outcome of one verification (ledger rows and manifests).
+public enum VerificationStatus: String, Sendable, Codable, CaseIterable { case ok, failed }
+
+public enum RestoreStatus: String, Sendable, Codable, CaseIterable { case succeeded, failed }
+
+public enum SmokeRunStatus: String, Sendable, Codable, CaseIterable { case passed, failed }
+
 public struct DeploymentRecord: Sendable, Codable, Equatable {
     public var id: Int64
     public var env: String
@@ -31,7 +41,7 @@ public struct BackupRecord: Sendable, Codable, Equatable {
     public var env: String
     public var databasePath: String
     public var file: String?
-    public var status: String
+    public var status: BackupRunStatus
     public var bytes: Int64?
     public var startedAt: Date
     public var finishedAt: Date?
@@ -42,7 +52,7 @@ public struct VerificationRecord: Sendable, Codable, Equatable {
     public var id: Int64
     public var env: String
     public var file: String
-    public var status: String
+    public var status: VerificationStatus
     public var reason: String?
     public var deep: Bool
     public var checkedAt: Date
@@ -52,7 +62,7 @@ public struct SmokeRunRecord: Sendable, Codable, Equatable {
     public var id: Int64
     public var env: String
     public var baseURL: String?
-    public var status: String
+    public var status: SmokeRunStatus
     public var passed: Int
     public var failed: Int
     public var startedAt: Date
@@ -118,7 +128,7 @@ extension Ledger {
 
     static func backup(_ row: SQLiteRow) -> BackupRecord {
         BackupRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", databasePath: row.string(2) ?? "", file: row.string(3),
-                     status: row.string(4) ?? "", bytes: row.int64(5), startedAt: Date(ledgerTime: row.double(6) ?? 0),
+                     status: BackupRunStatus(rawValue: row.string(4) ?? "") ?? .failed, bytes: row.int64(5), startedAt: Date(ledgerTime: row.double(6) ?? 0),
                      finishedAt: row.double(7).map(Date.init(ledgerTime:)), error: row.string(8))
     }
 
@@ -129,20 +139,29 @@ extension Ledger {
             """, [.text(env)]).first.map(Self.backup)
     }
 
+    static let verificationColumns = "id, env, file, status, reason, deep, checked_at"
+
+    static func verification(_ row: SQLiteRow) -> VerificationRecord {
+        VerificationRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", file: row.string(2) ?? "", status: VerificationStatus(rawValue: row.string(3) ?? "") ?? .failed,
+                           reason: row.string(4), deep: row.int(5) == 1, checkedAt: Date(ledgerTime: row.double(6) ?? 0))
+    }
+
     public func lastVerification(env: String) throws(OpsError) -> VerificationRecord? {
-        try database.query("SELECT id, env, file, status, reason, deep, checked_at FROM verifications WHERE env = ? ORDER BY checked_at DESC, id DESC LIMIT 1",
-                           [.text(env)]).first.map { row in
-            VerificationRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", file: row.string(2) ?? "", status: row.string(3) ?? "",
-                               reason: row.string(4), deep: row.int(5) == 1, checkedAt: Date(ledgerTime: row.double(6) ?? 0))
-        }
+        try database.query("SELECT \(Self.verificationColumns) FROM verifications WHERE env = ? ORDER BY checked_at DESC, id DESC LIMIT 1",
+                           [.text(env)]).first.map(Self.verification)
+    }
+
+    static let smokeRunColumns = "id, env, base_url, status, passed, failed, started_at"
+
+    /// A smoke run from the first seven columns of `smokeRunColumns`.
+    static func smokeRun(_ row: SQLiteRow) -> SmokeRunRecord {
+        SmokeRunRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", baseURL: row.string(2), status: SmokeRunStatus(rawValue: row.string(3) ?? "") ?? .failed,
+                       passed: row.int(4) ?? 0, failed: row.int(5) ?? 0, startedAt: Date(ledgerTime: row.double(6) ?? 0))
     }
 
     public func lastSmokeRun(env: String) throws(OpsError) -> SmokeRunRecord? {
-        try database.query("SELECT id, env, base_url, status, passed, failed, started_at FROM smoke_runs WHERE env = ? ORDER BY started_at DESC, id DESC LIMIT 1",
-                           [.text(env)]).first.map { row in
-            SmokeRunRecord(id: row.int64(0) ?? 0, env: row.string(1) ?? "", baseURL: row.string(2), status: row.string(3) ?? "",
-                           passed: row.int(4) ?? 0, failed: row.int(5) ?? 0, startedAt: Date(ledgerTime: row.double(6) ?? 0))
-        }
+        try database.query("SELECT \(Self.smokeRunColumns) FROM smoke_runs WHERE env = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+                           [.text(env)]).first.map(Self.smokeRun)
     }
 
     public func addNote(env: String, text: String, author: String?, at date: Date = Date()) throws(OpsError) -> Int64 {
@@ -180,13 +199,13 @@ extension Ledger {
         }
     }
 
-    public func finishBackup(id: Int64, status: String, file: String? = nil, manifest: BackupManifest? = nil, error: String? = nil,
+    public func finishBackup(id: Int64, status: BackupRunStatus, file: String? = nil, manifest: BackupManifest? = nil, error: String? = nil,
                              at date: Date = Date()) throws(OpsError) {
         try database.writeTransaction { () throws(OpsError) in
             try database.query("""
                 UPDATE backups SET status = ?, file = ?, bytes = ?, source_bytes = ?, pages = ?, sha256 = ?, error = ?, finished_at = ?
                 WHERE id = ?
-                """, [.text(status), .optional(file), .optional(manifest.map { $0.bytes }), .optional(manifest.map { $0.database.bytes }),
+                """, [.text(status.rawValue), .optional(file), .optional(manifest.map { $0.bytes }), .optional(manifest.map { $0.database.bytes }),
                       .optional(manifest.map { Int64($0.database.pageCount) }), .optional(manifest?.sha256), .optional(error),
                       .real(date.ledgerTime), .integer(id)])
         }

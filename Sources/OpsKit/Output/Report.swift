@@ -71,6 +71,15 @@ public enum TextFormat {
         }
     }
 
+    /// How long something took: "480 ms", "1.5 s", "12.3 s", then as `duration(seconds:)`.
+    public static func duration(milliseconds: Int) -> String {
+        switch milliseconds {
+        case ..<1000: "\(max(0, milliseconds)) ms"
+        case ..<60_000: String(format: "%.1f s", Double(milliseconds) / 1000)
+        default: duration(seconds: milliseconds / 1000)
+        }
+    }
+
     /// Left-aligned columns, two spaces apart.
     public static func table(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows

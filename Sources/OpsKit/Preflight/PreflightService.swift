@@ -3,7 +3,7 @@ import Foundation
 /// One checklist item's outcome. `fix` is the one line that makes it pass.
 public struct PreflightCheck: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable { case pass, warn, fail }
-    public var id: String
+    public var id: PreflightCheckID
     public var status: Status
     public var summary: String
     public var fix: String?
@@ -32,7 +32,7 @@ public struct PreflightReport: Report {
 
     public func renderText() -> String {
         var lines = checks.map { check in
-            "\(check.status.rawValue.uppercased().padding(toLength: 4, withPad: " ", startingAt: 0))  \(check.id.padding(toLength: 24, withPad: " ", startingAt: 0))  \(check.summary)"
+            "\(check.status.rawValue.uppercased().padding(toLength: 4, withPad: " ", startingAt: 0))  \(check.id.rawValue.padding(toLength: 24, withPad: " ", startingAt: 0))  \(check.summary)"
                 + (check.status == .pass ? "" : check.fix.map { "\n" + String(repeating: " ", count: 32) + "fix: \($0)" } ?? "")
         }
         lines.append("\(failed == 0 ? "ok" : "FAILED"): \(passed) passed, \(warned) warning(s), \(failed) failed for \(env)")
@@ -57,41 +57,65 @@ public struct PreflightService: Sendable {
 
     /// Every check, or only the fatal subset (what deploy runs before touching anything).
     public func run(fatalOnly: Bool = false) async -> PreflightReport {
-        var checks: [PreflightCheck] = []
-        func add(_ new: [PreflightCheck]) {
-            checks += new.map { check in
-                var check = check
-                check.fatal = settings.fatal.contains(check.id)
-                return check
-            }
-        }
-        let wanted = { (id: String) in !fatalOnly || settings.fatal.contains(id) }
+        let wanted = { (id: PreflightCheckID) in !settings.skip.contains(id) && (!fatalOnly || settings.fatal.contains(id)) }
         let variables = environmentVariables()
-        if wanted("secrets.strength") { add(secretStrength(variables)) }
-        if wanted("secrets.file_mode") { add(secretFileModes()) }
-        if wanted("secrets.in_git") { add([await secretsTracked()]) }
-        if wanted("secrets.in_repository") { add([await secretsInRepository(variables)]) }
-        if wanted("secrets.gitignore") { add([await gitignoreCoversSecrets()]) }
-        if wanted("docker.client") || wanted("docker.daemon") || wanted("docker.image") { add(await docker().filter { wanted($0.id) }) }
-        if wanted("storage.database") { add(databaseChecks().filter { wanted($0.id) }) }
-        if wanted("storage.backup_space") || wanted("storage.backup_verified") { add(backupChecks().filter { wanted($0.id) }) }
-        if wanted("config.health") { add([healthConfigured()]) }
-        if wanted("config.smoke") { add([smokeConfigured()]) }
-        if wanted("config.allowed_paths") { add([allowedPaths(variables)]) }
-        if wanted("clock.ntp") { add([await clock()]) }
-        return PreflightReport(env: environment.name, checks: checks.filter { !settings.skip.contains($0.id) })
+        var checks: [PreflightCheck] = []
+        if wanted(.secretStrength) { checks += secretStrength(variables) }
+        if wanted(.secretFileMode) { checks += secretFileModes() }
+        if wanted(.secretsInGit) { checks.append(await secretsTracked()) }
+        if wanted(.secretsInRepository) { checks.append(await secretsInRepository(variables)) }
+        if wanted(.gitignore) { checks.append(await gitignoreCoversSecrets()) }
+        if wanted(.dockerClient) || wanted(.dockerDaemon) || wanted(.dockerImage) { checks += await docker() }
+        if wanted(.database) || wanted(.tmpfs) { checks += databaseChecks() }
+        if wanted(.backupSpace) || wanted(.backupVerified) { checks += backupChecks() }
+        if wanted(.health) { checks.append(healthConfigured()) }
+        if wanted(.smoke) { checks.append(smokeConfigured()) }
+        if wanted(.allowedPaths) { checks.append(allowedPaths(variables)) }
+        if wanted(.clock) { checks.append(await clock()) }
+        return PreflightReport(env: environment.name, checks: checks.filter { wanted($0.id) }.map { check in
+            var check = check
+            check.fatal = settings.fatal.contains(check.id)
+            return check
+        })
     }
 
     // MARK: - secrets
 
+    /// One variable the app will see, and where it was set.
+    struct AppVariable {
+        var key: String
+        var value: String
+        var source: String
+        /// A `NAME_FILE` entry of run.env: opsctl read the value from a file, so it is a secret by intent.
+        var fromFile = false
+    }
+
     /// Every variable the app will see: the env file, then `run.env` (later wins, as docker does).
-    func environmentVariables() -> [(key: String, value: String, source: String)] {
-        var variables: [(key: String, value: String, source: String)] = []
+    func environmentVariables() -> [AppVariable] {
+        var variables: [AppVariable] = []
         if let path = environment.run.envFile {
-            variables += (EnvFile.read(path) ?? []).map { ($0.key, $0.value, path) }
+            variables += (EnvFile.read(path) ?? []).map { AppVariable(key: $0.key, value: $0.value, source: path) }
         }
-        variables += environment.run.env.map { ($0.name, $0.resolvedValue, $0.fromFile ?? "run.env in \(config.sourcePath)") }
+        variables += environment.run.env.map {
+            AppVariable(key: $0.name, value: $0.resolvedValue, source: $0.fromFile ?? "run.env in \(config.sourcePath)", fromFile: $0.fromFile != nil)
+        }
         return variables
+    }
+
+    /// Names that hold a credential by convention. `_CREDENTIALS` (Redactor scrubs it too) is
+    /// left out: it usually names a file path, which no length rule fits.
+    static let secretSuffixes = ["_SECRET", "_TOKEN", "_PASSWORD", "_KEY"]
+
+    static func looksSecret(_ variable: AppVariable) -> Bool {
+        variable.fromFile || secretSuffixes.contains { variable.key.uppercased().hasSuffix($0) }
+    }
+
+    /// What secrets.strength checks: the keys `preflight.secret_keys` names (each must be set),
+    /// then every secret-looking key the environment really has, each once, in order.
+    func secretKeys(_ variables: [AppVariable]) -> [String] {
+        var keys: [String] = []
+        for key in settings.secretKeys + variables.filter(Self.looksSecret).map(\.key) where !keys.contains(key) { keys.append(key) }
+        return keys
     }
 
     static let builtInPlaceholders = ["your-super-secret", "changeme", "change-me", "change_me", "dev_secret", "secret", "password", "example",
@@ -106,23 +130,33 @@ public struct PreflightService: Sendable {
         } || Set(lowered).count <= 2
     }
 
-    func secretStrength(_ variables: [(key: String, value: String, source: String)]) -> [PreflightCheck] {
-        settings.secretKeys.map { key in
-            guard let variable = variables.last(where: { $0.key == key }) else {
-                return PreflightCheck(id: "secrets.strength", status: .fail, summary: "\(key) is not set (env_file or run.env)",
-                                      fix: "add \(key)=$(openssl rand -base64 48) to \(environment.run.envFile ?? "the env file")")
-            }
-            if isPlaceholder(variable.value) {
-                return PreflightCheck(id: "secrets.strength", status: .fail, summary: "\(key) in \(variable.source) is a known placeholder/default value",
-                                      fix: "replace it: openssl rand -base64 48")
-            }
-            if variable.value.count < settings.minSecretLength {
-                return PreflightCheck(id: "secrets.strength", status: .fail,
-                                      summary: "\(key) in \(variable.source) is \(variable.value.count) characters (at least \(settings.minSecretLength))",
-                                      fix: "replace it: openssl rand -base64 48")
-            }
-            return PreflightCheck(id: "secrets.strength", status: .pass, summary: "\(key) is \(variable.value.count) characters and not a placeholder")
+    func secretStrength(_ variables: [AppVariable]) -> [PreflightCheck] {
+        let keys = secretKeys(variables)
+        guard !keys.isEmpty else {
+            return [PreflightCheck(id: .secretStrength, status: .pass,
+                                   summary: "no secrets configured: no *_SECRET, *_TOKEN, *_PASSWORD, *_KEY or NAME_FILE entry, none in preflight.secret_keys")]
         }
+        return keys.map { key in strength(of: key, variables.last { $0.key == key }) }
+    }
+
+    func strength(of key: String, _ variable: AppVariable?) -> PreflightCheck {
+        guard let variable else {
+            return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) is not set (env_file or run.env) but preflight.secret_keys names it",
+                                  fix: "add \(key)=$(openssl rand -base64 48) to \(environment.run.envFile ?? "the env file")")
+        }
+        if variable.value.isEmpty {
+            return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) in \(variable.source) is empty", fix: "set it: openssl rand -base64 48")
+        }
+        if isPlaceholder(variable.value) {
+            return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) in \(variable.source) is a known placeholder/default value",
+                                  fix: "replace it: openssl rand -base64 48")
+        }
+        if variable.value.count < settings.minSecretLength {
+            return PreflightCheck(id: .secretStrength, status: .fail,
+                                  summary: "\(key) in \(variable.source) is \(variable.value.count) characters (at least \(settings.minSecretLength))",
+                                  fix: "replace it: openssl rand -base64 48")
+        }
+        return PreflightCheck(id: .secretStrength, status: .pass, summary: "\(key) is \(variable.value.count) characters and not a placeholder")
     }
 
     func secretFileModes() -> [PreflightCheck] {
@@ -130,23 +164,23 @@ public struct PreflightService: Sendable {
         files += environment.run.env.compactMap(\.fromFile)
         if let file = environment.handoff.webhookFile { files.append(file) }
         guard !files.isEmpty else {
-            return [PreflightCheck(id: "secrets.file_mode", status: .pass, summary: "no env or secret files configured")]
+            return [PreflightCheck(id: .secretFileMode, status: .pass, summary: "no env or secret files configured")]
         }
         return files.map { path in
             var info = stat()
             guard stat(path, &info) == 0 else {
-                return PreflightCheck(id: "secrets.file_mode", status: .fail, summary: "\(path) does not exist", fix: "create it, mode 600")
+                return PreflightCheck(id: .secretFileMode, status: .fail, summary: "\(path) does not exist", fix: "create it, mode 600")
             }
             let mode = info.st_mode & 0o777
             if mode & 0o077 != 0 {
-                return PreflightCheck(id: "secrets.file_mode", status: .fail, summary: "\(path) is mode \(String(mode, radix: 8)): group or others can read it",
+                return PreflightCheck(id: .secretFileMode, status: .fail, summary: "\(path) is mode \(String(mode, radix: 8)): group or others can read it",
                                       fix: "chmod 600 \(path)")
             }
             if info.st_uid != getuid() {
-                return PreflightCheck(id: "secrets.file_mode", status: .fail, summary: "\(path) is owned by uid \(info.st_uid), not the running user (uid \(getuid()))",
+                return PreflightCheck(id: .secretFileMode, status: .fail, summary: "\(path) is owned by uid \(info.st_uid), not the running user (uid \(getuid()))",
                                       fix: "chown \(getuid()) \(path)")
             }
-            return PreflightCheck(id: "secrets.file_mode", status: .pass, summary: "\(path) is mode \(String(mode, radix: 8)), owned by the running user")
+            return PreflightCheck(id: .secretFileMode, status: .pass, summary: "\(path) is mode \(String(mode, radix: 8)), owned by the running user")
         }
     }
 
@@ -168,39 +202,39 @@ public struct PreflightService: Sendable {
 
     func secretsTracked() async -> PreflightCheck {
         guard let result = await gitRun(["ls-files", "-z"]), result.succeeded else {
-            return PreflightCheck(id: "secrets.in_git", status: .warn, summary: "\(config.git.dir) is not a git repository: could not check", fix: "set git.dir")
+            return PreflightCheck(id: .secretsInGit, status: .warn, summary: "\(config.git.dir) is not a git repository: could not check", fix: "set git.dir")
         }
         let tracked = result.standardOutput.split(separator: "\0").map(String.init).filter(Self.isSecretPath)
         guard tracked.isEmpty else {
-            return PreflightCheck(id: "secrets.in_git", status: .fail, summary: "tracked by git: " + tracked.prefix(5).joined(separator: ", "),
+            return PreflightCheck(id: .secretsInGit, status: .fail, summary: "tracked by git: " + tracked.prefix(5).joined(separator: ", "),
                                   fix: "git rm --cached \(tracked[0]) and rotate every secret it held (it is in the history)")
         }
-        return PreflightCheck(id: "secrets.in_git", status: .pass, summary: "no .env* or .secrets/ files tracked by git")
+        return PreflightCheck(id: .secretsInGit, status: .pass, summary: "no .env* or .secrets/ files tracked by git")
     }
 
-    func secretsInRepository(_ variables: [(key: String, value: String, source: String)]) async -> PreflightCheck {
-        var values = Set(variables.filter { Redactor.isSecretName($0.key) || settings.secretKeys.contains($0.key) }.map(\.value))
+    func secretsInRepository(_ variables: [AppVariable]) async -> PreflightCheck {
+        var values = Set(variables.filter { Redactor.isSecretName($0.key) || settings.secretKeys.contains($0.key) || Self.looksSecret($0) }.map(\.value))
         values.formUnion(config.redactor.secretValues)
         // git grep -f takes one pattern per line: a multi-line secret (a PEM, a JSON key) is
         // searched line by line, and lines as common as "{" are not searched at all.
         values = Set(values.flatMap { $0.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) } }.filter { $0.count >= 8 })
         guard !values.isEmpty else {
-            return PreflightCheck(id: "secrets.in_repository", status: .pass, summary: "no configured secret values to look for")
+            return PreflightCheck(id: .secretsInRepository, status: .pass, summary: "no configured secret values to look for")
         }
         // Patterns on stdin, never argv: argv shows in `ps` and in opsctl's own -v log.
         guard let result = await gitRun(["grep", "-I", "-l", "-F", "-f", "-", "--"], input: values.sorted().joined(separator: "\n") + "\n") else {
-            return PreflightCheck(id: "secrets.in_repository", status: .warn, summary: "git grep could not run", fix: "check git.dir")
+            return PreflightCheck(id: .secretsInRepository, status: .warn, summary: "git grep could not run", fix: "check git.dir")
         }
         switch result.termination {
         case .exited(0):
             let files = result.standardOutput.split(separator: "\n").map(String.init)
-            return PreflightCheck(id: "secrets.in_repository", status: .fail,
+            return PreflightCheck(id: .secretsInRepository, status: .fail,
                                   summary: "a configured secret value appears in tracked file(s): " + files.prefix(5).joined(separator: ", "),
                                   fix: "remove it from \(files.first ?? "the file"), rotate the secret (it is in the history)")
         case .exited(1):
-            return PreflightCheck(id: "secrets.in_repository", status: .pass, summary: "no configured secret value appears in the repository (\(values.count) checked)")
+            return PreflightCheck(id: .secretsInRepository, status: .pass, summary: "no configured secret value appears in the repository (\(values.count) checked)")
         default:
-            return PreflightCheck(id: "secrets.in_repository", status: .warn, summary: "\(config.git.dir): git grep failed: could not check", fix: "set git.dir to the repository")
+            return PreflightCheck(id: .secretsInRepository, status: .warn, summary: "\(config.git.dir): git grep failed: could not check", fix: "set git.dir to the repository")
         }
     }
 
@@ -210,44 +244,44 @@ public struct PreflightService: Sendable {
             guard let result = await gitRun(["check-ignore", "-q", "--no-index", "--", probe]) else { continue }
             if result.termination == .exited(1) { missing.append(rule) }
             if case .exited(let code) = result.termination, code > 1 {
-                return PreflightCheck(id: "secrets.gitignore", status: .warn, summary: "\(config.git.dir) is not a git repository: could not check", fix: "set git.dir")
+                return PreflightCheck(id: .gitignore, status: .warn, summary: "\(config.git.dir) is not a git repository: could not check", fix: "set git.dir")
             }
         }
         guard missing.isEmpty else {
-            return PreflightCheck(id: "secrets.gitignore", status: .fail, summary: ".gitignore does not cover " + missing.joined(separator: " and "),
+            return PreflightCheck(id: .gitignore, status: .fail, summary: ".gitignore does not cover " + missing.joined(separator: " and "),
                                   fix: "printf '%s\\n' " + missing.map { "'\($0)'" }.joined(separator: " ") + " >> .gitignore")
         }
-        return PreflightCheck(id: "secrets.gitignore", status: .pass, summary: ".gitignore covers .env* and .secrets/")
+        return PreflightCheck(id: .gitignore, status: .pass, summary: ".gitignore covers .env* and .secrets/")
     }
 
     // MARK: - docker
 
     func docker() async -> [PreflightCheck] {
         guard (try? SubprocessRunner.locate("docker")) != nil else {
-            return [PreflightCheck(id: "docker.client", status: .fail, summary: "the docker client is not installed", fix: "apt-get install docker.io")]
+            return [PreflightCheck(id: .dockerClient, status: .fail, summary: "the docker client is not installed", fix: "apt-get install docker.io")]
         }
-        var checks = [PreflightCheck(id: "docker.client", status: .pass, summary: "docker client found")]
+        var checks = [PreflightCheck(id: .dockerClient, status: .pass, summary: "docker client found")]
         do {
             let version = try await context.docker.version()
-            checks.append(PreflightCheck(id: "docker.daemon", status: .pass, summary: "daemon \(version.server) answers"))
+            checks.append(PreflightCheck(id: .dockerDaemon, status: .pass, summary: "daemon \(version.server) answers"))
         } catch {
-            checks.append(PreflightCheck(id: "docker.daemon", status: .fail, summary: error.message, fix: "systemctl start docker"))
+            checks.append(PreflightCheck(id: .dockerDaemon, status: .fail, summary: error.message, fix: "systemctl start docker"))
             return checks
         }
         let live = (try? Ledger(path: config.state).lastDeployment(env: environment.name, status: .succeeded))??.version
         guard let live else {
-            checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "nothing deployed yet: no live image to keep"))
+            checks.append(PreflightCheck(id: .dockerImage, status: .pass, summary: "nothing deployed yet: no live image to keep"))
             return checks
         }
         guard environment.driver == .docker else {
-            checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "the image comes from the compose files: compose config checks it at deploy"))
+            checks.append(PreflightCheck(id: .dockerImage, status: .pass, summary: "the image comes from the compose files: compose config checks it at deploy"))
             return checks
         }
         let reference = ReleaseIdentity(config: config, environment: environment).imageReference(live)
         if (try? await context.docker.imageExists(reference)) == true {
-            checks.append(PreflightCheck(id: "docker.image", status: .pass, summary: "\(reference) (live) is present for a rollback"))
+            checks.append(PreflightCheck(id: .dockerImage, status: .pass, summary: "\(reference) (live) is present for a rollback"))
         } else {
-            checks.append(PreflightCheck(id: "docker.image", status: .fail, summary: "\(reference), the live release, is not on this host: a rollback could not start it",
+            checks.append(PreflightCheck(id: .dockerImage, status: .fail, summary: "\(reference), the live release, is not on this host: a rollback could not start it",
                                          fix: "docker pull \(reference) (or docker load it)"))
         }
         return checks
@@ -256,22 +290,22 @@ public struct PreflightService: Sendable {
     // MARK: - storage
 
     func databaseChecks() -> [PreflightCheck] {
-        guard let path = environment.database?.path else {
-            return [PreflightCheck(id: "storage.database", status: .warn, summary: "no database.path configured: storage not checked", fix: "set database.path")]
+        guard let path = config.backupTarget(of: environment).databasePath else {
+            return [PreflightCheck(id: .database, status: .warn, summary: "no database.path configured: storage not checked", fix: "set database.path")]
         }
         guard FileManager.default.fileExists(atPath: path) else {
-            return [PreflightCheck(id: "storage.database", status: .fail, summary: "\(path) does not exist", fix: "check database.path and the volume mount")]
+            return [PreflightCheck(id: .database, status: .fail, summary: "\(path) does not exist", fix: "check database.path and the volume mount")]
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         guard access(path, W_OK) == 0, access(directory, W_OK) == 0 else {
-            return [PreflightCheck(id: "storage.database", status: .fail, summary: "\(path) or its directory is not writable", fix: "chown/chmod \(directory)")]
+            return [PreflightCheck(id: .database, status: .fail, summary: "\(path) or its directory is not writable", fix: "chown/chmod \(directory)")]
         }
-        var checks = [PreflightCheck(id: "storage.database", status: .pass, summary: "\(path) exists and is writable")]
+        var checks = [PreflightCheck(id: .database, status: .pass, summary: "\(path) exists and is writable")]
         if let mount = Self.mount(containing: path), ["tmpfs", "ramfs"].contains(mount.type) {
-            checks.append(PreflightCheck(id: "storage.tmpfs", status: .fail, summary: "\(path) is on \(mount.type) (\(mount.point)): it vanishes on restart",
+            checks.append(PreflightCheck(id: .tmpfs, status: .fail, summary: "\(path) is on \(mount.type) (\(mount.point)): it vanishes on restart",
                                          fix: "move it to a persistent volume"))
         } else {
-            checks.append(PreflightCheck(id: "storage.tmpfs", status: .pass, summary: "\(path) is on persistent storage"))
+            checks.append(PreflightCheck(id: .tmpfs, status: .pass, summary: "\(path) is on persistent storage"))
         }
         return checks
     }
@@ -291,51 +325,55 @@ public struct PreflightService: Sendable {
     }
 
     func backupChecks() -> [PreflightCheck] {
-        guard let backup = environment.backup else {
-            return [PreflightCheck(id: "storage.backup_space", status: .warn, summary: "no backup section: nothing backs the database up", fix: "add backup.dir")]
+        let target = config.backupTarget(of: environment)
+        guard let directory = target.directory else {
+            return [PreflightCheck(id: .backupSpace, status: .warn, summary: "no backup section: nothing backs the database up", fix: "add backup.dir")]
         }
-        var checks: [PreflightCheck] = []
-        let size = environment.database.flatMap { try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int64 } ?? 0
-        let probe = FileManager.default.fileExists(atPath: backup.dir) ? backup.dir : URL(fileURLWithPath: backup.dir).deletingLastPathComponent().path
-        if let free = DiskUsage.of(probe)?.freeBytes {
-            let needed = 2 * size
-            let text = "\(backup.dir): \(ByteCount.format(free)) free, database \(ByteCount.format(size))"
-            checks.append(free >= needed
-                ? PreflightCheck(id: "storage.backup_space", status: .pass, summary: text + " (at least 2x)")
-                : PreflightCheck(id: "storage.backup_space", status: .fail, summary: text + ": less than 2x the database", fix: "free space or prune: opsctl prune \(environment.name)"))
-        } else {
-            checks.append(PreflightCheck(id: "storage.backup_space", status: .fail, summary: "\(backup.dir): cannot stat", fix: "create the backup directory"))
+        return [backupSpace(directory, database: target.databasePath), backupVerified(target, directory: directory)]
+    }
+
+    func backupSpace(_ directory: String, database: String?) -> PreflightCheck {
+        let size = database.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int64 } ?? 0
+        let probe = FileManager.default.fileExists(atPath: directory) ? directory : URL(fileURLWithPath: directory).deletingLastPathComponent().path
+        guard let free = DiskUsage.of(probe)?.freeBytes else {
+            return PreflightCheck(id: .backupSpace, status: .fail, summary: "\(directory): cannot stat", fix: "create the backup directory")
+        }
+        let text = "\(directory): \(ByteCount.format(free)) free, database \(ByteCount.format(size))"
+        return free >= 2 * size
+            ? PreflightCheck(id: .backupSpace, status: .pass, summary: text + " (at least 2x)")
+            : PreflightCheck(id: .backupSpace, status: .fail, summary: text + ": less than 2x the database", fix: "free space or prune: opsctl prune \(environment.name)")
+    }
+
+    /// The newest backup of this environment (the files `opsctl backup` writes) verified recently.
+    func backupVerified(_ target: BackupTarget, directory: String) -> PreflightCheck {
+        guard let newest = (try? target.backups())?.first else {
+            return PreflightCheck(id: .backupVerified, status: .fail, summary: "no backup in \(target.pattern ?? directory)", fix: "opsctl backup \(environment.name)")
         }
         let verification = try? Ledger(path: config.state).lastVerification(env: environment.name)
-        let newest = try? BackupCatalog.list(directory: backup.dir, name: backup.name ?? BackupNaming.defaultName(forDatabase: environment.database?.path ?? config.app),
-                                             readManifests: false).first
-        if newest == nil {
-            checks.append(PreflightCheck(id: "storage.backup_verified", status: .fail, summary: "no backup in \(backup.dir)", fix: "opsctl backup \(environment.name)"))
-        } else if let verification, verification.status == "ok", context.now().timeIntervalSince(verification.checkedAt) <= 26 * 3600,
-                  verification.file == newest?.path {
-            checks.append(PreflightCheck(id: "storage.backup_verified", status: .pass, summary: "newest backup verified \(TextFormat.age(of: verification.checkedAt, now: context.now()))"))
-        } else {
-            checks.append(PreflightCheck(id: "storage.backup_verified", status: .warn, summary: "the newest backup has not passed verify within 26 h",
-                                         fix: "opsctl verify \(environment.name) --latest"))
+        if let verification, verification.status == .ok, context.now().timeIntervalSince(verification.checkedAt) <= 26 * 3600,
+           verification.file == newest.path {
+            return PreflightCheck(id: .backupVerified, status: .pass,
+                                  summary: "newest backup \(newest.file) verified \(TextFormat.age(of: verification.checkedAt, now: context.now()))")
         }
-        return checks
+        return PreflightCheck(id: .backupVerified, status: .warn, summary: "the newest backup (\(newest.file)) has not passed verify within 26 h",
+                              fix: "opsctl verify \(environment.name) --latest")
     }
 
     // MARK: - config
 
     func healthConfigured() -> PreflightCheck {
         environment.health == nil
-            ? PreflightCheck(id: "config.health", status: .fail, summary: "health.url is not set: a deploy could not tell a broken release", fix: "set health.url")
-            : PreflightCheck(id: "config.health", status: .pass, summary: "health.url set")
+            ? PreflightCheck(id: .health, status: .fail, summary: "health.url is not set: a deploy could not tell a broken release", fix: "set health.url")
+            : PreflightCheck(id: .health, status: .pass, summary: "health.url set")
     }
 
     func smokeConfigured() -> PreflightCheck {
         (environment.smoke?.checks.isEmpty ?? true)
-            ? PreflightCheck(id: "config.smoke", status: .warn, summary: "no smoke checks: a deploy only checks /health", fix: "add smoke.checks (opsctl init shows the runbook's three)")
-            : PreflightCheck(id: "config.smoke", status: .pass, summary: "\(environment.smoke!.checks.count) smoke check(s)")
+            ? PreflightCheck(id: .smoke, status: .warn, summary: "no smoke checks: a deploy only checks /health", fix: "add smoke.checks (opsctl init shows the runbook's three)")
+            : PreflightCheck(id: .smoke, status: .pass, summary: "\(environment.smoke!.checks.count) smoke check(s)")
     }
 
-    func allowedPaths(_ variables: [(key: String, value: String, source: String)]) -> PreflightCheck {
+    func allowedPaths(_ variables: [AppVariable]) -> PreflightCheck {
         let matching = variables.filter { variable in
             settings.pathSettings.contains { pattern in
                 pattern.hasSuffix("*") ? variable.key.hasPrefix(String(pattern.dropLast())) : variable.key == pattern
@@ -345,10 +383,10 @@ public struct PreflightService: Sendable {
             variable.value.split(whereSeparator: { $0 == "," || $0 == ":" || $0 == " " }).contains { $0 == "/" }
         }
         if let first = open.first {
-            return PreflightCheck(id: "config.allowed_paths", status: .fail, summary: "\(first.key) in \(first.source) includes / (the whole filesystem)",
+            return PreflightCheck(id: .allowedPaths, status: .fail, summary: "\(first.key) in \(first.source) includes / (the whole filesystem)",
                                   fix: "restrict \(first.key) to the directories the app needs")
         }
-        return PreflightCheck(id: "config.allowed_paths", status: .pass,
+        return PreflightCheck(id: .allowedPaths, status: .pass,
                               summary: matching.isEmpty ? "no \(settings.pathSettings.joined(separator: ", ")) settings" : matching.map(\.key).joined(separator: ", ") + " do not include /")
     }
 
@@ -359,16 +397,16 @@ public struct PreflightService: Sendable {
            result.succeeded {
             let value = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
             return value == "yes"
-                ? PreflightCheck(id: "clock.ntp", status: .pass, summary: "NTP synchronised (timedatectl)")
-                : PreflightCheck(id: "clock.ntp", status: .fail, summary: "the clock is not NTP-synchronised (timedatectl): JWT expiry and backup ages drift",
+                ? PreflightCheck(id: .clock, status: .pass, summary: "NTP synchronised (timedatectl)")
+                : PreflightCheck(id: .clock, status: .fail, summary: "the clock is not NTP-synchronised (timedatectl): JWT expiry and backup ages drift",
                                  fix: "timedatectl set-ntp true")
         }
         if let result = try? await context.runner.run(ProcessRequest("chronyc", ["tracking"], timeout: .seconds(5))), result.succeeded {
             return result.standardOutput.contains("Leap status     : Normal")
-                ? PreflightCheck(id: "clock.ntp", status: .pass, summary: "NTP synchronised (chronyc)")
-                : PreflightCheck(id: "clock.ntp", status: .fail, summary: "chrony is not synchronised", fix: "chronyc sources -v")
+                ? PreflightCheck(id: .clock, status: .pass, summary: "NTP synchronised (chronyc)")
+                : PreflightCheck(id: .clock, status: .fail, summary: "chrony is not synchronised", fix: "chronyc sources -v")
         }
-        return PreflightCheck(id: "clock.ntp", status: .warn, summary: "could not check the clock (no timedatectl or chronyc answered)",
+        return PreflightCheck(id: .clock, status: .warn, summary: "could not check the clock (no timedatectl or chronyc answered)",
                               fix: "install chrony, or check NTP by hand")
     }
 }

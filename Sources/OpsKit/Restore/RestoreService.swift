@@ -78,13 +78,13 @@ public enum RestoreService {
         do {
             verification = try verifyInto(backupPath, temporary: temporary)
         } catch {
-            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: "failed",
+            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
                                        reason: error.message, actor: context.actor, at: context.now())
             throw error
         }
         guard verification.ok else {
             let reason = "\(URL(fileURLWithPath: backupPath).lastPathComponent) failed verification: \(verification.reason ?? "unknown"); nothing was changed"
-            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: "failed",
+            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
                                        reason: reason, actor: context.actor, at: context.now())
             throw OpsError(.checkFailed, code: "restore.bad_backup", reason)
         }
@@ -119,7 +119,7 @@ public enum RestoreService {
 
         // 4. Check what is now in place.
         let after = VerifyService.checkLive(target)
-        let status = after.ok ? "succeeded" : "failed"
+        let status: RestoreStatus = after.ok ? .succeeded : .failed
         try ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, status: status,
                                   reason: after.reason, actor: context.actor, at: context.now())
         guard after.ok else {
@@ -170,12 +170,12 @@ public enum RestoreService {
 }
 
 extension Ledger {
-    public func recordRestore(env: String, backup: String, target: String, drill: Bool, safetyCopy: String?, status: String,
+    public func recordRestore(env: String, backup: String, target: String, drill: Bool, safetyCopy: String?, status: RestoreStatus,
                               reason: String?, actor: String?, at date: Date) throws(OpsError) {
         try database.writeTransaction { () throws(OpsError) in
             try database.query("""
                 INSERT INTO restores (env, backup, target, drill, safety_copy, status, reason, actor, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(env), .text(backup), .text(target), .integer(drill ? 1 : 0), .optional(safetyCopy), .text(status), .optional(reason),
+                """, [.text(env), .text(backup), .text(target), .integer(drill ? 1 : 0), .optional(safetyCopy), .text(status.rawValue), .optional(reason),
                       .optional(actor), .real(date.ledgerTime)])
         }
     }

@@ -35,7 +35,17 @@ public final class SQLiteDatabase {
 
     var lastErrorMessage: String { String(cString: sqlite3_errmsg(handle)) }
 
+    /// The result code and message of the last failed call through `failure`: callers that must
+    /// tell corruption from other failures read the code, never the message text.
+    public private(set) var lastFailure: (code: Int32, message: String)?
+
+    /// SQLITE_CORRUPT or SQLITE_NOTADB (any extended form).
+    public static func isCorruption(_ code: Int32) -> Bool {
+        [SQLITE_CORRUPT, SQLITE_NOTADB].contains(code & 0xff)
+    }
+
     func failure(_ status: Int32, _ what: String) -> OpsError {
+        lastFailure = (status, lastErrorMessage)
         let primary = status & 0xff
         let kind: OpsError.Kind = switch primary {
         case SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PERM: .io

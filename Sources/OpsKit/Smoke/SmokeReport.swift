@@ -90,37 +90,19 @@ public struct SmokeReport: Report {
         func seconds(_ ms: Double) -> String { String(format: "%.3f", ms / 1000) }
         let suiteName = "opsctl smoke" + (env.map { " \($0)" } ?? "")
         var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-        xml += #"<testsuites name="\#(Self.escape(suiteName))" tests="\#(checks.count)" failures="\#(failed)" errors="0" time="\#(seconds(Double(durationMs)))">"# + "\n"
-        xml += #"  <testsuite name="\#(Self.escape(suiteName))" tests="\#(checks.count)" failures="\#(failed)" errors="0" skipped="0""#
+        xml += #"<testsuites name="\#(XMLText.escape(suiteName))" tests="\#(checks.count)" failures="\#(failed)" errors="0" time="\#(seconds(Double(durationMs)))">"# + "\n"
+        xml += #"  <testsuite name="\#(XMLText.escape(suiteName))" tests="\#(checks.count)" failures="\#(failed)" errors="0" skipped="0""#
         xml += #" time="\#(seconds(Double(durationMs)))" timestamp="\#(TextFormat.timestamp(startedAt))">"# + "\n"
         for check in checks {
-            xml += #"    <testcase name="\#(Self.escape(check.name))" classname="\#(Self.escape(suiteName))" time="\#(seconds(check.timings?.totalMs ?? 0))">"# + "\n"
+            xml += #"    <testcase name="\#(XMLText.escape(check.name))" classname="\#(XMLText.escape(suiteName))" time="\#(seconds(check.timings?.totalMs ?? 0))">"# + "\n"
             if let reason = check.reason {
-                xml += #"      <failure type="SmokeCheckFailed" message="\#(Self.escape(reason))">\#(Self.escape("\(check.method) \(check.url)\n\(reason)"))</failure>"# + "\n"
+                xml += #"      <failure type="SmokeCheckFailed" message="\#(XMLText.escape(reason))">\#(XMLText.escape("\(check.method) \(check.url)\n\(reason)"))</failure>"# + "\n"
             }
             let timings = check.timings.map { "dns=\($0.dnsMs)ms connect=\($0.connectMs)ms tls=\($0.tlsMs)ms ttfb=\($0.ttfbMs)ms total=\($0.totalMs)ms" } ?? ""
-            xml += "      <system-out>\(Self.escape("\(check.method) \(check.url) -> \(check.status.map(String.init) ?? "no response") attempts=\(check.attempts) \(timings)"))</system-out>\n"
+            xml += "      <system-out>\(XMLText.escape("\(check.method) \(check.url) -> \(check.status.map(String.init) ?? "no response") attempts=\(check.attempts) \(timings)"))</system-out>\n"
             xml += "    </testcase>\n"
         }
         xml += "  </testsuite>\n</testsuites>\n"
         return xml
-    }
-
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n", "\t": out.unicodeScalars.append(scalar)
-            // XML 1.0 has no way to carry other control characters, even escaped.
-            case _ where scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value): out += "?"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }

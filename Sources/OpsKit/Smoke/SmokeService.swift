@@ -65,7 +65,7 @@ extension Ledger {
             try database.query("""
                 INSERT INTO smoke_runs (env, base_url, status, passed, failed, started_at, duration_ms, details)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(env), .optional(report.baseURL), .text(report.failed == 0 ? "passed" : "failed"), .integer(Int64(report.passed)),
+                """, [.text(env), .optional(report.baseURL), .text((report.failed == 0 ? SmokeRunStatus.passed : .failed).rawValue), .integer(Int64(report.passed)),
                       .integer(Int64(report.failed)), .real(report.startedAt.ledgerTime), .integer(Int64(report.durationMs)), .text(details)])
         }
     }

@@ -23,6 +23,8 @@ public struct StatusReport: Report {
     public var reconciled: [DeploymentRecord]
     public var lastDeployment: DeploymentRecord?
     public var lastBackup: BackupRecord?
+    /// The environment's backups on disk (nil without a backup section).
+    public var backups: BackupsOnDisk?
     public var lastVerification: VerificationRecord?
     public var lastSmoke: SmokeRunRecord?
     /// One probe of health.url now (nil without a health section).
@@ -61,20 +63,50 @@ public struct StatusReport: Report {
             lines.append("last deploy:     none")
         }
         if let backup = lastBackup {
-            lines.append("last backup:     \(backup.status), \(TextFormat.age(of: backup.startedAt, now: now))" + (backup.file.map { " \($0)" } ?? ""))
+            lines.append("last backup:     \(backup.status.rawValue), \(TextFormat.age(of: backup.startedAt, now: now))" + (backup.file.map { " \($0)" } ?? ""))
         } else {
             lines.append("last backup:     none")
         }
+        if let backups { lines.append("backups:         " + backups.summary) }
         if let verification = lastVerification {
-            lines.append("last verify:     \(verification.status), \(TextFormat.age(of: verification.checkedAt, now: now))" + (verification.reason.map { " (\($0))" } ?? ""))
+            lines.append("last verify:     \(verification.status.rawValue), \(TextFormat.age(of: verification.checkedAt, now: now))" + (verification.reason.map { " (\($0))" } ?? ""))
         } else {
             lines.append("last verify:     none")
         }
         if let smoke = lastSmoke {
-            lines.append("last smoke:      \(smoke.status) \(smoke.passed)/\(smoke.passed + smoke.failed), \(TextFormat.age(of: smoke.startedAt, now: now))")
+            lines.append("last smoke:      \(smoke.status.rawValue) \(smoke.passed)/\(smoke.passed + smoke.failed), \(TextFormat.age(of: smoke.startedAt, now: now))")
         }
         if pendingNotes > 0 { lines.append("pending notes:   \(pendingNotes)") }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// What `opsctl backup` wrote for an environment, as the directory holds it now.
+public struct BackupsOnDisk: Sendable, Encodable {
+    public var pattern: String
+    public var count: Int
+    public var newest: String?
+    public var newestVerified: Bool
+    public var error: String?
+
+    init?(_ target: BackupTarget) {
+        guard let pattern = target.pattern else { return nil }
+        self.pattern = pattern
+        do {
+            let entries = try target.backups()
+            count = entries.count
+            newest = entries.first?.file
+            newestVerified = entries.first.map { (try? BackupManifest.read($0.manifestPath))?.verification?.status == .ok } ?? false
+        } catch {
+            (count, newestVerified) = (0, false)
+            self.error = error.message
+        }
+    }
+
+    var summary: String {
+        if let error { return "\(pattern): \(error)" }
+        guard let newest else { return "none in \(pattern)" }
+        return "\(count) in \(pattern), newest \(newest)" + (newestVerified ? " (verified)" : " (not verified)")
     }
 }
 
@@ -120,6 +152,7 @@ public enum StatusService {
             app: config.app, env: name, driver: environment.driver, ledger: config.state,
             liveVersion: live?.version, runtime: runtime, drift: drift, reconciled: reconciled,
             lastDeployment: try ledger.lastDeployment(env: name), lastBackup: try ledger.lastBackup(env: name),
+            backups: BackupsOnDisk(config.backupTarget(of: environment)),
             lastVerification: try ledger.lastVerification(env: name), lastSmoke: try ledger.lastSmokeRun(env: name),
             healthNow: await probeNow(environment.health),
             pendingNotes: try ledger.pendingNotes(env: name).count, generatedAt: context.now())
@@ -142,7 +175,7 @@ public struct HistoryReport: Report {
         let rows = deployments.map { record in
             [String(record.id), TextFormat.timestamp(record.startedAt), record.kind, record.version,
              record.previousVersion ?? "-", record.status.rawValue,
-             record.duration.map { TextFormat.duration(seconds: Int($0.rounded())) } ?? "-", record.actor ?? "-", record.reason ?? ""]
+             record.duration.map { TextFormat.duration(milliseconds: Int(($0 * 1000).rounded())) } ?? "-", record.actor ?? "-", record.reason ?? ""]
         }
         return TextFormat.table(["ID", "STARTED (UTC)", "KIND", "VERSION", "FROM", "STATUS", "TOOK", "BY", "REASON"], rows)
     }

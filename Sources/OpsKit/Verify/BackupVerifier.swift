@@ -18,6 +18,8 @@ public struct VerificationResult: Sendable, Codable, Equatable {
     public var pageCount: Int?
     public var deep: Bool
     public var durationMs: Int
+    /// Worth knowing, not a problem: e.g. the file is a renamed copy of the backup its manifest names.
+    public var note: String?
 }
 
 public enum BackupVerifier {
@@ -44,8 +46,10 @@ public enum BackupVerifier {
             return result
         }
         if let manifestProblem { return finish(manifestProblem) }
+        // Copies are normal (pre-migration.db.gz, a download from off-site storage): the bytes
+        // decide, through the manifest's SHA-256 and size below, not the name.
         if let manifest, manifest.file != fileName {
-            return finish("manifest names another file (\(manifest.file))")
+            result.note = "a copy of \(manifest.file) (its manifest names that file; sha256 and size checked against it)"
         }
 
         let temporary = keepAs ?? "\(temporaryDirectory)/\(BackupNaming.temporaryPrefix)verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).db"
@@ -98,8 +102,9 @@ public enum BackupVerifier {
                 }
             }
         } catch {
-            guard error.kind == .checkFailed || error.kind == .software else { throw error }
-            return "database is corrupt: \(error.message.split(separator: ":").suffix(2).joined(separator: ":").trimmingCharacters(in: .whitespaces))"
+            // SQLite's own verdict on the bytes is a result; a failure of this machine (I/O, memory) is not.
+            guard let failure = database.lastFailure, SQLiteDatabase.isCorruption(failure.code) || failure.code & 0xff == SQLITE_ERROR else { throw error }
+            return "database is corrupt: \(failure.message) (sqlite code \(failure.code))"
         }
         return nil
     }

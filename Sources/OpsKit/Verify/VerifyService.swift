@@ -24,6 +24,7 @@ public struct VerifyReport: Report {
             let suffix = result.hasManifest ? "" : " (no manifest: checked without hashes)"
             lines.append(result.ok ? "ok      \(name)  \(result.pageCount ?? 0) pages, \(result.durationMs) ms\(suffix)"
                                    : "FAILED  \(name)  \(result.reason ?? "unknown")")
+            if let note = result.note { lines.append("        note: \(note)") }
         }
         if results.isEmpty { lines.append("no backups to verify") }
         if let live {
@@ -91,7 +92,7 @@ public enum VerifyService {
         let manifestPath = result.file + BackupNaming.manifestSuffix
         guard result.hasManifest, var manifest = try? BackupManifest.read(manifestPath),
               manifest.file == URL(fileURLWithPath: result.file).lastPathComponent else { return }
-        manifest.verification = .init(status: result.ok ? "ok" : "failed", at: date, deep: result.deep, reason: result.reason)
+        manifest.verification = .init(status: result.ok ? .ok : .failed, at: date, deep: result.deep, reason: result.reason)
         try AtomicFile.write(try manifest.encoded(), to: manifestPath)
     }
 
@@ -111,7 +112,7 @@ extension Ledger {
     public func recordVerification(env: String, result: VerificationResult, at date: Date) throws(OpsError) {
         try database.writeTransaction { () throws(OpsError) in
             try database.query("INSERT INTO verifications (env, file, status, reason, deep, checked_at, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               [.text(env), .text(result.file), .text(result.ok ? "ok" : "failed"), .optional(result.reason),
+                               [.text(env), .text(result.file), .text((result.ok ? VerificationStatus.ok : .failed).rawValue), .optional(result.reason),
                                 .integer(result.deep ? 1 : 0), .real(date.ledgerTime), .integer(Int64(result.durationMs))])
         }
     }

@@ -1,0 +1,27 @@
+/// Every preflight check, spelled once: the config (`preflight.fatal`, `preflight.skip`), the
+/// checks themselves and their JSON all use these names.
+public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case secretStrength = "secrets.strength"
+    case secretFileMode = "secrets.file_mode"
+    case secretsInGit = "secrets.in_git"
+    case secretsInRepository = "secrets.in_repository"
+    case gitignore = "secrets.gitignore"
+    case dockerClient = "docker.client"
+    case dockerDaemon = "docker.daemon"
+    case dockerImage = "docker.image"
+    case database = "storage.database"
+    case tmpfs = "storage.tmpfs"
+    case backupSpace = "storage.backup_space"
+    case backupVerified = "storage.backup_verified"
+    case health = "config.health"
+    case smoke = "config.smoke"
+    case allowedPaths = "config.allowed_paths"
+    case clock = "clock.ntp"
+
+    public var description: String { rawValue }
+
+    /// What stops a deploy before it starts unless `preflight.fatal` says otherwise: the
+    /// checks whose failure means a leaked or guessable secret, or a deploy that could not
+    /// tell a broken release.
+    public static let defaultFatal: [PreflightCheckID] = [.secretStrength, .secretFileMode, .secretsInGit, .secretsInRepository, .health, .allowedPaths]
+}

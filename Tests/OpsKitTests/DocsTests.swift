@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// The documentation a user clones must be whole: every relative link in README.md, runbooks/
+/// and docs/ points at a file in the repository (never outside it, as ../shared/ did).
+struct DocsTests {
+    static let documents: [String] = {
+        let root = URL(fileURLWithPath: repositoryRoot)
+        var files = ["README.md"]
+        for folder in ["runbooks", "docs"] {
+            let enumerator = FileManager.default.enumerator(atPath: root.appendingPathComponent(folder).path)
+            while let file = enumerator?.nextObject() as? String {
+                if file.hasSuffix(".md") { files.append("\(folder)/\(file)") }
+            }
+        }
+        return files.sorted()
+    }()
+
+    @Test func everyRelativeLinkPointsInsideTheRepository() throws {
+        #expect(Self.documents.contains("docs/reference.md"))
+        let root = URL(fileURLWithPath: repositoryRoot).standardizedFileURL.path
+        for document in Self.documents {
+            let text = try String(contentsOfFile: "\(root)/\(document)", encoding: .utf8)
+            for match in text.matches(of: /\]\(([^)\s]+)\)/) {
+                let target = String(match.1)
+                guard !target.contains("://"), !target.hasPrefix("#"), !target.hasPrefix("mailto:") else { continue }
+                let path = String(target.split(separator: "#", maxSplits: 1)[0])
+                let resolved = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: "\(root)/\(document)").deletingLastPathComponent())
+                    .standardizedFileURL.path
+                #expect(resolved.hasPrefix(root + "/"), "\(document): \(target) leaves the repository")
+                #expect(FileManager.default.fileExists(atPath: resolved), "\(document): \(target) does not exist")
+            }
+        }
+    }
+
+    @Test func noDocumentOrSourcePointsAtTheSharedDesignNotes() throws {
+        let root = repositoryRoot
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["grep", "-rlE", "\\.\\./shared|shared/design|design\\.md", "README.md", "runbooks", "docs", "templates", "Sources", "scripts"]
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let found = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(found.isEmpty, "files that point at notes outside the repository: \(found)")
+    }
+}
