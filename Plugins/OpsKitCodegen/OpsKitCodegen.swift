@@ -6,10 +6,11 @@ import PackagePlugin
 /// and `GitDescribe.version` from `git describe`.
 ///
 /// SwiftPM asks this plugin for its commands only when it plans the build (a clean build, a
-/// changed manifest, a source file added to a target), not on every build. So each command names
-/// as inputs what would change its output, and the tool reads the current state when it runs:
-/// templates/ and every directory under it (adding a file changes its directory), and the git
-/// files a commit, a checkout or a new tag rewrites.
+/// changed manifest or environment, a file added to or removed from a target's folder, which
+/// includes templates/ through the excluded Sources/OpsKit/Templates symlink), not on every
+/// build. Between plans each command's inputs decide when it runs again, and the tool reads the
+/// current state when it does: every file and folder under templates/ (an edit re-embeds), and
+/// the git files a commit, a checkout or a new tag rewrites (a new commit re-stamps).
 @main
 struct OpsKitCodegen: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
