@@ -6,15 +6,17 @@
 # over RUNS runs, with `/bin/true` as the process-spawn floor measured in the same run.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-dynamic=$opsctl
 runs=${RUNS:-40}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 static_build=${OPSCTL_STATIC_BINARY:-$root/.build-static/release/opsctl}
 [ -x "$static_build" ] || bash "$root/scripts/build-static.sh" >&2
+# Both stripped as `make install` strips, so sizes and start-up compare like for like.
+dynamic="$work/opsctl-dynamic"
 static="$work/opsctl-static"
+cp "$opsctl" "$dynamic"
 cp "$static_build" "$static"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$static"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$dynamic" "$static"
 "$dynamic" init --dir "$work" >/dev/null
 
 mib() { awk -v bytes="$1" 'BEGIN { printf "%.1f MiB", bytes / 1048576 }'; }
@@ -45,7 +47,7 @@ runtime_count=$(printf '%s' "$runtime" | grep -c . || true)
 dynamic_bytes=$(bytes "$dynamic")
 runtime_bytes=$( [ -n "$runtime" ] && bytes $runtime || echo 0)
 static_bytes=$(bytes "$static")
-printf 'size: dynamic %s + Swift runtime %s (%d shared libraries) = %s;  static, stripped: %s;  static/dynamic-with-runtime %.2f\n' \
+printf 'size (stripped): dynamic %s + Swift runtime %s (%d shared libraries) = %s;  static %s;  static/dynamic-with-runtime %.2f\n' \
     "$(mib "$dynamic_bytes")" "$(mib "$runtime_bytes")" "$runtime_count" "$(mib $((dynamic_bytes + runtime_bytes)))" \
     "$(mib "$static_bytes")" "$(awk -v s="$static_bytes" -v d="$((dynamic_bytes + runtime_bytes))" 'BEGIN { print s / d }')"
 printf 'libswift in ldd of the static binary: %s\n' "$(ldd "$static" | grep -c libswift || true)"
