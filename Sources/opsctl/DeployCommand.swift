@@ -18,6 +18,9 @@ struct ReleaseOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Why, for the ledger and the handoff.", valueName: "text"))
     var message: String?
 
+    @Option(help: ArgumentHelp("Also write the smoke run as JUnit XML here (for CI test results).", valueName: "file"))
+    var junit: String?
+
     func options(noRollback: Bool) -> DeployOptions {
         var options = DeployOptions()
         options.dryRun = dryRun
@@ -26,6 +29,7 @@ struct ReleaseOptions: ParsableArguments {
         options.noRollback = noRollback
         options.waitLock = waitLock
         options.message = message
+        options.junitPath = junit
         return options
     }
 
@@ -33,8 +37,7 @@ struct ReleaseOptions: ParsableArguments {
     func run(_ global: GlobalOptions, environment name: String, options: DeployOptions,
              _ body: @escaping (DeployService) async throws(OpsError) -> DeployReport) async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: name)
+            let (config, environment, context) = try await Output.load(global, context, resolvingSecretsOf: name)
             let interruption = Interruption()
             if !options.dryRun { interruption.install() }
             return try await body(try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption))
@@ -46,7 +49,7 @@ struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
         abstract: "Deploy a tagged release: validate, lock, switch containers, health-wait, smoke; roll back by itself on failure.",
-        usage: Usage.lines("opsctl deploy <environment> <version> [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>] [--no-rollback]"),
+        usage: Usage.lines("opsctl deploy <environment> <version> [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>] [--junit <file>]", "[--no-rollback]"),
         discussion: """
             Exit 0 deployed (or already live), 3 failed and the previous release serves again, \
             4 failed and nothing healthy serves, 5 another deploy holds the lock, \
@@ -81,7 +84,7 @@ struct RollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollback",
         abstract: "Go back to the newest succeeded release older than the live one (or --to VERSION), with the same health-wait and smoke.",
-        usage: Usage.lines("opsctl rollback <environment> [--to <version>] [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>]"),
+        usage: Usage.lines("opsctl rollback <environment> [--to <version>] [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>]", "[--junit <file>]"),
         discussion: "The kept container starts in seconds; without one, its image runs fresh. Exit codes as deploy.")
 
     @OptionGroup var global: GlobalOptions

@@ -47,8 +47,10 @@ struct HandoffCommand: AsyncParsableCommand {
         // --format json is the report itself: one JSON document, as --json.
         if format == .json { options.json = true }
         try await Output.run(options) { context throws(OpsError) in
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: self.environment)
+            // The handoff always renders: a secret manager that is down becomes a listed source error.
+            let (loaded, loadedContext) = try Output.load(global, context)
+            let (config, environment, unresolved) = try await loaded.resolvingSecretsLeniently(of: self.environment, runner: loadedContext.runner)
+            let context = Output.scrubbing(config, loadedContext)
             let end = to?.date ?? context.now()
             let start = from?.date ?? end.addingTimeInterval(-(since ?? environment.handoff.since).seconds)
             guard start < end else { throw OpsError(.usage, code: "handoff.window", "the window starts after it ends") }
@@ -56,7 +58,9 @@ struct HandoffCommand: AsyncParsableCommand {
             request.format = format
             request.outputPath = output
             request.post = post
-            return try await HandoffService(config: config, environment: environment, context: context).run(request)
+            var service = HandoffService(config: config, environment: environment, context: context)
+            service.unresolvedSecrets = unresolved
+            return try await service.run(request)
         }
     }
 }

@@ -4,7 +4,7 @@ import OpsKit
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Scaffold a commented opsctl.yml plus cron and systemd timer examples.",
+        abstract: "Scaffold a commented opsctl.yml, cron and systemd timers, alert rules, a Grafana dashboard and a CI workflow.",
         usage: Usage.lines("opsctl init [--dir <dir>] [--force]"))
 
     @OptionGroup var global: GlobalOptions

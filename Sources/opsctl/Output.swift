@@ -57,8 +57,24 @@ enum Output {
         let path = ConfigLoader.resolvePath(explicit: options.config, environment: context.environment)
         context.logger.debug("reading config \(path)")
         let config = try ConfigLoader.load(path: path, environment: context.environment)
+        return (config, scrubbing(config, context))
+    }
+
+    /// Loads the config and fetches environment `name`'s command secrets (`NAME_COMMAND`), once,
+    /// before anything changes; the context's logs scrub them too. Only commands that hand a
+    /// secret to something, or print text that could carry one, call this: loading a config
+    /// (`config check`, `status`, cron's `backup`) never runs a secret manager.
+    static func load(_ options: GlobalOptions, _ context: OpsContext, resolvingSecretsOf name: String) async throws(OpsError)
+        -> (OpsConfig, EnvironmentConfig, OpsContext) {
+        let (loaded, context) = try load(options, context)
+        let (config, environment) = try await loaded.resolvingSecrets(of: name, runner: context.runner)
+        return (config, environment, scrubbing(config, context))
+    }
+
+    /// A context whose subprocess logs scrub every secret `config` knows.
+    static func scrubbing(_ config: OpsConfig, _ context: OpsContext) -> OpsContext {
         var configured = context
         configured.runner = LoggingRunner(SubprocessRunner(), logger: context.logger, redactor: config.redactor)
-        return (config, configured)
+        return configured
     }
 }

@@ -15,9 +15,12 @@ struct PreflightCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
-            let (config, context) = try Output.load(global, context)
-            let environment = try config.environment(named: self.environment)
-            return await PreflightService(config: config, environment: environment, context: context).run()
+            // A checklist shows every problem at once: a failed secret command is a failed check.
+            let (loaded, loadedContext) = try Output.load(global, context)
+            let (config, environment, unresolved) = try await loaded.resolvingSecretsLeniently(of: self.environment, runner: loadedContext.runner)
+            var service = PreflightService(config: config, environment: environment, context: Output.scrubbing(config, loadedContext))
+            service.unresolvedSecrets = unresolved
+            return await service.run()
         }
     }
 }

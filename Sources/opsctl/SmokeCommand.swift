@@ -46,8 +46,7 @@ struct SmokeCommand: AsyncParsableCommand {
 
     /// An environment's checks; `--url` points them at another base URL.
     func run(_ name: String, mode: SmokeMode, context: OpsContext) async throws(OpsError) -> SmokeReport {
-        let (config, context) = try Output.load(global, context)
-        let environment = try config.environment(named: name)
+        let (config, environment, context) = try await Output.load(global, context, resolvingSecretsOf: name)
         var settings = environment.smoke ?? SmokeSettings()
         if let url = url?.text {
             settings.baseURL = url

@@ -141,3 +141,55 @@ public enum Chromium {
                         + arguments + [URL(fileURLWithPath: html).absoluteString], timeout: .seconds(90))
     }
 }
+
+/// Command-line tools some tests need (pass, promtool, actionlint): scripts/setup.sh installs
+/// them. A test that needs one runs when it is there, and always under CI=true, where a missing
+/// tool must fail loudly instead of skipping.
+public enum RequiredTool {
+    /// The tool's path: `<repository>/.venv/bin/NAME` (the project's virtualenv), else PATH.
+    public static func path(_ name: String) -> String? {
+        let venv = "\(repositoryRoot)/.venv/bin/\(name)"
+        if FileManager.default.isExecutableFile(atPath: venv) { return venv }
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public static func shouldRun(_ names: String...) -> Bool { DockerEngine.isCI || names.allSatisfy { path($0) != nil } }
+}
+
+/// A real `pass` store with a throw-away, passphrase-less GnuPG key: nothing touches the
+/// user's keyring, and the gpg-agent it starts is stopped when the value goes away.
+public final class PassStore {
+    public let directory = TemporaryDirectory("opsctl-pass")
+    /// GNUPGHOME and PASSWORD_STORE_DIR, for every process that reads the store.
+    public var environment: [String: String] { ["GNUPGHOME": directory.file("gnupg"), "PASSWORD_STORE_DIR": directory.file("store")] }
+
+    public init() async throws {
+        try FileManager.default.createDirectory(atPath: directory.file("gnupg"), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try await run("gpg", ["--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+                              "--quick-gen-key", "opsctl test <opsctl-test@example.invalid>", "future-default", "default", "never"])
+        try await run("pass", ["init", "opsctl-test@example.invalid"])
+    }
+
+    deinit {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["gpgconf", "--kill", "gpg-agent"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        try? process.run()
+        process.waitUntilExit()
+    }
+
+    /// Stores `value` under `name` (one line, as `pass insert -m` keeps it).
+    public func insert(_ name: String, _ value: String) async throws {
+        try await run("pass", ["insert", "--multiline", "--force", name], input: value + "\n")
+    }
+
+    @discardableResult
+    public func run(_ program: String, _ arguments: [String], input: String? = nil) async throws -> String {
+        let result = try await SubprocessRunner().run(ProcessRequest(program, arguments, environment: environment, timeout: .seconds(60), standardInput: input))
+        guard result.succeeded else { throw OpsError(.software, code: "test.setup", "\(result.request.displayCommand): \(result.failureSummary)") }
+        return result.standardOutput
+    }
+}

@@ -66,7 +66,7 @@ struct ConfigSchema {
 
     static let rootKeys = ["app", "image", "git", "state", "environments"]
     static let environmentKeys = ["driver", "run", "compose", "swarm", "build", "health", "smoke", "rollback",
-                                  "keep_releases", "hooks", "database", "backup", "handoff", "metrics", "preflight"]
+                                  "keep_releases", "hooks", "database", "backup", "handoff", "metrics", "preflight", "secrets"]
 
     func config(from root: Node, sourcePath: String) throws(OpsError) -> OpsConfig {
         let map = try MappingReader(root, path: "", reader: reader, allowedKeys: Self.rootKeys)
@@ -201,7 +201,13 @@ struct ConfigSchema {
             }
             environment.backup = settings
         }
-        if let handoff = try map.mapping("handoff", allowedKeys: ["since", "disks", "facts", "webhook", "webhook_file", "template", "log_pattern", "thresholds"]) {
+        if let secrets = try map.mapping("secrets", allowedKeys: ["timeout"]) {
+            environment.secrets.timeout = try secrets.duration("timeout") ?? environment.secrets.timeout
+            guard environment.secrets.timeout.milliseconds > 0 else {
+                throw reader.error(at: secrets.value("timeout"), path: secrets.keyPath("timeout"), "must be greater than 0")
+            }
+        }
+        if let handoff = try map.mapping("handoff", allowedKeys: ["since", "disks", "facts", "template", "log_pattern", "thresholds"] + Self.secretForms("webhook")) {
             environment.handoff.logPattern = try handoff.string("log_pattern") ?? environment.handoff.logPattern
             if (try? Regex(environment.handoff.logPattern)) == nil {
                 throw reader.error(at: handoff.value("log_pattern"), path: handoff.keyPath("log_pattern"), "\"\(environment.handoff.logPattern)\" is not a valid regular expression")
@@ -215,12 +221,8 @@ struct ConfigSchema {
             environment.handoff.disks = try handoff.stringList("disks") ?? []
             environment.handoff.facts = try handoff.stringPairs("facts")?.map { SQLFact(name: $0.key, sql: $0.value) } ?? []
             environment.handoff.template = try handoff.string("template").map(resolvePath)
-            if let webhook = try handoff.string("webhook"), !webhook.isEmpty {
-                environment.handoff.webhook = Secret(webhook)
-            } else if let file = try handoff.string("webhook_file") {
-                environment.handoff.webhookFile = resolvePath(file)
-                environment.handoff.webhook = Secret(try reader.readSecretFile(file, node: handoff.value("webhook_file")!, path: handoff.keyPath("webhook_file")))
-            }
+            environment.handoff.webhook = try secret(handoff, "webhook")
+            environment.handoff.webhookFile = environment.handoff.webhook?.file
         }
         if let metrics = try map.mapping("metrics", allowedKeys: ["textfile_dir"]) {
             environment.metrics = MetricsSettings(textfileDir: resolvePath(try metrics.requiredString("textfile_dir")))
@@ -228,26 +230,85 @@ struct ConfigSchema {
         return environment
     }
 
-    /// `env:` maps. `NAME_FILE: path` reads the secret NAME from a file; names that look secret are redacted.
+    /// `env:` maps. `NAME_FILE: path` reads the secret NAME from a file, `NAME_COMMAND: [argv]`
+    /// takes it from a command's output (run later, only by the commands that need the value);
+    /// names that look secret are redacted.
     func envVars(_ map: MappingReader, _ key: String) throws(OpsError) -> [EnvVar] {
-        guard let pairs = try map.stringPairs(key) else { return [] }
+        guard let entries = try map.openMapping(key) else { return [] }
         var result: [EnvVar] = []
-        for (name, value, node) in pairs {
-            let path = "\(map.keyPath(key)).\(name)"
+        for name in entries.keys {
+            let path = entries.keyPath(name)
             guard YAMLReader.isEnvironmentName(name) else {
-                throw reader.error(at: node, path: path, "\"\(name)\" is not a valid environment variable name")
+                throw reader.error(at: entries.keyNode(name), path: path, "\"\(name)\" is not a valid environment variable name")
             }
-            if name.hasSuffix("_FILE"), name.count > 5 {
-                let secret = try reader.readSecretFile(value, node: node, path: path)
-                result.append(EnvVar(name: String(name.dropLast(5)), secret: Secret(secret), fromFile: resolvePath(value)))
-            } else if Redactor.isSecretName(name) {
-                result.append(EnvVar(name: name, secret: Secret(value)))
-            } else {
-                result.append(EnvVar(name: name, value: Redactor.redactURLCredentials(value) == value ? value : nil,
-                                     secret: Redactor.redactURLCredentials(value) == value ? nil : Secret(value)))
+            let variable = try envVar(name, in: entries)
+            if result.contains(where: { $0.name == variable.name }) {
+                throw reader.error(at: entries.keyNode(name), path: path, "\(variable.name) is set twice: \(variable.name), \(variable.name)_FILE and \(variable.name)_COMMAND are alternatives, keep one")
             }
+            result.append(variable)
         }
         return result
+    }
+
+    func envVar(_ name: String, in entries: MappingReader) throws(OpsError) -> EnvVar {
+        let path = entries.keyPath(name)
+        if let base = Self.secretBase(name, suffix: "_COMMAND") {
+            let argv = try self.argv(entries.value(name) ?? entries.keyNode(name)!, path: path)
+            return EnvVar(name: base, secret: .command(argv), fromCommand: argv)
+        }
+        let value = try entries.value(name).map { (node: Node) throws(OpsError) in try entries.scalarString(node, path: path) } ?? ""
+        if let base = Self.secretBase(name, suffix: "_FILE") {
+            let secret = try reader.readSecretFile(value, node: entries.value(name) ?? entries.keyNode(name)!, path: path)
+            return EnvVar(name: base, secret: Secret(secret, source: .file(resolvePath(value))), fromFile: resolvePath(value))
+        }
+        if Redactor.isSecretName(name) { return EnvVar(name: name, secret: Secret(value)) }
+        let hasCredentials = Redactor.redactURLCredentials(value) != value
+        return EnvVar(name: name, value: hasCredentials ? nil : value, secret: hasCredentials ? Secret(value) : nil)
+    }
+
+    /// `JWT_SECRET` for `JWT_SECRET_COMMAND`; nil when the name does not end in the suffix.
+    static func secretBase(_ name: String, suffix: String) -> String? {
+        name.hasSuffix(suffix) && name.count > suffix.count ? String(name.dropLast(suffix.count)) : nil
+    }
+
+    /// The keys a secret-bearing setting may be written as: `key`, `key_file`, `key_command`.
+    static func secretForms(_ key: String) -> [String] { [key, key + "_file", key + "_command"] }
+
+    /// A secret-bearing key in any of its forms (`secretForms`): inline, read from a file now,
+    /// or a command run later by `SecretResolver`. An empty inline value counts as unset, so
+    /// `webhook: ${SLACK_WEBHOOK_URL:-}` can stand beside a file or a command.
+    func secret(_ map: MappingReader, _ key: String) throws(OpsError) -> Secret? {
+        var found: [(key: String, secret: Secret)] = []
+        if let text = try map.string(key), !text.isEmpty { found.append((key, Secret(text))) }
+        if let file = try map.string(key + "_file"), !file.isEmpty {
+            let text = try reader.readSecretFile(file, node: map.value(key + "_file")!, path: map.keyPath(key + "_file"))
+            found.append((key + "_file", Secret(text, source: .file(resolvePath(file)))))
+        }
+        if let node = map.value(key + "_command") {
+            found.append((key + "_command", .command(try argv(node, path: map.keyPath(key + "_command")))))
+        }
+        guard found.count <= 1 else {
+            throw reader.error(at: map.value(found[1].key), path: map.keyPath(found[1].key),
+                               found.map(\.key).joined(separator: " and ") + " are alternatives: set one")
+        }
+        return found.first?.secret
+    }
+
+    /// One argv list (`[pass, show, app/jwt]`), `${VAR}` expanded in each word. A plain string
+    /// would need a shell, which opsctl never uses.
+    func argv(_ node: Node, path: String) throws(OpsError) -> [String] {
+        guard case .sequence(let words) = node else {
+            throw reader.error(at: node, path: path, "expected an argv list such as [\"pass\", \"show\", \"app/jwt\"], never a shell string; found \(node.kindDescription)")
+        }
+        var argv: [String] = []
+        for (index, word) in words.enumerated() {
+            guard case .scalar(let scalar) = word else {
+                throw reader.error(at: word, path: "\(path)[\(index)]", "expected a string, found \(word.kindDescription)")
+            }
+            argv.append(try reader.expand(scalar.string, node: word, path: "\(path)[\(index)]"))
+        }
+        guard let program = argv.first, !program.isEmpty else { throw reader.error(at: node, path: path, "needs at least a program") }
+        return argv
     }
 
     func httpURL(_ map: MappingReader, _ key: String, required: Bool) throws(OpsError) -> String? {
@@ -287,11 +348,26 @@ struct ConfigSchema {
         return result
     }
 
+    /// Request (and expected) headers. `Name_FILE: path` and `Name_COMMAND: [argv]` take a
+    /// secret header's value from a file or a command, as `env:` does.
     func headerValues(_ map: MappingReader, _ key: String) throws(OpsError) -> [HeaderValue] {
+        guard let entries = try map.openMapping(key) else { return [] }
         var headers: [HeaderValue] = []
-        for pair in try map.stringPairs(key) ?? [] {
-            let secret = Redactor.isSecretName(pair.key.replacingOccurrences(of: "-", with: "_")) || ["authorization", "cookie"].contains(pair.key.lowercased())
-            headers.append(HeaderValue(name: pair.key, value: secret ? nil : pair.value, secret: secret ? Secret(pair.value) : nil))
+        for name in entries.keys {
+            let path = entries.keyPath(name)
+            let node = entries.value(name) ?? entries.keyNode(name)!
+            if let base = Self.secretBase(name, suffix: "_COMMAND") {
+                headers.append(HeaderValue(name: base, secret: .command(try argv(node, path: path))))
+                continue
+            }
+            let value = try entries.value(name).map { (node: Node) throws(OpsError) in try entries.scalarString(node, path: path) } ?? ""
+            if let base = Self.secretBase(name, suffix: "_FILE") {
+                let text = try reader.readSecretFile(value, node: node, path: path)
+                headers.append(HeaderValue(name: base, secret: Secret(text, source: .file(resolvePath(value)))))
+                continue
+            }
+            let secret = Redactor.isSecretName(name.replacingOccurrences(of: "-", with: "_")) || ["authorization", "cookie"].contains(name.lowercased())
+            headers.append(HeaderValue(name: name, value: secret ? nil : value, secret: secret ? Secret(value) : nil))
         }
         return headers
     }
@@ -387,15 +463,10 @@ struct ConfigSchema {
     func argvLists(_ map: MappingReader, _ key: String) throws(OpsError) -> [[String]] {
         var lists: [[String]] = []
         for (node, path) in try map.sequence(key) ?? [] {
-            guard case .sequence(let words) = node else {
+            guard case .sequence = node else {
                 throw reader.error(at: node, path: path, "a hook is an argv list such as [\"./scripts/migrate\", \"--check\"], never a shell string")
             }
-            var argv: [String] = []
-            for (index, word) in words.enumerated() {
-                argv.append(try map.scalarString(word, path: "\(path)[\(index)]"))
-            }
-            guard !argv.isEmpty else { throw reader.error(at: node, path: path, "a hook needs at least a program") }
-            lists.append(argv)
+            lists.append(try argv(node, path: path))
         }
         return lists
     }

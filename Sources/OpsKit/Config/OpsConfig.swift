@@ -51,25 +51,27 @@ public struct EnvironmentConfig: Sendable, Encodable {
     public var handoff: HandoffSettings = HandoffSettings()
     public var metrics: MetricsSettings?
     public var preflight: PreflightSettings = PreflightSettings()
+    public var secrets: SecretCommandSettings = SecretCommandSettings()
 
+    /// The values known so far: a command secret counts once `SecretResolver` fetched it.
     var secretValues: [String] {
-        var values = run.env.compactMap { $0.secret?.value }
-        values += smoke?.checks.flatMap { $0.headers.compactMap { $0.secret?.value } } ?? []
-        values += build?.args.compactMap { $0.secret?.value } ?? []
-        if let webhook = handoff.webhook { values.append(webhook.value) }
+        var values = secretSettings.compactMap(\.secret.valueIfResolved)
         // The env file goes to docker as is; its secrets can come back through container logs.
         values += EnvFile.secretValues(run.envFile)
         return values
     }
 }
 
-/// One environment variable; a secret one (by name, or read from a `NAME_FILE` file) is never shown.
+/// One environment variable; a secret one (by name, from a `NAME_FILE` file or a
+/// `NAME_COMMAND` command) is never shown.
 public struct EnvVar: Sendable, Encodable {
     public var name: String
     public var value: String?
     public var secret: Secret?
     /// For `NAME_FILE` entries: the file the value was read from.
     public var fromFile: String?
+    /// For `NAME_COMMAND` entries: the argv that prints the value.
+    public var fromCommand: [String]?
 
     public var resolvedValue: String { secret?.value ?? value ?? "" }
 }
@@ -311,6 +313,12 @@ public struct PreflightSettings: Sendable, Encodable {
     public var fatal: [PreflightCheckID] = PreflightCheckID.defaultFatal
     /// Checks not run at all here (e.g. clock.ntp inside a container).
     public var skip: [PreflightCheckID] = []
+}
+
+/// How secret commands (`NAME_COMMAND`, `key_command`) run.
+public struct SecretCommandSettings: Sendable, Encodable {
+    /// Each command is killed after this long, and the run stops before anything changes.
+    public var timeout: OpsDuration = .seconds(30)
 }
 
 public struct MetricsSettings: Sendable, Encodable {

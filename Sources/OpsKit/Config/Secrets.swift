@@ -1,9 +1,62 @@
+/// Where a secret's value comes from: written in opsctl.yml (or `${VAR}`), read from a file
+/// (`NAME_FILE`, `key_file`), or printed by a command (`NAME_COMMAND`, `key_command`: a secret
+/// manager's CLI, run without a shell).
+public enum SecretSource: Sendable, Hashable {
+    case inline
+    /// The resolved path of the file.
+    case file(String)
+    /// The argv whose stdout is the value.
+    case command([String])
+}
+
 /// A configuration value that must never be printed, logged or stored in the ledger.
 /// Its encoded and described forms are always the redaction marker.
+///
+/// A secret from a command has no value until `SecretResolver` fetched it: commands run only
+/// for the commands that use the value (deploy, smoke, preflight, handoff), never while a
+/// config is merely loaded.
 public struct Secret: Sendable, Hashable, Encodable, CustomStringConvertible {
     public static let marker = "<redacted>"
-    public let value: String
-    public init(_ value: String) { self.value = value }
+    public let source: SecretSource
+    private let fetched: String?
+
+    public init(_ value: String, source: SecretSource = .inline) {
+        self.source = source
+        self.fetched = value
+    }
+
+    /// A secret a command will print; `SecretResolver` fetches it.
+    public static func command(_ argv: [String]) -> Secret { Secret(source: .command(argv), fetched: nil) }
+
+    private init(source: SecretSource, fetched: String?) {
+        self.source = source
+        self.fetched = fetched
+    }
+
+    /// The same secret, with the value its command printed.
+    public func resolved(_ value: String) -> Secret { Secret(source: source, fetched: value) }
+
+    public var isResolved: Bool { fetched != nil }
+    /// The value, or nil while a command secret is not fetched yet.
+    public var valueIfResolved: String? { fetched }
+
+    /// The value. Reading a command secret before `SecretResolver` ran is a bug in opsctl:
+    /// an empty string would reach the app as if it were the secret.
+    public var value: String {
+        guard let fetched else { preconditionFailure("secret from \(source) read before its command ran") }
+        return fetched
+    }
+
+    public var command: [String]? {
+        if case .command(let argv) = source { return argv }
+        return nil
+    }
+
+    public var file: String? {
+        if case .file(let path) = source { return path }
+        return nil
+    }
+
     public var description: String { Self.marker }
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

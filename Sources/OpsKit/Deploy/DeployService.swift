@@ -8,6 +8,8 @@ public struct DeployOptions: Sendable {
     public var force = false
     public var waitLock: OpsDuration?
     public var message: String?
+    /// `--junit FILE`: the deploy's smoke run as JUnit XML, for CI's test results.
+    public var junitPath: String?
 
     public init() {}
 }
@@ -252,6 +254,7 @@ public struct DeployService: Sendable {
             recorded.scrub(with: redactor)
             report.smoke = recorded
             try? ledger.recordSmokeRun(env: environment.name, report: recorded)
+            writeJUnit(recorded, to: options.junitPath)
             step("smoke", "\(recorded.passed)/\(recorded.checks.count) passed")
             if recorded.failed > 0 {
                 let failures = recorded.checks.filter { !$0.passed }.map { "\($0.name): \($0.reason ?? "failed")" }.joined(separator: "; ")
@@ -380,6 +383,10 @@ public struct DeployService: Sendable {
 
     func plan(version: String, live: DeployedRelease?, tag: String?, options: DeployOptions, reuseKept: Bool = false) -> [String] {
         var lines: [String] = []
+        for (setting, secret) in environment.secretSettings {
+            guard let argv = secret.command else { continue }
+            lines.append("secret: \(setting) = output of \(redactor.scrub(ProcessRequest(argv[0], Array(argv.dropFirst())).displayCommand))   # fetched, value never shown")
+        }
         if let tag { lines.append("git -C \(config.git.dir) rev-parse --verify refs/tags/\(tag)^{commit}   # ok") }
         lines.append("docker image inspect \(imageReference(version))")
         lines.append("lock \(lockPath)")
@@ -409,6 +416,14 @@ public struct DeployService: Sendable {
         return lines
     }
 
+    /// A report file must not fail a deploy that went well: a write error is a warning.
+    func writeJUnit(_ report: SmokeReport, to path: String?) {
+        guard let path else { return }
+        do { try AtomicFile.write(report.junitXML(), to: path) } catch {
+            context.logger.warning("could not write the smoke JUnit report: \(error.message)")
+        }
+    }
+
     func hooks() -> DeployHooks {
         DeployHooks(runner: context.runner, workingDirectory: URL(fileURLWithPath: config.sourcePath).deletingLastPathComponent().path, redactor: redactor)
     }
@@ -426,6 +441,12 @@ public struct DeployService: Sendable {
             samples.append(MetricSample("opsctl_deploy_last_success_timestamp_seconds", "When a deploy or rollback last succeeded.", labels: [("env", env)], now))
             samples.append(MetricSample("opsctl_release_info", "The live release.", labels: [("env", env), ("version", report.version)], 1))
         }
+        // Counts from the ledger, so they survive between runs like a counter (and a deleted
+        // metrics file comes back whole): dashboards take increase() over a window.
+        if let counts = try? Ledger(path: config.state).deploymentCounts(env: env) {
+            samples += counts.map { MetricSample("opsctl_deployments", "Deploys and rollbacks recorded in the ledger, by kind and final status.",
+                                                 labels: [("env", env), ("kind", $0.kind), ("status", $0.status)], Double($0.count)) }
+        }
         do { try MetricsFile.update(directory: directory, env: env, samples: samples) } catch {
             context.logger.warning("could not write metrics: \(error.message)")
         }
@@ -434,6 +455,12 @@ public struct DeployService: Sendable {
 }
 
 extension Ledger {
+    /// Finished deploys and rollbacks of `env`, by kind and status.
+    public func deploymentCounts(env: String) throws(OpsError) -> [(kind: String, status: String, count: Int)] {
+        try database.query("SELECT kind, status, COUNT(*) FROM deployments WHERE env = ? AND status != 'running' GROUP BY kind, status ORDER BY kind, status",
+                           [.text(env)]).map { ($0.string(0) ?? "deploy", $0.string(1) ?? "?", $0.int(2) ?? 0) }
+    }
+
     /// Newest first, distinct: the versions that were live at some point in `env`.
     public func succeededVersions(env: String) throws(OpsError) -> [String] {
         var seen = Set<String>()

@@ -6,6 +6,9 @@ public struct HandoffService: Sendable {
     public let config: OpsConfig
     public let environment: EnvironmentConfig
     public let context: OpsContext
+    /// Secret commands that failed: the report still renders, without the app's log lines
+    /// (they could hold a secret opsctl cannot scrub), and --post fails when the webhook is one.
+    public var unresolvedSecrets: [OpsError] = []
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
         self.config = config
@@ -56,6 +59,11 @@ public struct HandoffService: Sendable {
         }
         if environment.driver != .swarm {
             do { report.logs = try await logErrors(since: from, until: to) } catch { note("docker", error.message) }
+        }
+        for failure in unresolvedSecrets { note("secrets", failure.message) }
+        if !unresolvedSecrets.isEmpty, report.logs != nil {
+            report.logs?.top = []
+            note("logs", "error lines withheld: a secret command failed, so they could not be scrubbed (counts are kept)")
         }
         if let path = target.databasePath {
             report.database = quickCheck(path)
@@ -268,7 +276,9 @@ extension HandoffService {
             try AtomicFile.write(report.rendered + "\n", to: path)
             report.writtenTo = path
         }
-        if request.post, let webhook = settings.webhook {
+        if request.post, let webhook = settings.webhook, !webhook.isResolved {
+            report.postError = "not posted: the webhook's secret command failed (see sources that could not be read)"
+        } else if request.post, let webhook = settings.webhook {
             let markdown = request.format == .markdown ? report.rendered
                 : config.redactor.scrub(try HandoffRenderer.render(report, format: .markdown, templateOverride: settings.template))
             if let failure = await WebhookPoster.post(text: markdown, to: webhook.value) {

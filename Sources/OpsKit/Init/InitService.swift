@@ -1,6 +1,7 @@
 import Foundation
 
-/// `opsctl init [--dir D]`: a commented opsctl.yml plus cron and systemd examples.
+/// `opsctl init [--dir D]`: a commented opsctl.yml plus cron and systemd examples, Prometheus
+/// alert rules, a Grafana dashboard and a GitHub Actions deploy workflow.
 public struct InitReport: Report {
     public var directory: String
     public var written: [String]
@@ -22,6 +23,10 @@ public enum InitService {
         if path.hasPrefix("cron/") || path.hasPrefix("systemd/") || path.hasPrefix("prometheus/") { return "ops/" + path }
         // The Markdown layout, to copy and point handoff.template at (the HTML one is built in).
         if path == "handoff/handoff.md.mustache" { return path }
+        // GitHub runs workflows only from .github/workflows of the repository.
+        if path == "ci/github-actions.yml" { return ".github/workflows/opsctl-deploy.yml" }
+        if path == "ci/actionlint.yaml" { return ".github/actionlint.yaml" }
+        if path.hasPrefix("grafana/") { return "ops/" + path }
         return nil
     }
 

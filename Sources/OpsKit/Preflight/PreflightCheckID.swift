@@ -2,6 +2,7 @@
 /// checks themselves and their JSON all use these names.
 public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case secretStrength = "secrets.strength"
+    case secretCommands = "secrets.commands"
     case secretFileMode = "secrets.file_mode"
     case secretsInGit = "secrets.in_git"
     case secretsInRepository = "secrets.in_repository"

@@ -46,6 +46,9 @@ public struct PreflightService: Sendable {
     public let config: OpsConfig
     public let environment: EnvironmentConfig
     public let context: OpsContext
+    /// Secret commands that failed (`opsctl preflight` goes on without their values and says
+    /// so; deploy never gets here with one: it stops first).
+    public var unresolvedSecrets: [OpsError] = []
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
         self.config = config
@@ -61,6 +64,7 @@ public struct PreflightService: Sendable {
         let variables = environmentVariables()
         var checks: [PreflightCheck] = []
         if wanted(.secretStrength) { checks += secretStrength(variables) }
+        if wanted(.secretCommands) { checks += secretCommands() }
         if wanted(.secretFileMode) { checks += secretFileModes() }
         if wanted(.secretsInGit) { checks.append(await secretsTracked()) }
         if wanted(.secretsInRepository) { checks.append(await secretsInRepository(variables)) }
@@ -86,8 +90,11 @@ public struct PreflightService: Sendable {
         var key: String
         var value: String
         var source: String
-        /// A `NAME_FILE` entry of run.env: opsctl read the value from a file, so it is a secret by intent.
-        var fromFile = false
+        /// A `NAME_FILE` or `NAME_COMMAND` entry of run.env: the value comes from a file or a
+        /// secret manager, so it is a secret by intent, whatever its name.
+        var secretByIntent = false
+        /// Its secret command failed: there is no value to check.
+        var unavailable = false
     }
 
     /// Every variable the app will see: the env file, then `run.env` (later wins, as docker does).
@@ -97,7 +104,9 @@ public struct PreflightService: Sendable {
             variables += (EnvFile.read(path) ?? []).map { AppVariable(key: $0.key, value: $0.value, source: path) }
         }
         variables += environment.run.env.map {
-            AppVariable(key: $0.name, value: $0.resolvedValue, source: $0.fromFile ?? "run.env in \(config.sourcePath)", fromFile: $0.fromFile != nil)
+            let unavailable = $0.secret?.isResolved == false
+            return AppVariable(key: $0.name, value: unavailable ? "" : $0.resolvedValue, source: Self.source(of: $0, in: config.sourcePath),
+                               secretByIntent: $0.fromFile != nil || $0.fromCommand != nil, unavailable: unavailable)
         }
         return variables
     }
@@ -106,8 +115,15 @@ public struct PreflightService: Sendable {
     /// left out: it usually names a file path, which no length rule fits.
     static let secretSuffixes = ["_SECRET", "_TOKEN", "_PASSWORD", "_KEY"]
 
+    /// Where a run.env value came from, for a check's summary (never the value).
+    static func source(of variable: EnvVar, in configPath: String) -> String {
+        if let file = variable.fromFile { return file }
+        if let argv = variable.fromCommand { return "the output of `\(ProcessRequest(argv[0], Array(argv.dropFirst())).displayCommand)`" }
+        return "run.env in \(configPath)"
+    }
+
     static func looksSecret(_ variable: AppVariable) -> Bool {
-        variable.fromFile || secretSuffixes.contains { variable.key.uppercased().hasSuffix($0) }
+        variable.secretByIntent || secretSuffixes.contains { variable.key.uppercased().hasSuffix($0) }
     }
 
     /// What secrets.strength checks: the keys `preflight.secret_keys` names (each must be set),
@@ -134,7 +150,7 @@ public struct PreflightService: Sendable {
         let keys = secretKeys(variables)
         guard !keys.isEmpty else {
             return [PreflightCheck(id: .secretStrength, status: .pass,
-                                   summary: "no secrets configured: no *_SECRET, *_TOKEN, *_PASSWORD, *_KEY or NAME_FILE entry, none in preflight.secret_keys")]
+                                   summary: "no secrets configured: no *_SECRET, *_TOKEN, *_PASSWORD, *_KEY, NAME_FILE or NAME_COMMAND entry, none in preflight.secret_keys")]
         }
         return keys.map { key in strength(of: key, variables.last { $0.key == key }) }
     }
@@ -143,6 +159,10 @@ public struct PreflightService: Sendable {
         guard let variable else {
             return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) is not set (env_file or run.env) but preflight.secret_keys names it",
                                   fix: "add \(key)=$(openssl rand -base64 48) to \(environment.run.envFile ?? "the env file")")
+        }
+        if variable.unavailable {
+            return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) could not be checked: \(variable.source) failed (see secrets.commands)",
+                                  fix: "make the secret command work for this user, then run opsctl preflight again")
         }
         if variable.value.isEmpty {
             return PreflightCheck(id: .secretStrength, status: .fail, summary: "\(key) in \(variable.source) is empty", fix: "set it: openssl rand -base64 48")
@@ -159,10 +179,26 @@ public struct PreflightService: Sendable {
         return PreflightCheck(id: .secretStrength, status: .pass, summary: "\(key) is \(variable.value.count) characters and not a placeholder")
     }
 
+    /// Each `NAME_COMMAND` / `*_command` secret of the environment was fetched (by the caller,
+    /// before the checks: a failure is here, not an abort).
+    func secretCommands() -> [PreflightCheck] {
+        let commands = environment.secretSettings.filter { $0.secret.command != nil }
+        guard unresolvedSecrets.isEmpty else {
+            return unresolvedSecrets.map { failure in
+                PreflightCheck(id: .secretCommands, status: .fail, summary: ([failure.message] + failure.details).joined(separator: "; "),
+                               fix: "run the command as this user (same environment) and fix what it says; timeouts: secrets.timeout")
+            }
+        }
+        guard !commands.isEmpty else {
+            return [PreflightCheck(id: .secretCommands, status: .pass, summary: "no secret commands configured")]
+        }
+        let names = commands.map { $0.setting.split(separator: ".").suffix(1).joined() }
+        return [PreflightCheck(id: .secretCommands, status: .pass, summary: "\(commands.count) secret(s) fetched from their commands: " + names.joined(separator: ", "))]
+    }
+
     func secretFileModes() -> [PreflightCheck] {
         var files = [environment.run.envFile].compactMap { $0 }
-        files += environment.run.env.compactMap(\.fromFile)
-        if let file = environment.handoff.webhookFile { files.append(file) }
+        for file in environment.secretSettings.compactMap(\.secret.file) where !files.contains(file) { files.append(file) }
         guard !files.isEmpty else {
             return [PreflightCheck(id: .secretFileMode, status: .pass, summary: "no env or secret files configured")]
         }

@@ -81,6 +81,11 @@ public enum VerifyService {
                 samples.append(MetricSample("opsctl_verify_last_success_timestamp_seconds", "When a verification run last found no problem.",
                                             labels: [("env", env)], context.now().timeIntervalSince1970.rounded()))
             }
+            if case .directory(let directory, let name, _) = target,
+               let newest = try? BackupCatalog.list(directory: directory, name: name).first(where: \.verified) {
+                samples.append(MetricSample("opsctl_backup_last_verified_timestamp_seconds", "When the newest backup that passed verification was taken.",
+                                            labels: [("env", env)], newest.time.timeIntervalSince1970.rounded()))
+            }
             try MetricsFile.update(directory: metricsDirectory, env: env, samples: samples)
         }
         return report
