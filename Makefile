@@ -3,7 +3,12 @@
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build release test demo templates bench clean
+.PHONY: setup build release test demo bench clean static install uninstall deb
+
+# make install PREFIX=/usr/local DESTDIR=  (packagers set DESTDIR); make deb → dist/
+PREFIX ?= /usr/local
+DESTDIR ?=
+DIST ?= $(CURDIR)/dist
 
 setup:
 	bash scripts/setup.sh
@@ -16,14 +21,11 @@ release: setup
 
 test: setup
 	swift build --build-tests
+	bash scripts/build-static.sh   # the install and .deb test reuses this release build
 	swift test --skip-build
 
 demo: build
 	bash scripts/demo.sh
-
-# templates/ is embedded into the binary; regenerate after editing it (a test catches drift).
-templates:
-	python3 scripts/embed-templates.py
 
 bench: release
 	bash scripts/bench/startup.sh
@@ -35,5 +37,19 @@ bench: release
 	bash scripts/bench/handoff.sh
 	bash scripts/bench/offsite.sh
 
+# The release build with the Swift runtime and Foundation linked in (.build-static/), and
+# swift-argument-parser's generate-manual for the man page. install and deb share it.
+static:
+	bash scripts/build-static.sh
+
+install: static
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash scripts/install.sh
+
+uninstall:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" bash scripts/install.sh --uninstall
+
+deb: static
+	DIST="$(DIST)" bash scripts/package-deb.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-static dist

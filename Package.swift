@@ -31,8 +31,16 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
-            ]
+            ],
+            // Templates is a symlink to the package root's templates/: not sources, but inside
+            // OpsKit's folder SwiftPM watches, so adding or removing a template re-plans the build
+            // and asks OpsKitCodegen again.
+            exclude: ["Templates"],
+            plugins: ["OpsKitCodegen"]
         ),
+        // Build time: templates/ as typed `EmbeddedTemplate` cases and the `git describe` version.
+        .plugin(name: "OpsKitCodegen", capability: .buildTool(), dependencies: ["opskit-codegen"]),
+        .executableTarget(name: "opskit-codegen", path: "Tools/opskit-codegen"),
         .executableTarget(
             name: "opsctl",
             dependencies: [

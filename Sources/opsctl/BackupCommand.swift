@@ -11,7 +11,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String?
 
     @Option(help: ArgumentHelp("The database to back up (with --dir, instead of an environment).", valueName: "path"))

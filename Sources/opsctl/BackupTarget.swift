@@ -3,7 +3,7 @@ import OpsKit
 
 /// `ENV`, or `--dir DIR [--name N]` for a directory without a config.
 struct BackupLocationOptions: ParsableArguments {
-    @Argument(help: "The environment, e.g. production (its backup settings come from opsctl.yml).")
+    @Argument(help: "The environment, e.g. production (its backup settings come from opsctl.yml).", completion: .environments)
     var environment: String?
 
     @Option(help: ArgumentHelp("A backup directory, instead of an environment.", valueName: "dir"))

@@ -14,7 +14,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "Show only this environment.")
+        @Argument(help: "Show only this environment.", completion: .environments)
         var environment: String?
 
         func run() async throws {

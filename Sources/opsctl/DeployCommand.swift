@@ -61,10 +61,10 @@ struct DeployCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String
 
-    @Argument(help: "The release, a semantic version whose git tag (v1.0.1) exists.")
+    @Argument(help: "The release, a semantic version whose git tag (v1.0.1) exists.", completion: .releases)
     var version: String
 
     @OptionGroup var release: ReleaseOptions
@@ -89,10 +89,10 @@ struct RollbackCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String
 
-    @Option(help: ArgumentHelp("A release that succeeded here before.", valueName: "version"))
+    @Option(help: ArgumentHelp("A release that succeeded here before.", valueName: "version"), completion: .releases)
     var to: String?
 
     @OptionGroup var release: ReleaseOptions

@@ -2,7 +2,8 @@ import ArgumentParser
 
 /// Options every subcommand accepts, before or after its own arguments.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The config file (default: $OPSCTL_CONFIG, else ./opsctl.yml).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The config file (default: $OPSCTL_CONFIG, else ./opsctl.yml).", valueName: "file"),
+            completion: .file(extensions: ["yml", "yaml"]))
     var config: String?
 
     @Flag(name: .long, help: "Print exactly one JSON document on stdout.")

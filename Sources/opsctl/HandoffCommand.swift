@@ -14,7 +14,7 @@ struct HandoffCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String
 
     @Option(help: ArgumentHelp("The window: this long back from now (default: handoff.since, else 8h).", valueName: "duration"))

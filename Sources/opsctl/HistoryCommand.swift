@@ -9,7 +9,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String
 
     @Option(help: "How many to show.")

@@ -9,7 +9,7 @@ struct NoteCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String
 
     @Argument(help: "What the next shift should know or do.")

@@ -15,7 +15,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String
 
     @Argument(help: "A backup file (name in the backup directory, or a path). Default: the newest verified one.")

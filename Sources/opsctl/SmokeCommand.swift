@@ -15,7 +15,7 @@ struct SmokeCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String?
 
     @Option(help: ArgumentHelp("Base URL: with an environment, replaces smoke.base_url; alone, runs the runbook's three checks.", valueName: "url"))

@@ -10,7 +10,7 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production (also checks its live database read-only).")
+    @Argument(help: "The environment, e.g. production (also checks its live database read-only).", completion: .environments)
     var environment: String?
 
     @Option(help: ArgumentHelp("A backup directory, instead of an environment.", valueName: "dir"))

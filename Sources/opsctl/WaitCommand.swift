@@ -9,7 +9,7 @@ struct WaitCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The environment, e.g. production.")
+    @Argument(help: "The environment, e.g. production.", completion: .environments)
     var environment: String
 
     @Option(help: ArgumentHelp("Give up after this long (default: health.timeout).", valueName: "duration"))

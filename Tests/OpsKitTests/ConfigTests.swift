@@ -25,8 +25,7 @@ struct ConfigTests {
         """
 
     @Test func theShippedTemplateIsValidAndComplete() throws {
-        let template = try #require(InitService.templates.first { $0.path == "opsctl.yml" })
-        let config = try parse(template.contents)
+        let config = try parse(EmbeddedTemplate.opsctlYml.contents)
         let production = try config.environment(named: "production")
         #expect(config.app == "dashboard")
         #expect(config.git.tagPrefix == "v")
@@ -44,22 +43,24 @@ struct ConfigTests {
         // Nothing that belongs to one app is switched on: no secret key names, no SQL on its tables.
         #expect(production.preflight.secretKeys.isEmpty)
         #expect(production.handoff.facts.isEmpty)
-        let active = template.contents.split(separator: "\n").map { $0.split(separator: "#", maxSplits: 1).first ?? "" }.joined(separator: "\n")
+        let active = EmbeddedTemplate.opsctlYml.contents.split(separator: "\n").map { $0.split(separator: "#", maxSplits: 1).first ?? "" }.joined(separator: "\n")
         for appSpecific in ["JWT_SECRET", "sessions", "/api/auth/login"] { #expect(!active.contains(appSpecific), "\(appSpecific) is active in the template") }
         #expect(production.handoff.webhook == nil)
         #expect(production.metrics?.textfileDir == "/var/lib/node_exporter/textfile")
     }
 
-    @Test func theEmbeddedTemplatesMatchTheTemplatesFolder() throws {
+    /// The build-time generator embeds every file under templates/ (dot files aside), byte for byte.
+    @Test func everyTemplateIsEmbeddedByteForByte() throws {
         let folder = repositoryRoot + "/templates"
         let onDisk = try FileManager.default.subpathsOfDirectory(atPath: folder).filter { path in
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: "\(folder)/\(path)", isDirectory: &isDirectory) && !isDirectory.boolValue
+            let hidden = path.split(separator: "/").contains { $0.hasPrefix(".") }
+            return !hidden && FileManager.default.fileExists(atPath: "\(folder)/\(path)", isDirectory: &isDirectory) && !isDirectory.boolValue
         }.sorted()
-        #expect(InitService.templates.map(\.path).sorted() == onDisk, "run `make templates`")
-        for template in InitService.templates {
-            let contents = try String(contentsOfFile: "\(folder)/\(template.path)", encoding: .utf8)
-            #expect(template.contents == contents, "templates/\(template.path) changed: run `make templates`")
+        #expect(EmbeddedTemplate.allCases.map(\.path).sorted() == onDisk)
+        for template in EmbeddedTemplate.allCases {
+            let contents = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(template.path)"))
+            #expect(Data(template.contents.utf8) == contents, "templates/\(template.path) differs from its embedded copy")
         }
     }
 

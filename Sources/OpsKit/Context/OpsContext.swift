@@ -40,7 +40,8 @@ public struct OpsContext: Sendable {
     }
 }
 
-/// The opsctl release, reported by `opsctl version` and written into manifests.
+/// The opsctl release, reported by `opsctl --version` and `opsctl version` and written into
+/// manifests: `git describe` at build time (see Plugins/OpsKitCodegen).
 public enum OpsctlVersion {
-    public static let current = "0.1.0"
+    public static let current = GitDescribe.version
 }

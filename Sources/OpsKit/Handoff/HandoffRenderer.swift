@@ -18,8 +18,7 @@ public enum HandoffRenderer {
                     throw OpsError(.config, code: "handoff.template", "\(templateOverride): cannot read the handoff template: \(error.localizedDescription)")
                 }
             } else {
-                let name = format == .markdown ? "handoff/handoff.md.mustache" : "handoff/handoff.html.mustache"
-                source = EmbeddedTemplates.files.first { $0.path == name }!.contents
+                source = (format == .markdown ? EmbeddedTemplate.handoffHandoffMdMustache : .handoffHandoffHtmlMustache).contents
             }
             let template: MustacheTemplate
             do { template = try MustacheTemplate(string: source) } catch {

@@ -30,10 +30,8 @@ public enum InitService {
         return nil
     }
 
-    public static var templates: [(path: String, contents: String)] { EmbeddedTemplates.files }
-
     public static func scaffold(directory: String, force: Bool) throws(OpsError) -> InitReport {
-        let plan = EmbeddedTemplates.files.compactMap { template in
+        let plan = EmbeddedTemplate.allCases.compactMap { template in
             destination(forTemplate: template.path).map { (relative: $0, contents: template.contents) }
         }
         // Check everything before writing anything: a refused init leaves the directory untouched.
