@@ -6,7 +6,8 @@ public struct ImageBuilder: Sendable {
     public let runner: any ProcessRunning
     public let git: String
     public let scratch: String
-    /// Secret build args reach docker as --build-arg (the legacy builder has no --secret); never our output.
+    /// Secret build args reach docker through its environment (`--build-arg NAME` without a value
+    /// reads it there), never argv, which any user can read in /proc; never our output either.
     public var redactor = Redactor()
 
     public func build(reference: String, tag: String, settings: BuildSettings) async throws(OpsError) {
@@ -28,9 +29,17 @@ public struct ImageBuilder: Sendable {
         }
         var arguments = ["build", "--tag", reference]
         if let dockerfile = settings.dockerfile { arguments += ["--file", context + "/" + dockerfile] }
-        for argument in settings.args { arguments += ["--build-arg", "\(argument.name)=\(argument.resolvedValue)"] }
         // The legacy builder needs neither buildx nor a registry.
-        _ = try await runner.checked(ProcessRequest("docker", arguments + [context], environment: ["DOCKER_BUILDKIT": "0"], timeout: .seconds(1800)),
+        var environment = ["DOCKER_BUILDKIT": "0"]
+        for argument in settings.args {
+            if argument.secret != nil {
+                arguments += ["--build-arg", argument.name]
+                environment[argument.name] = argument.resolvedValue
+            } else {
+                arguments += ["--build-arg", "\(argument.name)=\(argument.resolvedValue)"]
+            }
+        }
+        _ = try await runner.checked(ProcessRequest("docker", arguments + [context], environment: environment, timeout: .seconds(1800)),
                                  code: "build.failed", kind: .unavailable, redactor: redactor)
     }
 }
