@@ -472,3 +472,29 @@ struct OffsiteKeyCommandTests {
         #expect(try await fixture.run("backups", "production").exitCode == 0, "local listing never runs the command")
     }
 }
+
+/// A copy whose manifest never landed (the upload failed after its object did) is not a backup:
+/// it never takes a complete copy's place in keep_last, and --latest skips it.
+@Suite(.serialized, .enabled(if: MotoS3Server.shouldRun, "needs moto and awscli (scripts/setup.sh; always required under CI=true)"))
+struct OffsiteIncompleteCopyTests {
+    @Test func anIncompleteCopyNeverPushesOutTheLastCompleteOne() async throws {
+        let fixture = try await OffsiteFixture()
+        try fixture.writeConfig(localRetention: "{keep_last: 5}", remoteRetention: "{keep_last: 1}")
+        #expect(try await fixture.run("backup", "production").exitCode == 0)
+        let complete = try #require(try fixture.localBackups().first { $0.hasSuffix(".db.gz") })
+        // A newer object without its manifest, as a run that died between the two leaves it.
+        let incomplete = "dashboard_20991231_235959.db.gz"
+        try await fixture.s3.aws(["s3", "cp", "\(fixture.backups)/\(complete)", "s3://\(fixture.bucket)/\(fixture.prefix)\(incomplete)"])
+
+        let pruned = try await fixture.run("prune", "production", "--remote", "--json")
+        #expect(pruned.exitCode == 0, "\(pruned.stdout)\(pruned.stderr)")
+        #expect((try pruned.json()["deleted"] as? [String]) == [], "keep_last 1 keeps the only complete copy")
+        let keys = try await fixture.remoteKeys()
+        #expect(keys[fixture.prefix + complete] != nil && keys[fixture.prefix + complete + ".manifest.json"] != nil, "\(keys.keys.sorted())")
+
+        let latest = try await fixture.run("verify", "production", "--remote", "--latest", "--json")
+        #expect(latest.exitCode == 0, "the newest complete copy is the latest: \(latest.stdout)")
+        #expect(latest.stdout.contains(complete) && !latest.stdout.contains(incomplete))
+        #expect(try await fixture.run("restore", "production", "--remote", "--to", "drill.db").exitCode == 0)
+    }
+}

@@ -191,10 +191,9 @@ public enum OffsiteSync {
     /// right away (a smaller remote policy must not upload and delete the same files every run).
     static func catchUpPlan(_ request: Request, copies: [RemoteCopy], ledger: Ledger?) -> CatchUp {
         let local = ((try? BackupCatalog.list(directory: request.directory, name: request.name)) ?? []).filter { $0.manifest != nil }
-        let complete = Dictionary(copies.filter(\.hasManifest).map { ($0.file, $0.bytes) }, uniquingKeysWith: { first, _ in first })
-        let missing = local.filter { complete[$0.file] != $0.manifest!.bytes }
+        let missing = RemoteCatalog.lackingCopies(local, remote: copies)
         let missingFiles = Set(missing.map(\.file))
-        var candidates = copies.filter { !missingFiles.contains($0.file) }.map { copy in
+        var candidates = copies.filter { $0.hasManifest && !missingFiles.contains($0.file) }.map { copy in
             (file: copy.file, time: copy.time, verified: (try? ledger?.isVerified(file: copy.url)) == true)
         }
         candidates += missing.map { (file: $0.file, time: $0.time, verified: false) }

@@ -33,6 +33,13 @@ public enum RemoteCatalog {
         return copies.sorted { $0.time > $1.time || ($0.time == $1.time && $0.file > $1.file) }
     }
 
+    /// The local backups (with a manifest) that have no complete remote copy of the same size:
+    /// what the next backup run uploads.
+    static func lackingCopies(_ local: [BackupEntry], remote copies: [RemoteCopy]) -> [BackupEntry] {
+        let complete = Dictionary(copies.filter(\.hasManifest).map { ($0.file, $0.bytes) }, uniquingKeysWith: { first, _ in first })
+        return local.filter { entry in entry.manifest.map { complete[entry.file] != $0.bytes } ?? false }
+    }
+
     /// The manifest of a copy, or why it cannot be read; nil when the copy has none.
     static func manifest(of copy: RemoteCopy, client: S3Client) throws(S3Failure) -> Result<BackupManifest, OpsError>? {
         guard copy.hasManifest, let data = try client.getData(copy.key + BackupNaming.manifestSuffix) else { return nil }
@@ -85,8 +92,7 @@ extension RemoteListReport {
             copies[index].local = localFiles.contains(copies[index].file)
             copies[index].verified = (try? ledger?.isVerified(file: copies[index].url)) ?? false
         }
-        let complete = Dictionary(copies.filter(\.hasManifest).map { ($0.file, $0.bytes) }, uniquingKeysWith: { first, _ in first })
-        let missing = local.filter { entry in entry.manifest != nil && complete[entry.file] != entry.manifest?.bytes }.map(\.file)
+        let missing = RemoteCatalog.lackingCopies(local, remote: copies).map(\.file)
         return RemoteListReport(url: settings.url, name: name, copies: copies, notOffsite: missing, generatedAt: context.now())
     }
 }

@@ -23,9 +23,12 @@ public enum RemotePrune {
                       context: OpsContext) throws(S3Failure) -> PruneReport {
         let copies: [RemoteCopy]
         if let known { copies = known } else { copies = try RemoteCatalog.list(client, name: name) }
-        let decisions = policy.decide(copies.map { copy in
+        // Only complete copies (object and manifest) count as backups: an object whose manifest
+        // never landed must not push the last restorable copy out of keep_last.
+        let complete = copies.filter(\.hasManifest)
+        let decisions = policy.decide(complete.map { copy in
             (file: copy.file, time: copy.time, verified: (try? ledger?.isVerified(file: copy.url)) == true)
-        })
+        }) + incompleteDecisions(copies, newestComplete: complete.map(\.time).max())
         var deleted: [String] = []
         if !dryRun {
             let byFile = Dictionary(copies.map { ($0.file, $0) }, uniquingKeysWith: { first, _ in first })
@@ -39,6 +42,18 @@ public enum RemotePrune {
                 context.logger.info("pruned \(copy.url)")
             }
         }
-        return PruneReport(directory: client.settings.url, name: name, policy: policy.summary, dryRun: dryRun, decisions: decisions, deleted: deleted)
+        return PruneReport(directory: client.settings.url, name: name, policy: policy.summary, dryRun: dryRun,
+                           decisions: decisions.sorted { $0.time > $1.time || ($0.time == $1.time && $0.file > $1.file) }, deleted: deleted)
+    }
+
+    /// Copies without a manifest (an upload that failed after its object landed): deleted once a
+    /// newer complete copy exists, kept otherwise (the next run completes or replaces it).
+    static func incompleteDecisions(_ copies: [RemoteCopy], newestComplete: Date?) -> [RetentionDecision] {
+        copies.filter { !$0.hasManifest }.map { copy in
+            if let newestComplete, copy.time < newestComplete {
+                return RetentionDecision(file: copy.file, time: copy.time, keep: false, reasons: ["incomplete copy (no manifest), older than the newest complete one"])
+            }
+            return RetentionDecision(file: copy.file, time: copy.time, keep: true, reasons: ["incomplete copy (no manifest): the next backup run completes it"])
+        }
     }
 }

@@ -84,7 +84,9 @@ extension RemoteVerifier {
         let client = S3Client(settings: settings, logger: context.logger)
         var copies: [RemoteCopy]
         do { copies = try RemoteCatalog.list(client, name: name) } catch { throw error.opsError }
-        if latestOnly { copies = Array(copies.prefix(1)) }
+        // --latest: the newest complete copy, the one a restore would take; an incomplete one only
+        // when there is nothing else (so its failure is reported, not hidden).
+        if latestOnly { copies = Array((copies.first(where: \.hasManifest) ?? copies.first).map { [$0] } ?? []) }
         try FileManager.default.createDirectoryIfNeeded(scratchDirectory)
         let ledger = try ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
         var results: [VerificationResult] = []
