@@ -117,7 +117,11 @@ public struct DeployService: Sendable {
         try stopIfInterrupted()
         if plan.action == .deploy, environment.backup?.beforeDeploy == true, environment.database != nil {
             do {
-                let backup = try BackupService.run(try BackupRequest.forEnvironment(environment, config: config), context: context)
+                var request = try BackupRequest.forEnvironment(environment, config: config)
+                // Uploads (a backlog after an outage, a dead endpoint's retries) must not hold the
+                // deploy lock: the next scheduled `opsctl backup` takes this one off-site.
+                request.offsite = nil
+                let backup = try BackupService.run(request, context: context)
                 run.step("pre-deploy backup", URL(fileURLWithPath: backup.file).lastPathComponent)
             } catch {
                 run.step("pre-deploy backup", "failed")
