@@ -62,7 +62,7 @@ struct PruneCommand: AsyncParsableCommand {
                 return try RemotePrune.run(settings: offsite, directory: target.directory, name: target.name, policy: policy, dryRun: dryRun,
                                            ledgerPath: target.config?.state, context: context)
             }
-            return try PruneService.prune(directory: target.directory, name: target.name, policy: policy, dryRun: dryRun, context: context)
+            return try PruneService.runHoldingLock(directory: target.directory, name: target.name, policy: policy, dryRun: dryRun, context: context)
         }
     }
 }

@@ -162,6 +162,29 @@ struct BackupServiceTests {
         #expect(FileManager.default.fileExists(atPath: report.path))
     }
 
+    /// A prune by hand waits for nobody and deletes nothing while a backup run (which may be
+    /// uploading those files off-site) or a restore holds the lock; a dry run needs no lock.
+    @Test func pruneTakesTheBackupLock() async throws {
+        try await generateDatabase(database, megabytes: 1)
+        var request = BackupRequest(databasePath: database, directory: backups)
+        request.prune = false
+        let first = try BackupService.run(request, context: context)
+        try await Task.sleep(for: .milliseconds(1100))
+        _ = try BackupService.run(request, context: context)
+        let held = try FileLock.acquire(path: BackupNaming.lockPath(directory: backups, name: "app"), what: "test", command: "held by the test")
+        let policy = RetentionPolicy(keepLast: 1)
+        let refused = opsError { () throws(OpsError) in
+            _ = try PruneService.runHoldingLock(directory: backups, name: "app", policy: policy, dryRun: false, context: context)
+        }
+        #expect(refused?.exitCode == 5)
+        #expect(FileManager.default.fileExists(atPath: first.path), "nothing deleted under someone else's lock")
+        let dryRun = try PruneService.runHoldingLock(directory: backups, name: "app", policy: policy, dryRun: true, context: context)
+        #expect(dryRun.decisions.filter { !$0.keep }.map(\.file) == [first.file])
+        held.release()
+        let pruned = try PruneService.runHoldingLock(directory: backups, name: "app", policy: policy, dryRun: false, context: context)
+        #expect(pruned.deleted == [first.file])
+    }
+
     @Test func leftoversOfAKilledRunAreCleanedUp() async throws {
         try await generateDatabase(database, megabytes: 1)
         try FileManager.default.createDirectory(atPath: backups, withIntermediateDirectories: true)

@@ -26,6 +26,17 @@ public struct PruneReport: Report {
 }
 
 public enum PruneService {
+    /// `opsctl prune`: under the backup lock, so no file is deleted while a backup run uploads it
+    /// off-site or a restore reads it (a dry run deletes nothing and takes no lock).
+    public static func runHoldingLock(directory: String, name: String, policy: RetentionPolicy, dryRun: Bool,
+                                      context: OpsContext) throws(OpsError) -> PruneReport {
+        let lock = dryRun ? nil : try FileLock.acquire(path: BackupNaming.lockPath(directory: directory, name: name),
+                                                       what: "a backup, prune or restore of \(name)", command: "opsctl prune", now: context.now)
+        defer { lock?.release() }
+        return try prune(directory: directory, name: name, policy: policy, dryRun: dryRun, context: context)
+    }
+
+    /// Retention itself; the caller holds the backup lock (a backup run prunes under its own).
     public static func prune(directory: String, name: String, policy: RetentionPolicy, dryRun: Bool,
                              context: OpsContext) throws(OpsError) -> PruneReport {
         var entries = try BackupCatalog.list(directory: directory, name: name, readManifests: false)
