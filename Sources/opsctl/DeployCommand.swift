@@ -69,7 +69,7 @@ struct DeployCommand: AsyncParsableCommand {
 
     @OptionGroup var release: ReleaseOptions
 
-    @Flag(help: "Leave a failed release in place (exit 4) instead of restoring the previous one.")
+    @Flag(help: "Leave a failed release in place for inspection: stop-start exits 4 (the previous one is not restarted); blue-green leaves it on the idle slot, never switched (exit 3).")
     var noRollback = false
 
     func run() async throws {

@@ -391,6 +391,10 @@ struct OffsiteTests {
         #expect(offsite["failed_in_window"] as? Int == 0)
         let rules = (try handoff.json()["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
         #expect(!rules.contains("offsite.stale") && !rules.contains("offsite.failed"), "\(rules)")
+        for format in ["markdown", "html"] {
+            let text = try await fixture.run("handoff", "production", "--format", format)
+            #expect(text.stdout.contains("off-site: ") && text.stdout.contains(first ?? "?"), "\(format) shows the newest off-site copy: \(text.stdout)")
+        }
 
         try fixture.directory.write(".secrets/wrong", "wrong-secret-key-0123456789-abcdef", mode: 0o600)
         try fixture.writeConfig(secretFile: ".secrets/wrong")

@@ -85,8 +85,9 @@ public struct DeployService: Sendable {
             try? ledger.clearLock(scope: DeployLock.scope(environment))
             lock.release()
         }
-        // Whoever held the lock before us (--wait-lock) may have changed what runs.
-        let live = plan.options.waitLock == nil ? plan.live : try await releaseSwitch.liveRelease()
+        // What runs, asked again under the lock: a run that held it while we planned (pulled an
+        // image, waited with --wait-lock) may have switched releases meanwhile.
+        let live = try await releaseSwitch.liveRelease()
         report.previousVersion = live?.version
         if plan.isLive(live) {
             report.outcome = .unchanged

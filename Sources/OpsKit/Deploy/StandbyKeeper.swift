@@ -32,13 +32,17 @@ public struct StandbyKeeper: Sendable {
     /// environment is not blue/green). Never throws: a command must not fail over housekeeping.
     @discardableResult
     public func stopIfExpired() async -> StandbyState? {
-        guard var state = await current(), let settings = environment.proxy, let ledger = try? Ledger(path: config.state) else { return nil }
-        guard state.expiresAt <= context.now() else { return state }
-        let record = state
+        guard let seen = await current(), let settings = environment.proxy, let ledger = try? Ledger(path: config.state) else { return nil }
+        guard seen.expiresAt <= context.now() else { return seen }
         // A deploy or rollback in progress owns the slots (it stops the standby itself).
         guard let lock = try? FileLock.acquire(path: DeployLock.path(config: config, environment: environment), what: "a standby stop",
-                                               command: "stop the standby of \(environment.name)") else { return state }
+                                               command: "stop the standby of \(environment.name)") else { return seen }
         defer { lock.release() }
+        // A deploy may have finished between the first look and the lock, with a standby of its
+        // own: act only on the record still there, never clear a newer one.
+        guard var state = await current() else { return nil }
+        guard state.container == seen.container, state.expiresAt == seen.expiresAt else { return state }
+        let record = state
         // Never stop what the proxy routes to, whoever switched it there.
         let live = try? NginxProxy(settings: settings, runner: context.runner).liveSlot()
         if state.running, record.slot == nil || live?.name != record.slot {
