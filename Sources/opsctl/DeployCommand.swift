@@ -40,7 +40,10 @@ struct ReleaseOptions: ParsableArguments {
             let (config, environment, context) = try await Output.load(global, context, resolvingSecretsOf: name)
             let interruption = Interruption()
             if !options.dryRun { interruption.install() }
-            return try await body(try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption))
+            var service = try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption)
+            let lines = CanaryStepLines(enabled: !global.quiet)
+            service.canaryProgress = { step, total in lines.show(step, of: total) }
+            return try await body(service)
         }
     }
 }
