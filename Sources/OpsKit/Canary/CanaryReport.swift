@@ -57,6 +57,15 @@ public struct CanaryStepReport: Sendable, Codable, Equatable {
         self.startedAt = startedAt
     }
 
+    /// For the handoff: `10% passed (requests old/new 412/45, 5xx 0/0, p99 12/14 ms); 50% failed (…): why`.
+    public static func summary(_ steps: [CanaryStepReport]) -> String {
+        steps.map { step in
+            func ms(_ value: Double?) -> String { value.map { String(Int($0.rounded())) } ?? "-" }
+            return "\(step.share)% \(step.verdict.rawValue) (requests old/new \(step.old.requests)/\(step.new.requests), 5xx \(step.old.errors)/\(step.new.errors), "
+                + "p99 \(ms(step.old.p99Ms))/\(ms(step.new.p99Ms)) ms)" + (step.verdict == .passed ? "" : step.reason.map { ": \($0)" } ?? "")
+        }.joined(separator: "; ")
+    }
+
     /// `step 1/2  10%  req 412/45  5xx 0/0  p99 12/14 ms  passed`: old before new, as on the terminal.
     public func line(of total: Int) -> String {
         func ms(_ value: Double?) -> String { value.map { String(Int($0.rounded())) } ?? "-" }
@@ -112,10 +121,7 @@ public struct CanaryReport: Sendable, Codable, Equatable {
         return lines
     }
 
-    /// For the ledger's reason and the handoff: `10% passed; 50% failed (5xx 12 of 14 …)`.
-    public var summary: String {
-        steps.map { "\($0.share)% \($0.verdict.rawValue)" + ($0.verdict == .passed ? "" : $0.reason.map { " (\($0))" } ?? "") }.joined(separator: "; ")
-    }
+    public var summary: String { CanaryStepReport.summary(steps) }
 }
 
 extension String {

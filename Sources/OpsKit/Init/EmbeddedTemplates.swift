@@ -1136,7 +1136,7 @@ PATH=/usr/local/bin:/usr/bin:/bin
 <h2><span class="dot {{dot.health}}"></span>Health now</h2>
 <ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li>{{#slots}}<li>{{.}}</li>{{/slots}}</ul>
 <h2><span class="dot {{dot.deploys}}"></span>Deploys and rollbacks</h2>
-<ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b>{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
+<ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b>{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}{{#canary}}<br>canary: {{.}}{{/canary}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
 <h2><span class="dot {{dot.backups}}"></span>Backups</h2>
 <ul>{{#backups}}<li>last good backup: {{last}}</li><li>size trend: {{trend}}</li><li>verified: {{verified}}</li><li>in the window: {{in_window}}</li>{{/backups}}{{^backups}}<li>no backups configured</li>{{/backups}}</ul>
 <h2><span class="dot {{dot.checks}}"></span>Checks</h2>
@@ -1192,6 +1192,9 @@ At a glance: {{lanes_line}}
 
 {{#deploys}}
 - {{at}} {{kind}} **{{version}}**{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}
+{{#canary}}
+  - canary: {{.}}
+{{/canary}}
 {{/deploys}}
 {{^deploys}}
 - none in the window
