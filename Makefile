@@ -32,6 +32,7 @@ bench: release
 	bash scripts/bench/smoke.sh
 	bash scripts/bench/deploy.sh
 	bash scripts/bench/bluegreen.sh
+	bash scripts/bench/canary.sh
 	bash scripts/bench/handoff.sh
 
 clean:

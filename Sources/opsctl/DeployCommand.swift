@@ -54,7 +54,7 @@ struct DeployCommand: AsyncParsableCommand {
         abstract: "Deploy a tagged release: validate, lock, switch containers, health-wait, smoke; roll back by itself on failure.",
         usage: Usage.lines("opsctl deploy <environment> <version> [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>] [--junit <file>]", "[--no-rollback]"),
         discussion: """
-            Exit 0 deployed (or already live), 3 failed and the previous release serves again, \
+            Exit 0 deployed (or already live), 3 failed (or a canary was withdrawn) and the previous release serves again, \
             4 failed and nothing healthy serves, 5 another deploy holds the lock, \
             64 bad version/unknown env/missing tag, 69 docker or the image unavailable, 78 bad config.
 

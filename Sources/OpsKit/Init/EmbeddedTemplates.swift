@@ -1294,7 +1294,9 @@ environments:
     strategy: stop-start           # stop-start: stop the live release, start the new one (a short outage)
                                    # blue-green: the new release on the idle slot behind nginx, checked
                                    # there, then one upstream switch (needs proxy: and driver docker)
-    # proxy:                       # blue-green: the team's nginx (docs/reference/blue-green.md)
+                                   # canary: blue-green, then shares of live traffic judged from nginx's
+                                   # access log before the whole switch (needs proxy.access_log too)
+    # proxy:                       # blue-green and canary: the team's nginx (docs/reference/blue-green.md)
     #   kind: nginx
     #   upstream_file: /etc/nginx/conf.d/dashboard-upstream.conf   # opsctl owns it: upstream <name> { server <slot>; }
     #   upstream_name: dashboard   # proxy_pass http://dashboard; in your nginx config
@@ -1308,6 +1310,14 @@ environments:
     #                              # the next deploy/rollback/status/backup stops it once expired
     #   drain: 2s                  # in-flight requests finish before a release that lost its traffic stops
     #   confirm_timeout: 10s       # how long nginx may take to show the new release after a reload
+    #   access_log: /var/log/nginx/opsctl-canary.log   # canary: written by nginx with
+    #                              # log_format opsctl_canary '$upstream_addr $status $request_time';
+    # canary:                      # strategy canary (docs/reference/canary.md); these are the defaults
+    #   steps: [10, 50]            # % of live traffic to the new release, watched in turn; then 100
+    #   pause: 60s                 # how long each step is watched
+    #   max_error_rate: 1%         # 5xx share of the new release's requests within a step
+    #   max_p99_ms: 800            # optional latency gate for the new release's requests (none by default)
+    #   min_requests: 20           # below this a step is extended (up to 3x pause), then judged on what it saw
     run:                           # how the docker driver starts a release
       network: host
       ports: ["127.0.0.1:3000:3000"]
