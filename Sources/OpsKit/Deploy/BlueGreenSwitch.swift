@@ -82,7 +82,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
 
     /// The confirmation through the proxy and what becomes of the previous release.
     func confirmPlanLines(_ version: String, live: DeployedRelease?) -> [String] {
-        var lines = ["confirm through \(ProxyRoute.url(deps.health.url, through: settings.url)) within \(settings.confirmTimeout): healthy, version \(version) when the JSON says; otherwise switch back"]
+        var lines = ["confirm through \(ProxyRoute.url(deps.health.url, through: settings.url)) within \(settings.confirmTimeout): healthy \(Self.confirmations) times in a row, version \(version) when the JSON says; otherwise switch back"]
         if let live, live.running {
             lines.append(settings.standby.milliseconds > 0 ? "\(live.ref) stays running on standby for \(settings.standby)"
                                                            : "after \(settings.drain) of drain: " + deps.driver.stopCommands(live.ref).map { $0.display(redactor: deps.redactor) }.joined(separator: "; "))
@@ -205,20 +205,29 @@ struct BlueGreenSwitch: ReleaseSwitch {
         return .succeeded
     }
 
-    /// Health through `proxy.url` until it passes and, when the JSON names a version, it is the
-    /// new one (nginx's old workers answer from the previous upstream until they finish).
+    /// Answers in a row a confirmation needs: right after `nginx -s reload` returns, the old
+    /// workers may still accept connections beside the new ones for a moment.
+    static let confirmations = 3
+
+    /// Health through `proxy.url` until it passes `confirmations` times in a row and, when the
+    /// JSON names a version, it is the new one each time (nginx's old workers answer from the
+    /// previous upstream until they finish).
     func confirm(_ version: String) async -> (ok: Bool, detail: String) {
         let health = ProxyRoute.health(deps.health, through: settings)
         let interval = Duration.milliseconds(min(deps.health.interval.milliseconds, 100))
         let deadline = deps.clock.now() + settings.confirmTimeout.swiftDuration
         var last = "no answer"
         var probes = 0
+        var inARow = 0
         while true {
             let probe = await deps.probe(health)
             probes += 1
             if probe.ok, probe.version == nil || probe.version == version {
-                return (true, "\(Redactor.redactURLCredentials(health.url)): healthy\(probe.version.map { ", version \($0)" } ?? "") after \(probes) probe(s)")
+                inARow += 1
+                guard inARow >= Self.confirmations else { continue }
+                return (true, "\(Redactor.redactURLCredentials(health.url)): healthy\(probe.version.map { ", version \($0)" } ?? "") \(inARow) times in a row after \(probes) probe(s)")
             }
+            inARow = 0
             last = probe.ok ? "version \(probe.version ?? "?") answered, not \(version)" : deps.redactor.scrub(probe.reason ?? "no answer")
             guard deps.clock.now() + interval < deadline else { break }
             await deps.clock.sleep(for: interval)

@@ -1043,6 +1043,206 @@ PATH=/usr/local/bin:/usr/bin:/bin
         "colorMode": "value",
         "graphMode": "none"
       }
+    },
+    {
+      "id": 21,
+      "type": "row",
+      "title": "Canary",
+      "collapsed": false,
+      "gridPos": {
+        "x": 0,
+        "y": 40,
+        "w": 24,
+        "h": 1
+      },
+      "panels": []
+    },
+    {
+      "id": 22,
+      "type": "stat",
+      "title": "Last canary",
+      "description": "How the last canary deploy ended (opsctl_canary_last_withdrawn: 0 promoted, 1 withdrawn), the steps it passed and the share its last watched step gave the new release; strategy: canary.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 0,
+        "y": 41,
+        "w": 8,
+        "h": 5
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_canary_last_withdrawn{env=~\"$env\"})",
+          "legendFormat": "{{env}}",
+          "instant": true
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_canary_last_steps_passed{env=~\"$env\"})",
+          "legendFormat": "{{env}}: steps passed",
+          "instant": true
+        },
+        {
+          "refId": "C",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env) (opsctl_canary_last_share_percent{env=~\"$env\"})",
+          "legendFormat": "{{env}}: last step %",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "mappings": [
+            {
+              "type": "value",
+              "options": {
+                "0": {
+                  "text": "promoted",
+                  "color": "green"
+                },
+                "1": {
+                  "text": "withdrawn",
+                  "color": "red"
+                }
+              }
+            }
+          ]
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 23,
+      "type": "stat",
+      "title": "Last canary step: requests and 5xx, old vs new",
+      "description": "The last watched step's figures from nginx's access log, by release (opsctl_canary_last_requests, opsctl_canary_last_errors).",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 8,
+        "y": 41,
+        "w": 8,
+        "h": 5
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env, release) (opsctl_canary_last_requests{env=~\"$env\"})",
+          "legendFormat": "{{env}} {{release}}: requests",
+          "instant": true
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env, release) (opsctl_canary_last_errors{env=~\"$env\"})",
+          "legendFormat": "{{env}} {{release}}: 5xx",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {},
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
+    },
+    {
+      "id": 24,
+      "type": "stat",
+      "title": "Last canary step: p99, old vs new",
+      "description": "p99 of nginx's $request_time in the last watched step, by release (opsctl_canary_last_p99_seconds), and the time since the last canary ended.",
+      "datasource": {
+        "type": "prometheus",
+        "uid": "${datasource}"
+      },
+      "gridPos": {
+        "x": 16,
+        "y": 41,
+        "w": 8,
+        "h": 5
+      },
+      "targets": [
+        {
+          "refId": "A",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "max by (env, release) (opsctl_canary_last_p99_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}} {{release}}: p99",
+          "instant": true
+        },
+        {
+          "refId": "B",
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "expr": "time() - max by (env) (opsctl_canary_last_run_timestamp_seconds{env=~\"$env\"})",
+          "legendFormat": "{{env}}: since the last canary",
+          "instant": true
+        }
+      ],
+      "fieldConfig": {
+        "defaults": {
+          "unit": "s"
+        },
+        "overrides": []
+      },
+      "options": {
+        "reduceOptions": {
+          "calcs": [
+            "lastNotNull"
+          ],
+          "fields": "",
+          "values": false
+        },
+        "colorMode": "value",
+        "graphMode": "none"
+      }
     }
   ]
 }
