@@ -221,11 +221,16 @@ struct CanaryTests {
         let fixture = try await CanaryFixture(canary: "{steps: [10, 50], pause: 5s, max_error_rate: 1%, max_p99_ms: 500, min_requests: 10}")
         #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
         let load = try await fixture.load()
-        let slow = try await fixture.opsctl.run("deploy", "production", "1.1.1", "--json")
+        // On a terminal (script(1) gives it one), the step's line refreshes in place while it is watched.
+        let terminal = try await SubprocessRunner().run(ProcessRequest(
+            "script", ["-qec", "'\(Opsctl.binary)' deploy production 1.1.1", "/dev/null"], workingDirectory: fixture.directory.path,
+            environment: ["OPSCTL_CONFIG": "", "NO_COLOR": "1", "TERM": "xterm"], timeout: .seconds(120)))
         let summary = try await load.finish()
-        #expect(slow.exitCode == 3, "\(slow.stdout)\(slow.stderr)")
-        let step = try #require(try steps(try slow.json()).first)
-        #expect((step["reason"] as? String)?.contains("> max_p99_ms 500") == true, "\(step)")
+        #expect(terminal.termination == .exited(3), "\(terminal.standardOutput)")
+        #expect(terminal.standardOutput.contains("\r\u{1B}[2Kcanary step 1/2 10%"), "a refreshed line: \(terminal.standardOutput.debugDescription)")
+        let row = try #require(try fixture.base.rows().first)
+        let step = try #require(try fixture.base.ledger.canarySteps(deploymentIds: [row.id])[row.id]?.first)
+        #expect(step.verdict == .failed && step.reason?.contains("> max_p99_ms 500") == true, "\(step)")
         #expect(summary.failed == 0, "slow, not failing: \(summary.failures)")
         #expect(fixture.serving() == "1.0.0")
     }
