@@ -34,6 +34,7 @@ bench: release
 	bash scripts/bench/smoke.sh
 	bash scripts/bench/deploy.sh
 	bash scripts/bench/bluegreen.sh
+	bash scripts/bench/canary.sh
 	bash scripts/bench/handoff.sh
 	bash scripts/bench/offsite.sh
 

@@ -4,7 +4,7 @@
 # Every step states the exit code it expects and the demo fails (exit 1) when one differs.
 #   OPSCTL_BINARY  the opsctl to run (default .build/debug/opsctl)
 #   DEMO_APP, DEMO_PORT, DEMO_IMAGE  app name, port and image repository (default demo, 28080, opsctl-demo)
-#   DEMO_BG_PORT   nginx's port in the blue/green act (default DEMO_PORT + 10; the slots are the two above it)
+#   DEMO_BG_PORT   nginx's port in the blue/green and canary acts (default DEMO_PORT + 10; the slots are the two above it)
 #   DEMO_DB_MB     size of the demo database (default 20)
 #   DEMO_CLEANUP=1 remove the app's containers and the demo directory at the end (the tests do)
 set -euo pipefail
@@ -222,6 +222,9 @@ error_log $demo/nginx/error.log;
 events { worker_connections 1024; }
 http {
     access_log $demo/nginx/access.log;
+    # The line the canary act reads (the documented format, plus the path for the report).
+    log_format opsctl_canary '\$upstream_addr \$status \$request_time \$request_uri';
+    access_log $demo/nginx/canary.log opsctl_canary;
     client_body_temp_path $demo/nginx/tmp/body;
     proxy_temp_path $demo/nginx/tmp/proxy;
     fastcgi_temp_path $demo/nginx/tmp/fastcgi;
@@ -280,10 +283,60 @@ sys.exit(0 if load["failed"] == 0 and "1.0.2" not in load["versions"] else 1)
 PY
 expect 0 status demo-bg
 expect 0 history demo-bg
+
+step "canary through the same nginx: a release that passes its checks but fails users meets a tenth of them, briefly"
+# 1.0.3 answers 500 on GET /api/items, a query the smoke checks never make; /health stays green.
+IMAGE=$image "$root/Tests/Fixtures/sample-app/build.sh" 1.0.3 broken-path
+git -C "$demo" -c user.name=demo -c user.email=demo@example.invalid commit -q --allow-empty -m "release 1.0.3"
+git -C "$demo" tag v1.0.3
+# The blue/green releases step aside; nginx goes back to the stop-start app until the first canary deploy.
+docker ps -aq --filter "label=opsctl.app=$app" --filter label=opsctl.env=demo-bg | xargs -r docker rm -f >/dev/null
+echo "upstream demo { server 127.0.0.1:$port; }" > "$demo/nginx/upstream.conf"
+nginx -p "$demo/nginx" -c "$demo/nginx/nginx.conf" -e "$demo/nginx/error.log" -s reload
+cat >> opsctl.yml <<YAML
+  demo-canary:
+    strategy: canary
+    proxy:
+      kind: nginx
+      upstream_file: nginx/upstream.conf
+      upstream_name: demo
+      check: [nginx, $nginx_argv, "-t"]
+      reload: [nginx, $nginx_argv, "-s", "reload"]
+      url: http://127.0.0.1:$bg_port
+      slots: {blue: "127.0.0.1:$blue", green: "127.0.0.1:$green"}
+      port_env: PORT
+      access_log: nginx/canary.log    # log_format opsctl_canary '\$upstream_addr \$status \$request_time';
+    canary: {steps: [10, 50], pause: 4s, max_error_rate: 1%, min_requests: 10}
+    run:
+      network: host
+      env: {JWT_SECRET_FILE: .secrets/jwt_secret}
+    health: {url: "http://127.0.0.1:$bg_port/health", json: {status: healthy}, timeout: 5s}
+    smoke:
+      base_url: http://127.0.0.1:$bg_port
+      checks: [{name: security headers, path: /, expect: {headers: {X-Content-Type-Options: nosniff}}}]
+YAML
+expect 0 deploy demo-canary 1.0.0    # nothing of this environment served through nginx yet: switched at once
+# ~50 users a second on the query the smoke checks do not make.
+python3 "$root/Tests/Fixtures/load/load.py" "http://127.0.0.1:$bg_port/api/items" --rate 50 --out "$demo/canary-load.json" &
+load=$!
+sleep 1
+expect 0 deploy demo-canary 1.0.1 --dry-run   # every step's upstream file, with its weights
+expect 0 deploy demo-canary 1.0.1    # 10 %, then 50 %, each watched 4 s in nginx's log, then 100 %
+expect 3 deploy demo-canary 1.0.3    # 500s on /api/items: withdrawn during its first step
+kill "$load"; wait "$load" || true; load=""
+python3 - "$demo/canary-load.json" <<'PY'
+import json, sys
+load = json.load(open(sys.argv[1]))
+failed_by = load.get("failed_versions", {})
+print(f"users' requests on /api/items meanwhile: {load['requests']}, failed: {load['failed']} (all from {sorted(failed_by) or 'none'}), versions seen: {load['versions']}")
+# The bad release met users only through its first step's share, for a moment.
+sys.exit(0 if set(failed_by) <= {"1.0.3"} and load["failed"] <= load["requests"] * 0.05 else 1)
+PY
+expect 0 history demo-canary
 kill "$(cat "$demo/nginx/nginx.pid")"
 unset 'cleanups[0]'
-docker ps -aq --filter "label=opsctl.app=$app" --filter label=opsctl.env=demo-bg | xargs -r docker rm -f >/dev/null
-echo "(nginx stopped, the blue/green containers removed)"
+docker ps -aq --filter "label=opsctl.app=$app" --filter label=opsctl.env=demo-canary | xargs -r docker rm -f >/dev/null
+echo "(nginx stopped, the blue/green and canary containers removed)"
 
 echo
 if [ "${DEMO_CLEANUP:-0}" = 1 ]; then

@@ -40,7 +40,10 @@ struct ReleaseOptions: ParsableArguments {
             let (config, environment, context) = try await Output.load(global, context, resolvingSecretsOf: name)
             let interruption = Interruption()
             if !options.dryRun { interruption.install() }
-            return try await body(try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption))
+            var service = try await DeployService.prepare(config: config, environment: environment, context: context, interruption: interruption)
+            let lines = CanaryStepLines(enabled: !global.quiet)
+            service.canaryProgress = { step, total in lines.show(step, of: total) }
+            return try await body(service)
         }
     }
 }
@@ -51,7 +54,7 @@ struct DeployCommand: AsyncParsableCommand {
         abstract: "Deploy a tagged release: validate, lock, switch containers, health-wait, smoke; roll back by itself on failure.",
         usage: Usage.lines("opsctl deploy <environment> <version> [--dry-run] [--skip-smoke]", "[--force] [--wait-lock <duration>] [--message <text>] [--junit <file>]", "[--no-rollback]"),
         discussion: """
-            Exit 0 deployed (or already live), 3 failed and the previous release serves again, \
+            Exit 0 deployed (or already live), 3 failed (or a canary was withdrawn) and the previous release serves again, \
             4 failed and nothing healthy serves, 5 another deploy holds the lock, \
             64 bad version/unknown env/missing tag, 69 docker or the image unavailable, 78 bad config.
 

@@ -5,7 +5,8 @@ import Testing
 /// A runtime in memory: releases by (version, slot), each with a behaviour. It runs the commands
 /// it hands out through the same runner as everything else, so a test sees exactly what ran.
 final class FakeRuntime: @unchecked Sendable {
-    enum Behaviour { case healthy, unhealthy, crash }
+    /// brokenPath and slowResponses pass health; their users' requests fail or crawl (canary tests).
+    enum Behaviour { case healthy, unhealthy, crash, brokenPath, slowResponses }
 
     private let lock = NSLock()
     private var behaviours: [String: Behaviour] = [:]
@@ -16,6 +17,8 @@ final class FakeRuntime: @unchecked Sendable {
     private(set) var proxied: [String] = []
 
     func behave(_ version: String, _ behaviour: Behaviour) { lock.withLock { behaviours[version] = behaviour } }
+
+    func behaviour(of version: String) -> Behaviour { lock.withLock { behaviours[version, default: .healthy] } }
 
     /// A release already running, as a previous deploy would have left it.
     func place(_ version: String, slot: String? = nil, running: Bool = true) {
@@ -65,7 +68,7 @@ final class FakeRuntime: @unchecked Sendable {
         lock.withLock {
             guard let ref, containers[ref]?.running == true else { return HealthProbe(ok: false, reason: "Couldn't connect to server") }
             if viaProxy { proxied.append(ref.version) }
-            let healthy = behaviours[ref.version, default: .healthy] == .healthy
+            let healthy = behaviours[ref.version, default: .healthy] != .unhealthy
             return HealthProbe(ok: healthy, status: healthy ? 200 : 503, reason: healthy ? nil : "HTTP 503 (expected 200)", totalMs: 1, version: ref.version)
         }
     }
@@ -122,7 +125,8 @@ final class SwitchFixture: @unchecked Sendable {
         return (blue, green)
     }
 
-    init(strategy: String = "blue-green", standby: String = "5m") throws {
+    /// `canary`: the environment's `canary:` section (flow style); it also adds `proxy.access_log: access.log`.
+    init(strategy: String = "blue-green", standby: String = "5m", canary: String? = nil) throws {
         config = try ConfigLoader.parse("""
             app: unit
             image: unit
@@ -141,7 +145,9 @@ final class SwitchFixture: @unchecked Sendable {
                   port_env: PORT
                   standby: \(standby)
                   drain: 1s
+                  \(canary == nil ? "" : "access_log: access.log")
                 health: {url: "http://127.0.0.1:3000/health", timeout: 2s, interval: 250ms}
+                \(canary.map { "canary: \($0)" } ?? "")
             """, fileName: directory.path + "/opsctl.yml", baseDirectory: URL(fileURLWithPath: directory.path), environment: [:])
         runner = RecordingRunner { [unowned self] request in
             switch request.executable {

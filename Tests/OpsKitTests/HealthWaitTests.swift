@@ -6,8 +6,13 @@ import Testing
 final class VirtualClock: WaitClock, @unchecked Sendable {
     private let lock = NSLock()
     private var current = ContinuousClock.now
+    /// What happens in the world while time passes (canary tests: users' requests through nginx).
+    var onSleep: (@Sendable (Duration) -> Void)?
     func now() -> ContinuousClock.Instant { lock.withLock { current } }
-    func sleep(for duration: Duration) async { lock.withLock { current += duration } }
+    func sleep(for duration: Duration) async {
+        onSleep?(duration)
+        lock.withLock { current += duration }
+    }
     func advance(_ duration: Duration) { lock.withLock { current += duration } }
 }
 

@@ -18,12 +18,15 @@ final class NginxServer {
     let directory: String
     let port: Int
     let upstreamName: String
+    /// More lines for the http block (a canary's log_format and access_log).
+    let httpExtra: String
     private(set) var pid: pid_t = 0
 
-    init(directory: String, port: Int, upstreamName: String, firstUpstream: String) async throws {
+    init(directory: String, port: Int, upstreamName: String, firstUpstream: String, httpExtra: String = "") async throws {
         self.directory = directory
         self.port = port
         self.upstreamName = upstreamName
+        self.httpExtra = httpExtra
         try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
         try config().write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
         try "upstream \(upstreamName) { server \(firstUpstream); }\n".write(toFile: directory + "/upstream.conf", atomically: true, encoding: .utf8)
@@ -65,6 +68,7 @@ final class NginxServer {
         http {
             log_format upstreams '$upstream_addr $status $request_uri "$http_user_agent"';
             access_log \(directory)/access.log upstreams;
+            \(httpExtra)
             client_body_temp_path \(directory)/tmp/body;
             proxy_temp_path \(directory)/tmp/proxy;
             fastcgi_temp_path \(directory)/tmp/fastcgi;
@@ -96,12 +100,15 @@ final class LoadGenerator {
 
     let process = Process()
     let output: String
+    /// One CSV line per request (start epoch seconds, ms, ok, status, version).
+    var requestLog: String { output + ".csv" }
 
     init(url: String, directory: String, rate: Int = 100) async throws {
         output = directory + "/load-\(UUID().uuidString.prefix(6)).json"
         let ready = output + ".ready"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/load/load.py", url, "--rate", String(rate), "--out", output, "--ready", ready]
+        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/load/load.py", url, "--rate", String(rate), "--out", output, "--ready", ready,
+                             "--log", output + ".csv"]
         try process.run()
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: ready) { try await Task.sleep(for: .milliseconds(20)) }
         // Let it reach its pace before anything changes.

@@ -126,7 +126,7 @@ struct InitToolingTests {
 
         // Every metric the dashboard queries is one opsctl writes (a MetricSample in Sources/).
         let written = try Self.metricsOpsctlWrites()
-        let queried = Set(try dashboardExpressions().flatMap { $0.matches(of: /opsctl_[a-z_]+/).map { String($0.output) } })
+        let queried = Set(try dashboardExpressions().flatMap { $0.matches(of: /opsctl_[a-z0-9_]+/).map { String($0.output) } })
         #expect(!queried.isEmpty)
         #expect(queried.subtracting(written).isEmpty, "queried but never written: \(queried.subtracting(written).sorted())")
         let leftOut: Set = ["opsctl_verify_last_run_timestamp_seconds", "opsctl_verify_last_success_timestamp_seconds", "opsctl_smoke_last_run_timestamp_seconds",
@@ -139,7 +139,7 @@ struct InitToolingTests {
         var names = Set<String>()
         for path in FileManager.default.subpaths(atPath: sources) ?? [] where path.hasSuffix(".swift") {
             let text = try String(contentsOfFile: "\(sources)/\(path)", encoding: .utf8)
-            names.formUnion(text.matches(of: /MetricSample\("(opsctl_[a-z_]+)"/).map { String($0.output.1) })
+            names.formUnion(text.matches(of: /MetricSample\("(opsctl_[a-z0-9_]+)"/).map { String($0.output.1) })
         }
         return names
     }

@@ -66,7 +66,7 @@ struct ConfigSchema {
 
     static let rootKeys = ["app", "image", "git", "state", "environments"]
     static let environmentKeys = ["driver", "strategy", "proxy", "run", "compose", "swarm", "build", "health", "smoke", "rollback",
-                                  "keep_releases", "hooks", "database", "backup", "handoff", "metrics", "preflight", "secrets"]
+                                  "keep_releases", "hooks", "database", "backup", "handoff", "metrics", "preflight", "secrets", "canary"]
 
     func config(from root: Node, sourcePath: String) throws(OpsError) -> OpsConfig {
         let map = try MappingReader(root, path: "", reader: reader, allowedKeys: Self.rootKeys)
@@ -227,12 +227,18 @@ struct ConfigSchema {
         if let proxy = try map.mapping("proxy", allowedKeys: Self.proxyKeys) {
             environment.proxy = try proxySettings(proxy)
         }
+        if let canary = try map.mapping("canary", allowedKeys: Self.canaryKeys) {
+            environment.canary = try canarySettings(canary)
+        } else if environment.strategy == .canary {
+            environment.canary = CanarySettings()
+        }
         try checkStrategy(environment, map)
+        try checkCanary(environment, map)
         return environment
     }
 
     static let proxyKeys = ["kind", "upstream_file", "upstream_name", "check", "reload", "url", "slots", "port_env", "container_port",
-                            "standby", "drain", "confirm_timeout"]
+                            "standby", "drain", "confirm_timeout", "access_log"]
 
     func proxySettings(_ map: MappingReader) throws(OpsError) -> ProxySettings {
         let kind = try map.choice("kind", ProxyKind.self) ?? .nginx
@@ -270,6 +276,7 @@ struct ConfigSchema {
         settings.standby = try map.duration("standby") ?? settings.standby
         settings.drain = try map.duration("drain") ?? settings.drain
         settings.confirmTimeout = try map.duration("confirm_timeout") ?? settings.confirmTimeout
+        settings.accessLog = try map.string("access_log").map(resolvePath)
         guard settings.confirmTimeout.milliseconds > 0 else {
             throw reader.error(at: map.value("confirm_timeout"), path: map.keyPath("confirm_timeout"), "must be greater than 0")
         }

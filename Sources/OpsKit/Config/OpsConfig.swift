@@ -40,7 +40,8 @@ public enum DeployStrategy: String, Sendable, Codable, CaseIterable {
     case stopStart = "stop-start"
     /// The new release on the idle slot behind the proxy, checked there, then one upstream switch.
     case blueGreen = "blue-green"
-    /// Weighted steps through the same upstream file (not in this build).
+    /// The new release on the idle slot, then weighted steps of live traffic through the same
+    /// upstream file, each judged from nginx's access log, then the whole switch.
     case canary
 
     /// Whether the strategy needs a `proxy:` section.
@@ -52,6 +53,8 @@ public struct EnvironmentConfig: Sendable, Encodable {
     public var driver: DriverKind = .docker
     public var strategy: DeployStrategy = .stopStart
     public var proxy: ProxySettings?
+    /// strategy canary: the steps and the limits that withdraw the new release.
+    public var canary: CanarySettings?
     public var run: RunSettings = RunSettings()
     public var compose: ComposeSettings?
     public var swarm: SwarmSettings?

@@ -51,6 +51,8 @@ public struct ProxySettings: Sendable, Encodable {
     public var drain: OpsDuration = .seconds(2)
     /// How long the proxy may take to show the new release after a reload.
     public var confirmTimeout: OpsDuration = .seconds(10)
+    /// canary: nginx's access log written with `log_format opsctl_canary '$upstream_addr $status $request_time'`.
+    public var accessLog: String?
 
     public init(upstreamFile: String, upstreamName: String, url: String, slots: [ProxySlot]) {
         self.upstreamFile = upstreamFile

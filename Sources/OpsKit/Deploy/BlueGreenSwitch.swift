@@ -53,19 +53,36 @@ struct BlueGreenSwitch: ReleaseSwitch {
 
     func planLines(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?) async throws(OpsError) -> [String] {
         let slot = target.slot!
-        var lines = ["\(settings.upstreamFile) routes to \(try proxy.liveSlot().map { "\($0.name) (\($0.address))" } ?? "no slot yet"): the new release goes to \(slot.name) (\(slot.address))"]
+        var lines = [try routingLine(slot)]
         if plan.action == .rollback, try await runningStandby(plan.version, on: slot) != nil {
             lines.append("\(plan.version) runs on standby on \(slot.name): one probe of \(ProxyRoute.url(deps.health.url, at: slot)), then the switch")
         } else {
-            for release in try await deps.driver.releases() where release.slot == slot.name && release.running {
-                lines += deps.driver.stopCommands(release.ref).map { $0.display(redactor: deps.redactor) + "   # on standby there" }
-            }
-            lines += try await deps.driver.startCommands(target, fresh: plan.action == .deploy).map { $0.display(redactor: deps.redactor) }
-            lines += checkLines(health: ProxyRoute.health(deps.health, at: slot), smoke: deps.environment.smoke.map { ProxyRoute.smoke($0, at: slot) }, options: plan.options)
-            lines.append("on failure: stop \(plan.version) (kept); nothing is switched, no user request reaches it")
+            lines += try await startPlanLines(plan, target: target)
         }
-        lines += proxy.plan(proxy.routing(to: slot))
-        lines.append("confirm through \(ProxyRoute.url(deps.health.url, through: settings.url)) within \(settings.confirmTimeout): healthy, version \(plan.version) when the JSON says; otherwise switch back")
+        return lines + proxy.plan(proxy.routing(to: slot)) + confirmPlanLines(plan.version, live: live)
+    }
+
+    /// `… routes to blue (…): the new release goes to green (…)`.
+    func routingLine(_ slot: ProxySlot) throws(OpsError) -> String {
+        "\(settings.upstreamFile) routes to \(try proxy.liveSlot().map { "\($0.name) (\($0.address))" } ?? "no slot yet"): the new release goes to \(slot.name) (\(slot.address))"
+    }
+
+    /// Clearing the idle slot, starting the release there, and checking it there.
+    func startPlanLines(_ plan: DeployPlan, target: ReleaseTarget) async throws(OpsError) -> [String] {
+        let slot = target.slot!
+        var lines: [String] = []
+        for release in try await deps.driver.releases() where release.slot == slot.name && release.running {
+            lines += deps.driver.stopCommands(release.ref).map { $0.display(redactor: deps.redactor) + "   # on standby there" }
+        }
+        lines += try await deps.driver.startCommands(target, fresh: plan.action == .deploy).map { $0.display(redactor: deps.redactor) }
+        lines += checkLines(health: ProxyRoute.health(deps.health, at: slot), smoke: deps.environment.smoke.map { ProxyRoute.smoke($0, at: slot) }, options: plan.options)
+        lines.append("on failure: stop \(plan.version) (kept); nothing is switched, no user request reaches it")
+        return lines
+    }
+
+    /// The confirmation through the proxy and what becomes of the previous release.
+    func confirmPlanLines(_ version: String, live: DeployedRelease?) -> [String] {
+        var lines = ["confirm through \(ProxyRoute.url(deps.health.url, through: settings.url)) within \(settings.confirmTimeout): healthy \(Self.confirmations) times in a row, version \(version) when the JSON says; otherwise switch back"]
         if let live, live.running {
             lines.append(settings.standby.milliseconds > 0 ? "\(live.ref) stays running on standby for \(settings.standby)"
                                                            : "after \(settings.drain) of drain: " + deps.driver.stopCommands(live.ref).map { $0.display(redactor: deps.redactor) }.joined(separator: "; "))
@@ -82,6 +99,14 @@ struct BlueGreenSwitch: ReleaseSwitch {
         if plan.action == .rollback, let standby = try? await runningStandby(plan.version, on: slot) {
             if let result = await switchToStandby(standby, plan: plan, slot: slot, live: live, run: run) { return result }
         }
+        if let failed = await startChecked(plan, target: target, live: live, run: run) { return failed }
+        return await switchTraffic(to: target, live: live, options: plan.options, run: run)
+    }
+
+    /// Clears the idle slot, starts the release there and checks it there, directly: nil when it
+    /// is fit to take traffic, else the result of abandoning it (nothing was switched).
+    func startChecked(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult? {
+        let slot = target.slot!
         do {
             try await clear(slot, run: run)
             try await deps.driver.start(target, fresh: plan.action == .deploy)
@@ -94,7 +119,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
         if let failure = await checks.verify(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, options: plan.options, run: run) {
             return await abandon(target, live: live, reason: failure, options: plan.options, run: run)
         }
-        return await switchTraffic(to: target, live: live, options: plan.options, run: run)
+        return nil
     }
 
     /// Rollback to the release on standby: it already runs, so one probe, the switch, the
@@ -180,20 +205,29 @@ struct BlueGreenSwitch: ReleaseSwitch {
         return .succeeded
     }
 
-    /// Health through `proxy.url` until it passes and, when the JSON names a version, it is the
-    /// new one (nginx's old workers answer from the previous upstream until they finish).
+    /// Answers in a row a confirmation needs: right after `nginx -s reload` returns, the old
+    /// workers may still accept connections beside the new ones for a moment.
+    static let confirmations = 3
+
+    /// Health through `proxy.url` until it passes `confirmations` times in a row and, when the
+    /// JSON names a version, it is the new one each time (nginx's old workers answer from the
+    /// previous upstream until they finish).
     func confirm(_ version: String) async -> (ok: Bool, detail: String) {
         let health = ProxyRoute.health(deps.health, through: settings)
         let interval = Duration.milliseconds(min(deps.health.interval.milliseconds, 100))
         let deadline = deps.clock.now() + settings.confirmTimeout.swiftDuration
         var last = "no answer"
         var probes = 0
+        var inARow = 0
         while true {
             let probe = await deps.probe(health)
             probes += 1
             if probe.ok, probe.version == nil || probe.version == version {
-                return (true, "\(Redactor.redactURLCredentials(health.url)): healthy\(probe.version.map { ", version \($0)" } ?? "") after \(probes) probe(s)")
+                inARow += 1
+                guard inARow >= Self.confirmations else { continue }
+                return (true, "\(Redactor.redactURLCredentials(health.url)): healthy\(probe.version.map { ", version \($0)" } ?? "") \(inARow) times in a row after \(probes) probe(s)")
             }
+            inARow = 0
             last = probe.ok ? "version \(probe.version ?? "?") answered, not \(version)" : deps.redactor.scrub(probe.reason ?? "no answer")
             guard deps.clock.now() + interval < deadline else { break }
             await deps.clock.sleep(for: interval)

@@ -46,6 +46,8 @@ struct DeployDependencies: Sendable {
     let interruption: Interruption
     let clock: any WaitClock
     let probe: @Sendable (HealthSettings) async -> HealthProbe
+    /// Each canary step as it is watched (throttled) and once more when it ends.
+    var canaryProgress: CanaryProgress? = nil
 
     var redactor: Redactor { config.redactor }
     var health: HealthSettings { environment.health! }

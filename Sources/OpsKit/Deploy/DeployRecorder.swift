@@ -44,10 +44,11 @@ struct DeployRecorder {
             samples += counts.map { MetricSample("opsctl_deployments", "Deploys and rollbacks recorded in the ledger, by kind and final status.",
                                                  labels: [("env", env), ("kind", $0.kind), ("status", $0.status)], Double($0.count)) }
         }
-        if report.strategy == .blueGreen {
+        if report.strategy.needsProxy {
             // Whatever the outcome: a failed deploy may have stopped the standby on the idle slot.
             samples.append(StandbyMetrics.expiry(env: env, standby: (try? ledger.standby(env: env)).flatMap { $0 }))
         }
+        if let canary = report.canary, !canary.steps.isEmpty { samples += CanaryMetrics.samples(env: env, canary: canary, finishedAt: now) }
         do { try MetricsFile.update(directory: directory, env: env, samples: samples) } catch {
             deps.context.logger.warning("could not write metrics: \(error.message)")
         }

@@ -59,6 +59,8 @@ public struct DeployReport: Report {
     public var upstream: String?
     /// blue-green: the release kept running afterwards for an instant rollback, and until when.
     public var standby: StandbyRecord?
+    /// canary: every step watched, its figures and verdict, and how the canary ended.
+    public var canary: CanaryReport?
 
     public var exitCode: Int32 {
         switch outcome {
@@ -89,6 +91,7 @@ public struct DeployReport: Report {
             lines.append("  " + step.name.padding(toLength: width, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 7 - ms.count)) + ms + " ms"
                          + (step.detail.map { "  \($0)" } ?? ""))
         }
+        if let canary, !canary.steps.isEmpty { lines += canary.lines() }
         for hook in hooks where !hook.ok { lines.append("  hook failed: \(hook.command): \(hook.detail ?? "")") }
         if let smoke, smoke.failed > 0 {
             for check in smoke.checks where !check.passed { lines.append("  smoke \(check.name): \(check.reason ?? "failed")") }
@@ -115,10 +118,12 @@ public struct DeployReport: Report {
         return lines.joined(separator: "\n")
     }
 
-    /// After a failure the previous release serves: restored (stop-start), or never left (blue-green).
+    /// After a failure the previous release serves: restored (stop-start), never left (blue-green),
+    /// or took all traffic back (a withdrawn canary).
     var safeNow: String {
         let previous = previousVersion ?? "?"
-        guard strategy == .blueGreen else { return "rolled back: \(previous) serves again" }
+        guard strategy.needsProxy else { return "rolled back: \(previous) serves again" }
+        if canary?.outcome == .withdrawn { return "canary withdrawn: \(previous) takes all traffic again" }
         return switched == false && steps.contains { $0.name == "switch back" } ? "switched back: \(previous) serves again"
             : "\(previous) still serves"
     }

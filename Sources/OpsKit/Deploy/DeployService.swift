@@ -1,7 +1,7 @@
 import Foundation
 
 /// `opsctl deploy` and `opsctl rollback`: the planner validates and settles what to do, the
-/// environment's strategy moves traffic (stop-start, blue-green), and around it this runs what
+/// environment's strategy moves traffic (stop-start, blue-green, canary), and around it this runs what
 /// every strategy shares: the lock, the ledger row, the pre-deploy backup and hooks, pruning,
 /// post-deploy hooks and metrics.
 public struct DeployService: Sendable {
@@ -14,6 +14,8 @@ public struct DeployService: Sendable {
     public var clock: any WaitClock = SystemWaitClock()
     /// One health probe; tests answer without a network.
     public var probe: @Sendable (HealthSettings) async -> HealthProbe = HealthWaiter.httpProbe
+    /// strategy canary: called with each step while it is watched and when it ends (the terminal's step lines).
+    public var canaryProgress: CanaryProgress?
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, interruption: Interruption = Interruption(),
                 driver: (any ReleaseDriver)? = nil) throws(OpsError) {
@@ -33,7 +35,8 @@ public struct DeployService: Sendable {
     }
 
     var dependencies: DeployDependencies {
-        DeployDependencies(config: config, environment: environment, context: context, driver: driver, interruption: interruption, clock: clock, probe: probe)
+        DeployDependencies(config: config, environment: environment, context: context, driver: driver, interruption: interruption, clock: clock, probe: probe,
+                           canaryProgress: canaryProgress)
     }
 
     func parts() throws(OpsError) -> (DeployDependencies, any ReleaseSwitch, DeployPlanner) {

@@ -11,7 +11,7 @@ struct SwitchResult: Sendable {
 }
 
 /// How traffic moves from the live release to another, one type per strategy (stop-start,
-/// blue-green; weighted steps slot in here too). Everything around it (validation, lock,
+/// blue-green, canary). Everything around it (validation, lock,
 /// ledger, backup, hooks, pruning) is the same for all and lives in DeployService.
 protocol ReleaseSwitch: Sendable {
     /// What serves now, as this strategy sees it.
@@ -34,8 +34,8 @@ enum ReleaseSwitches {
         case .blueGreen:
             return BlueGreenSwitch(deps: deps, proxy: NginxProxy(settings: deps.environment.proxy!, runner: deps.context.runner, redactor: deps.redactor))
         case .canary:
-            throw OpsError(.config, code: "config.strategy_unsupported",
-                           "\(deps.config.sourcePath): environments.\(deps.environment.name).strategy canary is not supported in this build (stop-start and blue-green are)")
+            let blueGreen = BlueGreenSwitch(deps: deps, proxy: NginxProxy(settings: deps.environment.proxy!, runner: deps.context.runner, redactor: deps.redactor))
+            return CanarySwitch(blueGreen: blueGreen, settings: deps.environment.canary ?? CanarySettings())
         }
     }
 }

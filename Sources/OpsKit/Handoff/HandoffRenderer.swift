@@ -50,6 +50,7 @@ public enum HandoffRenderer {
                                            "took": deploy.durationMs.map(TextFormat.duration(milliseconds:)) ?? "-"]
                 if let reason = deploy.reason { line["reason"] = reason }
                 if let slot = deploy.slot { line["slot"] = slot }
+                if let steps = deploy.canary, !steps.isEmpty { line["canary"] = CanaryStepReport.summary(steps) }
                 return line
             },
             "verify": checks(report.verifications, noun: "verification"),

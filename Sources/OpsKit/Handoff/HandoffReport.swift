@@ -45,6 +45,8 @@ public struct HandoffReport: Report {
         public var reason: String?
         /// blue-green: the slot the release ran on.
         public var slot: String? = nil
+        /// canary: each step watched, its figures and verdict.
+        public var canary: [CanaryStepReport]? = nil
     }
 
     public struct Backups: Sendable, Codable, Equatable {

@@ -37,6 +37,8 @@ public struct HandoffService: Sendable {
                       at: $0.startedAt, durationSeconds: $0.duration.map { Int($0.rounded()) },
                       durationMs: $0.duration.map { Int(($0 * 1000).rounded()) }, reason: $0.reason, slot: $0.slot)
             }
+            let canary = try ledger.canarySteps(deploymentIds: report.deploys.map(\.id))
+            for index in report.deploys.indices { report.deploys[index].canary = canary[report.deploys[index].id] }
             if target.directory != nil || target.databasePath != nil {
                 report.backups = try backups(ledger, from: from, to: to)
             }

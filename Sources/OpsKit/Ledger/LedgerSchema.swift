@@ -158,6 +158,28 @@ enum LedgerSchema {
         );
         CREATE INDEX offsite_runs_env_started ON offsite_runs(env, started_at);
         """,
+        // 7: canary steps: the share of live traffic each step gave the new release, and what nginx's log showed.
+        """
+        CREATE TABLE canary_steps (
+            id INTEGER PRIMARY KEY,
+            deployment_id INTEGER NOT NULL,               -- deployments.id
+            step INTEGER NOT NULL,                        -- 1-based
+            share INTEGER NOT NULL,                       -- percent of live traffic to the new release
+            started_at REAL NOT NULL,
+            watched_ms INTEGER NOT NULL,
+            requests_old INTEGER NOT NULL,
+            requests_new INTEGER NOT NULL,
+            errors_old INTEGER NOT NULL,                  -- 5xx (and attempts nginx gave up on)
+            errors_new INTEGER NOT NULL,
+            p99_old_ms REAL,
+            p99_new_ms REAL,
+            verdict TEXT NOT NULL,                        -- passed | failed | interrupted
+            reason TEXT,
+            extended INTEGER NOT NULL DEFAULT 0,          -- 1: watched past pause (fewer than min_requests)
+            failing_paths TEXT                            -- JSON [{path, count}] of the new release
+        );
+        CREATE INDEX canary_steps_deployment ON canary_steps(deployment_id, step);
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

@@ -23,6 +23,7 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case proxyUpstreamFile = "proxy.upstream_file"
     case proxySlots = "proxy.slots"
     case proxyCheck = "proxy.check"
+    case proxyAccessLog = "proxy.access_log"
 
     public var description: String { rawValue }
 

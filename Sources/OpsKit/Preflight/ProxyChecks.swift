@@ -1,7 +1,7 @@
 import Foundation
 
-/// `proxy.*`: can opsctl switch this blue/green environment? The upstream file it rewrites,
-/// the two slots' ports, and nginx's own config test.
+/// `proxy.*`: can opsctl switch this blue/green or canary environment? The upstream file it
+/// rewrites, the two slots' ports, nginx's own config test, and for canary the access log.
 extension PreflightService {
     func proxyChecks(wanted: (PreflightCheckID) -> Bool) async -> [PreflightCheck] {
         guard environment.strategy.needsProxy, let settings = environment.proxy else { return [] }
@@ -10,7 +10,25 @@ extension PreflightService {
         if wanted(.proxyUpstreamFile) { checks.append(upstreamFile(proxy)) }
         if wanted(.proxySlots) { checks += await slots(settings) }
         if wanted(.proxyCheck) { checks.append(await nginxTest(proxy)) }
+        if environment.strategy == .canary, wanted(.proxyAccessLog) { checks.append(accessLog(settings)) }
         return checks
+    }
+
+    /// canary: the log the new release is judged from is readable and in the opsctl_canary format.
+    func accessLog(_ settings: ProxySettings) -> PreflightCheck {
+        let path = settings.accessLog ?? ""
+        do {
+            switch try CanaryReadiness.check(path) {
+            case .ready(let lines):
+                return PreflightCheck(id: .proxyAccessLog, status: .pass, summary: "\(path): its last \(lines) line(s) are in the opsctl_canary format")
+            case .empty:
+                return PreflightCheck(id: .proxyAccessLog, status: .warn, summary: "\(path) is empty: its format is checked as the first requests arrive",
+                                      fix: "send a request through nginx and run preflight again")
+            }
+        } catch {
+            return PreflightCheck(id: .proxyAccessLog, status: .fail, summary: error.message,
+                                  fix: "add to nginx's http block: \(AccessLogLine.format) and access_log \(path) opsctl_canary; then reload nginx")
+        }
     }
 
     func upstreamFile(_ proxy: NginxProxy) -> PreflightCheck {

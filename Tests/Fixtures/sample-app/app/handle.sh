@@ -47,6 +47,13 @@ case "$method $path" in
             *'"password"'*) respond 401 Unauthorized application/json '{"error":"invalid credentials"}' "$security_headers" ;;
             *) respond 400 "Bad Request" application/json '{"error":"username and password required"}' "$security_headers" ;;
         esac ;;
+    "GET /api/items"|"HEAD /api/items")
+        # The query real users make and the smoke checks do not: where a canary shows its faults.
+        [ "$APP_BEHAVIOUR" = "slow-responses" ] && sleep "$SLOW_SECONDS"
+        if [ "$APP_BEHAVIOUR" = "broken-path" ]; then
+            respond 500 "Internal Server Error" application/json "{\"error\":\"items query failed\",\"version\":\"$APP_VERSION\"}" "$security_headers"
+        fi
+        respond 200 OK application/json "{\"items\":[],\"version\":\"$APP_VERSION\"}" "$security_headers" ;;
     "GET /"|"HEAD /")
         respond 200 OK text/html "<html><title>sample $APP_VERSION</title></html>" "$security_headers" ;;
     *)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The sample app: a tiny HTTP service on 127.0.0.1:$PORT whose behaviour is fixed at build time
-# (APP_BEHAVIOUR): healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm.
+# (APP_BEHAVIOUR): healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm
+#   | broken-path | slow-responses (GET /api/items answers 500, or slowly; see handle.sh).
 set -eu
 echo "sample app ${APP_VERSION} starting (behaviour ${APP_BEHAVIOUR}, port ${PORT})" >&2
 case "$APP_BEHAVIOUR" in
