@@ -59,6 +59,8 @@ public struct DeployReport: Report {
     public var upstream: String?
     /// blue-green: the release kept running afterwards for an instant rollback, and until when.
     public var standby: StandbyRecord?
+    /// swarm: what Swarm did (its update state, the failing tasks, where every task runs).
+    public var swarm: SwarmDeployReport?
 
     public var exitCode: Int32 {
         switch outcome {

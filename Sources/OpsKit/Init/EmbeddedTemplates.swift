@@ -1134,7 +1134,7 @@ PATH=/usr/local/bin:/usr/bin:/bin
 <ul>{{#findings}}<li><b>{{level}}</b> <code>{{rule}}</code>: {{detail}}</li>{{/findings}}</ul>
 {{/has_findings}}
 <h2><span class="dot {{dot.health}}"></span>Health now</h2>
-<ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li>{{#slots}}<li>{{.}}</li>{{/slots}}</ul>
+<ul>{{#health}}<li>{{line}}</li>{{/health}}{{^health}}<li>no health.url configured</li>{{/health}}<li>live version (ledger): {{live_version}}</li>{{#slots}}<li>{{.}}</li>{{/slots}}{{#swarm}}<li>{{.}}</li>{{/swarm}}</ul>
 <h2><span class="dot {{dot.deploys}}"></span>Deploys and rollbacks</h2>
 <ul>{{#deploys}}<li>{{at}} {{kind}} <b>{{version}}</b>{{#slot}} on {{.}}{{/slot}} (from {{from}}): {{status}}, by {{by}}, took {{took}}{{#reason}}: {{.}}{{/reason}}</li>{{/deploys}}{{^deploys}}<li>none in the window</li>{{/deploys}}</ul>
 <h2><span class="dot {{dot.backups}}"></span>Backups</h2>
@@ -1187,6 +1187,9 @@ At a glance: {{lanes_line}}
 {{#slots}}
 - {{.}}
 {{/slots}}
+{{#swarm}}
+- {{.}}
+{{/swarm}}
 
 ## Deploys and rollbacks
 

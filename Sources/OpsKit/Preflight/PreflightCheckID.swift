@@ -21,6 +21,8 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case proxyUpstreamFile = "proxy.upstream_file"
     case proxySlots = "proxy.slots"
     case proxyCheck = "proxy.check"
+    case swarmNodes = "swarm.nodes"
+    case swarmHealthCmd = "swarm.health_cmd"
 
     public var description: String { rawValue }
 
