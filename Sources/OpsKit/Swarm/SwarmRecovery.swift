@@ -35,13 +35,18 @@ extension SwarmSwitch {
             return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to" + (undo != .nothingChanged ? " (\(name) scaled to 0)" : ""), logs: logs)
         }
         let recoveryStart = ContinuousClock.now
-        if undo == .rollback, let failure = await rollBack(to: live.version, report: &report) {
+        let notBack: String? = switch undo {
+        case .rollback: await rollBack(to: live.version, report: &report)
+        case .alreadyRolledBack: await settle(on: live.version, report: &report)
+        case .nothingChanged: nil
+        }
+        if let notBack {
             run.report.steps.append(.init(name: "swarm rollback", ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: "did not finish"))
-            return SwitchResult(outcome: .failed, reason: "\(reason); \(failure)", logs: logs)
+            return SwitchResult(outcome: .failed, reason: "\(reason); \(notBack)", logs: logs)
         }
         let restored = await checks.waitHealthy(live.ref, health: deps.health, honourInterruption: false)
         run.report.recoveryHealth = restored
-        let step = undo == .rollback ? "swarm rollback to \(live.version)" : "health of \(live.version)"
+        let step = undo == .nothingChanged ? "health of \(live.version)" : "swarm rollback to \(live.version)"
         run.report.steps.append(.init(name: step, ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: restored.healthy ? "healthy" : "NOT healthy"))
         guard restored.healthy else {
             let why = restored.abortedBecause ?? restored.last?.reason ?? "no answer"
@@ -61,16 +66,30 @@ extension SwarmSwitch {
     }
 
     /// `docker service rollback` and the wait for it; nil when the previous release runs again
-    /// on every node that can run it, else why not.
+    /// on every node that can run it, else why not. With a node down, Swarm's rollback goes one
+    /// batch at a time and can wait forever on a task that has nowhere to run, so opsctl updates
+    /// the service back to the previous release in one batch instead.
     func rollBack(to version: String, report: inout SwarmDeployReport) async -> String? {
         let before = try? await watch.snapshot()
-        do { try await driver.rollbackCommand().run(runner: driver.runner) } catch {
-            return "docker service rollback failed too: \(error.message)"
+        let nodeDown = !(before?.downNodeIDs.isEmpty ?? true)
+        do {
+            let commands = nodeDown ? try await driver.deployCommands(ReleaseTarget(version: version), failureAction: .pause, allAtOnce: true) : [driver.rollbackCommand()]
+            try await DriverCommand.run(commands, runner: driver.runner)
+        } catch {
+            return "\(nodeDown ? "updating back to \(version)" : "docker service rollback") failed too: \(error.message)"
         }
         let startedBefore = before?.service?.updateStatus?.startedAt
-        let outcome = await watch.wait(budget: await budget(), version: version, honourInterruption: false) { snapshot in
-            SwarmVerdict.rollback(snapshot, version: version, before: startedBefore)
-        }
+        return await waitBack(on: version, report: &report) { SwarmVerdict.rollback($0, version: version, before: startedBefore) }
+    }
+
+    /// After Swarm's own rollback: every task it means to run is back on `version` and running
+    /// (its word alone does not say the last task came up).
+    func settle(on version: String, report: inout SwarmDeployReport) async -> String? {
+        await waitBack(on: version, report: &report) { SwarmVerdict.settled($0, version: version) }
+    }
+
+    func waitBack(on version: String, report: inout SwarmDeployReport, _ verdict: @escaping @Sendable (SwarmSnapshot) -> SwarmWaitOutcome?) async -> String? {
+        let outcome = await watch.wait(budget: await budget(), version: version, honourInterruption: false, verdict)
         if let snapshot = outcome.snapshot {
             report.updateState = snapshot.service?.updateStatus?.state
             report.updateMessage = snapshot.service?.updateStatus?.message
@@ -78,9 +97,8 @@ extension SwarmSwitch {
             report.nodeProblems = snapshot.nodes.compactMap(\.problem)
         }
         switch outcome {
-        case .done: return nil
-        case .stuck(let why, _): return "Swarm's rollback to \(version) did not finish: \(why)"
-        case .rolledBackBySwarm, .interrupted: return nil
+        case .done, .rolledBackBySwarm, .interrupted: return nil
+        case .stuck(let why, _): return "going back to \(version) did not finish: \(why)"
         }
     }
 }

@@ -71,12 +71,12 @@ public struct SwarmReleaseDriver: ReleaseDriver {
     // MARK: - commands
 
     /// The secrets Swarm does not have yet, then `service create` or `service update`.
-    func deployCommands(_ target: ReleaseTarget, failureAction: SwarmServiceSpec.FailureAction) async throws(OpsError) -> [DriverCommand] {
+    func deployCommands(_ target: ReleaseTarget, failureAction: SwarmServiceSpec.FailureAction, allAtOnce: Bool = false) async throws(OpsError) -> [DriverCommand] {
         let existing = Set(try await client.secrets(labels: identity.selector).map(\.name))
         var commands = environment.createCommands(existing: existing, labels: identity.selector)
         let arguments: [String]
         if let current = try await client.service(serviceName) {
-            arguments = spec.updateArguments(version: target.version, current: current, failureAction: failureAction)
+            arguments = spec.updateArguments(version: target.version, current: current, ownSecrets: existing, failureAction: failureAction, allAtOnce: allAtOnce)
         } else {
             arguments = spec.createArguments(version: target.version, failureAction: failureAction)
         }

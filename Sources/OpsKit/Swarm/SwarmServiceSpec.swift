@@ -36,26 +36,30 @@ struct SwarmServiceSpec: Sendable {
         return arguments + policyArguments(failureAction) + [image(version)]
     }
 
-    func updateArguments(version: String, current: SwarmService, failureAction: FailureAction) -> [String] {
+    /// `ownSecrets`: the Docker secrets opsctl made for this environment; a secret attached by
+    /// hand stays attached.
+    /// `allAtOnce`: every task in one batch, for going back with a node down (one batch at a
+    /// time would wait forever on a task that has nowhere to run).
+    func updateArguments(version: String, current: SwarmService, ownSecrets: Set<String>, failureAction: FailureAction, allAtOnce: Bool = false) -> [String] {
         var arguments = ["service", "update", "--detach", "--image", image(version)]
         arguments += labelArguments("--label-add", serviceLabels) + labelArguments("--container-label-add", containerLabels(version))
         if settings.mode == .replicated { arguments += ["--replicas", String(settings.replicas)] }
-        arguments += envChanges(current) + secretChanges(current) + mountChanges(current) + constraintChanges(current) + publishChanges(current)
-        arguments += policyArguments(failureAction)
+        arguments += envChanges(current) + secretChanges(current, own: ownSecrets) + mountChanges(current) + constraintChanges(current) + publishChanges(current)
+        arguments += policyArguments(failureAction, allAtOnce: allAtOnce)
         // The same release again (--force, or a service that never converged): new tasks anyway.
         if current.version == version { arguments.append("--force") }
         return arguments + [name]
     }
 
     /// Health check, stop grace, and how updates and rollbacks roll: the same on create and update.
-    func policyArguments(_ failureAction: FailureAction) -> [String] {
+    func policyArguments(_ failureAction: FailureAction, allAtOnce: Bool = false) -> [String] {
         var arguments: [String] = []
         if let command = settings.healthCmd {
             arguments += ["--health-cmd", command, "--health-interval", Self.go(settings.healthInterval), "--health-timeout", Self.go(settings.healthTimeout),
                           "--health-retries", String(settings.healthRetries), "--health-start-period", Self.go(settings.healthStartPeriod)]
         }
         arguments += ["--stop-grace-period", Self.go(run.stopTimeout)]
-        let parallelism = String(settings.updateParallelism), order = settings.updateOrder.rawValue, monitor = Self.go(settings.monitor)
+        let parallelism = allAtOnce ? "0" : String(settings.updateParallelism), order = settings.updateOrder.rawValue, monitor = Self.go(settings.monitor)
         arguments += ["--update-parallelism", parallelism, "--update-delay", Self.go(settings.updateDelay), "--update-order", order,
                       "--update-monitor", monitor, "--update-failure-action", failureAction.rawValue, "--update-max-failure-ratio", "0"]
         // Going back is urgent: no delay between batches; a rollback that fails too stops (exit 4).
@@ -75,9 +79,9 @@ struct SwarmServiceSpec: Sendable {
         return removed.flatMap { ["--env-rm", $0] } + desired.filter { !current.env.contains($0) }.flatMap { ["--env-add", $0] }
     }
 
-    func secretChanges(_ current: SwarmService) -> [String] {
+    func secretChanges(_ current: SwarmService, own: Set<String>) -> [String] {
         let desired = environment.secrets.map(\.reference)
-        let removed = current.secrets.filter { !desired.contains($0) }.map(\.name)
+        let removed = current.secrets.filter { !desired.contains($0) && own.contains($0.name) }.map(\.name)
         let added = desired.filter { !current.secrets.contains($0) }
         return removed.flatMap { ["--secret-rm", $0] } + added.flatMap { ["--secret-add", "source=\($0.name),target=\($0.target)"] }
     }

@@ -119,19 +119,25 @@ enum SwarmVerdict {
         return snapshot.converged(on: version) ? .done(snapshot) : nil
     }
 
-    /// After `docker service rollback` (or while Swarm rolls back by itself): back on `version`.
-    /// With a node down the rollback cannot place every task; it is done when every task on a
-    /// ready node runs `version` again.
+    /// After `docker service rollback` (or an update back to the previous release): back on
+    /// `version`. With a node down not every task can be placed; it is done when every task on
+    /// a ready node runs `version` again.
     static func rollback(_ snapshot: SwarmSnapshot, version: String, before: Date?) -> SwarmWaitOutcome? {
         guard let service = snapshot.service else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
         if let status = service.updateStatus, status.startedAt != before {
             switch status.state {
-            case .rollbackCompleted: return .done(snapshot)
+            case .rollbackCompleted, .completed: return .done(snapshot)
             case .rollbackPaused, .paused: return .stuck("Swarm paused the rollback (\(status.state.rawValue)\(status.message.map { ": \($0)" } ?? ""))", snapshot)
             default: break
             }
         }
         return snapshot.convergedExceptDownNodes(on: version) ? .done(snapshot) : nil
+    }
+
+    /// Every task Swarm means to run runs `version` (with a node down: every one that can).
+    static func settled(_ snapshot: SwarmSnapshot, version: String) -> SwarmWaitOutcome? {
+        guard snapshot.service != nil else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
+        return snapshot.converged(on: version) || snapshot.convergedExceptDownNodes(on: version) ? .done(snapshot) : nil
     }
 
     static func lostNodes(_ snapshot: SwarmSnapshot, _ downBefore: Set<String>) -> String? {
