@@ -33,6 +33,7 @@ bench: release
 	bash scripts/bench/deploy.sh
 	bash scripts/bench/bluegreen.sh
 	bash scripts/bench/handoff.sh
+	bash scripts/bench/swarm.sh
 
 clean:
 	rm -rf .build

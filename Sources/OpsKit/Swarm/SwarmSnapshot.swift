@@ -156,10 +156,19 @@ struct SwarmWatch: Sendable {
     let interruption: Interruption?
     var pollInterval: Duration = .milliseconds(400)
 
+    /// The three reads run side by side: each poll costs one docker round trip, not three.
     func snapshot() async throws(OpsError) -> SwarmSnapshot {
-        let service = try await client.service(self.service)
-        guard service != nil else { return SwarmSnapshot(service: nil, tasks: [], nodes: try await client.nodes()) }
-        return SwarmSnapshot(service: service, tasks: try await client.tasks(service: self.service), nodes: try await client.nodes())
+        let (client, name) = (self.client, self.service)
+        async let tasks = Self.capture { () async throws(OpsError) in try await client.tasks(service: name) }
+        async let nodes = Self.capture { () async throws(OpsError) in try await client.nodes() }
+        let service = try await client.service(name)
+        let listed = await tasks
+        // No service: `docker service ps` fails too, and there is nothing to list.
+        return SwarmSnapshot(service: service, tasks: service == nil ? [] : try listed.get(), nodes: try await nodes.get())
+    }
+
+    static func capture<T: Sendable>(_ body: @Sendable () async throws(OpsError) -> T) async -> Result<T, OpsError> {
+        do { return .success(try await body()) } catch { return .failure(error) }
     }
 
     func wait(budget: OpsDuration, version: String, honourInterruption: Bool,
