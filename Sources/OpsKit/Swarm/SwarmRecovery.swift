@@ -30,7 +30,8 @@ extension SwarmSwitch {
         if undo == .rollback, !deps.rollbackEnabled(options) {
             return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
         }
-        guard let live, live.version != failed.version else {
+        // A forced redeploy of the live version goes back too: to the previous spec, whose tasks worked.
+        guard let live else {
             if undo != .nothingChanged { try? await driver.stop(failed.ref) }
             return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to" + (undo != .nothingChanged ? " (\(name) scaled to 0)" : ""), logs: logs)
         }
