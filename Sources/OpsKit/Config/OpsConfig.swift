@@ -114,12 +114,6 @@ public struct ComposeSettings: Sendable, Encodable {
     public var tagVariable: String = "IMAGE_TAG"
 }
 
-public struct SwarmSettings: Sendable, Encodable {
-    public var service: String?
-    public var updateParallelism: Int = 1
-    public var updateDelay: OpsDuration = .seconds(5)
-}
-
 public struct BuildSettings: Sendable, Encodable {
     public var context: String = "."
     public var dockerfile: String?

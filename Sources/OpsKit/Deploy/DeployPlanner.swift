@@ -99,6 +99,7 @@ struct DeployPlanner {
 
     /// The release image must be here before anything changes: present, pulled (`run.pull`), or built from the tag (`build:`).
     func ensureImage(_ version: String, tag: String?, dryRun: Bool) async throws(OpsError) {
+        guard deps.driver.needsLocalImage else { return }
         let reference = deps.imageReference(version)
         if try await deps.context.docker.imageExists(reference) { return }
         if dryRun { return }
@@ -127,7 +128,7 @@ struct DeployPlanner {
             lines.append("secret: \(setting) = output of \(redactor.scrub(ProcessRequest(argv[0], Array(argv.dropFirst())).displayCommand))   # fetched, value never shown")
         }
         if let tag = plan.tag { lines.append("git -C \(config.git.dir) rev-parse --verify refs/tags/\(tag)^{commit}   # ok") }
-        lines.append("docker image inspect \(plan.image)")
+        if deps.driver.needsLocalImage { lines.append("docker image inspect \(plan.image)") }
         lines.append("lock \(deps.lockPath)")
         lines.append("ledger: \(plan.options.message.map { "row running (\($0))" } ?? "row running") in \(config.state)")
         if environment.backup?.beforeDeploy == true, deploying { lines.append("backup \(environment.name) (backup.before_deploy)") }

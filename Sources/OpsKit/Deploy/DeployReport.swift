@@ -61,6 +61,8 @@ public struct DeployReport: Report {
     public var standby: StandbyRecord?
     /// canary: every step watched, its figures and verdict, and how the canary ended.
     public var canary: CanaryReport?
+    /// swarm: what Swarm did (its update state, the failing tasks, where every task runs).
+    public var swarm: SwarmDeployReport?
 
     public var exitCode: Int32 {
         switch outcome {

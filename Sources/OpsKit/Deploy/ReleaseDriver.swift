@@ -47,6 +47,8 @@ public protocol ReleaseDriver: Sendable {
     func releases() async throws(OpsError) -> [DeployedRelease]
     /// Whether a stopped release stays around for an instant rollback (compose replaces it).
     var keepsStoppedReleases: Bool { get }
+    /// Whether the release image must be on the engine opsctl talks to (swarm: on the nodes).
+    var needsLocalImage: Bool { get }
     /// Checks the runtime's own config for `version` before anything changes (a compose file).
     func validate(version: String) async throws(OpsError)
     /// The container a release runs in, for the ledger (nil when the runtime names it).
@@ -64,6 +66,8 @@ public protocol ReleaseDriver: Sendable {
 }
 
 extension ReleaseDriver {
+    public var needsLocalImage: Bool { true }
+
     public func start(_ target: ReleaseTarget, fresh: Bool) async throws(OpsError) {
         try await DriverCommand.run(try await startCommands(target, fresh: fresh), runner: runner)
     }

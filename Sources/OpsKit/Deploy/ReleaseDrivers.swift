@@ -1,5 +1,5 @@
 /// The one place that turns an environment's `driver:` into the driver that runs its releases,
-/// for every command that needs to know what runs (deploy, rollback, restore, status).
+/// for every command that needs to know what runs (deploy, rollback, restore, status, preflight).
 public enum ReleaseDrivers {
     public static func make(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) async throws(OpsError) -> any ReleaseDriver {
         switch environment.driver {
@@ -9,8 +9,7 @@ public enum ReleaseDrivers {
             let command = try await ComposeReleaseDriver.detect(runner: context.runner)
             return ComposeReleaseDriver(command: command, config: config, environment: environment, context: context)
         case .swarm:
-            throw OpsError(.config, code: "config.driver_unsupported",
-                           "\(config.sourcePath): environments.\(environment.name).driver swarm is not supported in this build (docker and compose are)")
+            return SwarmReleaseDriver(config: config, environment: environment, context: context)
         }
     }
 }

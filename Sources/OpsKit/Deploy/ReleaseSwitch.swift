@@ -28,6 +28,13 @@ protocol ReleaseSwitch: Sendable {
 
 enum ReleaseSwitches {
     static func make(_ deps: DeployDependencies) throws(OpsError) -> any ReleaseSwitch {
+        // Swarm rolls releases across its nodes itself; the config allows it only stop-start.
+        if deps.environment.driver == .swarm {
+            guard let driver = deps.driver as? SwarmReleaseDriver else {
+                throw OpsError(.software, code: "deploy.driver_mismatch", "environment \(deps.environment.name) is driver swarm but was given a \(type(of: deps.driver))")
+            }
+            return SwarmSwitch(deps: deps, driver: driver)
+        }
         switch deps.environment.strategy {
         case .stopStart:
             return StopStartSwitch(deps: deps)

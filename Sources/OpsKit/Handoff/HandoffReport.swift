@@ -149,6 +149,8 @@ public struct HandoffReport: Report {
     public var liveVersion: String?
     /// blue-green: the live slot and the release on standby.
     public var proxy: ProxyView?
+    /// swarm: the service, its tasks and the nodes.
+    public var swarm: SwarmView?
     public var health: Health?
     public var deploys: [Deploy]
     public var backups: Backups?
@@ -172,7 +174,7 @@ public struct HandoffReport: Report {
     public var activity = Activity()
 
     enum CodingKeys: String, CodingKey {
-        case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, proxy, health, deploys, backups, offsite,
+        case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, proxy, swarm, health, deploys, backups, offsite,
              verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo, activity
     }
 

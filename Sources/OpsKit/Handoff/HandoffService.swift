@@ -65,7 +65,15 @@ public struct HandoffService: Sendable {
             report.health = .init(url: Redactor.redactURLCredentials(healthSettings.url), ok: probe.ok, status: probe.status,
                                   ms: probe.totalMs.map { Int($0.rounded()) }, reason: probe.reason.map(config.redactor.scrub))
         }
-        if environment.driver != .swarm {
+        if environment.driver == .swarm {
+            report.swarm = await SwarmView.load(config: config, environment: environment, context: context)
+            if let error = report.swarm?.error { note("swarm", error) }
+            do {
+                let (logs, incomplete) = try await swarmLogErrors(since: from, until: to)
+                report.logs = logs
+                if let incomplete { note("swarm logs", "counted without some nodes: \(incomplete)") }
+            } catch { note("swarm logs", error.message) }
+        } else {
             do { report.logs = try await logErrors(since: from, until: to) } catch { note("docker", error.message) }
         }
         for failure in unresolvedSecrets { note("secrets", failure.message) }
@@ -191,6 +199,10 @@ public struct HandoffService: Sendable {
         findings += offsiteFindings(report.offsite)
         for disk in report.disks where disk.usedPercent >= Double(thresholds.diskPercent) {
             fire(.warning, "disk.full", "\(disk.path) is \(disk.usedPercent)% full (limit \(thresholds.diskPercent)%)")
+        }
+        if let swarm = report.swarm, swarm.error == nil {
+            for problem in swarm.nodeProblems { fire(.warning, "swarm.node_down", "\(problem): Swarm cannot run tasks there") }
+            if let drift = swarm.drift(ledgerLive: report.liveVersion) { fire(.warning, "swarm.drift", drift) }
         }
         if let logs = report.logs, logs.errors > thresholds.errors {
             fire(.warning, "logs.errors", "\(logs.errors) lines matching /\(logs.pattern)/ in the window (limit \(thresholds.errors))")

@@ -24,6 +24,8 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case proxySlots = "proxy.slots"
     case proxyCheck = "proxy.check"
     case proxyAccessLog = "proxy.access_log"
+    case swarmNodes = "swarm.nodes"
+    case swarmHealthCmd = "swarm.health_cmd"
 
     public var description: String { rawValue }
 

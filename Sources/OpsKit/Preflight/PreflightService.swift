@@ -78,6 +78,7 @@ public struct PreflightService: Sendable {
         if wanted(.allowedPaths) { checks.append(allowedPaths(variables)) }
         if wanted(.clock) { checks.append(await clock()) }
         checks += await proxyChecks(wanted: wanted)
+        checks += await swarmChecks(wanted: wanted)
         return PreflightReport(env: environment.name, checks: checks.filter { wanted($0.id) }.map { check in
             var check = check
             check.fatal = settings.fatal.contains(check.id)
@@ -312,7 +313,9 @@ public struct PreflightService: Sendable {
             return checks
         }
         guard environment.driver == .docker else {
-            checks.append(PreflightCheck(id: .dockerImage, status: .pass, summary: "the image comes from the compose files: compose config checks it at deploy"))
+            let source = environment.driver == .swarm ? "the image must be on every node (or in a registry with run.pull): Swarm reports a node that lacks it at deploy"
+                : "the image comes from the compose files: compose config checks it at deploy"
+            checks.append(PreflightCheck(id: .dockerImage, status: .pass, summary: source))
             return checks
         }
         let reference = ReleaseIdentity(config: config, environment: environment).imageReference(live)

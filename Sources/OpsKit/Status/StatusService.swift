@@ -59,6 +59,8 @@ public struct StatusReport: Report {
     public var runtime: Runtime
     /// blue-green: where the proxy routes and what is on standby.
     public var proxy: ProxyView?
+    /// swarm: the service, every task with its node, and the nodes.
+    public var swarm: SwarmView?
     /// Set when the ledger and docker disagree.
     public var drift: String?
     /// Runs whose opsctl process died without finishing, marked `interrupted` by this call.
@@ -80,7 +82,9 @@ public struct StatusReport: Report {
     public func renderText() -> String {
         var lines = ["\(app) / \(env)  (driver \(driver.rawValue), ledger \(ledger))"]
         lines.append("live (ledger):   " + (liveVersion ?? "nothing deployed yet"))
-        if runtime.reachable {
+        if let swarm {
+            lines += swarm.lines(now: generatedAt)
+        } else if runtime.reachable {
             let running = runtime.containers.filter(\.running)
             lines.append("running (docker): " + (running.isEmpty ? "no container" : running.map { "\($0.name) (\($0.version ?? "?"), \($0.status))" }.joined(separator: ", ")))
             let stopped = runtime.containers.filter { !$0.running }
@@ -189,7 +193,10 @@ public enum StatusService {
         let standby = await StandbyKeeper(config: config, environment: environment, context: context).stopIfExpired()
         var runtime = StatusReport.Runtime(reachable: true, containers: [])
         var proxy = environment.strategy.needsProxy ? environment.proxy.map { ProxyView.read($0, standby: standby) } : nil
-        do {
+        let swarm = environment.driver == .swarm ? await SwarmView.load(config: config, environment: environment, context: context) : nil
+        if let swarm {
+            (runtime.reachable, runtime.error, runtime.runningVersion) = (swarm.error == nil, swarm.error, swarm.runningVersion)
+        } else { do {
             runtime.containers = try await context.docker.containers(labels: ReleaseIdentity(config: config, environment: environment).selector)
             let serving = servingContainers(runtime.containers, proxy: proxy)
             if serving.count == 1 { runtime.runningVersion = serving[0].version }
@@ -199,15 +206,16 @@ public enum StatusService {
             guard error.kind == .unavailable else { throw error }
             runtime.reachable = false
             runtime.error = error.message
-        }
+        } }
 
         let live = try ledger.lastDeployment(env: name, status: .succeeded)
-        let drift = runtime.reachable ? self.drift(ledgerLive: live?.version, serving: servingContainers(runtime.containers, proxy: proxy), app: config.app) : nil
+        let drift = swarm.map { $0.drift(ledgerLive: live?.version) }
+            ?? (runtime.reachable ? self.drift(ledgerLive: live?.version, serving: servingContainers(runtime.containers, proxy: proxy), app: config.app) : nil)
         var health = environment.health
         if let settings = environment.proxy, let configured = health, proxy != nil { health = ProxyRoute.health(configured, through: settings) }
         return StatusReport(
             app: config.app, env: name, driver: environment.driver, ledger: config.state,
-            liveVersion: live?.version, runtime: runtime, proxy: proxy, drift: drift, reconciled: reconciled,
+            liveVersion: live?.version, runtime: runtime, proxy: proxy, swarm: swarm, drift: drift, reconciled: reconciled,
             lastDeployment: try ledger.lastDeployment(env: name), lastBackup: try ledger.lastBackup(env: name),
             backups: BackupsOnDisk(config.backupTarget(of: environment)),
             lastVerification: try ledger.lastVerification(env: name), lastSmoke: try ledger.lastSmokeRun(env: name),

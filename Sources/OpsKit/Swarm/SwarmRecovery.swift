@@ -1,0 +1,105 @@
+import Foundation
+
+/// A release that failed on Swarm: keep its tasks' last lines, put the previous release back on
+/// every node it can run on, health-wait it, and say how that went.
+extension SwarmSwitch {
+    /// What is left to undo when the failure is found.
+    enum Undo {
+        /// The create/update command failed: the spec never changed.
+        case nothingChanged
+        /// Swarm already went back (`rollback_completed`).
+        case alreadyRolledBack
+        /// opsctl asks Swarm to go back: `docker service rollback`.
+        case rollback
+    }
+
+    func recover(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, options: DeployOptions, run: DeployRun,
+                 report: inout SwarmDeployReport) async -> SwitchResult {
+        let result = await undoFailure(failed, live: live, reason: reason, undo: undo, options: options, run: run, report: &report)
+        // The failed release's new secret versions are unused now.
+        if let removed = try? await driver.prune(keep: 0, protecting: []) { run.report.pruned += removed }
+        return result
+    }
+
+    func undoFailure(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, options: DeployOptions, run: DeployRun,
+                     report: inout SwarmDeployReport) async -> SwitchResult {
+        let logs = await failedLogs(failed, report: report, run: run)
+        let interrupted = deps.interruption.signal != nil
+        let reason = checks.reason(reason)
+        deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(reason))")
+        if undo == .rollback, !deps.rollbackEnabled(options) {
+            return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
+        }
+        // A forced redeploy of the live version goes back too: to the previous spec, whose tasks worked.
+        guard let live else {
+            if undo != .nothingChanged { try? await driver.stop(failed.ref) }
+            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to" + (undo != .nothingChanged ? " (\(name) scaled to 0)" : ""), logs: logs)
+        }
+        let recoveryStart = ContinuousClock.now
+        let notBack: String? = switch undo {
+        case .rollback: await rollBack(to: live.version, report: &report)
+        case .alreadyRolledBack: await settle(on: live.version, report: &report)
+        case .nothingChanged: nil
+        }
+        if let notBack {
+            run.report.steps.append(.init(name: "swarm rollback", ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: "did not finish"))
+            return SwitchResult(outcome: .failed, reason: "\(reason); \(notBack)", logs: logs)
+        }
+        let restored = await checks.waitHealthy(live.ref, health: deps.health, honourInterruption: false)
+        run.report.recoveryHealth = restored
+        let step = undo == .nothingChanged ? "health of \(live.version)" : "swarm rollback to \(live.version)"
+        run.report.steps.append(.init(name: step, ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: restored.healthy ? "healthy" : "NOT healthy"))
+        guard restored.healthy else {
+            let why = restored.abortedBecause ?? restored.last?.reason ?? "no answer"
+            return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not come back healthy either: \(why)", logs: logs)
+        }
+        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, logs: logs)
+    }
+
+    /// The failing tasks' last lines (or, when Swarm saw nothing fail, the release's running
+    /// tasks'), read before anything is rolled back, scrubbed, kept in the report and the ledger.
+    func failedLogs(_ failed: ReleaseTarget, report: SwarmDeployReport, run: DeployRun) async -> String {
+        run.report.failedAt = deps.context.now()
+        let tasks = report.failingTasks.isEmpty ? report.tasks.filter { $0.version == failed.version } : report.failingTasks
+        let logs = deps.redactor.scrub(await driver.logs(of: Array(tasks.prefix(3)), lines: 30))
+        run.report.failedLogs = logs.isEmpty ? nil : logs
+        return logs
+    }
+
+    /// `docker service rollback` and the wait for it; nil when the previous release runs again
+    /// on every node that can run it, else why not. With a node down, Swarm's rollback goes one
+    /// batch at a time and can wait forever on a task that has nowhere to run, so opsctl updates
+    /// the service back to the previous release in one batch instead.
+    func rollBack(to version: String, report: inout SwarmDeployReport) async -> String? {
+        let before = try? await watch.snapshot()
+        let nodeDown = !(before?.downNodeIDs.isEmpty ?? true)
+        do {
+            let commands = nodeDown ? try await driver.deployCommands(ReleaseTarget(version: version), failureAction: .pause, allAtOnce: true) : [driver.rollbackCommand()]
+            try await DriverCommand.run(commands, runner: driver.runner)
+        } catch {
+            return "\(nodeDown ? "updating back to \(version)" : "docker service rollback") failed too: \(error.message)"
+        }
+        let startedBefore = before?.service?.updateStatus?.startedAt
+        return await waitBack(on: version, report: &report) { SwarmVerdict.rollback($0, version: version, before: startedBefore) }
+    }
+
+    /// After Swarm's own rollback: every task it means to run is back on `version` and running
+    /// (its word alone does not say the last task came up).
+    func settle(on version: String, report: inout SwarmDeployReport) async -> String? {
+        await waitBack(on: version, report: &report) { SwarmVerdict.settled($0, version: version) }
+    }
+
+    func waitBack(on version: String, report: inout SwarmDeployReport, _ verdict: @escaping @Sendable (SwarmSnapshot) -> SwarmWaitOutcome?) async -> String? {
+        let outcome = await watch.wait(budget: await budget(), version: version, honourInterruption: false, verdict)
+        if let snapshot = outcome.snapshot {
+            report.updateState = snapshot.service?.updateStatus?.state
+            report.updateMessage = snapshot.service?.updateStatus?.message
+            report.tasks = snapshot.current.map { SwarmTaskView($0, in: snapshot) }
+            report.nodeProblems = snapshot.nodes.compactMap(\.problem)
+        }
+        switch outcome {
+        case .done, .rolledBackBySwarm, .interrupted: return nil
+        case .stuck(let why, _): return "going back to \(version) did not finish: \(why)"
+        }
+    }
+}

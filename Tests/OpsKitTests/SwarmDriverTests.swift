@@ -1,0 +1,268 @@
+import Foundation
+import Testing
+@testable import OpsKit
+
+/// The swarm driver's pure parts: its config, the argv it builds, how it splits secrets from
+/// plain variables, and the rules that read Swarm's state. The real swarm is in
+/// Tests/OpsctlTests/SwarmTests.swift.
+struct SwarmDriverTests {
+    let directory = TemporaryDirectory("opsctl-swarm-unit")
+
+    func parse(_ yaml: String) throws(OpsError) -> OpsConfig {
+        try ConfigLoader.parse(yaml, fileName: "opsctl.yml", baseDirectory: URL(fileURLWithPath: directory.path), environment: [:])
+    }
+
+    func message(_ yaml: String) -> String {
+        opsError { () throws(OpsError) in _ = try parse(yaml) }?.message ?? "(no error)"
+    }
+
+    static func yaml(swarm: String = "", run: String = "{network: host, env: {PORT: \"3000\"}}", extra: String = "") -> String {
+        """
+        app: dashboard
+        image: dashboard
+        environments:
+          production:
+            driver: swarm
+            run: \(run)
+            health: {url: "http://node1.internal:3000/health"}
+        \(swarm.isEmpty ? "" : "    swarm:\n" + swarm.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n"))
+        \(extra)
+        """
+    }
+
+    static let contract = """
+        service: dashboard
+        mode: replicated
+        replicas: 3
+        update_parallelism: 1
+        update_delay: 5s
+        update_order: start-first
+        monitor: 10s
+        health_cmd: "wget -q -O /dev/null http://127.0.0.1:3000/health || exit 1"
+        constraints: ["node.role==worker"]
+        publish: ["mode=host,target=3000,published=3000"]
+        """
+
+    // MARK: - config
+
+    @Test func theContractKeysParse() throws {
+        let settings = try #require(try parse(Self.yaml(swarm: Self.contract)).environments[0].swarm)
+        #expect(settings.service == "dashboard" && settings.mode == .replicated && settings.replicas == 3)
+        #expect(settings.updateParallelism == 1 && settings.updateDelay == .seconds(5) && settings.updateOrder == .startFirst && settings.monitor == .seconds(10))
+        #expect(settings.healthCmd == "wget -q -O /dev/null http://127.0.0.1:3000/health || exit 1")
+        #expect(settings.constraints == ["node.role==worker"])
+        #expect(settings.publish == [SwarmPublish(parsing: "mode=host,target=3000,published=3000")!])
+        #expect(settings.publish[0].mode == .host && settings.publish[0].target == 3000 && settings.publish[0].published == 3000)
+    }
+
+    @Test func driverSwarmWithoutASectionGetsDefaults() throws {
+        let settings = try #require(try parse(Self.yaml()).environments[0].swarm)
+        #expect(settings.serviceName(app: "dashboard", env: "production") == "dashboard-production")
+        #expect(settings.mode == .replicated && settings.replicas == 1 && settings.updateOrder == .stopFirst && settings.healthCmd == nil)
+        #expect(try parse(Self.yaml().replacingOccurrences(of: "driver: swarm", with: "driver: docker")).environments[0].swarm == nil)
+    }
+
+    @Test func badSwarmSettingsAreRefusedWithTheKey() {
+        #expect(message(Self.yaml(swarm: "mode: global\nreplicas: 3")).contains("swarm.replicas: mode global runs one task on every eligible node"))
+        #expect(message(Self.yaml(swarm: "update_order: rolling")).contains("\"rolling\" is not one of start-first, stop-first"))
+        #expect(message(Self.yaml(swarm: "publish: [\"mode=host,target=70000\"]")).contains("swarm.publish[0]"))
+        #expect(message(Self.yaml(swarm: "constraints: [\"node.role\"]")).contains("is not a placement constraint"))
+        #expect(message(Self.yaml(swarm: "service: \"-web\"")).contains("is not a service name"))
+        #expect(message(Self.yaml(swarm: "health_cmd: \"\"")).contains("must not be empty"))
+        #expect(message(Self.yaml(swarm: "monitr: 5s")).contains("did you mean \"monitor\""))
+        #expect(message(Self.yaml(run: "{network: host, ports: [\"3000:3000\"]}")).contains("remove run.ports"))
+        #expect(message(Self.yaml(run: "{network: host, args: [--init]}")).contains("remove run.args"))
+        #expect(message(Self.yaml(extra: "    build: {context: .}")).contains("push the image to a registry"))
+    }
+
+    @Test func publishForms() {
+        let short = SwarmPublish(parsing: "8080:3000")
+        #expect(short?.mode == .ingress && short?.published == 8080 && short?.target == 3000 && short?.proto == "tcp")
+        #expect(SwarmPublish(parsing: "3000/udp")?.proto == "udp")
+        #expect(SwarmPublish(parsing: "mode=host,target=53,published=53,protocol=udp")?.proto == "udp")
+        for bad in ["", "x:3000", "mode=bridge,target=1", "target=1,target=2", "published=3000", "3000/icmp", "1:2:3"] {
+            #expect(SwarmPublish(parsing: bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func theWaitBoundGrowsWithTheBatches() {
+        var settings = SwarmSettings()
+        settings.healthCmd = "true"
+        settings.replicas = 6
+        let one = settings.convergeBudget(tasks: 6, stopTimeout: .seconds(10))
+        settings.updateParallelism = 3
+        let three = settings.convergeBudget(tasks: 6, stopTimeout: .seconds(10))
+        #expect(one > three && three >= .seconds(60))
+        settings.timeout = .seconds(20)
+        #expect(settings.convergeBudget(tasks: 6, stopTimeout: .seconds(10)) == .seconds(20))
+    }
+
+    // MARK: - secrets and argv
+
+    func environment(_ yaml: String, envFile: String = "JWT_SECRET=0123456789abcdef0123456789abcdef\nNODE_ENV=production\n") throws -> (OpsConfig, EnvironmentConfig) {
+        try directory.write(".env.production", envFile, mode: 0o600)
+        let config = try parse(yaml)
+        return (config, config.environments[0])
+    }
+
+    @Test func secretsBecomeDockerSecretsNeverPlainEnv() throws {
+        let (config, environment) = try environment(Self.yaml(run: """
+            {network: host, env_file: .env.production, env: {PORT: "3000", API_TOKEN: tok-0123456789012345678901234567890, DATABASE_URL: "postgres://u:pw0123456789@db/x", MODE: fast}}
+            """))
+        let split = SwarmEnvironment.make(config: config, environment: environment, context: OpsContext(), service: "dashboard")
+        #expect(split.plain.map(\.key) == ["NODE_ENV", "PORT", "MODE"])
+        #expect(split.secrets.map(\.key) == ["JWT_SECRET", "API_TOKEN", "DATABASE_URL"])
+        #expect(split.specEnv.contains("JWT_SECRET_FILE=/run/secrets/JWT_SECRET"))
+        #expect(!split.specEnv.joined().contains("0123456789abcdef") && !split.specEnv.joined().contains("pw0123456789"))
+        let commands = split.createCommands(existing: [split.secrets[1].name], labels: ["opsctl.app": "dashboard"])
+        #expect(commands.count == 2, "only secrets Swarm lacks are created")
+        #expect(commands[0].request.arguments.suffix(2) == [split.secrets[0].name, "-"] && commands[0].request.standardInput == "0123456789abcdef0123456789abcdef")
+        #expect(!commands.map(\.request.displayCommand).joined().contains("0123456789abcdef"))
+    }
+
+    @Test func aSecretsNameFollowsItsContent() {
+        let first = SwarmEnvironment.secretName(service: "web", key: "JWT_SECRET", value: "a")
+        #expect(first.hasPrefix("web_JWT_SECRET_") && first.count == "web_JWT_SECRET_".count + 16)
+        #expect(first == SwarmEnvironment.secretName(service: "web", key: "JWT_SECRET", value: "a"))
+        #expect(first != SwarmEnvironment.secretName(service: "web", key: "JWT_SECRET", value: "b"))
+        let long = SwarmEnvironment.secretName(service: String(repeating: "s", count: 63), key: "A_VERY_LONG_SECRET_NAME_TOKEN", value: "x")
+        #expect(long.count <= 64)
+    }
+
+    func spec(_ yaml: String, secrets: [SwarmEnvironment.Secret] = []) throws -> SwarmServiceSpec {
+        let config = try parse(yaml)
+        let environment = config.environments[0]
+        let plain = environment.run.env.map { SwarmEnvironment.Variable(key: $0.name, value: $0.resolvedValue) }
+        return SwarmServiceSpec(name: "dashboard", settings: environment.swarm!, run: environment.run, identity: ReleaseIdentity(config: config, environment: environment),
+                                environment: SwarmEnvironment(plain: plain, secrets: secrets))
+    }
+
+    @Test func createCarriesTheWholeServiceAndRollsBackOnFailure() throws {
+        let secret = SwarmEnvironment.Secret(key: "JWT_SECRET", value: "v", name: "dashboard_JWT_SECRET_0000000000000000")
+        let arguments = try spec(Self.yaml(swarm: Self.contract, run: "{network: host, env: {PORT: \"3000\"}, volumes: [\"/srv/data:/app/data:ro\"]}"),
+                                 secrets: [secret]).createArguments(version: "1.0.1", failureAction: .rollback)
+        let text = arguments.joined(separator: " ")
+        #expect(arguments.prefix(5) == ["service", "create", "--detach", "--name", "dashboard"] && arguments.last == "dashboard:1.0.1")
+        for expected in ["--mode replicated --replicas 3", "--network host", "--env PORT=3000", "--env JWT_SECRET_FILE=/run/secrets/JWT_SECRET",
+                         "--secret source=dashboard_JWT_SECRET_0000000000000000,target=JWT_SECRET", "--mount type=bind,source=/srv/data,target=/app/data,readonly",
+                         "--constraint node.role==worker", "--publish mode=host,target=3000,published=3000", "--update-failure-action rollback",
+                         "--update-order start-first", "--update-monitor 10000ms", "--update-parallelism 1", "--update-delay 5000ms", "--health-retries 3",
+                         "--container-label opsctl.version=1.0.1", "--label opsctl.app=dashboard", "--no-resolve-image", "--stop-grace-period 10000ms"] {
+            #expect(text.contains(expected), "\(expected) in \(text)")
+        }
+    }
+
+    @Test func updateChangesOnlyWhatDiffersAndKeepsHandAttachedSecrets() throws {
+        let secret = SwarmEnvironment.Secret(key: "JWT_SECRET", value: "v2", name: "dashboard_JWT_SECRET_2222222222222222")
+        let spec = try spec(Self.yaml(swarm: "replicas: 2\nconstraints: [\"node.role==worker\"]\npublish: [\"mode=host,target=3000,published=3000\"]",
+                                      run: "{network: host, pull: true, env: {PORT: \"3000\"}}"), secrets: [secret])
+        let current = SwarmService(
+            id: "x", name: "dashboard", image: "dashboard:1.0.0", labels: [:], containerLabels: ["opsctl.version": "1.0.0"],
+            env: ["PORT=3000", "OLD=1", "JWT_SECRET_FILE=/run/secrets/JWT_SECRET"],
+            secrets: [SwarmSecretReference(name: "dashboard_JWT_SECRET_1111111111111111", target: "JWT_SECRET"), SwarmSecretReference(name: "tls", target: "tls.pem")],
+            mounts: [], constraints: ["node.labels.old==1"], ports: [SwarmPort(target: 3000, published: 3000, proto: "tcp", mode: "host")], replicas: 3)
+        let arguments = spec.updateArguments(version: "1.0.1", current: current, ownSecrets: ["dashboard_JWT_SECRET_1111111111111111"], failureAction: .pause)
+        let text = arguments.joined(separator: " ")
+        #expect(arguments.prefix(5) == ["service", "update", "--detach", "--image", "dashboard:1.0.1"] && arguments.last == "dashboard")
+        for expected in ["--env-rm OLD", "--secret-rm dashboard_JWT_SECRET_1111111111111111", "--secret-add source=dashboard_JWT_SECRET_2222222222222222,target=JWT_SECRET",
+                         "--constraint-rm node.labels.old==1", "--constraint-add node.role==worker", "--replicas 2", "--update-failure-action pause",
+                         "--container-label-add opsctl.version=1.0.1"] {
+            #expect(text.contains(expected), "\(expected) in \(text)")
+        }
+        for unexpected in ["--env-add PORT", "--secret-rm tls", "--publish-rm", "--no-resolve-image", "--force"] { #expect(!text.contains(unexpected), "\(unexpected) in \(text)") }
+        var same = current
+        same.containerLabels["opsctl.version"] = "1.0.1"
+        #expect(spec.updateArguments(version: "1.0.1", current: same, ownSecrets: [], failureAction: .rollback).contains("--force"), "the same release again: new tasks")
+    }
+
+    // MARK: - reading Swarm
+
+    static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func node(_ id: String, _ state: SwarmNode.State = .ready) -> SwarmNode {
+        SwarmNode(id: id, hostname: "host-\(id)", role: "worker", availability: .active, state: state, address: "10.0.0.\(id.count)", leader: false)
+    }
+
+    static func task(_ slot: Int, _ version: String, _ state: SwarmTaskState, desired: SwarmTaskState = .running, node: String? = "a",
+                     created: Date = t0, error: String? = nil) -> SwarmTask {
+        SwarmTask(id: "t\(slot)\(version)\(state)", slot: slot, nodeID: node, createdAt: created, state: state, desiredState: desired,
+                  error: error, image: "app:\(version)", version: version)
+    }
+
+    static func snapshot(_ tasks: [SwarmTask], status: SwarmUpdateStatus? = nil, nodes: [SwarmNode] = [node("a"), node("bb"), node("ccc")],
+                         replicas: Int? = 3) -> SwarmSnapshot {
+        SwarmSnapshot(service: SwarmService(id: "s", name: "web", image: "app:x", labels: [:], containerLabels: [:], env: [], secrets: [], mounts: [],
+                                            constraints: [], ports: [], replicas: replicas, updateStatus: status), tasks: tasks, nodes: nodes)
+    }
+
+    @Test func anUpdateIsDoneOnlyWhenItsOwnStatusSaysSo() {
+        let old = SwarmUpdateStatus(state: .completed, startedAt: Self.t0, message: "update completed")
+        let running = [Self.task(1, "1", .running), Self.task(2, "1", .running), Self.task(3, "1", .running)]
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: old), version: "2", before: Self.t0, downBefore: []) == nil, "the previous update's status")
+        let ours = SwarmUpdateStatus(state: .completed, startedAt: Self.t0 + 5, message: "update completed")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: ours), version: "2", before: Self.t0, downBefore: [])?.summary == "completed")
+        let back = SwarmUpdateStatus(state: .rollbackCompleted, startedAt: Self.t0 + 5, message: "rollback completed")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: back), version: "2", before: Self.t0, downBefore: [])?.summary == "rolled back by Swarm")
+        let paused = SwarmUpdateStatus(state: .paused, startedAt: Self.t0 + 5, message: "update paused due to failure")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: paused), version: "2", before: Self.t0, downBefore: [])?.reason?.contains("paused") == true)
+        let updating = SwarmUpdateStatus(state: .updating, startedAt: Self.t0 + 5)
+        let lost = Self.snapshot(running, status: updating, nodes: [Self.node("a"), Self.node("bb"), Self.node("ccc", .down)])
+        #expect(SwarmVerdict.update(lost, version: "2", before: Self.t0, downBefore: [])?.reason == "host-ccc (10.0.0.3) went down during the update")
+        #expect(SwarmVerdict.update(lost, version: "2", before: Self.t0, downBefore: ["ccc"]) == nil, "a node down before the deploy is not news")
+    }
+
+    @Test func aNewServiceFailsOnItsFirstTaskThatEnds() {
+        let starting = Self.snapshot([Self.task(1, "1", .starting), Self.task(2, "1", .running), Self.task(3, "1", .pending, node: nil)])
+        #expect(SwarmVerdict.create(starting, version: "1", since: nil, downBefore: []) == nil)
+        let crashed = Self.snapshot([Self.task(1, "1", .failed, desired: .shutdown, error: "task: non-zero exit (1)"), Self.task(1, "1", .ready, desired: .ready),
+                                     Self.task(2, "1", .running), Self.task(3, "1", .running)])
+        #expect(SwarmVerdict.create(crashed, version: "1", since: nil, downBefore: [])?.reason?.contains("web.1 on host-a (10.0.0.1): failed (task: non-zero exit (1))") == true)
+        let up = Self.snapshot([Self.task(1, "1", .running), Self.task(2, "1", .running), Self.task(3, "1", .running)])
+        #expect(SwarmVerdict.create(up, version: "1", since: nil, downBefore: [])?.summary == "running")
+        #expect(SwarmVerdict.create(Self.snapshot(Array(up.tasks.prefix(2))), version: "1", since: nil, downBefore: []) == nil, "2 of 3 replicas")
+    }
+
+    @Test func aRollbackWithANodeDownIsDoneWhenEveryLiveNodeRunsThePreviousRelease() {
+        let nodes = [Self.node("a"), Self.node("bb"), Self.node("ccc", .down)]
+        let started = SwarmUpdateStatus(state: .rollbackStarted, startedAt: Self.t0 + 5)
+        let back = [Self.task(1, "1", .running, node: "a"), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .running, node: "ccc")]
+        #expect(SwarmVerdict.rollback(Self.snapshot(back, status: started, nodes: nodes), version: "1", before: Self.t0) != nil)
+        let leaving = back + [Self.task(1, "2", .running, desired: .shutdown, node: "a")]
+        #expect(SwarmVerdict.rollback(Self.snapshot(leaving, status: started, nodes: nodes), version: "1", before: Self.t0) == nil, "a task still on its way out")
+        let unplacedSilently = [Self.task(1, "1", .running, node: "a"), Self.task(3, "1", .pending, node: nil)]
+        #expect(SwarmVerdict.rollback(Self.snapshot(unplacedSilently, status: started, nodes: nodes), version: "1", before: Self.t0) == nil)
+        let unplaceable = [Self.task(1, "1", .running, node: "a"), Self.task(3, "1", .pending, node: nil, error: "no suitable node (host-mode port already in use on 2 nodes)")]
+        #expect(SwarmVerdict.rollback(Self.snapshot(unplaceable, status: started, nodes: nodes), version: "1", before: Self.t0) != nil)
+        let healthy = [Self.node("a"), Self.node("bb"), Self.node("ccc")]
+        #expect(SwarmVerdict.rollback(Self.snapshot(back, status: started, nodes: healthy), version: "1", before: Self.t0) == nil, "all nodes up: Swarm's word decides")
+        let done = SwarmUpdateStatus(state: .rollbackCompleted, startedAt: Self.t0 + 5)
+        #expect(SwarmVerdict.rollback(Self.snapshot(back, status: done, nodes: healthy), version: "1", before: Self.t0) != nil)
+    }
+
+    @Test func swarmTimestampsAndTasks() {
+        #expect(SwarmTime.parse("2026-11-25T21:24:10.34570739Z")?.timeIntervalSince1970 ?? 0 > 1_795_000_000)
+        #expect(SwarmTime.parse("2026-11-25T21:24:10Z") != nil && SwarmTime.parse("0001-01-01T00:00:00Z") == nil && SwarmTime.parse("yesterday") == nil)
+        let fraction = SwarmTime.parse("2026-11-25T21:24:10.5Z")!.timeIntervalSince(SwarmTime.parse("2026-11-25T21:24:10Z")!)
+        #expect(abs(fraction - 0.5) < 0.001)
+        #expect(SwarmNames.tag(of: "registry:5000/app:1.0.1") == "1.0.1" && SwarmNames.tag(of: "registry:5000/app") == nil && SwarmNames.tag(of: "app:1.0@sha256:ab") == "1.0")
+        #expect(Self.task(1, "1", .complete, desired: .shutdown).stateText == "complete, exit 0")
+    }
+
+    @Test func statusDriftNamesWhatDisagrees() {
+        let snapshot = Self.snapshot([Self.task(1, "1", .running), Self.task(2, "2", .running, node: "bb")])
+        var view = SwarmView(service: "web", exists: true, mode: .replicated, replicas: 3, version: "2", updateState: .completed, tasks: snapshot.tasks.map { SwarmTaskView($0, in: snapshot) },
+                             nodes: snapshot.nodes)
+        let drift = view.drift(ledgerLive: "1") ?? ""
+        #expect(drift.contains("the ledger says 1 is live, but service web asks for 2") && drift.contains("mixed versions") && drift.contains("2 of 3 task(s) running"), "\(drift)")
+        view.exists = false
+        #expect(view.drift(ledgerLive: "1") == "the ledger says 1 is live, but there is no service web")
+        #expect(view.drift(ledgerLive: nil) == nil)
+    }
+}
+
+extension SwarmWaitOutcome {
+    var reason: String? {
+        if case .stuck(let reason, _) = self { return reason }
+        return nil
+    }
+}
