@@ -72,7 +72,7 @@ struct DeployCommand: AsyncParsableCommand {
 
     @OptionGroup var release: ReleaseOptions
 
-    @Flag(help: "Leave a failed release in place for inspection: stop-start exits 4 (the previous one is not restarted); blue-green leaves it on the idle slot, never switched (exit 3).")
+    @Flag(help: "Leave a failed release in place for inspection: stop-start exits 4 (the previous one is not restarted); blue-green and canary leave it on the idle slot, users on the live one (exit 3); swarm pauses the update (exit 4).")
     var noRollback = false
 
     func run() async throws {

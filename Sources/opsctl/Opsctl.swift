@@ -12,7 +12,7 @@ struct Opsctl: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 ok, 1 a check failed, 3 deploy failed and the previous version was restored, \
             4 deploy or rollback failed and the service may be down, 5 lock held by another run, 64 usage, \
-            69 a dependency is unavailable (docker, git), 70 internal error, 74 I/O error, 78 bad config.
+            69 a dependency is unavailable (docker, git, S3, a Swarm manager), 70 internal error, 74 I/O error, 78 bad config.
 
             Reference: docs/reference.md in the opsctl repository.
             """,

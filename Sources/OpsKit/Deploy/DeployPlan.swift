@@ -7,7 +7,8 @@ public enum ReleaseAction: String, Sendable, Codable {
 
 public struct DeployOptions: Sendable {
     public var dryRun = false
-    /// `--no-rollback`: a failed release stays (exit 4), whatever `rollback:` says.
+    /// `--no-rollback`: a failed release stays for inspection, whatever `rollback:` says (stop-start
+    /// and swarm exit 4; blue-green and canary never switched users to it, so exit 3).
     public var noRollback = false
     public var skipSmoke = false
     public var force = false
