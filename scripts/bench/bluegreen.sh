@@ -11,6 +11,7 @@
 # Needs nginx (scripts/setup.sh installs it); starts its own in a temp dir and stops it by pid.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/nginx.sh"
 deploys=${DEPLOYS:-10}
 rate=${RATE:-100}
 steady_seconds=${STEADY_SECONDS:-10}
@@ -27,21 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Four ports below the ephemeral range that nothing listens on: nginx, the stop-start app, blue, green.
-read -r proxy_port app_port blue_port green_port < <(python3 - <<'PY'
-import random, socket
-ports = []
-while len(ports) < 4:
-    port = random.randint(21000, 29000)
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-    if port not in ports:
-        ports.append(port)
-print(*ports)
-PY
-)
+read -r proxy_port app_port blue_port green_port < <(free_ports 4)
 
 sample="$root/Tests/Fixtures/sample-app/build.sh"
 "$sample" 1.0.0 >&2; "$sample" 1.0.1 >&2
@@ -55,32 +42,7 @@ for v in 1.0.0 1.0.1 2.0.0-ignores-sigterm 2.0.1-ignores-sigterm; do
 done
 
 # nginx in front, as the team runs it: the upstream file is included; opsctl owns it.
-mkdir -p "$work/nginx/tmp"
-cat > "$work/nginx/nginx.conf" <<NGINX
-$([ "$(id -u)" = 0 ] && echo "user root;")
-worker_processes 2;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 2048; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx/tmp/body;
-    proxy_temp_path $work/nginx/tmp/proxy;
-    fastcgi_temp_path $work/nginx/tmp/fastcgi;
-    uwsgi_temp_path $work/nginx/tmp/uwsgi;
-    scgi_temp_path $work/nginx/tmp/scgi;
-    include $work/nginx/upstream.conf;
-    server {
-        listen 127.0.0.1:$proxy_port;
-        location / { proxy_pass http://$app; }
-    }
-}
-NGINX
-echo "upstream $app { server 127.0.0.1:$app_port; }" > "$work/nginx/upstream.conf"
-nginx_argv="\"-p\", \"$work/nginx\", \"-c\", \"$work/nginx/nginx.conf\", \"-e\", \"$work/nginx/error.log\""
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
-for _ in $(seq 50); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.1; done
-nginx_pid=$(cat "$work/nginx/nginx.pid")
+start_nginx "$work/nginx" "$proxy_port" "$app" "127.0.0.1:$app_port" off
 
 cat > "$work/opsctl.yml" <<YAML
 app: $app

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# Sourced by bluegreen.sh and canary.sh: free ports, and Debian's nginx in its own prefix
+# directory (never the system one) in front of the upstream file opsctl owns.
+
+# free_ports N: N distinct ports below the ephemeral range that nothing listens on.
+free_ports() {
+    python3 - "$1" <<'PY'
+import random, socket, sys
+ports = []
+while len(ports) < int(sys.argv[1]):
+    port = random.randint(21000, 29000)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    if port not in ports:
+        ports.append(port)
+print(*ports)
+PY
+}
+
+# start_nginx DIR PORT UPSTREAM SERVER ACCESS_LOG
+#   nginx on 127.0.0.1:PORT proxying to `upstream UPSTREAM`, which DIR/upstream.conf first points
+#   at SERVER (host:port). ACCESS_LOG: `off`, or the file for the canary's documented line.
+#   Sets nginx_pid, and nginx_argv: the `-p … -c … -e …` items for proxy.check and proxy.reload.
+start_nginx() {
+    local dir=$1 port=$2 upstream=$3 server=$4 log=$5 access="access_log off;"
+    if [ "$log" != off ]; then
+        access="log_format opsctl_canary '\$upstream_addr \$status \$request_time';
+    access_log $log opsctl_canary;"
+    fi
+    mkdir -p "$dir/tmp"
+    cat > "$dir/nginx.conf" <<NGINX
+$([ "$(id -u)" = 0 ] && echo "user root;")
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 2048; }
+http {
+    $access
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    include $dir/upstream.conf;
+    server {
+        listen 127.0.0.1:$port;
+        location / { proxy_pass http://$upstream; }
+    }
+}
+NGINX
+    echo "upstream $upstream { server $server; }" > "$dir/upstream.conf"
+    # shellcheck disable=SC2034 # read by the sourcing script
+    nginx_argv="\"-p\", \"$dir\", \"-c\", \"$dir/nginx.conf\", \"-e\", \"$dir/error.log\""
+    nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
+    for _ in $(seq 50); do [ -s "$dir/nginx.pid" ] && break; sleep 0.1; done
+    # shellcheck disable=SC2034 # read by the sourcing script
+    nginx_pid=$(cat "$dir/nginx.pid")
+}
