@@ -120,6 +120,19 @@ struct SwarmDriverTests {
         #expect(!commands.map(\.request.displayCommand).joined().contains("0123456789abcdef"))
     }
 
+    @Test func aURLWithAPasswordInTheEnvFileIsASecretToo() throws {
+        let (config, environment) = try environment(Self.yaml(run: "{network: host, env_file: .env.production, env: {PORT: \"3000\"}}"),
+                                                    envFile: "DATABASE_URL=postgres://u:pw0123456789@db/x\nCACHE_URL=redis://cache:6379/0\n")
+        let split = SwarmEnvironment.make(config: config, environment: environment, context: OpsContext(), service: "dashboard")
+        #expect(split.secrets.map(\.key) == ["DATABASE_URL"] && split.plain.map(\.key) == ["CACHE_URL", "PORT"])
+        let spec = SwarmServiceSpec(name: "dashboard", settings: environment.swarm!, run: environment.run,
+                                    identity: ReleaseIdentity(config: config, environment: environment), environment: split)
+        let arguments = spec.createArguments(version: "1.0.1", failureAction: .rollback)
+        #expect(!arguments.joined(separator: " ").contains("pw0123456789"), "\(arguments)")
+        #expect(arguments.contains("DATABASE_URL_FILE=/run/secrets/DATABASE_URL") && arguments.contains("CACHE_URL=redis://cache:6379/0"))
+        #expect(split.createCommands(existing: [], labels: [:]).first?.request.standardInput == "postgres://u:pw0123456789@db/x")
+    }
+
     @Test func aSecretsNameFollowsItsContent() {
         let first = SwarmEnvironment.secretName(service: "web", key: "JWT_SECRET", value: "a")
         #expect(first.hasPrefix("web_JWT_SECRET_") && first.count == "web_JWT_SECRET_".count + 16)
