@@ -252,6 +252,26 @@ struct SwarmDriverTests {
         #expect(SwarmVerdict.rollback(Self.snapshot(back, status: done, nodes: healthy), version: "1", before: Self.t0) != nil)
     }
 
+    @Test func goingBackWaitsForSwarmsOwnRollbackInsteadOfAskingForAnother() {
+        let running = [Self.task(1, "1", .running), Self.task(2, "2", .running, node: "bb")]
+        let previous = SwarmService.PreviousSpec(image: "app:1", version: "1", secrets: [])
+        func snapshot(_ state: SwarmUpdateState?, previous: SwarmService.PreviousSpec?, nodes: [SwarmNode] = [Self.node("a"), Self.node("bb")]) -> SwarmSnapshot {
+            var snapshot = Self.snapshot(running, status: state.map { SwarmUpdateStatus(state: $0, startedAt: Self.t0) }, nodes: nodes)
+            snapshot.service?.previous = previous
+            return snapshot
+        }
+        #expect(SwarmGoingBack.choose(snapshot(.rollbackStarted, previous: nil)) == .awaitSwarm, "Swarm is rolling back: its previous spec is gone")
+        #expect(SwarmGoingBack.choose(snapshot(.rollbackCompleted, previous: nil)) == .awaitSwarm)
+        #expect(SwarmGoingBack.choose(snapshot(.updating, previous: previous)) == .rollback)
+        #expect(SwarmGoingBack.choose(snapshot(.completed, previous: previous)) == .rollback, "smoke failed after Swarm completed")
+        #expect(SwarmGoingBack.choose(snapshot(nil, previous: previous)) == .rollback)
+        #expect(SwarmGoingBack.choose(snapshot(.rollbackPaused, previous: nil)) == .updateBack(allAtOnce: false), "no previous spec left to roll back to")
+        #expect(SwarmGoingBack.choose(snapshot(.updating, previous: previous, nodes: [Self.node("a"), Self.node("bb", .down)])) == .updateBack(allAtOnce: true))
+        #expect(SwarmGoingBack.choose(nil) == .rollback)
+        let paused = snapshot(.rollbackPaused, previous: nil)
+        #expect(SwarmVerdict.settled(paused, version: "1")?.reason?.contains("Swarm paused its rollback") == true, "waiting for Swarm ends when it gives up")
+    }
+
     @Test func swarmTimestampsAndTasks() {
         #expect(SwarmTime.parse("2026-11-25T21:24:10.34570739Z")?.timeIntervalSince1970 ?? 0 > 1_795_000_000)
         #expect(SwarmTime.parse("2026-11-25T21:24:10Z") != nil && SwarmTime.parse("0001-01-01T00:00:00Z") == nil && SwarmTime.parse("yesterday") == nil)

@@ -85,7 +85,8 @@ enum SwarmWaitOutcome: Sendable {
     case rolledBackBySwarm(SwarmSnapshot)
     /// It cannot finish: paused, a task failed, a node was lost, or the time ran out.
     case stuck(String, SwarmSnapshot?)
-    case interrupted(String)
+    /// SIGINT/SIGTERM; with the last look at the service, which says what Swarm was doing.
+    case interrupted(String, SwarmSnapshot?)
 }
 
 /// The rules that read a snapshot, one per operation; nil: keep waiting.
@@ -136,7 +137,10 @@ enum SwarmVerdict {
 
     /// Every task Swarm means to run runs `version` (with a node down: every one that can).
     static func settled(_ snapshot: SwarmSnapshot, version: String) -> SwarmWaitOutcome? {
-        guard snapshot.service != nil else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
+        guard let service = snapshot.service else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
+        if let status = service.updateStatus, status.state == .rollbackPaused {
+            return .stuck("Swarm paused its rollback (\(status.state.rawValue)\(status.message.map { ": \($0)" } ?? ""))", snapshot)
+        }
         return snapshot.converged(on: version) || snapshot.convergedExceptDownNodes(on: version) ? .done(snapshot) : nil
     }
 
@@ -177,7 +181,7 @@ struct SwarmWatch: Sendable {
         var last: SwarmSnapshot?
         var lastError: String?
         while ContinuousClock.now < deadline {
-            if honourInterruption, let reason = interruption?.reason { return .interrupted(reason) }
+            if honourInterruption, let reason = interruption?.reason { return .interrupted(reason, last) }
             do {
                 let snapshot = try await self.snapshot()
                 (last, lastError) = (snapshot, nil)

@@ -66,14 +66,14 @@ struct SwarmSwitch: ReleaseSwitch {
             let failing = snapshot.failures(of: plan.version, since: since)
             return await recover(target, live: live, reason: "Swarm rolled the update back\(why)" + (failing.isEmpty ? "" : "; failing: \(snapshot.explain(failing))"),
                                  undo: .alreadyRolledBack, options: plan.options, run: run, report: &report)
-        case .stuck(let reason, _), .interrupted(let reason):
-            return await recover(target, live: live, reason: reason, undo: .rollback, options: plan.options, run: run, report: &report)
+        case .stuck(let reason, let snapshot), .interrupted(let reason, let snapshot):
+            return await recover(target, live: live, reason: reason, undo: .rollback(last: snapshot), options: plan.options, run: run, report: &report)
         }
         if let mixed = await mixedVersions(plan.version, since: since, report: &report) {
-            return await recover(target, live: live, reason: mixed, undo: .rollback, options: plan.options, run: run, report: &report)
+            return await recover(target, live: live, reason: mixed, undo: .rollback(last: nil), options: plan.options, run: run, report: &report)
         }
         if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, options: plan.options, run: run) {
-            return await recover(target, live: live, reason: failure, undo: .rollback, options: plan.options, run: run, report: &report)
+            return await recover(target, live: live, reason: failure, undo: .rollback(last: nil), options: plan.options, run: run, report: &report)
         }
         return .succeeded
     }
@@ -112,8 +112,7 @@ extension SwarmWaitOutcome {
     var snapshot: SwarmSnapshot? {
         switch self {
         case .done(let snapshot), .rolledBackBySwarm(let snapshot): snapshot
-        case .stuck(_, let snapshot): snapshot
-        case .interrupted: nil
+        case .stuck(_, let snapshot), .interrupted(_, let snapshot): snapshot
         }
     }
 
