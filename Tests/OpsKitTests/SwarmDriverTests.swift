@@ -211,28 +211,47 @@ struct SwarmDriverTests {
     @Test func anUpdateIsDoneOnlyWhenItsOwnStatusSaysSo() {
         let old = SwarmUpdateStatus(state: .completed, startedAt: Self.t0, message: "update completed")
         let running = [Self.task(1, "1", .running), Self.task(2, "1", .running), Self.task(3, "1", .running)]
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: old), version: "2", before: Self.t0, downBefore: []) == nil, "the previous update's status")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: old), previous: nil, version: "2", before: Self.t0, downBefore: []) == nil, "the previous update's status")
         let ours = SwarmUpdateStatus(state: .completed, startedAt: Self.t0 + 5, message: "update completed")
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: ours), version: "2", before: Self.t0, downBefore: [])?.summary == "completed")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: ours), previous: nil, version: "2", before: Self.t0, downBefore: [])?.summary == "completed")
         let back = SwarmUpdateStatus(state: .rollbackCompleted, startedAt: Self.t0 + 5, message: "rollback completed")
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: back), version: "2", before: Self.t0, downBefore: [])?.summary == "rolled back by Swarm")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: back), previous: nil, version: "2", before: Self.t0, downBefore: [])?.summary == "rolled back by Swarm")
         let paused = SwarmUpdateStatus(state: .paused, startedAt: Self.t0 + 5, message: "update paused due to failure")
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: paused), version: "2", before: Self.t0, downBefore: [])?.reason?.contains("paused") == true)
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: paused), previous: nil, version: "2", before: Self.t0, downBefore: [])?.reason?.contains("paused") == true)
+    }
+
+    @Test func aNodeIsLostWhenItHoldsATaskAndStaysDownForTwoLooks() {
         let updating = SwarmUpdateStatus(state: .updating, startedAt: Self.t0 + 5)
-        let lost = Self.snapshot(running, status: updating, nodes: [Self.node("a"), Self.node("bb"), Self.node("ccc", .down)])
-        #expect(SwarmVerdict.update(lost, version: "2", before: Self.t0, downBefore: [])?.reason == "host-ccc (10.0.0.3) went down during the update")
-        #expect(SwarmVerdict.update(lost, version: "2", before: Self.t0, downBefore: ["ccc"]) == nil, "a node down before the deploy is not news")
+        let spread = [Self.task(1, "1", .running, node: "a"), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .running, node: "ccc")]
+        let nodes = { (state: SwarmNode.State) in [Self.node("a"), Self.node("bb"), Self.node("ccc", state)] }
+        let lost = Self.snapshot(spread, status: updating, nodes: nodes(.down))
+        #expect(SwarmVerdict.update(lost, previous: lost, version: "2", before: Self.t0, downBefore: [])?.reason == "host-ccc (10.0.0.3) went down during the update")
+        #expect(SwarmVerdict.update(lost, previous: lost, version: "2", before: Self.t0, downBefore: ["ccc"]) == nil, "a node down before the deploy is not news")
+        let ready = Self.snapshot(spread, status: updating)
+        #expect(SwarmVerdict.update(lost, previous: ready, version: "2", before: Self.t0, downBefore: []) == nil, "one look is not enough")
+        #expect(SwarmVerdict.update(lost, previous: nil, version: "2", before: Self.t0, downBefore: []) == nil)
+        let disconnected = Self.snapshot(spread, status: updating, nodes: nodes(.disconnected))
+        #expect(SwarmVerdict.update(disconnected, previous: lost, version: "2", before: Self.t0, downBefore: [])?.reason?.contains("host-ccc") == true)
+        let unknown = Self.snapshot(spread, status: updating, nodes: nodes(.unknown))
+        #expect(SwarmVerdict.update(unknown, previous: unknown, version: "2", before: Self.t0, downBefore: []) == nil, "unknown for a moment after a leader election")
+        let elsewhere = [Self.task(1, "1", .running, node: "a"), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .shutdown, desired: .shutdown, node: "ccc")]
+        let idle = Self.snapshot(elsewhere, status: updating, nodes: nodes(.down))
+        #expect(SwarmVerdict.update(idle, previous: idle, version: "2", before: Self.t0, downBefore: []) == nil, "no task of this service on it")
+        let orphaned = [Self.task(1, "1", .running, node: "a"), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .running, desired: .shutdown, node: "ccc")]
+        let holding = Self.snapshot(orphaned, status: updating, nodes: nodes(.down))
+        #expect(SwarmVerdict.update(holding, previous: holding, version: "2", before: Self.t0, downBefore: []) != nil, "Swarm moves its task away, but it still held one")
+        #expect(SwarmVerdict.create(holding, previous: holding, version: "1", since: nil, downBefore: [])?.reason?.contains("went down while the service started") == true)
     }
 
     @Test func aNewServiceFailsOnItsFirstTaskThatEnds() {
         let starting = Self.snapshot([Self.task(1, "1", .starting), Self.task(2, "1", .running), Self.task(3, "1", .pending, node: nil)])
-        #expect(SwarmVerdict.create(starting, version: "1", since: nil, downBefore: []) == nil)
+        #expect(SwarmVerdict.create(starting, previous: nil, version: "1", since: nil, downBefore: []) == nil)
         let crashed = Self.snapshot([Self.task(1, "1", .failed, desired: .shutdown, error: "task: non-zero exit (1)"), Self.task(1, "1", .ready, desired: .ready),
                                      Self.task(2, "1", .running), Self.task(3, "1", .running)])
-        #expect(SwarmVerdict.create(crashed, version: "1", since: nil, downBefore: [])?.reason?.contains("web.1 on host-a (10.0.0.1): failed (task: non-zero exit (1))") == true)
+        #expect(SwarmVerdict.create(crashed, previous: nil, version: "1", since: nil, downBefore: [])?.reason?.contains("web.1 on host-a (10.0.0.1): failed (task: non-zero exit (1))") == true)
         let up = Self.snapshot([Self.task(1, "1", .running), Self.task(2, "1", .running), Self.task(3, "1", .running)])
-        #expect(SwarmVerdict.create(up, version: "1", since: nil, downBefore: [])?.summary == "running")
-        #expect(SwarmVerdict.create(Self.snapshot(Array(up.tasks.prefix(2))), version: "1", since: nil, downBefore: []) == nil, "2 of 3 replicas")
+        #expect(SwarmVerdict.create(up, previous: nil, version: "1", since: nil, downBefore: [])?.summary == "running")
+        #expect(SwarmVerdict.create(Self.snapshot(Array(up.tasks.prefix(2))), previous: nil, version: "1", since: nil, downBefore: []) == nil, "2 of 3 replicas")
     }
 
     @Test func aRollbackWithANodeDownIsDoneWhenEveryLiveNodeRunsThePreviousRelease() {

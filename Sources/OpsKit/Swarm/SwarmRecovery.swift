@@ -98,7 +98,7 @@ extension SwarmSwitch {
     }
 
     func waitBack(on version: String, report: inout SwarmDeployReport, _ verdict: @escaping @Sendable (SwarmSnapshot) -> SwarmWaitOutcome?) async -> String? {
-        let outcome = await watch.wait(budget: await budget(), version: version, honourInterruption: false, verdict)
+        let outcome = await watch.wait(budget: await budget(), version: version, honourInterruption: false) { snapshot, _ in verdict(snapshot) }
         if let snapshot = outcome.snapshot {
             report.updateState = snapshot.service?.updateStatus?.state
             report.updateMessage = snapshot.service?.updateStatus?.message

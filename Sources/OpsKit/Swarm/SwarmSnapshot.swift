@@ -13,8 +13,13 @@ struct SwarmSnapshot: Sendable {
 
     func node(of task: SwarmTask) -> SwarmNode? { nodes.first { $0.id == task.nodeID } }
 
-    /// Nodes not ready (down, disconnected): their tasks are not really known.
-    var downNodeIDs: Set<String> { Set(nodes.filter { $0.state != .ready }.map(\.id)) }
+    /// Nodes down or disconnected: their tasks are not really known. `unknown` is not down:
+    /// every node reads so for a moment after a manager elects a new leader.
+    var downNodeIDs: Set<String> { Set(nodes.filter { [.down, .disconnected].contains($0.state) }.map(\.id)) }
+
+    /// Nodes that run, or are given, a task of this service (a task on a lost node keeps its
+    /// last state, while Swarm asks it to shut down).
+    var nodesInUse: Set<String> { Set(tasks.filter { !$0.desiredState.isFinished || !$0.state.isFinished }.compactMap(\.nodeID)) }
 
     /// `web.2 on node2 (10.1.2.3)`, or `web.2 (not placed)`.
     func describe(_ task: SwarmTask) -> String {
@@ -71,9 +76,13 @@ struct SwarmSnapshot: Sendable {
         return shown.joined(separator: "; ") + (tasks.count > limit ? "; and \(tasks.count - limit) more" : "")
     }
 
-    /// Nodes that went down since `before` (their ids), described.
-    func lost(since before: Set<String>) -> [SwarmNode] {
-        nodes.filter { $0.state != .ready && !before.contains($0.id) }
+    /// Nodes lost since `before` (ids down then): down in this look and in the previous one
+    /// (one look may catch a node in passing), and holding a task of this service (a node
+    /// without one changes nothing for this deploy).
+    func lost(since before: Set<String>, previous: SwarmSnapshot?) -> [SwarmNode] {
+        guard let previous else { return [] }
+        let lost = downNodeIDs.intersection(previous.downNodeIDs).subtracting(before).intersection(nodesInUse.union(previous.nodesInUse))
+        return nodes.filter { lost.contains($0.id) }
     }
 }
 
@@ -93,7 +102,7 @@ enum SwarmWaitOutcome: Sendable {
 enum SwarmVerdict {
     /// After `docker service update`. `before` is UpdateStatus.StartedAt from before the
     /// command: a status with that start time is the previous update's, not ours.
-    static func update(_ snapshot: SwarmSnapshot, version: String, before: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
+    static func update(_ snapshot: SwarmSnapshot, previous: SwarmSnapshot?, version: String, before: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
         guard let service = snapshot.service else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
         if let status = service.updateStatus, status.startedAt != before {
             let message = status.message.map { ": \($0)" } ?? ""
@@ -104,7 +113,7 @@ enum SwarmVerdict {
             case .updating, .rollbackStarted, .unknown: break
             }
         }
-        if let lost = lostNodes(snapshot, downBefore) { return .stuck("\(lost) during the update", snapshot) }
+        if let lost = lostNodes(snapshot, previous, downBefore) { return .stuck("\(lost) during the update", snapshot) }
         // No update status of ours (an engine that reports none): the tasks decide.
         if service.updateStatus?.state.inProgress != true, snapshot.converged(on: version) { return .done(snapshot) }
         return nil
@@ -112,11 +121,11 @@ enum SwarmVerdict {
 
     /// After `docker service create`: any task of the release that ends by itself fails it (Swarm
     /// would restart it forever).
-    static func create(_ snapshot: SwarmSnapshot, version: String, since: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
+    static func create(_ snapshot: SwarmSnapshot, previous: SwarmSnapshot?, version: String, since: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
         guard snapshot.service != nil else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
         let failures = snapshot.failures(of: version, since: since)
         if !failures.isEmpty { return .stuck("task(s) of \(version) ended: \(snapshot.explain(failures))", snapshot) }
-        if let lost = lostNodes(snapshot, downBefore) { return .stuck("\(lost) while the service started", snapshot) }
+        if let lost = lostNodes(snapshot, previous, downBefore) { return .stuck("\(lost) while the service started", snapshot) }
         return snapshot.converged(on: version) ? .done(snapshot) : nil
     }
 
@@ -144,8 +153,8 @@ enum SwarmVerdict {
         return snapshot.converged(on: version) || snapshot.convergedExceptDownNodes(on: version) ? .done(snapshot) : nil
     }
 
-    static func lostNodes(_ snapshot: SwarmSnapshot, _ downBefore: Set<String>) -> String? {
-        let lost = snapshot.lost(since: downBefore)
+    static func lostNodes(_ snapshot: SwarmSnapshot, _ previous: SwarmSnapshot?, _ downBefore: Set<String>) -> String? {
+        let lost = snapshot.lost(since: downBefore, previous: previous)
         guard !lost.isEmpty else { return nil }
         return lost.map { $0.hostname + ($0.address.map { " (\($0))" } ?? "") }.joined(separator: ", ") + " went \(lost.first!.state.rawValue)"
     }
@@ -176,7 +185,7 @@ struct SwarmWatch: Sendable {
     }
 
     func wait(budget: OpsDuration, version: String, honourInterruption: Bool,
-              _ verdict: @Sendable (SwarmSnapshot) -> SwarmWaitOutcome?) async -> SwarmWaitOutcome {
+              _ verdict: @Sendable (SwarmSnapshot, SwarmSnapshot?) -> SwarmWaitOutcome?) async -> SwarmWaitOutcome {
         let deadline = ContinuousClock.now + budget.swiftDuration
         var last: SwarmSnapshot?
         var lastError: String?
@@ -185,8 +194,9 @@ struct SwarmWatch: Sendable {
             do {
                 let snapshot = try await self.snapshot()
                 (last, lastError) = (snapshot, nil)
-                if let outcome = verdict(snapshot) { return outcome }
+                if let outcome = verdict(snapshot, previous) { return outcome }
             } catch {
+    /// `verdict` gets each look and the one before it.
                 lastError = error.message   // the manager may be busy electing a leader: try again until the deadline
             }
             try? await Task.sleep(for: pollInterval)
@@ -195,3 +205,4 @@ struct SwarmWatch: Sendable {
         return .stuck("Swarm did not finish within \(budget): \(state)", last)
     }
 }
+                let previous = last

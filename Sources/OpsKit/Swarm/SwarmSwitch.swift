@@ -81,9 +81,9 @@ struct SwarmSwitch: ReleaseSwitch {
     func waitForRelease(_ version: String, creating: Bool, before: SwarmSnapshot) async -> SwarmWaitOutcome {
         let startedBefore = before.service?.updateStatus?.startedAt
         let downBefore = before.downNodeIDs
-        return await watch.wait(budget: await budget(), version: version, honourInterruption: true) { snapshot in
-            creating ? SwarmVerdict.create(snapshot, version: version, since: nil, downBefore: downBefore)
-                : SwarmVerdict.update(snapshot, version: version, before: startedBefore, downBefore: downBefore)
+        return await watch.wait(budget: await budget(), version: version, honourInterruption: true) { snapshot, previous in
+            creating ? SwarmVerdict.create(snapshot, previous: previous, version: version, since: nil, downBefore: downBefore)
+                : SwarmVerdict.update(snapshot, previous: previous, version: version, before: startedBefore, downBefore: downBefore)
         }
     }
 
