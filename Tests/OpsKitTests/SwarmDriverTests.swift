@@ -243,6 +243,26 @@ struct SwarmDriverTests {
         #expect(SwarmVerdict.create(holding, previous: holding, version: "1", since: nil, downBefore: [])?.reason?.contains("went down while the service started") == true)
     }
 
+    @Test func aForcedRedeployIsDoneOnlyOnceSwarmReplacedTheTasks() {
+        func tasks(_ force: UInt64) -> [SwarmTask] {
+            (1...3).map { var task = Self.task($0, "1", .running, node: ["a", "bb", "ccc"][$0 - 1]); task.forceUpdate = force; return task }
+        }
+        func snapshot(_ tasks: [SwarmTask], status: SwarmUpdateStatus? = nil) -> SwarmSnapshot {
+            var snapshot = Self.snapshot(tasks, status: status)
+            snapshot.service?.forceUpdate = 4
+            return snapshot
+        }
+        let previousStatus = SwarmUpdateStatus(state: .completed, startedAt: Self.t0)
+        // Right after `--force`: no UpdateStatus yet, the old tasks carry the same version.
+        #expect(SwarmVerdict.update(snapshot(tasks(3)), previous: nil, version: "1", before: Self.t0, downBefore: []) == nil)
+        #expect(SwarmVerdict.update(snapshot(tasks(3), status: previousStatus), previous: nil, version: "1", before: Self.t0, downBefore: []) == nil)
+        #expect(!snapshot(tasks(3)).converged(on: "1") && snapshot(tasks(3)).notOn("1").count == 3)
+        #expect(snapshot(Array(tasks(3).prefix(1)) + tasks(4).suffix(2)).progress(toward: "1").hasPrefix("2/3 task(s) run 1"))
+        #expect(SwarmVerdict.update(snapshot(tasks(4)), previous: nil, version: "1", before: Self.t0, downBefore: [])?.summary == "running")
+        let ours = SwarmUpdateStatus(state: .completed, startedAt: Self.t0 + 5)
+        #expect(SwarmVerdict.update(snapshot(tasks(4), status: ours), previous: nil, version: "1", before: Self.t0, downBefore: [])?.summary == "completed")
+    }
+
     @Test func aNewServiceFailsOnItsFirstTaskThatEnds() {
         let starting = Self.snapshot([Self.task(1, "1", .starting), Self.task(2, "1", .running), Self.task(3, "1", .pending, node: nil)])
         #expect(SwarmVerdict.create(starting, previous: nil, version: "1", since: nil, downBefore: []) == nil)

@@ -119,6 +119,7 @@ struct RawService: Decodable {
             struct Placement: Decodable { var Constraints: [String]? }
             var ContainerSpec: ContainerSpec?
             var Placement: Placement?
+            var ForceUpdate: UInt64?
         }
         struct Mode: Decodable { struct Replicated: Decodable { var Replicas: Int? }; var Replicated: Replicated? }
         struct Endpoint: Decodable {
@@ -151,7 +152,7 @@ struct RawService: Decodable {
             ports: (self.Spec.EndpointSpec?.Ports ?? []).map {
                 SwarmPort(target: $0.TargetPort ?? 0, published: $0.PublishedPort, proto: $0.Protocol ?? "tcp", mode: $0.PublishMode ?? "ingress")
             },
-            replicas: self.Spec.Mode?.Replicated.map { $0.Replicas ?? 1 },
+            replicas: self.Spec.Mode?.Replicated.map { $0.Replicas ?? 1 }, forceUpdate: self.Spec.TaskTemplate?.ForceUpdate,
             updateStatus: self.UpdateStatus.flatMap { status in
                 status.State.map { SwarmUpdateStatus(state: $0, startedAt: SwarmTime.parse(status.StartedAt), completedAt: SwarmTime.parse(status.CompletedAt),
                                                      message: status.Message) }
@@ -171,7 +172,11 @@ struct RawService: Decodable {
 }
 
 struct RawTask: Decodable {
-    struct Spec: Decodable { struct ContainerSpec: Decodable { var Image: String?; var Labels: [String: String]? }; var ContainerSpec: ContainerSpec? }
+    struct Spec: Decodable {
+        struct ContainerSpec: Decodable { var Image: String?; var Labels: [String: String]? }
+        var ContainerSpec: ContainerSpec?
+        var ForceUpdate: UInt64?
+    }
     struct Status: Decodable {
         struct ContainerStatus: Decodable { var ExitCode: Int? }
         var State: SwarmTaskState?
@@ -194,7 +199,7 @@ struct RawTask: Decodable {
                          createdAt: SwarmTime.parse(CreatedAt), updatedAt: SwarmTime.parse(UpdatedAt),
                          state: self.Status?.State ?? .unknown, desiredState: DesiredState ?? .unknown, message: self.Status?.Message, error: self.Status?.Err,
                          exitCode: self.Status?.ContainerStatus?.ExitCode, image: image,
-                         version: self.Spec?.ContainerSpec?.Labels?[SwarmNames.versionLabel] ?? SwarmNames.tag(of: image))
+                         version: self.Spec?.ContainerSpec?.Labels?[SwarmNames.versionLabel] ?? SwarmNames.tag(of: image), forceUpdate: self.Spec?.ForceUpdate)
     }
 }
 

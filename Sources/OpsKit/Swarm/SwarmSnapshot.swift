@@ -27,10 +27,22 @@ struct SwarmSnapshot: Sendable {
         return task.name(service: name) + where_
     }
 
+    /// Made from the service's task template as it is now. A redeploy of the same release
+    /// (`--force`) keeps the version label, and its UpdateStatus stays empty until Swarm's
+    /// updater starts: only the force counter, which each task copies when it is made, tells
+    /// the old tasks from the new ones.
+    func isFresh(_ task: SwarmTask) -> Bool {
+        guard let wanted = service?.forceUpdate, let made = task.forceUpdate else { return true }
+        return made == wanted
+    }
+
+    /// Running `version`, made from the current task template.
+    func runs(_ task: SwarmTask, _ version: String) -> Bool { task.state == .running && task.version == version && isFresh(task) }
+
     /// Every task Swarm means to run runs `version`, as many as the service asks for.
     func converged(on version: String) -> Bool {
         let current = self.current
-        guard current.allSatisfy({ $0.state == .running && $0.version == version }) else { return false }
+        guard current.allSatisfy({ runs($0, version) }) else { return false }
         if let replicas = service?.replicas { return current.count == replicas }
         return !current.isEmpty
     }
@@ -46,7 +58,7 @@ struct SwarmSnapshot: Sendable {
         let placed = current.filter(onReadyNode)
         let waiting = current.filter { !onReadyNode($0) }
         guard waiting.allSatisfy({ $0.nodeID != nil || !($0.error ?? "").isEmpty }) else { return false }
-        return !placed.isEmpty && placed.allSatisfy { $0.state == .running && $0.version == version }
+        return !placed.isEmpty && placed.allSatisfy { runs($0, version) }
     }
 
     /// Tasks of `version` created since `since` that ended by themselves (crashed, failed their
@@ -59,12 +71,12 @@ struct SwarmSnapshot: Sendable {
 
     /// Tasks Swarm means to run that do not run `version` (yet).
     func notOn(_ version: String) -> [SwarmTask] {
-        current.filter { $0.state != .running || $0.version != version }
+        current.filter { !runs($0, version) }
     }
 
     /// `2/3 task(s) run 1.0.1; web.1 pending (no suitable node …)`.
     func progress(toward version: String) -> String {
-        let running = current.filter { $0.state == .running && $0.version == version }.count
+        let running = current.filter { runs($0, version) }.count
         let wanted = service?.replicas.map(String.init) ?? String(current.count)
         let others = notOn(version).prefix(3).map { "\(describe($0)): \($0.version ?? "?") \($0.stateText)" }
         return "\(running)/\(wanted) task(s) run \(version)" + (others.isEmpty ? "" : "; " + others.joined(separator: "; "))
@@ -184,6 +196,7 @@ struct SwarmWatch: Sendable {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
+    /// `verdict` gets each look and the one before it.
     func wait(budget: OpsDuration, version: String, honourInterruption: Bool,
               _ verdict: @Sendable (SwarmSnapshot, SwarmSnapshot?) -> SwarmWaitOutcome?) async -> SwarmWaitOutcome {
         let deadline = ContinuousClock.now + budget.swiftDuration
@@ -193,10 +206,10 @@ struct SwarmWatch: Sendable {
             if honourInterruption, let reason = interruption?.reason { return .interrupted(reason, last) }
             do {
                 let snapshot = try await self.snapshot()
+                let previous = last
                 (last, lastError) = (snapshot, nil)
                 if let outcome = verdict(snapshot, previous) { return outcome }
             } catch {
-    /// `verdict` gets each look and the one before it.
                 lastError = error.message   // the manager may be busy electing a leader: try again until the deadline
             }
             try? await Task.sleep(for: pollInterval)
@@ -205,4 +218,3 @@ struct SwarmWatch: Sendable {
         return .stuck("Swarm did not finish within \(budget): \(state)", last)
     }
 }
-                let previous = last
