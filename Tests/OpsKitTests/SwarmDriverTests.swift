@@ -311,6 +311,16 @@ struct SwarmDriverTests {
         #expect(SwarmVerdict.settled(paused, version: "1")?.reason?.contains("Swarm paused its rollback") == true, "waiting for Swarm ends when it gives up")
     }
 
+    @Test func withoutALookBeforeGoingBackOnlyTheTasksSayItIsBack() {
+        // The failed update's own status (smoke failed after Swarm completed it), tasks still on 2.
+        let failedOwn = SwarmUpdateStatus(state: .completed, startedAt: Self.t0 + 5)
+        let still = Self.snapshot([Self.task(1, "2", .running), Self.task(2, "2", .running, node: "bb"), Self.task(3, "2", .running, node: "ccc")], status: failedOwn)
+        #expect(SwarmVerdict.rollback(still, version: "1", before: nil) != nil, "an unknown start time takes the failed update's status for the rollback's")
+        #expect(SwarmVerdict.settled(still, version: "1") == nil)
+        let back = Self.snapshot([Self.task(1, "1", .running), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .running, node: "ccc")], status: nil)
+        #expect(SwarmVerdict.settled(back, version: "1")?.summary == "running")
+    }
+
     @Test func swarmTimestampsAndTasks() {
         #expect(SwarmTime.parse("2026-11-25T21:24:10.34570739Z")?.timeIntervalSince1970 ?? 0 > 1_795_000_000)
         #expect(SwarmTime.parse("2026-11-25T21:24:10Z") != nil && SwarmTime.parse("0001-01-01T00:00:00Z") == nil && SwarmTime.parse("yesterday") == nil)

@@ -73,7 +73,7 @@ extension SwarmSwitch {
     /// (else `last`), and waits for it; nil when the previous release runs again on every node
     /// that can run it, else why not.
     func rollBack(to version: String, last: SwarmSnapshot?, report: inout SwarmDeployReport) async -> String? {
-        let before = (try? await watch.snapshot()) ?? last
+        let before = await watch.snapshot(attempts: 3) ?? last
         let way = SwarmGoingBack.choose(before)
         let commands: [DriverCommand]
         do {
@@ -87,7 +87,12 @@ extension SwarmSwitch {
         } catch {
             return "\(way.describe(version)) failed too: \(error.message)"
         }
-        let startedBefore = before?.service?.updateStatus?.startedAt
+        guard let before else {
+            // No look at the service before going back: the status Swarm shows may still be the
+            // failed update's own `completed`, so only the tasks can say it is back.
+            return await waitBack(on: version, report: &report) { SwarmVerdict.settled($0, version: version) }
+        }
+        let startedBefore = before.service?.updateStatus?.startedAt
         return await waitBack(on: version, report: &report) { SwarmVerdict.rollback($0, version: version, before: startedBefore) }
     }
 

@@ -192,6 +192,15 @@ struct SwarmWatch: Sendable {
         return SwarmSnapshot(service: service, tasks: service == nil ? [] : try listed.get(), nodes: try await nodes.get())
     }
 
+    /// A few tries a poll apart: a manager that is electing a leader answers again soon.
+    func snapshot(attempts: Int) async -> SwarmSnapshot? {
+        for attempt in 1...max(attempts, 1) {
+            if let snapshot = try? await snapshot() { return snapshot }
+            if attempt < attempts { try? await Task.sleep(for: pollInterval * 2) }
+        }
+        return nil
+    }
+
     static func capture<T: Sendable>(_ body: @Sendable () async throws(OpsError) -> T) async -> Result<T, OpsError> {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
