@@ -321,6 +321,26 @@ struct SwarmDriverTests {
         #expect(SwarmVerdict.settled(back, version: "1")?.summary == "running")
     }
 
+    @Test func aFailedCommandThatReachedSwarmIsUndone() {
+        let service = Self.snapshot([]).service!
+        var same = service
+        #expect(!SwarmVerdict.reachedSwarm(before: nil, after: nil) && SwarmVerdict.reachedSwarm(before: nil, after: service), "created after all")
+        #expect(!SwarmVerdict.reachedSwarm(before: service, after: same))
+        same.updateStatus = SwarmUpdateStatus(state: .updating, startedAt: Self.t0)
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: same), "an update started")
+        var released = service
+        released.containerLabels["opsctl.version"] = "2"
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: released))
+        var forced = service
+        forced.forceUpdate = 1
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: forced))
+        var finished = service
+        finished.updateStatus = SwarmUpdateStatus(state: .updating, startedAt: Self.t0)
+        var later = finished
+        later.updateStatus?.state = .completed
+        #expect(!SwarmVerdict.reachedSwarm(before: finished, after: later), "an earlier update that went on is not ours")
+    }
+
     @Test func swarmTimestampsAndTasks() {
         #expect(SwarmTime.parse("2026-11-25T21:24:10.34570739Z")?.timeIntervalSince1970 ?? 0 > 1_795_000_000)
         #expect(SwarmTime.parse("2026-11-25T21:24:10Z") != nil && SwarmTime.parse("0001-01-01T00:00:00Z") == nil && SwarmTime.parse("yesterday") == nil)

@@ -165,6 +165,16 @@ enum SwarmVerdict {
         return snapshot.converged(on: version) || snapshot.convergedExceptDownNodes(on: version) ? .done(snapshot) : nil
     }
 
+    /// Whether a create or update got through although its command failed: the service is
+    /// there now, or its spec (image, release, env, secrets, force counter) moved on, or an
+    /// update started (a new UpdateStatus, or none where there was one: each update clears it).
+    static func reachedSwarm(before: SwarmService?, after: SwarmService?) -> Bool {
+        guard let before else { return after != nil }
+        guard let after else { return true }
+        let spec = { (service: SwarmService) in [service.image, service.version ?? "", String(service.forceUpdate ?? 0)] + service.env + service.secrets.map(\.name) }
+        return spec(before) != spec(after) || before.updateStatus?.startedAt != after.updateStatus?.startedAt
+    }
+
     static func lostNodes(_ snapshot: SwarmSnapshot, _ previous: SwarmSnapshot?, _ downBefore: Set<String>) -> String? {
         let lost = snapshot.lost(since: downBefore, previous: previous)
         guard !lost.isEmpty else { return nil }
