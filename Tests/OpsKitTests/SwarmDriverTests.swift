@@ -183,9 +183,22 @@ struct SwarmDriverTests {
             #expect(text.contains(expected), "\(expected) in \(text)")
         }
         for unexpected in ["--env-add PORT", "--secret-rm tls", "--publish-rm", "--no-resolve-image", "--force"] { #expect(!text.contains(unexpected), "\(unexpected) in \(text)") }
+        #expect(!arguments.contains("--health-cmd"), "no health_cmd, and none in the spec")
+        var checked = current
+        checked.healthCheck = ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:3000/health || exit 1"]
+        let reset = spec.updateArguments(version: "1.0.1", current: checked, ownSecrets: [], failureAction: .pause).joined(separator: " ")
+        #expect(reset.contains("--health-cmd  --health-interval 0s --health-timeout 0s --health-retries 0 --health-start-period 0s"), "health_cmd removed: \(reset)")
         var same = current
         same.containerLabels["opsctl.version"] = "1.0.1"
         #expect(spec.updateArguments(version: "1.0.1", current: same, ownSecrets: [], failureAction: .rollback).contains("--force"), "the same release again: new tasks")
+    }
+
+    @Test func aFailedFirstDeploySaysWhatHappenedToTheService() throws {
+        let config = try parse(Self.yaml(swarm: "mode: global"))
+        let global = SwarmReleaseDriver(config: config, environment: config.environments[0], context: OpsContext())
+        #expect(global.stopped == "removed" && global.stopCommands(ReleaseRef(version: "1.0.0")).first?.request.arguments.prefix(2) == ["service", "rm"])
+        let replicated = try parse(Self.yaml())
+        #expect(SwarmReleaseDriver(config: replicated, environment: replicated.environments[0], context: OpsContext()).stopped == "scaled to 0")
     }
 
     // MARK: - reading Swarm

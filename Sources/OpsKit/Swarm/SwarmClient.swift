@@ -110,7 +110,9 @@ struct RawService: Decodable {
             struct ContainerSpec: Decodable {
                 struct Secret: Decodable { struct File: Decodable { var Name: String? }; var SecretName: String?; var File: File? }
                 struct Mount: Decodable { var `Type`: String?; var Source: String?; var Target: String?; var ReadOnly: Bool? }
+                struct Healthcheck: Decodable { var Test: [String]? }
                 var Image: String?
+                var Healthcheck: Healthcheck?
                 var Labels: [String: String]?
                 var Env: [String]?
                 var Secrets: [Secret]?
@@ -153,6 +155,7 @@ struct RawService: Decodable {
                 SwarmPort(target: $0.TargetPort ?? 0, published: $0.PublishedPort, proto: $0.Protocol ?? "tcp", mode: $0.PublishMode ?? "ingress")
             },
             replicas: self.Spec.Mode?.Replicated.map { $0.Replicas ?? 1 }, forceUpdate: self.Spec.TaskTemplate?.ForceUpdate,
+            healthCheck: container?.Healthcheck?.Test.flatMap { $0.isEmpty ? nil : $0 },
             updateStatus: self.UpdateStatus.flatMap { status in
                 status.State.map { SwarmUpdateStatus(state: $0, startedAt: SwarmTime.parse(status.StartedAt), completedAt: SwarmTime.parse(status.CompletedAt),
                                                      message: status.Message) }

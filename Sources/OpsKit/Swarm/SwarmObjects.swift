@@ -81,6 +81,8 @@ public struct SwarmService: Sendable, Codable, Equatable {
     public var replicas: Int?
     /// The task template's `--force` counter: each `--force` bumps it.
     public var forceUpdate: UInt64?
+    /// The health check the spec sets (`CMD-SHELL …`, or `NONE`); nil: the image's own.
+    public var healthCheck: [String]?
     public var updateStatus: SwarmUpdateStatus?
 
     public struct PreviousSpec: Sendable, Codable, Equatable {

@@ -35,8 +35,10 @@ extension SwarmSwitch {
         }
         // A forced redeploy of the live version goes back too: to the previous spec, whose tasks worked.
         guard let live else {
-            if undo.changedSomething { try? await driver.stop(failed.ref) }
-            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to" + (undo.changedSomething ? " (\(name) scaled to 0)" : ""), logs: logs)
+            guard undo.changedSomething else { return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to", logs: logs) }
+            let stopped: String
+            do { try await driver.stop(failed.ref); stopped = driver.stopped } catch { stopped = "could not be \(driver.stopped): \(error.message)" }
+            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to (\(name) \(stopped))", logs: logs)
         }
         let recoveryStart = ContinuousClock.now
         let notBack: String? = switch undo {

@@ -32,7 +32,8 @@ struct SwarmSwitch: ReleaseSwitch {
         var lines = try await driver.deployCommands(target, failureAction: failureAction(plan.options)).map { $0.display(redactor: deps.redactor) }
         lines.append("wait for Swarm (UpdateStatus, tasks, nodes every 400ms) within \(await budget()): completed, every task on \(plan.version)")
         lines += checkLines(health: deps.health, smoke: deps.environment.smoke, options: plan.options)
-        let undo = live.map { "docker service rollback --detach \(name) (back to \($0.version)), wait, health-wait it" } ?? "no previous release: scale \(name) to 0"
+        let stop = driver.settings.mode == .replicated ? "scale \(name) to 0" : "remove \(name)"
+        let undo = live.map { "docker service rollback --detach \(name) (back to \($0.version)), wait, health-wait it" } ?? "no previous release: \(stop)"
         lines.append("on failure: " + (deps.rollbackEnabled(plan.options) ? "Swarm rolls back a failed task by itself; after that, \(undo)"
             : "Swarm pauses the update; \(plan.version) is left for inspection (rollback manual)"))
         lines.append("afterwards: remove secret versions no service uses")
