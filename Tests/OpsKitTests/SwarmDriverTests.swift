@@ -201,6 +201,27 @@ struct SwarmDriverTests {
         #expect(SwarmReleaseDriver(config: replicated, environment: replicated.environments[0], context: OpsContext()).stopped == "scaled to 0")
     }
 
+    /// The real runner, with a `docker` that prints a line and then hangs, as `docker service
+    /// logs` does while a node that is down never answers.
+    struct HangingDockerRunner: ProcessRunning {
+        let bin: String
+        func run(_ request: ProcessRequest) async throws(OpsError) -> ProcessResult {
+            var request = request
+            request.environment["PATH"] = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            return try await SubprocessRunner().run(request)
+        }
+    }
+
+    @Test func logsThatRunOutOfTimeKeepWhatArrived() async throws {
+        try directory.write("bin/docker", "#!/bin/sh\necho 'GET /health 503'\nexec sleep 30\n", mode: 0o755)
+        let client = SwarmClient(docker: DockerClient(runner: HangingDockerRunner(bin: directory.path + "/bin")))
+        let started = ContinuousClock.now
+        #expect(await client.logs("web.1", lines: 30, timeout: .seconds(1)) == "GET /health 503")
+        #expect(ContinuousClock.now - started < .seconds(5), "bounded")
+        let (text, incomplete) = try await client.logs(service: "web", since: Self.t0, timeout: .seconds(1))
+        #expect(text.contains("GET /health 503") && incomplete != nil)
+    }
+
     // MARK: - reading Swarm
 
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
