@@ -120,6 +120,19 @@ struct SwarmDriverTests {
         #expect(!commands.map(\.request.displayCommand).joined().contains("0123456789abcdef"))
     }
 
+    @Test func aURLWithAPasswordInTheEnvFileIsASecretToo() throws {
+        let (config, environment) = try environment(Self.yaml(run: "{network: host, env_file: .env.production, env: {PORT: \"3000\"}}"),
+                                                    envFile: "DATABASE_URL=postgres://u:pw0123456789@db/x\nCACHE_URL=redis://cache:6379/0\n")
+        let split = SwarmEnvironment.make(config: config, environment: environment, context: OpsContext(), service: "dashboard")
+        #expect(split.secrets.map(\.key) == ["DATABASE_URL"] && split.plain.map(\.key) == ["CACHE_URL", "PORT"])
+        let spec = SwarmServiceSpec(name: "dashboard", settings: environment.swarm!, run: environment.run,
+                                    identity: ReleaseIdentity(config: config, environment: environment), environment: split)
+        let arguments = spec.createArguments(version: "1.0.1", failureAction: .rollback)
+        #expect(!arguments.joined(separator: " ").contains("pw0123456789"), "\(arguments)")
+        #expect(arguments.contains("DATABASE_URL_FILE=/run/secrets/DATABASE_URL") && arguments.contains("CACHE_URL=redis://cache:6379/0"))
+        #expect(split.createCommands(existing: [], labels: [:]).first?.request.standardInput == "postgres://u:pw0123456789@db/x")
+    }
+
     @Test func aSecretsNameFollowsItsContent() {
         let first = SwarmEnvironment.secretName(service: "web", key: "JWT_SECRET", value: "a")
         #expect(first.hasPrefix("web_JWT_SECRET_") && first.count == "web_JWT_SECRET_".count + 16)
@@ -170,9 +183,43 @@ struct SwarmDriverTests {
             #expect(text.contains(expected), "\(expected) in \(text)")
         }
         for unexpected in ["--env-add PORT", "--secret-rm tls", "--publish-rm", "--no-resolve-image", "--force"] { #expect(!text.contains(unexpected), "\(unexpected) in \(text)") }
+        #expect(!arguments.contains("--health-cmd"), "no health_cmd, and none in the spec")
+        var checked = current
+        checked.healthCheck = ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:3000/health || exit 1"]
+        let reset = spec.updateArguments(version: "1.0.1", current: checked, ownSecrets: [], failureAction: .pause).joined(separator: " ")
+        #expect(reset.contains("--health-cmd  --health-interval 0s --health-timeout 0s --health-retries 0 --health-start-period 0s"), "health_cmd removed: \(reset)")
         var same = current
         same.containerLabels["opsctl.version"] = "1.0.1"
         #expect(spec.updateArguments(version: "1.0.1", current: same, ownSecrets: [], failureAction: .rollback).contains("--force"), "the same release again: new tasks")
+    }
+
+    @Test func aFailedFirstDeploySaysWhatHappenedToTheService() throws {
+        let config = try parse(Self.yaml(swarm: "mode: global"))
+        let global = SwarmReleaseDriver(config: config, environment: config.environments[0], context: OpsContext())
+        #expect(global.stopped == "removed" && global.stopCommands(ReleaseRef(version: "1.0.0")).first?.request.arguments.prefix(2) == ["service", "rm"])
+        let replicated = try parse(Self.yaml())
+        #expect(SwarmReleaseDriver(config: replicated, environment: replicated.environments[0], context: OpsContext()).stopped == "scaled to 0")
+    }
+
+    /// The real runner, with a `docker` that prints a line and then hangs, as `docker service
+    /// logs` does while a node that is down never answers.
+    struct HangingDockerRunner: ProcessRunning {
+        let bin: String
+        func run(_ request: ProcessRequest) async throws(OpsError) -> ProcessResult {
+            var request = request
+            request.environment["PATH"] = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            return try await SubprocessRunner().run(request)
+        }
+    }
+
+    @Test func logsThatRunOutOfTimeKeepWhatArrived() async throws {
+        try directory.write("bin/docker", "#!/bin/sh\necho 'GET /health 503'\nexec sleep 30\n", mode: 0o755)
+        let client = SwarmClient(docker: DockerClient(runner: HangingDockerRunner(bin: directory.path + "/bin")))
+        let started = ContinuousClock.now
+        #expect(await client.logs("web.1", lines: 30, timeout: .seconds(1)) == "GET /health 503")
+        #expect(ContinuousClock.now - started < .seconds(5), "bounded")
+        let (text, incomplete) = try await client.logs(service: "web", since: Self.t0, timeout: .seconds(1))
+        #expect(text.contains("GET /health 503") && incomplete != nil)
     }
 
     // MARK: - reading Swarm
@@ -198,28 +245,67 @@ struct SwarmDriverTests {
     @Test func anUpdateIsDoneOnlyWhenItsOwnStatusSaysSo() {
         let old = SwarmUpdateStatus(state: .completed, startedAt: Self.t0, message: "update completed")
         let running = [Self.task(1, "1", .running), Self.task(2, "1", .running), Self.task(3, "1", .running)]
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: old), version: "2", before: Self.t0, downBefore: []) == nil, "the previous update's status")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: old), previous: nil, version: "2", before: Self.t0, downBefore: []) == nil, "the previous update's status")
         let ours = SwarmUpdateStatus(state: .completed, startedAt: Self.t0 + 5, message: "update completed")
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: ours), version: "2", before: Self.t0, downBefore: [])?.summary == "completed")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: ours), previous: nil, version: "2", before: Self.t0, downBefore: [])?.summary == "completed")
         let back = SwarmUpdateStatus(state: .rollbackCompleted, startedAt: Self.t0 + 5, message: "rollback completed")
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: back), version: "2", before: Self.t0, downBefore: [])?.summary == "rolled back by Swarm")
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: back), previous: nil, version: "2", before: Self.t0, downBefore: [])?.summary == "rolled back by Swarm")
         let paused = SwarmUpdateStatus(state: .paused, startedAt: Self.t0 + 5, message: "update paused due to failure")
-        #expect(SwarmVerdict.update(Self.snapshot(running, status: paused), version: "2", before: Self.t0, downBefore: [])?.reason?.contains("paused") == true)
+        #expect(SwarmVerdict.update(Self.snapshot(running, status: paused), previous: nil, version: "2", before: Self.t0, downBefore: [])?.reason?.contains("paused") == true)
+    }
+
+    @Test func aNodeIsLostWhenItHoldsATaskAndStaysDownForTwoLooks() {
         let updating = SwarmUpdateStatus(state: .updating, startedAt: Self.t0 + 5)
-        let lost = Self.snapshot(running, status: updating, nodes: [Self.node("a"), Self.node("bb"), Self.node("ccc", .down)])
-        #expect(SwarmVerdict.update(lost, version: "2", before: Self.t0, downBefore: [])?.reason == "host-ccc (10.0.0.3) went down during the update")
-        #expect(SwarmVerdict.update(lost, version: "2", before: Self.t0, downBefore: ["ccc"]) == nil, "a node down before the deploy is not news")
+        let spread = [Self.task(1, "1", .running, node: "a"), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .running, node: "ccc")]
+        let nodes = { (state: SwarmNode.State) in [Self.node("a"), Self.node("bb"), Self.node("ccc", state)] }
+        let lost = Self.snapshot(spread, status: updating, nodes: nodes(.down))
+        #expect(SwarmVerdict.update(lost, previous: lost, version: "2", before: Self.t0, downBefore: [])?.reason == "host-ccc (10.0.0.3) went down during the update")
+        #expect(SwarmVerdict.update(lost, previous: lost, version: "2", before: Self.t0, downBefore: ["ccc"]) == nil, "a node down before the deploy is not news")
+        let ready = Self.snapshot(spread, status: updating)
+        #expect(SwarmVerdict.update(lost, previous: ready, version: "2", before: Self.t0, downBefore: []) == nil, "one look is not enough")
+        #expect(SwarmVerdict.update(lost, previous: nil, version: "2", before: Self.t0, downBefore: []) == nil)
+        let disconnected = Self.snapshot(spread, status: updating, nodes: nodes(.disconnected))
+        #expect(SwarmVerdict.update(disconnected, previous: lost, version: "2", before: Self.t0, downBefore: [])?.reason?.contains("host-ccc") == true)
+        let unknown = Self.snapshot(spread, status: updating, nodes: nodes(.unknown))
+        #expect(SwarmVerdict.update(unknown, previous: unknown, version: "2", before: Self.t0, downBefore: []) == nil, "unknown for a moment after a leader election")
+        let elsewhere = [Self.task(1, "1", .running, node: "a"), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .shutdown, desired: .shutdown, node: "ccc")]
+        let idle = Self.snapshot(elsewhere, status: updating, nodes: nodes(.down))
+        #expect(SwarmVerdict.update(idle, previous: idle, version: "2", before: Self.t0, downBefore: []) == nil, "no task of this service on it")
+        let orphaned = [Self.task(1, "1", .running, node: "a"), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .running, desired: .shutdown, node: "ccc")]
+        let holding = Self.snapshot(orphaned, status: updating, nodes: nodes(.down))
+        #expect(SwarmVerdict.update(holding, previous: holding, version: "2", before: Self.t0, downBefore: []) != nil, "Swarm moves its task away, but it still held one")
+        #expect(SwarmVerdict.create(holding, previous: holding, version: "1", since: nil, downBefore: [])?.reason?.contains("went down while the service started") == true)
+    }
+
+    @Test func aForcedRedeployIsDoneOnlyOnceSwarmReplacedTheTasks() {
+        func tasks(_ force: UInt64) -> [SwarmTask] {
+            (1...3).map { var task = Self.task($0, "1", .running, node: ["a", "bb", "ccc"][$0 - 1]); task.forceUpdate = force; return task }
+        }
+        func snapshot(_ tasks: [SwarmTask], status: SwarmUpdateStatus? = nil) -> SwarmSnapshot {
+            var snapshot = Self.snapshot(tasks, status: status)
+            snapshot.service?.forceUpdate = 4
+            return snapshot
+        }
+        let previousStatus = SwarmUpdateStatus(state: .completed, startedAt: Self.t0)
+        // Right after `--force`: no UpdateStatus yet, the old tasks carry the same version.
+        #expect(SwarmVerdict.update(snapshot(tasks(3)), previous: nil, version: "1", before: Self.t0, downBefore: []) == nil)
+        #expect(SwarmVerdict.update(snapshot(tasks(3), status: previousStatus), previous: nil, version: "1", before: Self.t0, downBefore: []) == nil)
+        #expect(!snapshot(tasks(3)).converged(on: "1") && snapshot(tasks(3)).notOn("1").count == 3)
+        #expect(snapshot(Array(tasks(3).prefix(1)) + tasks(4).suffix(2)).progress(toward: "1").hasPrefix("2/3 task(s) run 1"))
+        #expect(SwarmVerdict.update(snapshot(tasks(4)), previous: nil, version: "1", before: Self.t0, downBefore: [])?.summary == "running")
+        let ours = SwarmUpdateStatus(state: .completed, startedAt: Self.t0 + 5)
+        #expect(SwarmVerdict.update(snapshot(tasks(4), status: ours), previous: nil, version: "1", before: Self.t0, downBefore: [])?.summary == "completed")
     }
 
     @Test func aNewServiceFailsOnItsFirstTaskThatEnds() {
         let starting = Self.snapshot([Self.task(1, "1", .starting), Self.task(2, "1", .running), Self.task(3, "1", .pending, node: nil)])
-        #expect(SwarmVerdict.create(starting, version: "1", since: nil, downBefore: []) == nil)
+        #expect(SwarmVerdict.create(starting, previous: nil, version: "1", since: nil, downBefore: []) == nil)
         let crashed = Self.snapshot([Self.task(1, "1", .failed, desired: .shutdown, error: "task: non-zero exit (1)"), Self.task(1, "1", .ready, desired: .ready),
                                      Self.task(2, "1", .running), Self.task(3, "1", .running)])
-        #expect(SwarmVerdict.create(crashed, version: "1", since: nil, downBefore: [])?.reason?.contains("web.1 on host-a (10.0.0.1): failed (task: non-zero exit (1))") == true)
+        #expect(SwarmVerdict.create(crashed, previous: nil, version: "1", since: nil, downBefore: [])?.reason?.contains("web.1 on host-a (10.0.0.1): failed (task: non-zero exit (1))") == true)
         let up = Self.snapshot([Self.task(1, "1", .running), Self.task(2, "1", .running), Self.task(3, "1", .running)])
-        #expect(SwarmVerdict.create(up, version: "1", since: nil, downBefore: [])?.summary == "running")
-        #expect(SwarmVerdict.create(Self.snapshot(Array(up.tasks.prefix(2))), version: "1", since: nil, downBefore: []) == nil, "2 of 3 replicas")
+        #expect(SwarmVerdict.create(up, previous: nil, version: "1", since: nil, downBefore: [])?.summary == "running")
+        #expect(SwarmVerdict.create(Self.snapshot(Array(up.tasks.prefix(2))), previous: nil, version: "1", since: nil, downBefore: []) == nil, "2 of 3 replicas")
     }
 
     @Test func aRollbackWithANodeDownIsDoneWhenEveryLiveNodeRunsThePreviousRelease() {
@@ -237,6 +323,56 @@ struct SwarmDriverTests {
         #expect(SwarmVerdict.rollback(Self.snapshot(back, status: started, nodes: healthy), version: "1", before: Self.t0) == nil, "all nodes up: Swarm's word decides")
         let done = SwarmUpdateStatus(state: .rollbackCompleted, startedAt: Self.t0 + 5)
         #expect(SwarmVerdict.rollback(Self.snapshot(back, status: done, nodes: healthy), version: "1", before: Self.t0) != nil)
+    }
+
+    @Test func goingBackWaitsForSwarmsOwnRollbackInsteadOfAskingForAnother() {
+        let running = [Self.task(1, "1", .running), Self.task(2, "2", .running, node: "bb")]
+        let previous = SwarmService.PreviousSpec(image: "app:1", version: "1", secrets: [])
+        func snapshot(_ state: SwarmUpdateState?, previous: SwarmService.PreviousSpec?, nodes: [SwarmNode] = [Self.node("a"), Self.node("bb")]) -> SwarmSnapshot {
+            var snapshot = Self.snapshot(running, status: state.map { SwarmUpdateStatus(state: $0, startedAt: Self.t0) }, nodes: nodes)
+            snapshot.service?.previous = previous
+            return snapshot
+        }
+        #expect(SwarmGoingBack.choose(snapshot(.rollbackStarted, previous: nil)) == .awaitSwarm, "Swarm is rolling back: its previous spec is gone")
+        #expect(SwarmGoingBack.choose(snapshot(.rollbackCompleted, previous: nil)) == .awaitSwarm)
+        #expect(SwarmGoingBack.choose(snapshot(.updating, previous: previous)) == .rollback)
+        #expect(SwarmGoingBack.choose(snapshot(.completed, previous: previous)) == .rollback, "smoke failed after Swarm completed")
+        #expect(SwarmGoingBack.choose(snapshot(nil, previous: previous)) == .rollback)
+        #expect(SwarmGoingBack.choose(snapshot(.rollbackPaused, previous: nil)) == .updateBack(allAtOnce: false), "no previous spec left to roll back to")
+        #expect(SwarmGoingBack.choose(snapshot(.updating, previous: previous, nodes: [Self.node("a"), Self.node("bb", .down)])) == .updateBack(allAtOnce: true))
+        #expect(SwarmGoingBack.choose(nil) == .rollback)
+        let paused = snapshot(.rollbackPaused, previous: nil)
+        #expect(SwarmVerdict.settled(paused, version: "1")?.reason?.contains("Swarm paused its rollback") == true, "waiting for Swarm ends when it gives up")
+    }
+
+    @Test func withoutALookBeforeGoingBackOnlyTheTasksSayItIsBack() {
+        // The failed update's own status (smoke failed after Swarm completed it), tasks still on 2.
+        let failedOwn = SwarmUpdateStatus(state: .completed, startedAt: Self.t0 + 5)
+        let still = Self.snapshot([Self.task(1, "2", .running), Self.task(2, "2", .running, node: "bb"), Self.task(3, "2", .running, node: "ccc")], status: failedOwn)
+        #expect(SwarmVerdict.rollback(still, version: "1", before: nil) != nil, "an unknown start time takes the failed update's status for the rollback's")
+        #expect(SwarmVerdict.settled(still, version: "1") == nil)
+        let back = Self.snapshot([Self.task(1, "1", .running), Self.task(2, "1", .running, node: "bb"), Self.task(3, "1", .running, node: "ccc")], status: nil)
+        #expect(SwarmVerdict.settled(back, version: "1")?.summary == "running")
+    }
+
+    @Test func aFailedCommandThatReachedSwarmIsUndone() {
+        let service = Self.snapshot([]).service!
+        var same = service
+        #expect(!SwarmVerdict.reachedSwarm(before: nil, after: nil) && SwarmVerdict.reachedSwarm(before: nil, after: service), "created after all")
+        #expect(!SwarmVerdict.reachedSwarm(before: service, after: same))
+        same.updateStatus = SwarmUpdateStatus(state: .updating, startedAt: Self.t0)
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: same), "an update started")
+        var released = service
+        released.containerLabels["opsctl.version"] = "2"
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: released))
+        var forced = service
+        forced.forceUpdate = 1
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: forced))
+        var finished = service
+        finished.updateStatus = SwarmUpdateStatus(state: .updating, startedAt: Self.t0)
+        var later = finished
+        later.updateStatus?.state = .completed
+        #expect(!SwarmVerdict.reachedSwarm(before: finished, after: later), "an earlier update that went on is not ours")
     }
 
     @Test func swarmTimestampsAndTasks() {

@@ -104,6 +104,8 @@ final class SwarmApp {
     var service: String { "\(app)-production" }
     var jwtSecret = "jwt-\(UUID().uuidString)-secret"
     static let apiToken = "tok-\(UUID().uuidString)"
+    /// In the env file under a plain name: only the URL's password makes it a secret.
+    static let databasePassword = "pw\(UInt64.random(in: 1 << 40...1 << 50))"
     var outputs: [String] = []
 
     var opsctl: Opsctl { Opsctl(directory: directory.path, environment: ["USER": "alice", "DOCKER_HOST": cluster.manager]) }
@@ -158,7 +160,7 @@ final class SwarmApp {
     }
 
     func writeEnvFile() throws {
-        try directory.write(".env.production", "JWT_SECRET=\(jwtSecret)\nNODE_ENV=production\n", mode: 0o600)
+        try directory.write(".env.production", "JWT_SECRET=\(jwtSecret)\nNODE_ENV=production\nDATABASE_URL=postgres://app:\(Self.databasePassword)@db.internal/app\n", mode: 0o600)
     }
 
     deinit {
@@ -196,7 +198,7 @@ final class SwarmApp {
             .split(separator: "\n").map(String.init).sorted()
     }
 
-    /// Neither secret in any output, the ledger, the metrics or the service spec.
+    /// No secret in any output, the ledger, the metrics or the service spec.
     func assertNoSecrets(_ extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let state = directory.path + "/.opsctl/state.db"
         let ledgerDump = (try? Data(contentsOf: URL(fileURLWithPath: state))).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -205,6 +207,7 @@ final class SwarmApp {
         for text in outputs + extra + [ledgerDump, wal, metrics] {
             #expect(!text.contains(jwtSecret), sourceLocation: sourceLocation)
             #expect(!text.contains(Self.apiToken), sourceLocation: sourceLocation)
+            #expect(!text.contains(Self.databasePassword), sourceLocation: sourceLocation)
         }
     }
 }

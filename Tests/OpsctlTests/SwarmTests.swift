@@ -30,7 +30,8 @@ struct SwarmTests {
         // Secrets are Docker secrets, never plain env in the spec `docker service inspect` shows.
         let spec = try await app.inspectService()
         #expect(spec.contains("JWT_SECRET_FILE=/run/secrets/JWT_SECRET") && spec.contains("API_TOKEN_FILE=/run/secrets/API_TOKEN"))
-        #expect(try await app.secretNames().count == 2)
+        #expect(spec.contains("DATABASE_URL_FILE=/run/secrets/DATABASE_URL") && !spec.contains(SwarmApp.databasePassword), "a URL with a password from the env file")
+        #expect(try await app.secretNames().count == 3)
         let container = try await app.cluster.docker(["ps", "-q", "--filter", "label=com.docker.swarm.service.name=\(app.service)"], host: app.cluster.host(2))
         let inside = try await app.cluster.docker(["exec", container.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), "cat", "/run/secrets/JWT_SECRET"],
                                                   host: app.cluster.host(2))
@@ -125,10 +126,10 @@ struct SwarmTests {
         try app.writeEnvFile()
         #expect(try await app.run("deploy", "production", "1.0.0").exitCode == 0)
         let during = try await app.secretNames()
-        #expect(during.count == 3 && Set(before).isSubset(of: Set(during)), "\(before) -> \(during)")
+        #expect(during.count == 4 && Set(before).isSubset(of: Set(during)), "\(before) -> \(during)")
         #expect(try await app.run("deploy", "production", "1.0.1").exitCode == 0)
         let after = try await app.secretNames()
-        #expect(after.count == 2 && !after.contains { before.contains($0) && $0.contains("JWT_SECRET") }, "\(during) -> \(after)")
+        #expect(after.count == 3 && !after.contains { before.contains($0) && $0.contains("JWT_SECRET") }, "\(during) -> \(after)")
         try app.assertNoSecrets()
         #expect(!app.outputs.contains { $0.contains(oldSecret) })
     }

@@ -57,8 +57,7 @@ public struct SwarmClient: Sendable {
     /// The last `lines` a task (or a whole service) wrote. A node that is down never answers, so
     /// the call is bounded; what arrived until then is kept.
     public func logs(_ target: String, lines: Int, timeout: Duration = .seconds(8)) async -> String {
-        var request = ProcessRequest("docker", ["service", "logs", "--no-task-ids", "--tail", String(lines), "--", target], timeout: timeout)
-        request.keepsFullStandardError = true
+        let request = Self.boundedLogs(["--no-task-ids", "--tail", String(lines), "--", target], timeout: timeout)
         guard let result = try? await runner.run(request) else { return "" }
         let combined = [result.standardOutput, result.standardErrorTail].filter { !$0.isEmpty }.joined(separator: "\n")
         return combined.split(separator: "\n").suffix(lines).joined(separator: "\n")
@@ -66,14 +65,13 @@ public struct SwarmClient: Sendable {
 
     /// Everything the service wrote since `since`, each line with its timestamp first; with a
     /// node down, what the other nodes gave and why the rest is missing.
-    public func logs(service: String, since: Date) async throws(OpsError) -> (text: String, incomplete: String?) {
+    public func logs(service: String, since: Date, timeout: Duration = .seconds(60)) async throws(OpsError) -> (text: String, incomplete: String?) {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var request = ProcessRequest("docker", ["service", "logs", "--timestamps", "--no-task-ids", "--since", formatter.string(from: since), "--", service],
-                                     timeout: .seconds(60))
-        request.keepsFullStandardError = true
+        let request = Self.boundedLogs(["--timestamps", "--no-task-ids", "--since", formatter.string(from: since), "--", service], timeout: timeout)
         let result = try await runner.run(request)
         let partial = result.standardErrorTail.range(of: "incomplete log stream").map { String(result.standardErrorTail[$0.lowerBound...]) }
+            ?? (result.termination == .exited(Self.timedOut) ? "the logs did not end within \(timeout)" : nil)
         guard result.succeeded || (partial != nil && !result.standardOutput.isEmpty) else {
             throw OpsError(.unavailable, code: "swarm.logs", "\(request.displayCommand): \(result.failureSummary)")
         }
@@ -81,6 +79,19 @@ public struct SwarmClient: Sendable {
     }
 
     // MARK: - plumbing
+
+    /// coreutils' exit status when it stopped the command.
+    static let timedOut: Int32 = 124
+
+    /// `docker service logs` bounded by coreutils `timeout` rather than the runner's own bound:
+    /// the runner drops what a command it had to kill wrote, while `timeout` stops docker and
+    /// what it wrote until then arrives as usual. The runner's bound stays as a backstop.
+    static func boundedLogs(_ arguments: [String], timeout: Duration) -> ProcessRequest {
+        let seconds = max(Int(timeout.components.seconds), 1)
+        var request = ProcessRequest("timeout", ["--kill-after=2", String(seconds), "docker", "service", "logs"] + arguments, timeout: timeout + .seconds(5))
+        request.keepsFullStandardError = true
+        return request
+    }
 
     func list(_ arguments: [String]) async throws(OpsError) -> [String] {
         let result = try await docker.run(arguments)
@@ -110,7 +121,9 @@ struct RawService: Decodable {
             struct ContainerSpec: Decodable {
                 struct Secret: Decodable { struct File: Decodable { var Name: String? }; var SecretName: String?; var File: File? }
                 struct Mount: Decodable { var `Type`: String?; var Source: String?; var Target: String?; var ReadOnly: Bool? }
+                struct Healthcheck: Decodable { var Test: [String]? }
                 var Image: String?
+                var Healthcheck: Healthcheck?
                 var Labels: [String: String]?
                 var Env: [String]?
                 var Secrets: [Secret]?
@@ -119,6 +132,7 @@ struct RawService: Decodable {
             struct Placement: Decodable { var Constraints: [String]? }
             var ContainerSpec: ContainerSpec?
             var Placement: Placement?
+            var ForceUpdate: UInt64?
         }
         struct Mode: Decodable { struct Replicated: Decodable { var Replicas: Int? }; var Replicated: Replicated? }
         struct Endpoint: Decodable {
@@ -151,7 +165,8 @@ struct RawService: Decodable {
             ports: (self.Spec.EndpointSpec?.Ports ?? []).map {
                 SwarmPort(target: $0.TargetPort ?? 0, published: $0.PublishedPort, proto: $0.Protocol ?? "tcp", mode: $0.PublishMode ?? "ingress")
             },
-            replicas: self.Spec.Mode?.Replicated.map { $0.Replicas ?? 1 },
+            replicas: self.Spec.Mode?.Replicated.map { $0.Replicas ?? 1 }, forceUpdate: self.Spec.TaskTemplate?.ForceUpdate,
+            healthCheck: container?.Healthcheck?.Test.flatMap { $0.isEmpty ? nil : $0 },
             updateStatus: self.UpdateStatus.flatMap { status in
                 status.State.map { SwarmUpdateStatus(state: $0, startedAt: SwarmTime.parse(status.StartedAt), completedAt: SwarmTime.parse(status.CompletedAt),
                                                      message: status.Message) }
@@ -171,7 +186,11 @@ struct RawService: Decodable {
 }
 
 struct RawTask: Decodable {
-    struct Spec: Decodable { struct ContainerSpec: Decodable { var Image: String?; var Labels: [String: String]? }; var ContainerSpec: ContainerSpec? }
+    struct Spec: Decodable {
+        struct ContainerSpec: Decodable { var Image: String?; var Labels: [String: String]? }
+        var ContainerSpec: ContainerSpec?
+        var ForceUpdate: UInt64?
+    }
     struct Status: Decodable {
         struct ContainerStatus: Decodable { var ExitCode: Int? }
         var State: SwarmTaskState?
@@ -194,7 +213,7 @@ struct RawTask: Decodable {
                          createdAt: SwarmTime.parse(CreatedAt), updatedAt: SwarmTime.parse(UpdatedAt),
                          state: self.Status?.State ?? .unknown, desiredState: DesiredState ?? .unknown, message: self.Status?.Message, error: self.Status?.Err,
                          exitCode: self.Status?.ContainerStatus?.ExitCode, image: image,
-                         version: self.Spec?.ContainerSpec?.Labels?[SwarmNames.versionLabel] ?? SwarmNames.tag(of: image))
+                         version: self.Spec?.ContainerSpec?.Labels?[SwarmNames.versionLabel] ?? SwarmNames.tag(of: image), forceUpdate: self.Spec?.ForceUpdate)
     }
 }
 

@@ -41,12 +41,18 @@ struct SwarmEnvironment: Sendable, Equatable {
                 merged.append(Variable(key: variable.key, value: variable.value))
             }
         }
-        let isSecret = { (key: String) in
-            secretKeys.contains(key) || Redactor.isSecretName(key) || environment.run.env.contains { $0.name == key && $0.secret != nil }
+        let isSecret = { (variable: Variable) in
+            secretKeys.contains(variable.key) || Redactor.isSecretName(variable.key) || hasCredentials(variable.value)
+                || environment.run.env.contains { $0.name == variable.key && $0.secret != nil }
         }
-        return SwarmEnvironment(plain: merged.filter { !isSecret($0.key) },
-                                secrets: merged.filter { isSecret($0.key) }.map { Secret(key: $0.key, value: $0.value, name: secretName(service: service, key: $0.key, value: $0.value)) })
+        return SwarmEnvironment(plain: merged.filter { !isSecret($0) },
+                                secrets: merged.filter(isSecret).map { Secret(key: $0.key, value: $0.value, name: secretName(service: service, key: $0.key, value: $0.value)) })
     }
+
+    /// A value the redactor would change carries a credential (`postgres://u:pw@db/x`): the
+    /// same rule that makes such a run.env value a secret, applied to the env file too, whose
+    /// values are never classified when the config loads.
+    static func hasCredentials(_ value: String) -> Bool { Redactor.redactURLCredentials(value) != value }
 
     /// Docker secret names: letters, digits, `-_.`, at most 64 characters.
     static func secretName(service: String, key: String, value: String) -> String {

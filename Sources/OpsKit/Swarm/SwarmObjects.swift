@@ -79,6 +79,10 @@ public struct SwarmService: Sendable, Codable, Equatable {
     public var ports: [SwarmPort]
     /// nil in global mode.
     public var replicas: Int?
+    /// The task template's `--force` counter: each `--force` bumps it.
+    public var forceUpdate: UInt64?
+    /// The health check the spec sets (`CMD-SHELL …`, or `NONE`); nil: the image's own.
+    public var healthCheck: [String]?
     public var updateStatus: SwarmUpdateStatus?
 
     public struct PreviousSpec: Sendable, Codable, Equatable {
@@ -105,6 +109,8 @@ public struct SwarmTask: Sendable, Codable, Equatable {
     public var exitCode: Int?
     public var image: String
     public var version: String?
+    /// The service's `--force` counter when Swarm made the task.
+    public var forceUpdate: UInt64?
 
     /// `web.2` (replicated) or `web.<node id>` (global), as `docker service ps` names tasks.
     public func name(service: String) -> String { "\(service).\(slot.map(String.init) ?? nodeID ?? id)" }

@@ -9,8 +9,11 @@ extension SwarmSwitch {
         case nothingChanged
         /// Swarm already went back (`rollback_completed`).
         case alreadyRolledBack
-        /// opsctl asks Swarm to go back: `docker service rollback`.
-        case rollback
+        /// opsctl puts the previous release back (`SwarmGoingBack` says how); `last` is the
+        /// last look at the service before that, if any.
+        case rollback(last: SwarmSnapshot?)
+
+        var changedSomething: Bool { if case .nothingChanged = self { false } else { true } }
     }
 
     func recover(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, options: DeployOptions, run: DeployRun,
@@ -27,17 +30,19 @@ extension SwarmSwitch {
         let interrupted = deps.interruption.signal != nil
         let reason = checks.reason(reason)
         deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(reason))")
-        if undo == .rollback, !deps.rollbackEnabled(options) {
+        if case .rollback = undo, !deps.rollbackEnabled(options) {
             return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
         }
         // A forced redeploy of the live version goes back too: to the previous spec, whose tasks worked.
         guard let live else {
-            if undo != .nothingChanged { try? await driver.stop(failed.ref) }
-            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to" + (undo != .nothingChanged ? " (\(name) scaled to 0)" : ""), logs: logs)
+            guard undo.changedSomething else { return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to", logs: logs) }
+            let stopped: String
+            do { try await driver.stop(failed.ref); stopped = driver.stopped } catch { stopped = "could not be \(driver.stopped): \(error.message)" }
+            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to (\(name) \(stopped))", logs: logs)
         }
         let recoveryStart = ContinuousClock.now
         let notBack: String? = switch undo {
-        case .rollback: await rollBack(to: live.version, report: &report)
+        case .rollback(let last): await rollBack(to: live.version, last: last, report: &report)
         case .alreadyRolledBack: await settle(on: live.version, report: &report)
         case .nothingChanged: nil
         }
@@ -47,7 +52,7 @@ extension SwarmSwitch {
         }
         let restored = await checks.waitHealthy(live.ref, health: deps.health, honourInterruption: false)
         run.report.recoveryHealth = restored
-        let step = undo == .nothingChanged ? "health of \(live.version)" : "swarm rollback to \(live.version)"
+        let step = !undo.changedSomething ? "health of \(live.version)" : "swarm rollback to \(live.version)"
         run.report.steps.append(.init(name: step, ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: restored.healthy ? "healthy" : "NOT healthy"))
         guard restored.healthy else {
             let why = restored.abortedBecause ?? restored.last?.reason ?? "no answer"
@@ -66,20 +71,30 @@ extension SwarmSwitch {
         return logs
     }
 
-    /// `docker service rollback` and the wait for it; nil when the previous release runs again
-    /// on every node that can run it, else why not. With a node down, Swarm's rollback goes one
-    /// batch at a time and can wait forever on a task that has nowhere to run, so opsctl updates
-    /// the service back to the previous release in one batch instead.
-    func rollBack(to version: String, report: inout SwarmDeployReport) async -> String? {
-        let before = try? await watch.snapshot()
-        let nodeDown = !(before?.downNodeIDs.isEmpty ?? true)
+    /// Puts `version` back the way `SwarmGoingBack` chooses from a fresh look at the service
+    /// (else `last`), and waits for it; nil when the previous release runs again on every node
+    /// that can run it, else why not.
+    func rollBack(to version: String, last: SwarmSnapshot?, report: inout SwarmDeployReport) async -> String? {
+        let before = await watch.snapshot(attempts: 3) ?? last
+        let way = SwarmGoingBack.choose(before)
+        let commands: [DriverCommand]
         do {
-            let commands = nodeDown ? try await driver.deployCommands(ReleaseTarget(version: version), failureAction: .pause, allAtOnce: true) : [driver.rollbackCommand()]
+            switch way {
+            case .awaitSwarm: return await settle(on: version, report: &report)
+            case .rollback: commands = [driver.rollbackCommand()]
+            case .updateBack(let allAtOnce):
+                commands = try await driver.deployCommands(ReleaseTarget(version: version), failureAction: .pause, allAtOnce: allAtOnce)
+            }
             try await DriverCommand.run(commands, runner: driver.runner)
         } catch {
-            return "\(nodeDown ? "updating back to \(version)" : "docker service rollback") failed too: \(error.message)"
+            return "\(way.describe(version)) failed too: \(error.message)"
         }
-        let startedBefore = before?.service?.updateStatus?.startedAt
+        guard let before else {
+            // No look at the service before going back: the status Swarm shows may still be the
+            // failed update's own `completed`, so only the tasks can say it is back.
+            return await waitBack(on: version, report: &report) { SwarmVerdict.settled($0, version: version) }
+        }
+        let startedBefore = before.service?.updateStatus?.startedAt
         return await waitBack(on: version, report: &report) { SwarmVerdict.rollback($0, version: version, before: startedBefore) }
     }
 
@@ -90,7 +105,7 @@ extension SwarmSwitch {
     }
 
     func waitBack(on version: String, report: inout SwarmDeployReport, _ verdict: @escaping @Sendable (SwarmSnapshot) -> SwarmWaitOutcome?) async -> String? {
-        let outcome = await watch.wait(budget: await budget(), version: version, honourInterruption: false, verdict)
+        let outcome = await watch.wait(budget: await budget(), version: version, honourInterruption: false) { snapshot, _ in verdict(snapshot) }
         if let snapshot = outcome.snapshot {
             report.updateState = snapshot.service?.updateStatus?.state
             report.updateMessage = snapshot.service?.updateStatus?.message
@@ -100,6 +115,34 @@ extension SwarmSwitch {
         switch outcome {
         case .done, .rolledBackBySwarm, .interrupted: return nil
         case .stuck(let why, _): return "going back to \(version) did not finish: \(why)"
+        }
+    }
+}
+
+/// How to put the previous release back after a failed update, from what Swarm is doing.
+enum SwarmGoingBack: Equatable {
+    /// Swarm is rolling back by itself (or has): wait for it. Its rollback makes the previous
+    /// spec the spec and drops the previous one, so `docker service rollback` would fail.
+    case awaitSwarm
+    /// `docker service rollback`: back to the previous spec, one batch at a time.
+    case rollback
+    /// An update to the previous release. With a node down every task goes in one batch
+    /// (one at a time would wait forever on a task that has nowhere to run); without a
+    /// previous spec (Swarm's own rollback paused halfway) it is the only way back.
+    case updateBack(allAtOnce: Bool)
+
+    static func choose(_ snapshot: SwarmSnapshot?) -> SwarmGoingBack {
+        guard let snapshot, let service = snapshot.service else { return .rollback }
+        if let state = service.updateStatus?.state, [.rollbackStarted, .rollbackCompleted].contains(state) { return .awaitSwarm }
+        let nodeDown = !snapshot.downNodeIDs.isEmpty
+        return nodeDown || service.previous == nil ? .updateBack(allAtOnce: nodeDown) : .rollback
+    }
+
+    func describe(_ version: String) -> String {
+        switch self {
+        case .awaitSwarm: "Swarm's rollback to \(version)"
+        case .rollback: "docker service rollback"
+        case .updateBack: "updating back to \(version)"
         }
     }
 }

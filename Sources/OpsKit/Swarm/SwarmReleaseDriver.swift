@@ -94,6 +94,9 @@ public struct SwarmReleaseDriver: ReleaseDriver {
         return [DriverCommand(ProcessRequest("docker", arguments, timeout: .seconds(60)), failureCode: "swarm.stop")]
     }
 
+    /// What `stopCommands` does to the service, for a reason that says so.
+    var stopped: String { settings.mode == .replicated ? "scaled to 0" : "removed" }
+
     func rollbackCommand() -> DriverCommand {
         DriverCommand(ProcessRequest("docker", ["service", "rollback", "--detach", serviceName], timeout: .seconds(60)), failureCode: "swarm.rollback")
     }

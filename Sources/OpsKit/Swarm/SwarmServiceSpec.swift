@@ -45,7 +45,7 @@ struct SwarmServiceSpec: Sendable {
         arguments += labelArguments("--label-add", serviceLabels) + labelArguments("--container-label-add", containerLabels(version))
         if settings.mode == .replicated { arguments += ["--replicas", String(settings.replicas)] }
         arguments += envChanges(current) + secretChanges(current, own: ownSecrets) + mountChanges(current) + constraintChanges(current) + publishChanges(current)
-        arguments += policyArguments(failureAction, allAtOnce: allAtOnce)
+        arguments += healthCheckReset(current) + policyArguments(failureAction, allAtOnce: allAtOnce)
         // The same release again (--force, or a service that never converged): new tasks anyway.
         if current.version == version { arguments.append("--force") }
         return arguments + [name]
@@ -71,6 +71,14 @@ struct SwarmServiceSpec: Sendable {
     }
 
     // MARK: - what changes on update
+
+    /// `health_cmd` left out after it was set: back to the image's own HEALTHCHECK, as on a new
+    /// service. An empty command and zero timings clear the spec's check (`--no-healthcheck`
+    /// would switch the image's off too).
+    func healthCheckReset(_ current: SwarmService) -> [String] {
+        guard settings.healthCmd == nil, current.healthCheck != nil else { return [] }
+        return ["--health-cmd", "", "--health-interval", "0s", "--health-timeout", "0s", "--health-retries", "0", "--health-start-period", "0s"]
+    }
 
     func envChanges(_ current: SwarmService) -> [String] {
         let desired = environment.specEnv

@@ -13,8 +13,13 @@ struct SwarmSnapshot: Sendable {
 
     func node(of task: SwarmTask) -> SwarmNode? { nodes.first { $0.id == task.nodeID } }
 
-    /// Nodes not ready (down, disconnected): their tasks are not really known.
-    var downNodeIDs: Set<String> { Set(nodes.filter { $0.state != .ready }.map(\.id)) }
+    /// Nodes down or disconnected: their tasks are not really known. `unknown` is not down:
+    /// every node reads so for a moment after a manager elects a new leader.
+    var downNodeIDs: Set<String> { Set(nodes.filter { [.down, .disconnected].contains($0.state) }.map(\.id)) }
+
+    /// Nodes that run, or are given, a task of this service (a task on a lost node keeps its
+    /// last state, while Swarm asks it to shut down).
+    var nodesInUse: Set<String> { Set(tasks.filter { !$0.desiredState.isFinished || !$0.state.isFinished }.compactMap(\.nodeID)) }
 
     /// `web.2 on node2 (10.1.2.3)`, or `web.2 (not placed)`.
     func describe(_ task: SwarmTask) -> String {
@@ -22,10 +27,22 @@ struct SwarmSnapshot: Sendable {
         return task.name(service: name) + where_
     }
 
+    /// Made from the service's task template as it is now. A redeploy of the same release
+    /// (`--force`) keeps the version label, and its UpdateStatus stays empty until Swarm's
+    /// updater starts: only the force counter, which each task copies when it is made, tells
+    /// the old tasks from the new ones.
+    func isFresh(_ task: SwarmTask) -> Bool {
+        guard let wanted = service?.forceUpdate, let made = task.forceUpdate else { return true }
+        return made == wanted
+    }
+
+    /// Running `version`, made from the current task template.
+    func runs(_ task: SwarmTask, _ version: String) -> Bool { task.state == .running && task.version == version && isFresh(task) }
+
     /// Every task Swarm means to run runs `version`, as many as the service asks for.
     func converged(on version: String) -> Bool {
         let current = self.current
-        guard current.allSatisfy({ $0.state == .running && $0.version == version }) else { return false }
+        guard current.allSatisfy({ runs($0, version) }) else { return false }
         if let replicas = service?.replicas { return current.count == replicas }
         return !current.isEmpty
     }
@@ -41,7 +58,7 @@ struct SwarmSnapshot: Sendable {
         let placed = current.filter(onReadyNode)
         let waiting = current.filter { !onReadyNode($0) }
         guard waiting.allSatisfy({ $0.nodeID != nil || !($0.error ?? "").isEmpty }) else { return false }
-        return !placed.isEmpty && placed.allSatisfy { $0.state == .running && $0.version == version }
+        return !placed.isEmpty && placed.allSatisfy { runs($0, version) }
     }
 
     /// Tasks of `version` created since `since` that ended by themselves (crashed, failed their
@@ -54,12 +71,12 @@ struct SwarmSnapshot: Sendable {
 
     /// Tasks Swarm means to run that do not run `version` (yet).
     func notOn(_ version: String) -> [SwarmTask] {
-        current.filter { $0.state != .running || $0.version != version }
+        current.filter { !runs($0, version) }
     }
 
     /// `2/3 task(s) run 1.0.1; web.1 pending (no suitable node …)`.
     func progress(toward version: String) -> String {
-        let running = current.filter { $0.state == .running && $0.version == version }.count
+        let running = current.filter { runs($0, version) }.count
         let wanted = service?.replicas.map(String.init) ?? String(current.count)
         let others = notOn(version).prefix(3).map { "\(describe($0)): \($0.version ?? "?") \($0.stateText)" }
         return "\(running)/\(wanted) task(s) run \(version)" + (others.isEmpty ? "" : "; " + others.joined(separator: "; "))
@@ -71,9 +88,13 @@ struct SwarmSnapshot: Sendable {
         return shown.joined(separator: "; ") + (tasks.count > limit ? "; and \(tasks.count - limit) more" : "")
     }
 
-    /// Nodes that went down since `before` (their ids), described.
-    func lost(since before: Set<String>) -> [SwarmNode] {
-        nodes.filter { $0.state != .ready && !before.contains($0.id) }
+    /// Nodes lost since `before` (ids down then): down in this look and in the previous one
+    /// (one look may catch a node in passing), and holding a task of this service (a node
+    /// without one changes nothing for this deploy).
+    func lost(since before: Set<String>, previous: SwarmSnapshot?) -> [SwarmNode] {
+        guard let previous else { return [] }
+        let lost = downNodeIDs.intersection(previous.downNodeIDs).subtracting(before).intersection(nodesInUse.union(previous.nodesInUse))
+        return nodes.filter { lost.contains($0.id) }
     }
 }
 
@@ -85,14 +106,15 @@ enum SwarmWaitOutcome: Sendable {
     case rolledBackBySwarm(SwarmSnapshot)
     /// It cannot finish: paused, a task failed, a node was lost, or the time ran out.
     case stuck(String, SwarmSnapshot?)
-    case interrupted(String)
+    /// SIGINT/SIGTERM; with the last look at the service, which says what Swarm was doing.
+    case interrupted(String, SwarmSnapshot?)
 }
 
 /// The rules that read a snapshot, one per operation; nil: keep waiting.
 enum SwarmVerdict {
     /// After `docker service update`. `before` is UpdateStatus.StartedAt from before the
     /// command: a status with that start time is the previous update's, not ours.
-    static func update(_ snapshot: SwarmSnapshot, version: String, before: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
+    static func update(_ snapshot: SwarmSnapshot, previous: SwarmSnapshot?, version: String, before: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
         guard let service = snapshot.service else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
         if let status = service.updateStatus, status.startedAt != before {
             let message = status.message.map { ": \($0)" } ?? ""
@@ -103,7 +125,7 @@ enum SwarmVerdict {
             case .updating, .rollbackStarted, .unknown: break
             }
         }
-        if let lost = lostNodes(snapshot, downBefore) { return .stuck("\(lost) during the update", snapshot) }
+        if let lost = lostNodes(snapshot, previous, downBefore) { return .stuck("\(lost) during the update", snapshot) }
         // No update status of ours (an engine that reports none): the tasks decide.
         if service.updateStatus?.state.inProgress != true, snapshot.converged(on: version) { return .done(snapshot) }
         return nil
@@ -111,11 +133,11 @@ enum SwarmVerdict {
 
     /// After `docker service create`: any task of the release that ends by itself fails it (Swarm
     /// would restart it forever).
-    static func create(_ snapshot: SwarmSnapshot, version: String, since: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
+    static func create(_ snapshot: SwarmSnapshot, previous: SwarmSnapshot?, version: String, since: Date?, downBefore: Set<String>) -> SwarmWaitOutcome? {
         guard snapshot.service != nil else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
         let failures = snapshot.failures(of: version, since: since)
         if !failures.isEmpty { return .stuck("task(s) of \(version) ended: \(snapshot.explain(failures))", snapshot) }
-        if let lost = lostNodes(snapshot, downBefore) { return .stuck("\(lost) while the service started", snapshot) }
+        if let lost = lostNodes(snapshot, previous, downBefore) { return .stuck("\(lost) while the service started", snapshot) }
         return snapshot.converged(on: version) ? .done(snapshot) : nil
     }
 
@@ -136,12 +158,25 @@ enum SwarmVerdict {
 
     /// Every task Swarm means to run runs `version` (with a node down: every one that can).
     static func settled(_ snapshot: SwarmSnapshot, version: String) -> SwarmWaitOutcome? {
-        guard snapshot.service != nil else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
+        guard let service = snapshot.service else { return .stuck("the service \(snapshot.name) disappeared", snapshot) }
+        if let status = service.updateStatus, status.state == .rollbackPaused {
+            return .stuck("Swarm paused its rollback (\(status.state.rawValue)\(status.message.map { ": \($0)" } ?? ""))", snapshot)
+        }
         return snapshot.converged(on: version) || snapshot.convergedExceptDownNodes(on: version) ? .done(snapshot) : nil
     }
 
-    static func lostNodes(_ snapshot: SwarmSnapshot, _ downBefore: Set<String>) -> String? {
-        let lost = snapshot.lost(since: downBefore)
+    /// Whether a create or update got through although its command failed: the service is
+    /// there now, or its spec (image, release, env, secrets, force counter) moved on, or an
+    /// update started (a new UpdateStatus, or none where there was one: each update clears it).
+    static func reachedSwarm(before: SwarmService?, after: SwarmService?) -> Bool {
+        guard let before else { return after != nil }
+        guard let after else { return true }
+        let spec = { (service: SwarmService) in [service.image, service.version ?? "", String(service.forceUpdate ?? 0)] + service.env + service.secrets.map(\.name) }
+        return spec(before) != spec(after) || before.updateStatus?.startedAt != after.updateStatus?.startedAt
+    }
+
+    static func lostNodes(_ snapshot: SwarmSnapshot, _ previous: SwarmSnapshot?, _ downBefore: Set<String>) -> String? {
+        let lost = snapshot.lost(since: downBefore, previous: previous)
         guard !lost.isEmpty else { return nil }
         return lost.map { $0.hostname + ($0.address.map { " (\($0))" } ?? "") }.joined(separator: ", ") + " went \(lost.first!.state.rawValue)"
     }
@@ -167,21 +202,32 @@ struct SwarmWatch: Sendable {
         return SwarmSnapshot(service: service, tasks: service == nil ? [] : try listed.get(), nodes: try await nodes.get())
     }
 
+    /// A few tries a poll apart: a manager that is electing a leader answers again soon.
+    func snapshot(attempts: Int) async -> SwarmSnapshot? {
+        for attempt in 1...max(attempts, 1) {
+            if let snapshot = try? await snapshot() { return snapshot }
+            if attempt < attempts { try? await Task.sleep(for: pollInterval * 2) }
+        }
+        return nil
+    }
+
     static func capture<T: Sendable>(_ body: @Sendable () async throws(OpsError) -> T) async -> Result<T, OpsError> {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
+    /// `verdict` gets each look and the one before it.
     func wait(budget: OpsDuration, version: String, honourInterruption: Bool,
-              _ verdict: @Sendable (SwarmSnapshot) -> SwarmWaitOutcome?) async -> SwarmWaitOutcome {
+              _ verdict: @Sendable (SwarmSnapshot, SwarmSnapshot?) -> SwarmWaitOutcome?) async -> SwarmWaitOutcome {
         let deadline = ContinuousClock.now + budget.swiftDuration
         var last: SwarmSnapshot?
         var lastError: String?
         while ContinuousClock.now < deadline {
-            if honourInterruption, let reason = interruption?.reason { return .interrupted(reason) }
+            if honourInterruption, let reason = interruption?.reason { return .interrupted(reason, last) }
             do {
                 let snapshot = try await self.snapshot()
+                let previous = last
                 (last, lastError) = (snapshot, nil)
-                if let outcome = verdict(snapshot) { return outcome }
+                if let outcome = verdict(snapshot, previous) { return outcome }
             } catch {
                 lastError = error.message   // the manager may be busy electing a leader: try again until the deadline
             }

@@ -32,7 +32,8 @@ struct SwarmSwitch: ReleaseSwitch {
         var lines = try await driver.deployCommands(target, failureAction: failureAction(plan.options)).map { $0.display(redactor: deps.redactor) }
         lines.append("wait for Swarm (UpdateStatus, tasks, nodes every 400ms) within \(await budget()): completed, every task on \(plan.version)")
         lines += checkLines(health: deps.health, smoke: deps.environment.smoke, options: plan.options)
-        let undo = live.map { "docker service rollback --detach \(name) (back to \($0.version)), wait, health-wait it" } ?? "no previous release: scale \(name) to 0"
+        let stop = driver.settings.mode == .replicated ? "scale \(name) to 0" : "remove \(name)"
+        let undo = live.map { "docker service rollback --detach \(name) (back to \($0.version)), wait, health-wait it" } ?? "no previous release: \(stop)"
         lines.append("on failure: " + (deps.rollbackEnabled(plan.options) ? "Swarm rolls back a failed task by itself; after that, \(undo)"
             : "Swarm pauses the update; \(plan.version) is left for inspection (rollback manual)"))
         lines.append("afterwards: remove secret versions no service uses")
@@ -53,7 +54,7 @@ struct SwarmSwitch: ReleaseSwitch {
         } catch {
             run.step("\(creating ? "create" : "update") service \(name)", "failed")
             return await recover(target, live: live, reason: "could not \(creating ? "create" : "update") service \(name): \(error.message)",
-                                 undo: .nothingChanged, options: plan.options, run: run, report: &report)
+                                 undo: await undoAfterFailedCommand(before: before), options: plan.options, run: run, report: &report)
         }
         let since = creating ? nil : before.service?.updatedAt
         let outcome = await waitForRelease(plan.version, creating: creating, before: before)
@@ -66,24 +67,31 @@ struct SwarmSwitch: ReleaseSwitch {
             let failing = snapshot.failures(of: plan.version, since: since)
             return await recover(target, live: live, reason: "Swarm rolled the update back\(why)" + (failing.isEmpty ? "" : "; failing: \(snapshot.explain(failing))"),
                                  undo: .alreadyRolledBack, options: plan.options, run: run, report: &report)
-        case .stuck(let reason, _), .interrupted(let reason):
-            return await recover(target, live: live, reason: reason, undo: .rollback, options: plan.options, run: run, report: &report)
+        case .stuck(let reason, let snapshot), .interrupted(let reason, let snapshot):
+            return await recover(target, live: live, reason: reason, undo: .rollback(last: snapshot), options: plan.options, run: run, report: &report)
         }
         if let mixed = await mixedVersions(plan.version, since: since, report: &report) {
-            return await recover(target, live: live, reason: mixed, undo: .rollback, options: plan.options, run: run, report: &report)
+            return await recover(target, live: live, reason: mixed, undo: .rollback(last: nil), options: plan.options, run: run, report: &report)
         }
         if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, options: plan.options, run: run) {
-            return await recover(target, live: live, reason: failure, undo: .rollback, options: plan.options, run: run, report: &report)
+            return await recover(target, live: live, reason: failure, undo: .rollback(last: nil), options: plan.options, run: run, report: &report)
         }
         return .succeeded
+    }
+
+    /// A create or update that failed (timed out, or the CLI failed after the manager took
+    /// it) may still have reached Swarm: look again before assuming nothing changed.
+    func undoAfterFailedCommand(before: SwarmSnapshot) async -> Undo {
+        guard let after = await watch.snapshot(attempts: 3) else { return .nothingChanged }
+        return SwarmVerdict.reachedSwarm(before: before.service, after: after.service) ? .rollback(last: after) : .nothingChanged
     }
 
     func waitForRelease(_ version: String, creating: Bool, before: SwarmSnapshot) async -> SwarmWaitOutcome {
         let startedBefore = before.service?.updateStatus?.startedAt
         let downBefore = before.downNodeIDs
-        return await watch.wait(budget: await budget(), version: version, honourInterruption: true) { snapshot in
-            creating ? SwarmVerdict.create(snapshot, version: version, since: nil, downBefore: downBefore)
-                : SwarmVerdict.update(snapshot, version: version, before: startedBefore, downBefore: downBefore)
+        return await watch.wait(budget: await budget(), version: version, honourInterruption: true) { snapshot, previous in
+            creating ? SwarmVerdict.create(snapshot, previous: previous, version: version, since: nil, downBefore: downBefore)
+                : SwarmVerdict.update(snapshot, previous: previous, version: version, before: startedBefore, downBefore: downBefore)
         }
     }
 
@@ -112,8 +120,7 @@ extension SwarmWaitOutcome {
     var snapshot: SwarmSnapshot? {
         switch self {
         case .done(let snapshot), .rolledBackBySwarm(let snapshot): snapshot
-        case .stuck(_, let snapshot): snapshot
-        case .interrupted: nil
+        case .stuck(_, let snapshot), .interrupted(_, let snapshot): snapshot
         }
     }
 
