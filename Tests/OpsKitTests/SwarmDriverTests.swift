@@ -215,9 +215,8 @@ struct SwarmDriverTests {
     @Test func logsThatRunOutOfTimeKeepWhatArrived() async throws {
         try directory.write("bin/docker", "#!/bin/sh\necho 'GET /health 503'\nexec sleep 30\n", mode: 0o755)
         let client = SwarmClient(docker: DockerClient(runner: HangingDockerRunner(bin: directory.path + "/bin")))
-        let started = ContinuousClock.now
+        // Had the runner's own backstop killed it instead of `timeout`, the line would be lost.
         #expect(await client.logs("web.1", lines: 30, timeout: .seconds(1)) == "GET /health 503")
-        #expect(ContinuousClock.now - started < .seconds(5), "bounded")
         let (text, incomplete) = try await client.logs(service: "web", since: Self.t0, timeout: .seconds(1))
         #expect(text.contains("GET /health 503") && incomplete != nil)
     }
