@@ -259,7 +259,6 @@ struct S3ClientRetryTests {
     }
 
     @Test func clientErrorsAreNotRetried() throws {
-        let started = ContinuousClock.now
         do throws(S3Failure) {
             _ = try client(bucket: "status").head("403")
             Issue.record("expected a failure")
@@ -268,7 +267,6 @@ struct S3ClientRetryTests {
             #expect(error.attempts == 1)
             #expect(error.opsError.code == "offsite.rejected")
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
         #expect(try client(bucket: "status").head("404") == nil, "404 on HEAD: no such object")
     }
 
