@@ -340,6 +340,9 @@ struct SwarmDriverTests {
         #expect(SwarmGoingBack.choose(snapshot(.rollbackPaused, previous: nil)) == .updateBack(allAtOnce: false), "no previous spec left to roll back to")
         #expect(SwarmGoingBack.choose(snapshot(.updating, previous: previous, nodes: [Self.node("a"), Self.node("bb", .down)])) == .updateBack(allAtOnce: true))
         #expect(SwarmGoingBack.choose(nil) == .rollback)
+        #expect(SwarmGoingBack.choose(snapshot(.rollbackStarted, previous: nil, nodes: [Self.node("a"), Self.node("bb", .down)])) == .updateBack(allAtOnce: true),
+                "Swarm's own rollback, batch by batch, would wait for the lost node's task")
+        #expect(SwarmGoingBack.swarmIsGoingBack(snapshot(.rollbackStarted, previous: nil)) && !SwarmGoingBack.swarmIsGoingBack(snapshot(.updating, previous: previous)))
         let paused = snapshot(.rollbackPaused, previous: nil)
         #expect(SwarmVerdict.settled(paused, version: "1")?.reason?.contains("Swarm paused its rollback") == true, "waiting for Swarm ends when it gives up")
     }
@@ -356,22 +359,25 @@ struct SwarmDriverTests {
 
     @Test func aFailedCommandThatReachedSwarmIsUndone() {
         let service = Self.snapshot([]).service!
+        var created = service
+        created.containerLabels["opsctl.version"] = "1"
         var same = service
-        #expect(!SwarmVerdict.reachedSwarm(before: nil, after: nil) && SwarmVerdict.reachedSwarm(before: nil, after: service), "created after all")
-        #expect(!SwarmVerdict.reachedSwarm(before: service, after: same))
+        #expect(!SwarmVerdict.reachedSwarm(before: nil, after: nil, version: "1") && SwarmVerdict.reachedSwarm(before: nil, after: created, version: "1"), "created after all")
+        #expect(!SwarmVerdict.reachedSwarm(before: nil, after: service, version: "1"), "a service someone else made meanwhile is not undone")
+        #expect(!SwarmVerdict.reachedSwarm(before: service, after: same, version: "2"))
         same.updateStatus = SwarmUpdateStatus(state: .updating, startedAt: Self.t0)
-        #expect(SwarmVerdict.reachedSwarm(before: service, after: same), "an update started")
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: same, version: "2"), "an update started")
         var released = service
         released.containerLabels["opsctl.version"] = "2"
-        #expect(SwarmVerdict.reachedSwarm(before: service, after: released))
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: released, version: "2"))
         var forced = service
         forced.forceUpdate = 1
-        #expect(SwarmVerdict.reachedSwarm(before: service, after: forced))
+        #expect(SwarmVerdict.reachedSwarm(before: service, after: forced, version: "2"))
         var finished = service
         finished.updateStatus = SwarmUpdateStatus(state: .updating, startedAt: Self.t0)
         var later = finished
         later.updateStatus?.state = .completed
-        #expect(!SwarmVerdict.reachedSwarm(before: finished, after: later), "an earlier update that went on is not ours")
+        #expect(!SwarmVerdict.reachedSwarm(before: finished, after: later, version: "2"), "an earlier update that went on is not ours")
     }
 
     @Test func swarmTimestampsAndTasks() {

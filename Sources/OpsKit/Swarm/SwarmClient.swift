@@ -85,10 +85,13 @@ public struct SwarmClient: Sendable {
 
     /// `docker service logs` bounded by coreutils `timeout` rather than the runner's own bound:
     /// the runner drops what a command it had to kill wrote, while `timeout` stops docker and
-    /// what it wrote until then arrives as usual. The runner's bound stays as a backstop.
+    /// what it wrote until then arrives as usual. The runner's bound stays as a backstop, and is
+    /// the only bound on a host without coreutils' `timeout` (a slow node's lines are lost there).
     static func boundedLogs(_ arguments: [String], timeout: Duration) -> ProcessRequest {
         let seconds = max(Int(timeout.components.seconds), 1)
-        var request = ProcessRequest("timeout", ["--kill-after=2", String(seconds), "docker", "service", "logs"] + arguments, timeout: timeout + .seconds(5))
+        let logs = ["docker", "service", "logs"] + arguments
+        let bounded = (try? SubprocessRunner.locate("timeout")) != nil ? ["timeout", "--kill-after=2", String(seconds)] + logs : logs
+        var request = ProcessRequest(bounded[0], Array(bounded.dropFirst()), timeout: timeout + .seconds(5))
         request.keepsFullStandardError = true
         return request
     }

@@ -87,6 +87,11 @@ extension SwarmSwitch {
             }
             try await DriverCommand.run(commands, runner: driver.runner)
         } catch {
+            // Swarm may have begun its own rollback between the look and the command, which then
+            // fails for want of a previous spec: that rollback is the way back, wait for it.
+            if way == .rollback, let now = await watch.snapshot(attempts: 1), SwarmGoingBack.swarmIsGoingBack(now) {
+                return await settle(on: version, report: &report)
+            }
             return "\(way.describe(version)) failed too: \(error.message)"
         }
         guard let before else {
@@ -133,9 +138,18 @@ enum SwarmGoingBack: Equatable {
 
     static func choose(_ snapshot: SwarmSnapshot?) -> SwarmGoingBack {
         guard let snapshot, let service = snapshot.service else { return .rollback }
-        if let state = service.updateStatus?.state, [.rollbackStarted, .rollbackCompleted].contains(state) { return .awaitSwarm }
         let nodeDown = !snapshot.downNodeIDs.isEmpty
+        if service.updateStatus?.state == .rollbackCompleted { return .awaitSwarm }
+        // Swarm's own rollback goes batch by batch too, and would wait forever on a task that
+        // has nowhere to run: with a node down, an update in one batch replaces it.
+        if service.updateStatus?.state == .rollbackStarted { return nodeDown ? .updateBack(allAtOnce: true) : .awaitSwarm }
         return nodeDown || service.previous == nil ? .updateBack(allAtOnce: nodeDown) : .rollback
+    }
+
+    /// Swarm is rolling back by itself, or has.
+    static func swarmIsGoingBack(_ snapshot: SwarmSnapshot) -> Bool {
+        guard let state = snapshot.service?.updateStatus?.state else { return false }
+        return [.rollbackStarted, .rollbackCompleted].contains(state)
     }
 
     func describe(_ version: String) -> String {

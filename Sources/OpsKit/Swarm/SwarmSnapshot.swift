@@ -168,8 +168,9 @@ enum SwarmVerdict {
     /// Whether a create or update got through although its command failed: the service is
     /// there now, or its spec (image, release, env, secrets, force counter) moved on, or an
     /// update started (a new UpdateStatus, or none where there was one: each update clears it).
-    static func reachedSwarm(before: SwarmService?, after: SwarmService?) -> Bool {
-        guard let before else { return after != nil }
+    /// A service that appeared with another release is someone else's: never opsctl's to undo.
+    static func reachedSwarm(before: SwarmService?, after: SwarmService?, version: String) -> Bool {
+        guard let before else { return after?.version == version }
         guard let after else { return true }
         let spec = { (service: SwarmService) in [service.image, service.version ?? "", String(service.forceUpdate ?? 0)] + service.env + service.secrets.map(\.name) }
         return spec(before) != spec(after) || before.updateStatus?.startedAt != after.updateStatus?.startedAt

@@ -54,7 +54,7 @@ struct SwarmSwitch: ReleaseSwitch {
         } catch {
             run.step("\(creating ? "create" : "update") service \(name)", "failed")
             return await recover(target, live: live, reason: "could not \(creating ? "create" : "update") service \(name): \(error.message)",
-                                 undo: await undoAfterFailedCommand(before: before), options: plan.options, run: run, report: &report)
+                                 undo: await undoAfterFailedCommand(before: before, version: plan.version), options: plan.options, run: run, report: &report)
         }
         let since = creating ? nil : before.service?.updatedAt
         let outcome = await waitForRelease(plan.version, creating: creating, before: before)
@@ -81,9 +81,9 @@ struct SwarmSwitch: ReleaseSwitch {
 
     /// A create or update that failed (timed out, or the CLI failed after the manager took
     /// it) may still have reached Swarm: look again before assuming nothing changed.
-    func undoAfterFailedCommand(before: SwarmSnapshot) async -> Undo {
+    func undoAfterFailedCommand(before: SwarmSnapshot, version: String) async -> Undo {
         guard let after = await watch.snapshot(attempts: 3) else { return .nothingChanged }
-        return SwarmVerdict.reachedSwarm(before: before.service, after: after.service) ? .rollback(last: after) : .nothingChanged
+        return SwarmVerdict.reachedSwarm(before: before.service, after: after.service, version: version) ? .rollback(last: after) : .nothingChanged
     }
 
     func waitForRelease(_ version: String, creating: Bool, before: SwarmSnapshot) async -> SwarmWaitOutcome {
