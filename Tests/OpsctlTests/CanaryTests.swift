@@ -29,10 +29,7 @@ final class CanaryFixture {
     init(canary: String = "{steps: [10, 50], pause: 3s, max_error_rate: 1%, min_requests: 10}", withPaths: Bool = false) async throws {
         base = try await DeployFixture(timeout: "3s")
         try await CanaryImages.built.value
-        for release in CanaryImages.releases {
-            try await setUp("git", ["-C", base.directory.path, "commit", "-q", "--allow-empty", "-m", "release \(release.version)"])
-            try await setUp("git", ["-C", base.directory.path, "tag", "v\(release.version)"])
-        }
+        try await DeployImages.tag(CanaryImages.releases.map(\.version), in: base.directory.path)
         let ports = freeTestPorts(3)
         slots = (ports[1], ports[2])
         let directory = base.directory.path + "/nginx"

@@ -15,6 +15,15 @@ enum DeployImages {
             try await setUp("env", ["IMAGE=\(repository)", repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", release.version, release.behaviour, "2"])
         }
     }
+
+    /// A commit and its `vVERSION` tag per release in the git repository at `git`, as a team
+    /// tags what it ships (deploy refuses a version without its tag).
+    static func tag(_ versions: [String], in git: String) async throws {
+        for version in versions {
+            try await setUp("git", ["-C", git, "commit", "-q", "--allow-empty", "-m", "release \(version)"])
+            try await setUp("git", ["-C", git, "tag", "v\(version)"])
+        }
+    }
 }
 
 /// A release repository (real git, tags v1.0.0 … v1.0.5), an env file holding a secret and an
@@ -34,10 +43,7 @@ final class DeployFixture {
         try await DeployImages.built.value
         let git = directory.path
         try await setUp("git", ["init", "-q", git])
-        for release in DeployImages.releases {
-            try await setUp("git", ["-C", git, "commit", "-q", "--allow-empty", "-m", "release \(release.version)"])
-            try await setUp("git", ["-C", git, "tag", "v\(release.version)"])
-        }
+        try await DeployImages.tag(DeployImages.releases.map(\.version), in: git)
         // The app logs its environment at start in real life; here a hook and the env file carry secrets.
         try directory.write(".env.production", "JWT_SECRET=\(Self.jwtSecret)\nNODE_ENV=production\n", mode: 0o600)
         try directory.write("opsctl.yml", """

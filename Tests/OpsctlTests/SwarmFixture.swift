@@ -115,10 +115,7 @@ final class SwarmApp {
         cluster = try #require(SwarmCluster.current, "no swarm: the suite needs the .swarmCluster() trait")
         let git = directory.path
         try await setUp("git", ["init", "-q", git])
-        for release in DeployImages.releases {
-            try await setUp("git", ["-C", git, "commit", "-q", "--allow-empty", "-m", "release \(release.version)"])
-            try await setUp("git", ["-C", git, "tag", "v\(release.version)"])
-        }
+        try await DeployImages.tag(DeployImages.releases.map(\.version), in: git)
         try writeEnvFile()
         try directory.write("opsctl.yml", """
             app: \(app)
