@@ -30,14 +30,7 @@ public final class MotoS3Server: @unchecked Sendable {
         process.standardOutput = ready
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line = Data()
-        while let byte = try ready.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        let words = String(decoding: line, as: UTF8.self).split(separator: " ")
-        guard words.first == "ready", words.count == 2, let port = Int(words[1]) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw OpsError(.software, code: "test.setup", "the moto S3 server did not start: \(String(decoding: line, as: UTF8.self))")
-        }
-        self.port = port
+        port = try readyPort(of: process, from: ready, what: "the moto S3 server")
         try await createUser()
     }
 

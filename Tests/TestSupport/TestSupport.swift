@@ -63,6 +63,19 @@ public func setUp(_ executable: String, _ arguments: [String], in directory: Str
     return result.standardOutput
 }
 
+/// The port a fixture server reports on its first line, `ready PORT`: the kernel chose it, so no
+/// test ever races another listener for it. A server that says anything else is killed.
+func readyPort(of process: Process, from ready: Pipe, what: String) throws -> Int {
+    var line = Data()
+    while let byte = try ready.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+    let words = String(decoding: line, as: UTF8.self).split(separator: " ")
+    guard words.first == "ready", words.count == 2, let port = Int(words[1]) else {
+        kill(process.processIdentifier, SIGKILL)
+        throw OpsError(.software, code: "test.setup", "\(what) did not start: \(String(decoding: line, as: UTF8.self))")
+    }
+    return port
+}
+
 /// A real HTTP server on 127.0.0.1 (Tests/Fixtures/http/server.py) for the libcurl layer.
 public final class TestHTTPServer {
     let process = Process()
@@ -79,15 +92,7 @@ public final class TestHTTPServer {
         let ready = Pipe()
         process.standardOutput = ready
         try process.run()
-        // "ready PORT\n": the kernel chose the port, so no test ever races another listener for it.
-        var line = Data()
-        while let byte = try ready.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
-        let words = String(decoding: line, as: UTF8.self).split(separator: " ")
-        guard words.first == "ready", words.count == 2, let port = Int(words[1]) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw OpsError(.software, code: "test.setup", "the test HTTP server did not start: \(String(decoding: line, as: UTF8.self))")
-        }
-        self.port = port
+        port = try readyPort(of: process, from: ready, what: "the test HTTP server")
     }
 
     public func url(_ path: String) -> String { "\(scheme)://127.0.0.1:\(port)\(path)" }
