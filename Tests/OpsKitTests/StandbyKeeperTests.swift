@@ -7,30 +7,13 @@ import Testing
 /// may finish, with a standby of its own, between that command's first look and its lock:
 /// the newer record must survive.
 @Suite struct StandbyKeeperTests {
-    let directory = TemporaryDirectory("opsctl-standby")
-    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    /// The blue/green environment and ledger of the switch tests; the keeper gets its own runner.
+    let fixture: SwitchFixture
+    var now: Date { fixture.now }
 
-    func config() throws -> OpsConfig {
-        try ConfigLoader.parse("""
-            app: unit
-            image: unit
-            state: .opsctl/state.db
-            environments:
-              production:
-                strategy: blue-green
-                run: {network: host}
-                proxy:
-                  upstream_file: upstream.conf
-                  upstream_name: unit
-                  check: [nginx-check]
-                  reload: [nginx-reload]
-                  url: http://127.0.0.1:9/
-                  slots: {blue: "127.0.0.1:30001", green: "127.0.0.1:30002"}
-                  port_env: PORT
-                  standby: 5m
-                health: {url: "http://127.0.0.1:3000/health"}
-            """, fileName: directory.path + "/opsctl.yml", baseDirectory: URL(fileURLWithPath: directory.path), environment: [:])
-    }
+    init() throws { fixture = try SwitchFixture() }
+
+    var config: OpsConfig { fixture.config }
 
     func record(_ container: String, expiresIn seconds: TimeInterval) -> StandbyRecord {
         StandbyRecord(env: "production", version: container, slot: "blue", container: container, since: now - 600, expiresAt: now + seconds)
@@ -38,7 +21,7 @@ import Testing
 
     /// No release container runs (docker answers an empty list); `onFirstList` runs inside the
     /// keeper's first look, which is where a deploy finishing elsewhere would land.
-    func keeper(_ config: OpsConfig, onFirstList: @escaping @Sendable () -> Void) throws -> StandbyKeeper {
+    func keeper(onFirstList: @escaping @Sendable () -> Void) throws -> StandbyKeeper {
         let listed = Mutex(false)
         let runner = RecordingRunner { request in
             if request.arguments.first == "ps", !listed.withLock({ done in defer { done = true }; return done }) { onFirstList() }
@@ -49,19 +32,18 @@ import Testing
     }
 
     @Test func aStandbyRecordedBetweenTheLookAndTheLockIsKept() async throws {
-        let config = try config()
         try Ledger(path: config.state).setStandby(record("unit-production-1.0.0-blue", expiresIn: -60))
         let newer = record("unit-production-1.0.1-green", expiresIn: 300)
-        let keeper = try keeper(config) { try! Ledger(path: config.state).setStandby(newer) }
+        let ledgerPath = config.state
+        let keeper = try keeper { try! Ledger(path: ledgerPath).setStandby(newer) }
         let state = await keeper.stopIfExpired()
         #expect(state?.container == newer.container, "reports the standby that is there now")
         #expect(try Ledger(path: config.state).standby(env: "production") == newer, "the newer record is never cleared")
     }
 
     @Test func anExpiredStandbyNobodyReplacedIsCleared() async throws {
-        let config = try config()
         try Ledger(path: config.state).setStandby(record("unit-production-1.0.0-blue", expiresIn: -60))
-        let keeper = try keeper(config) {}
+        let keeper = try keeper {}
         #expect(await keeper.stopIfExpired()?.container == "unit-production-1.0.0-blue")
         #expect(try Ledger(path: config.state).standby(env: "production") == nil)
     }
