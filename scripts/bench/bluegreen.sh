@@ -19,13 +19,7 @@ work=$(mktemp -d /tmp/opsctl-bench-bluegreen.XXXXXX)
 app=bgbench$RANDOM
 nginx_pid=""
 load_pid=""
-cleanup() {
-    [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null || true
-    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
-    docker ps -aq --filter "label=opsctl.app=$app" | xargs -r docker rm -f >/dev/null 2>&1 || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "bluegreen.sh: kept $work (per-request CSV logs, deploy windows)" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+trap 'proxy_bench_cleanup bluegreen.sh "per-request CSV logs, deploy windows"' EXIT
 
 # Four ports below the ephemeral range that nothing listens on: nginx, the stop-start app, blue, green.
 read -r proxy_port app_port blue_port green_port < <(free_ports 4)

@@ -22,13 +22,7 @@ work=$(mktemp -d /tmp/opsctl-bench-canary.XXXXXX)
 app=cybench$RANDOM
 nginx_pid=""
 load_pid=""
-cleanup() {
-    [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null || true
-    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
-    docker ps -aq --filter "label=opsctl.app=$app" | xargs -r docker rm -f >/dev/null 2>&1 || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "canary.sh: kept $work (per-request CSV logs, reports)" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+trap 'proxy_bench_cleanup canary.sh "per-request CSV logs, reports"' EXIT
 
 # Three ports below the ephemeral range that nothing listens on: nginx, blue, green.
 read -r proxy_port blue_port green_port < <(free_ports 3)

@@ -1,6 +1,16 @@
 # shellcheck shell=bash
-# Sourced by bluegreen.sh and canary.sh: free ports, and Debian's nginx in its own prefix
+# Sourced by bluegreen.sh and canary.sh: their clean-up, free ports, and Debian's nginx in its own prefix
 # directory (never the system one) in front of the upstream file opsctl owns.
+
+# proxy_bench_cleanup SCRIPT KEPT: the trap both benchmarks set. The load, nginx and the app's
+#   containers stop with the run; $work goes too unless KEEP=1 (KEPT says what it holds).
+# shellcheck disable=SC2154 # app and work are the sourcing script's
+proxy_bench_cleanup() {
+    [ -n "${load_pid:-}" ] && kill "$load_pid" 2>/dev/null || true
+    [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null || true
+    docker ps -aq --filter "label=opsctl.app=$app" | xargs -r docker rm -f >/dev/null 2>&1 || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "$1: kept $work ($2)" >&2; else rm -rf "$work"; fi
+}
 
 # free_ports N: N distinct ports below the ephemeral range that nothing listens on.
 free_ports() {
