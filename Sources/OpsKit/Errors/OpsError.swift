@@ -11,6 +11,13 @@ public struct OpsError: Error, Sendable, Equatable, CustomStringConvertible {
         case software             // a bug or an unexpected state inside opsctl
         case io                   // disk full, unreadable or unwritable file
         case config               // opsctl.yml is invalid
+        case outsideWindow        // a point in time outside what a replica can restore
+        case identityMismatch     // an encrypted backup and no identity, or one that does not match its recipients
+        case noSuchIncident       // no open incident to close or note, or an unknown incident id
+        case databaseMissing      // the environment's database file does not exist
+        case databaseCorrupt      // the database fails SQLite's own integrity checks, or is not SQLite
+        case databaseBusy         // the database stayed locked past the busy timeout
+        case databaseMode         // the database is not in the mode the operation needs (e.g. not WAL)
 
         public var exitCode: Int32 {
             switch self {
@@ -23,6 +30,13 @@ public struct OpsError: Error, Sendable, Equatable, CustomStringConvertible {
             case .software: 70
             case .io: 74
             case .config: 78
+            case .outsideWindow: 6
+            case .identityMismatch: 7
+            case .noSuchIncident: 8
+            case .databaseMode: 9
+            case .databaseCorrupt: 65
+            case .databaseMissing: 66
+            case .databaseBusy: 75
             }
         }
     }
