@@ -21,9 +21,11 @@ as_root() {
 # memory with /usr/bin/time. dpkg-dev, lintian, man-db: make deb (dpkg-shlibdeps, dpkg-deb),
 # its lintian check, and the test that renders the installed man page. iproute2 (ip) and
 # util-linux (nsenter, unshare): the multi-node swarm the swarm driver's tests start
-# (Tests/Fixtures/swarm/swarm.sh).
+# (Tests/Fixtures/swarm/swarm.sh). age: the reference implementation of the age format, which the
+# tests use to check opsctl's encrypted backups both ways. stress-ng: scripts/stress-ci.sh keeps
+# every core busy while the suite runs, to prove no test depends on the machine being idle.
 packages=(libsqlite3-dev zlib1g-dev libcurl4-openssl-dev docker.io busybox-static git pigz sqlite3 python3 openssl ca-certificates procps prometheus libxml2-utils docker-compose
-          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx time dpkg-dev lintian man-db iproute2 util-linux)
+          chromium fonts-dejavu-core pass gnupg shellcheck python3-venv nginx time dpkg-dev lintian man-db iproute2 util-linux age stress-ng)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
