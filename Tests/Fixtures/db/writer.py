@@ -1,10 +1,21 @@
 #!/usr/bin/env python3
 """A busy application: inserts rows with sequential ids into DB, one transaction each.
 
-writer.py DB [--interval-ms 5] [--seconds N] [--latencies FILE]
+writer.py DB [--interval-ms 5] [--seconds N] [--latencies FILE] [--journal-mode wal]
+          [--checkpoint-every N --checkpoint-mode truncate|restart|passive|full]
+          [--autocheckpoint PAGES] [--payload-bytes 200] [--commits FILE]
+
 Table seq(id INTEGER PRIMARY KEY, at REAL, payload TEXT) is created if missing. Ids are 1, 2, 3, ...
-with no gaps, so a consistent backup holds exactly a gap-free prefix. Runs until SIGTERM (or N
-seconds); then writes "<unix time of the commit start> <latency ms>" per commit to FILE if given.
+with no gaps, so a consistent copy holds exactly a gap-free prefix. Runs until SIGTERM (or N
+seconds). Like a real app it may checkpoint its own WAL: every N commits with the given mode
+(TRUNCATE and RESTART reset the WAL, the traps for anything that ships WAL frames), and with
+SQLite's auto-checkpoint at PAGES (0 turns it off; default SQLite's 1000).
+
+--latencies FILE: "<unix time of the commit start> <latency ms>" per commit, written at the end.
+--commits FILE:   "<id> <unix time just after COMMIT returned>" per commit, appended and flushed as
+                  it goes (so a test that kills the writer still knows what was committed, and when).
+Errors (SQLITE_BUSY included) are counted and printed to stderr as "busy N errors M" at the end;
+the exit status is 3 when any commit failed.
 """
 import argparse, signal, sqlite3, sys, time
 
@@ -13,7 +24,12 @@ parser.add_argument("db")
 parser.add_argument("--interval-ms", type=float, default=5.0)
 parser.add_argument("--seconds", type=float, default=0)
 parser.add_argument("--latencies")
+parser.add_argument("--commits")
 parser.add_argument("--journal-mode", default="wal")
+parser.add_argument("--checkpoint-every", type=int, default=0)
+parser.add_argument("--checkpoint-mode", default="truncate", choices=["passive", "full", "restart", "truncate"])
+parser.add_argument("--autocheckpoint", type=int, default=None)
+parser.add_argument("--payload-bytes", type=int, default=200)
 args = parser.parse_args()
 
 stop = False
@@ -25,21 +41,41 @@ signal.signal(signal.SIGINT, on_term)
 
 db = sqlite3.connect(args.db, timeout=60, isolation_level=None)
 db.execute(f"PRAGMA journal_mode={args.journal_mode}")
+if args.autocheckpoint is not None:
+    db.execute(f"PRAGMA wal_autocheckpoint={args.autocheckpoint}")
 db.execute("CREATE TABLE IF NOT EXISTS seq(id INTEGER PRIMARY KEY, at REAL, payload TEXT)")
-next_id = (db.execute("SELECT COALESCE(MAX(id), 0) FROM seq").fetchone()[0] or 0) + 1
+next_id = (db.execute("SELECT max(id) FROM seq").fetchone()[0] or 0) + 1
+commits = open(args.commits, "a", buffering=1) if args.commits else None
 latencies = []
+busy = errors = checkpoints = 0
 deadline = time.monotonic() + args.seconds if args.seconds else None
+payload = "x" * args.payload_bytes
 print("ready", flush=True)
 while not stop and (deadline is None or time.monotonic() < deadline):
     started = time.monotonic()
     wall = time.time()
-    db.execute("BEGIN IMMEDIATE")
-    db.execute("INSERT INTO seq(id, at, payload) VALUES (?, ?, ?)", (next_id, time.time(), "x" * 200))
-    db.execute("COMMIT")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO seq(id, at, payload) VALUES (?, ?, ?)", (next_id, time.time(), payload))
+        db.execute("COMMIT")
+    except sqlite3.OperationalError as error:
+        errors += 1
+        if "locked" in str(error) or "busy" in str(error):
+            busy += 1
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        continue
     latencies.append((wall, (time.monotonic() - started) * 1000))
+    if commits:
+        commits.write(f"{next_id} {time.time():.6f}\n")
+    if args.checkpoint_every and next_id % args.checkpoint_every == 0:
+        db.execute(f"PRAGMA wal_checkpoint({args.checkpoint_mode.upper()})").fetchone()
+        checkpoints += 1
     next_id += 1
     time.sleep(max(0.0, args.interval_ms / 1000 - (time.monotonic() - started)))
 if args.latencies:
     with open(args.latencies, "w") as out:
         out.write("".join(f"{at:.6f} {ms:.3f}\n" for at, ms in latencies))
-print(f"wrote {next_id - 1} rows", file=sys.stderr)
+print(f"wrote {next_id - 1} rows, {checkpoints} checkpoints", file=sys.stderr)
+print(f"busy {busy} errors {errors}", file=sys.stderr)
+sys.exit(3 if errors else 0)
