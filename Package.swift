@@ -51,7 +51,7 @@ let package = Package(
         ),
         // Helpers both test targets share (temp dirs, Docker detection, set-up commands).
         .target(name: "OpsTestSupport", dependencies: ["OpsKit"], path: "Tests/TestSupport"),
-        .testTarget(name: "OpsKitTests", dependencies: ["OpsKit", "OpsTestSupport", "CSQLite",
+        .testTarget(name: "OpsKitTests", dependencies: ["OpsKit", "OpsTestSupport", "CSQLite", "CZlib",
                                                         .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "OpsctlTests", dependencies: ["OpsKit", "OpsTestSupport"]),
     ]
