@@ -5,12 +5,14 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a backup: verify it, keep a safety copy of the current database, swap atomically.",
-        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote]"),
+        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote] [--identity <file>]"),
         discussion: """
             Default: the newest verified backup. Refuses while the app's container runs unless --force. \
             --to PATH restores elsewhere (a drill) and never touches the live database.
 
             --remote takes the backup from backup.offsite (default: the newest copy verify --remote passed, else the newest complete one).
+
+            An encrypted backup (.db.gz.age) is decrypted on the fly with backup.encryption's identity, or --identity FILE.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -30,6 +32,10 @@ struct RestoreCommand: AsyncParsableCommand {
     @Flag(help: "Restore from the off-site copies (backup.offsite): streamed, verified, then swapped in the same way.")
     var remote = false
 
+    @Option(help: ArgumentHelp("An age identity file (age-keygen's secret key) for an encrypted backup (default: backup.encryption's identity).",
+                               valueName: "file"))
+    var identity: String?
+
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
             let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment)
@@ -43,6 +49,12 @@ struct RestoreCommand: AsyncParsableCommand {
                 liveDatabase: try target.requireDatabase(), destination: to, force: force, runtime: runtime,
                 ledgerPath: config.state)
             if remote { request.remote = try config.offsiteSettings(of: environment) }
+            request.encryption = environment.backup?.encryption
+            let runner = context.runner
+            let identity = self.identity
+            request.keys = { () async throws(OpsError) -> BackupKeys in
+                try await config.backupKeys(of: environment, runner: runner, explicitFile: identity)
+            }
             return try await RestoreService.restore(request, context: context)
         }
     }

@@ -5,7 +5,8 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Prove backups restore: gzip CRC and length, SHA-256 against the manifest, then SQLite's own checks.",
-        usage: Usage.lines("opsctl verify [<environment>] [--dir <dir>] [--file <file>]", "[--name <name>] [--latest] [--deep] [--remote]"),
+        usage: Usage.lines("opsctl verify [<environment>] [--dir <dir>] [--file <file>]", "[--name <name>] [--latest] [--deep] [--remote]",
+                           "[--identity <file>]"),
         discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --remote  |  --dir DIR  |  --file F")
 
     @OptionGroup var global: GlobalOptions
@@ -31,6 +32,10 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(help: "Verify the off-site copies (backup.offsite), streamed through the same checks.")
     var remote = false
 
+    @Option(help: ArgumentHelp("An age identity file (age-keygen's secret key) to decrypt encrypted backups (default: backup.encryption's identity).",
+                               valueName: "file"))
+    var identity: String?
+
     func validate() throws {
         guard [environment != nil, dir != nil, file != nil].filter({ $0 }).count == 1 else {
             throw ValidationError("give one of: an environment, --dir DIR, --file FILE")
@@ -40,26 +45,30 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
+            let givenKeys = try identity.map { path throws(OpsError) in try BackupKeys.load(file: path) }
+                ?? .none("no identity was given (pass --identity FILE)")
             if let file {
                 return try VerifyService.verify(.file(file), deep: deep, env: nil, ledgerPath: nil, metricsDirectory: nil,
-                                                liveDatabase: nil, context: context)
+                                                liveDatabase: nil, keys: givenKeys, context: context)
             }
             if let dir {
                 let name = try BackupCatalog.resolveName(self.name, directory: dir)
                 return try VerifyService.verify(.directory(dir, name: name, latestOnly: latest), deep: deep, env: nil, ledgerPath: nil,
-                                                metricsDirectory: nil, liveDatabase: nil, context: context)
+                                                metricsDirectory: nil, liveDatabase: nil, keys: givenKeys, context: context)
             }
             let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment!)
                 : try Output.load(global, context, environment: self.environment!)
             let target = config.backupTarget(of: environment)
+            // Only verify and restore fetch the identity; backups need only the recipients.
+            let keys = try await config.backupKeys(of: environment, runner: context.runner, explicitFile: identity)
             if remote {
                 return try RemoteVerifier.verifyAll(settings: try config.offsiteSettings(of: environment), name: name ?? target.name, latestOnly: latest,
                                                     deep: deep, env: environment.name, scratchDirectory: try target.requireDirectory(), ledgerPath: config.state,
-                                                    metricsDirectory: environment.metrics?.textfileDir, context: context)
+                                                    metricsDirectory: environment.metrics?.textfileDir, keys: keys, context: context)
             }
             return try VerifyService.verify(.directory(try target.requireDirectory(), name: name ?? target.name, latestOnly: latest), deep: deep,
                                             env: environment.name, ledgerPath: config.state, metricsDirectory: environment.metrics?.textfileDir,
-                                            liveDatabase: target.databasePath, context: context)
+                                            liveDatabase: target.databasePath, keys: keys, context: context)
         }
     }
 }

@@ -1,8 +1,14 @@
 import Foundation
 
 /// `<name>_<YYYYMMDD_HHMMSS>.db.gz`, UTC: the seed script's naming, so its backups are managed too.
+/// An encrypted backup is the same name with `.age` after it: `<name>_<stamp>.db.gz.age`.
 public enum BackupNaming {
     public static let suffix = ".db.gz"
+    public static let ageExtension = ".age"
+    public static let encryptedSuffix = suffix + ageExtension
+
+    /// Encrypted (age) by its name: the one thing every listing, local or remote, can tell.
+    public static func isEncrypted(_ fileName: String) -> Bool { fileName.hasSuffix(ageExtension) }
     public static let manifestSuffix = ".manifest.json"
     /// Work files of a running backup; hidden, and never matching the backup pattern.
     public static let temporaryPrefix = ".opsctl-tmp-"
@@ -25,11 +31,13 @@ public enum BackupNaming {
         return "\(name)_\(pad(parts.year, 4))\(pad(parts.month, 2))\(pad(parts.day, 2))_\(pad(parts.hour, 2))\(pad(parts.minute, 2))\(pad(parts.second, 2))\(suffix)"
     }
 
-    /// The backup time, when `fileName` is exactly `<name>_YYYYMMDD_HHMMSS.db.gz` with a real date.
+    /// The backup time, when `fileName` is exactly `<name>_YYYYMMDD_HHMMSS.db.gz` (or `.db.gz.age`)
+    /// with a real date.
     public static func time(of fileName: String, name: String) -> Date? {
         let prefix = name + "_"
-        guard fileName.hasPrefix(prefix), fileName.hasSuffix(suffix) else { return nil }
-        let stamp = Array(fileName.dropFirst(prefix.count).dropLast(suffix.count).utf8)
+        let ending = isEncrypted(fileName) ? encryptedSuffix : suffix
+        guard fileName.hasPrefix(prefix), fileName.hasSuffix(ending) else { return nil }
+        let stamp = Array(fileName.dropFirst(prefix.count).dropLast(ending.count).utf8)
         guard stamp.count == 15, stamp[8] == UInt8(ascii: "_") else { return nil }
         let digits = stamp[0..<8] + stamp[9..<15]
         guard digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
@@ -84,6 +92,8 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         public var at: Date
         public var deep: Bool
         public var reason: String?
+        /// An encrypted backup checked without an identity: why the database inside was not.
+        public var skipped: String?
     }
 
     public var format: String = Self.formatName
@@ -100,6 +110,19 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var sqliteVersion: String
     public var opsctlVersion: String
     public var verification: Verification?
+    /// Set for an encrypted backup (absent in older manifests and for plaintext backups): then
+    /// `sha256` and `bytes` are the age file's, and this holds the gzip stream's inside it.
+    public var encryption: Encryption?
+
+    public struct Encryption: Codable, Sendable, Equatable {
+        /// `age-encryption.org/v1`.
+        public var format: String
+        /// The age1… public keys it was encrypted to (public: which identity restores it).
+        public var recipients: [String]
+        /// SHA-256 and size of the gzip stream (what `age -d` prints).
+        public var plaintextSha256: String
+        public var plaintextBytes: Int64
+    }
 
     static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
@@ -140,10 +163,13 @@ public struct BackupEntry: Sendable, Encodable {
     public var time: Date
     public var bytes: Int64
     public var manifest: BackupManifest?
+    /// `<name>_<stamp>.db.gz.age`: age-encrypted.
+    public var encrypted = false
     /// Set when a manifest file exists but cannot be read.
     public var manifestError: String?
 
     public var verified: Bool { manifest?.verification?.status == .ok }
+
     public var manifestPath: String { path + BackupNaming.manifestSuffix }
     /// Uncompressed database size over compressed size, from the manifest.
     public var ratio: Double? {
@@ -166,6 +192,7 @@ public enum BackupCatalog {
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             var entry = BackupEntry(file: file, path: path, time: time, bytes: Int64(info.st_size))
+            entry.encrypted = BackupNaming.isEncrypted(file)
             if readManifests, FileManager.default.fileExists(atPath: entry.manifestPath) {
                 do { entry.manifest = try BackupManifest.read(entry.manifestPath) } catch { entry.manifestError = error.message }
             }
@@ -180,8 +207,8 @@ extension BackupCatalog {
     public static func names(in directory: String) -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var names = Set<String>()
-        for file in files where file.hasSuffix(BackupNaming.suffix) && !file.hasPrefix(".") {
-            let stem = file.dropLast(BackupNaming.suffix.count)
+        for file in files where (file.hasSuffix(BackupNaming.suffix) || file.hasSuffix(BackupNaming.encryptedSuffix)) && !file.hasPrefix(".") {
+            let stem = file.dropLast(BackupNaming.isEncrypted(file) ? BackupNaming.encryptedSuffix.count : BackupNaming.suffix.count)
             guard stem.count > 16 else { continue }
             let name = String(stem.dropLast(16))
             if BackupNaming.time(of: file, name: name) != nil { names.insert(name) }
@@ -195,7 +222,7 @@ extension BackupCatalog {
         let found = names(in: directory)
         guard found.count == 1 else {
             throw OpsError(.usage, code: "backup.name_needed",
-                           found.isEmpty ? "no backups (<name>_YYYYMMDD_HHMMSS.db.gz) in \(directory); pass --name"
+                           found.isEmpty ? "no backups (<name>_YYYYMMDD_HHMMSS.db.gz[.age]) in \(directory); pass --name"
                                          : "\(directory) holds backups of several names (\(found.joined(separator: ", "))); pass --name")
         }
         return found[0]

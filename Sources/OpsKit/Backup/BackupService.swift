@@ -20,6 +20,8 @@ public struct BackupRequest: Sendable {
     public var suffix: String = BackupNaming.suffix
     /// nil: memory when the database fits, else a scratch file next to the backup.
     public var snapshotInMemory: Bool?
+    /// Encrypt to these age recipients (`backup.encryption`): the file gets `.age` after the suffix.
+    public var encryption: BackupEncryption?
     /// The caller already holds this directory's backup lock (restore's safety copy: the lock
     /// must stay held from the copy through the swap, so no cron backup can slip in between).
     public var callerHoldsLock = false
@@ -42,6 +44,7 @@ public struct BackupRequest: Sendable {
             request.level = backup.level
             request.retention = backup.retention
             request.offsite = backup.offsite
+            request.encryption = backup.encryption
         }
         request.env = environment.name
         request.ledgerPath = config.state
@@ -99,7 +102,8 @@ public enum BackupService {
         let lock = request.callerHoldsLock ? nil : try FileLock.acquire(path: BackupNaming.lockPath(directory: request.directory, name: request.name),
                                                                        what: lockPurpose(request), command: "opsctl backup", wait: request.waitLock, now: context.now)
         defer { lock?.release() }
-        let stale = removeStaleFiles(directory: request.directory, name: request.name)
+        var stale = removeStaleFiles(directory: request.directory, name: request.name)
+        if request.encryption != nil { stale += removeStaleFiles(directory: scratchDirectory(request), name: request.name) }
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
         let started = context.now()
         let ledgerID = try ledger.map { ledger throws(OpsError) in
@@ -201,22 +205,30 @@ public enum BackupService {
         return removed
     }
 
+    /// Where the uncompressed snapshot goes when it does not fit in memory: the backup directory,
+    /// or, for an encrypted backup, next to the database (plaintext never lands beside the backups).
+    static func scratchDirectory(_ request: BackupRequest) -> String {
+        request.encryption == nil ? request.directory : URL(fileURLWithPath: request.databasePath).deletingLastPathComponent().path
+    }
+
     private static func takeBackup(_ request: BackupRequest, startedAt: Date, context: OpsContext,
                                    progress: (@Sendable (Int, Int) -> Void)?) throws(OpsError) -> BackupManifest {
         var time = startedAt
         // One backup per second per name: if this second's name is taken, wait for the next.
-        func fileName(_ time: Date) -> String {
+        let encrypted = request.encryption != nil
+        func fileName(_ time: Date, encrypted: Bool) -> String {
             String(BackupNaming.fileName(name: request.name, time: time).dropLast(BackupNaming.suffix.count)) + request.suffix
+                + (encrypted ? BackupNaming.ageExtension : "")
         }
-        while FileManager.default.fileExists(atPath: "\(request.directory)/\(fileName(time))") {
+        while [false, true].contains(where: { FileManager.default.fileExists(atPath: "\(request.directory)/\(fileName(time, encrypted: $0))") }) {
             usleep(UInt32(1_000_000 - Int(time.timeIntervalSince1970.truncatingRemainder(dividingBy: 1) * 1_000_000)) + 1000)
             time = context.now()
         }
-        let file = fileName(time)
-        let stamp = file.dropFirst(request.name.count + 1).dropLast(request.suffix.count)
-        let scratch = "\(request.directory)/\(BackupNaming.temporaryPrefix)\(request.name)_\(stamp).\(getpid())"
-        let copyPath = scratch + ".db"
-        let partialPath = scratch + ".db.gz"
+        let file = fileName(time, encrypted: encrypted)
+        let stamp = file.dropFirst(request.name.count + 1).prefix(15)
+        let scratch = "\(BackupNaming.temporaryPrefix)\(request.name)_\(stamp).\(getpid())"
+        let copyPath = "\(scratchDirectory(request))/\(scratch).db"
+        let partialPath = "\(request.directory)/\(scratch).db.gz" + (encrypted ? BackupNaming.ageExtension : "")
         // At most one uncompressed copy, and it never outlives this call.
         defer {
             unlink(copyPath)
@@ -236,7 +248,7 @@ public enum BackupService {
         let copyDuration = ContinuousClock.now - copyStart
 
         let compressStart = ContinuousClock.now
-        let output = try HashingFile(creating: partialPath)
+        let output = try BackupSink(file: try HashingFile(creating: partialPath), encryption: request.encryption)
         var gzip = ParallelGzip(level: request.level, threads: request.threads)
         gzip.yieldsToOtherWork = true
         let modificationTime = UInt32(time.timeIntervalSince1970)
@@ -247,14 +259,14 @@ public enum BackupService {
         let compressDuration = ContinuousClock.now - compressStart
 
         let manifest = BackupManifest(
-            file: file, sha256: output.sha256Hex, bytes: Int64(summary.outputBytes), crc32: summary.crc32,
+            file: file, sha256: output.file.sha256Hex, bytes: output.file.bytesWritten, crc32: summary.crc32,
             database: .init(source: request.databasePath, bytes: snapshot.bytes, pageSize: snapshot.pageSize, pageCount: snapshot.pageCount,
                             journalMode: snapshot.journalMode, lockWindowMs: snapshot.lockWindowMilliseconds),
             compression: .init(format: "gzip", level: request.level, blockSize: ParallelGzip.blockSize, threads: gzip.threads),
             // Whole seconds, as in the file name (and as ISO 8601 round-trips it).
             createdAt: Date(timeIntervalSince1970: time.timeIntervalSince1970.rounded(.down)),
             durationMs: milliseconds(since: startedAt, now: context.now()), copyMs: copyDuration.milliseconds, compressMs: compressDuration.milliseconds,
-            sqliteVersion: SQLiteDatabase.libraryVersion, opsctlVersion: OpsctlVersion.current)
+            sqliteVersion: SQLiteDatabase.libraryVersion, opsctlVersion: OpsctlVersion.current, encryption: output.manifestEntry)
         let finalPath = "\(request.directory)/\(file)"
         // The manifest lands first: a crash between the two renames leaves a manifest without a
         // backup (ignored), never a backup that claims to have no manifest.
@@ -270,7 +282,7 @@ public enum BackupService {
 }
 
 extension BackupService {
-    static func compress(_ input: UnsafeRawBufferPointer, into output: HashingFile, gzip: ParallelGzip, modificationTime: UInt32,
+    static func compress(_ input: UnsafeRawBufferPointer, into output: BackupSink, gzip: ParallelGzip, modificationTime: UInt32,
                          progress: (@Sendable (Int, Int) -> Void)?) -> Result<ParallelGzip.Summary, OpsError> {
         let total = input.count
         let report: (@Sendable (Int) -> Void)?
@@ -278,10 +290,10 @@ extension BackupService {
         let sink: @Sendable (UnsafeRawBufferPointer) throws(OpsError) -> Void = { chunk throws(OpsError) in try output.write(chunk) }
         do throws(OpsError) {
             let summary = try gzip.compress(input, modificationTime: modificationTime, progress: report, sink: sink)
-            try output.synchronizeAndClose()
+            try output.finish()
             return .success(summary)
         } catch {
-            output.closeQuietly()
+            output.file.closeQuietly()
             return .failure(error)
         }
     }
@@ -306,6 +318,7 @@ final class HashingFile: @unchecked Sendable {
     private var descriptor: Int32
     private var hasher = SHA256()
     private var written: Int64 = 0
+    var bytesWritten: Int64 { written }
     private var flushed: Int64 = 0
     /// Write back every few MiB as we go: a large final fsync would stall the application's own
     /// commits (ext4 orders their journal commit after our dirty data).
@@ -350,4 +363,44 @@ final class HashingFile: @unchecked Sendable {
     }
 
     var sha256Hex: String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+}
+
+/// The gzip stream on its way into the backup file: written as is, or, with `backup.encryption`,
+/// hashed as gzip and encrypted to age on the fly (one 64 KiB chunk in memory, no plaintext on
+/// disk). Runs on the compressor's ordered writer queue.
+final class BackupSink: @unchecked Sendable {
+    let file: HashingFile
+    private let recipients: [AgeRecipient]
+    private var encryptor: AgeEncryptor?
+    private var plaintextHasher = SHA256()
+
+    init(file: HashingFile, encryption: BackupEncryption?) throws(OpsError) {
+        self.file = file
+        recipients = encryption?.recipients ?? []
+        if let encryption {
+            do throws(AgeError) { encryptor = try AgeEncryptor(recipients: encryption.recipients) } catch {
+                file.closeQuietly()
+                throw error.opsError
+            }
+        }
+    }
+
+    func write(_ chunk: UnsafeRawBufferPointer) throws(OpsError) {
+        guard encryptor != nil else { return try file.write(chunk) }
+        plaintextHasher.update(bufferPointer: chunk)
+        try encryptor!.update(chunk) { (sealed) throws(OpsError) in try file.write(sealed) }
+    }
+
+    /// Seals the final chunk, then fsyncs and closes the file.
+    func finish() throws(OpsError) {
+        try encryptor?.finish { (sealed) throws(OpsError) in try file.write(sealed) }
+        try file.synchronizeAndClose()
+    }
+
+    /// The manifest's record of the encryption: recipients and the gzip stream's own hash.
+    var manifestEntry: BackupManifest.Encryption? {
+        guard let encryptor else { return nil }
+        return .init(format: AgeHeader.versionLine.trimmingCharacters(in: .newlines), recipients: recipients.map(\.description),
+                     plaintextSha256: plaintextHasher.finalize().map { String(format: "%02x", $0) }.joined(), plaintextBytes: encryptor.plaintextBytes)
+    }
 }

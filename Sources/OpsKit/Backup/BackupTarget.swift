@@ -16,6 +16,8 @@ public struct BackupTarget: Sendable, Equatable, Encodable {
     public var databasePath: String?
     /// The config file, for error messages.
     var sourcePath: String
+    /// `backup.encryption` is set: new backups are `.db.gz.age`.
+    var encrypted = false
 
     enum CodingKeys: String, CodingKey { case env, directory, name, databasePath }
 
@@ -25,6 +27,7 @@ public struct BackupTarget: Sendable, Equatable, Encodable {
         name = environment.backup?.name ?? config.app
         databasePath = environment.database?.path
         sourcePath = config.sourcePath
+        encrypted = environment.backup?.encryption != nil
     }
 
     /// `backup.dir`, or a config error naming the missing key.
@@ -50,8 +53,9 @@ public struct BackupTarget: Sendable, Equatable, Encodable {
         return try BackupCatalog.list(directory: directory, name: name, readManifests: readManifests)
     }
 
-    /// `DIR/NAME_*.db.gz`: what an operator would `ls`.
-    public var pattern: String? { directory.map { "\($0)/\(name)_*\(BackupNaming.suffix)" } }
+    /// `DIR/NAME_*.db.gz` (`*.db.gz*` with encryption: older plaintext ones and the `.age` ones):
+    /// what an operator would `ls`.
+    public var pattern: String? { directory.map { "\($0)/\(name)_*\(BackupNaming.suffix)\(encrypted ? "*" : "")" } }
 }
 
 extension OpsConfig {

@@ -179,7 +179,7 @@ struct ConfigSchema {
         if let database = try map.mapping("database", allowedKeys: ["path"]) {
             environment.database = DatabaseSettings(path: resolvePath(try database.requiredString("path")))
         }
-        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite"]) {
+        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite", "encryption"]) {
             var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))
             settings.name = try backup.string("name")
             settings.level = try backup.int("level", range: 1...9) ?? 6
@@ -187,6 +187,9 @@ struct ConfigSchema {
             settings.retention = try retentionPolicy(backup) ?? settings.retention
             if let offsite = try backup.mapping("offsite", allowedKeys: Self.offsiteKeys) {
                 settings.offsite = try offsiteSettings(offsite)
+            }
+            if let encryption = try backup.mapping("encryption", allowedKeys: Self.encryptionKeys) {
+                settings.encryption = try backupEncryption(encryption)
             }
             environment.backup = settings
         }

@@ -280,6 +280,8 @@ public struct BackupSettings: Sendable, Encodable {
     public var retention: RetentionPolicy = RetentionPolicy()
     /// A copy of every backup on S3-compatible storage.
     public var offsite: OffsiteSettings?
+    /// Every backup encrypted to age recipients (`<name>_<stamp>.db.gz.age`).
+    public var encryption: BackupEncryption?
 }
 
 public struct SQLFact: Sendable, Encodable {

@@ -117,9 +117,10 @@ public struct AgeEncryptor: @unchecked Sendable {
         let box = try! ChaChaPoly.seal(pending, using: key, nonce: AgePayload.chunkNonce(counter, last: last))
         counter += 1
         pending.removeAll(keepingCapacity: true)
-        ciphertextBytes += Int64(box.ciphertext.count + box.tag.count)
-        try AgePayload.withBytes(box.ciphertext, output)
-        try AgePayload.withBytes(box.tag, output)
+        // One piece per chunk (ciphertext and tag together): one write each for a file sink.
+        let sealed = box.combined.dropFirst(12)
+        ciphertextBytes += Int64(sealed.count)
+        try AgePayload.withBytes(sealed, output)
     }
 
     /// A whole small file at once (a replica segment, a manifest): the age file's bytes.

@@ -120,7 +120,8 @@ struct OffsiteUploader {
         guard entry.bytes == manifest.bytes else { throw .local(Self.mismatch(entry)) }
         let plan = UploadPlan.make(bytes: entry.bytes, partSize: settings.partSize)
         client.logger.info("uploading \(entry.file) (\(ByteCount.format(plan.bytes)), \(plan.parts.count) part(s)) to \(settings.url)")
-        let headers = [("Content-Type", "application/gzip"), ("x-amz-meta-opsctl-sha256", manifest.sha256)]
+        // An age file is opaque bytes to anyone who reads the bucket.
+        let headers = [("Content-Type", entry.encrypted ? "application/octet-stream" : "application/gzip"), ("x-amz-meta-opsctl-sha256", manifest.sha256)]
         if plan.multipart {
             try uploadParts(plan, path: entry.path, key: key, headers: headers, manifest: manifest)
         } else {

@@ -2,12 +2,13 @@ import Foundation
 
 /// `verify --remote`: each off-site copy streamed straight through the local verifier's checks
 /// (gzip CRC and length, SHA-256 and size against its manifest, SQLite's checks on the inflated
-/// database). The `.db.gz` never lands on disk; only the inflated database does, as for a local verify.
+/// database; an age copy decrypted on the way). The `.db.gz[.age]` never lands on disk; only the
+/// inflated database does, as for a local verify.
 public enum RemoteVerifier {
     /// One copy. A bad copy is a result (`ok: false`); a remote that fails mid-way throws, so a
     /// broken connection is never reported as a truncated backup.
     static func verify(_ copy: RemoteCopy, client: S3Client, deep: Bool, temporaryDirectory: String,
-                       keepAs: String? = nil) throws(OpsError) -> VerificationResult {
+                       keepAs: String? = nil, keys: BackupKeys) throws(OpsError) -> VerificationResult {
         var manifest: BackupManifest?
         var manifestProblem: String?
         do {
@@ -34,7 +35,7 @@ public enum RemoteVerifier {
         let input = FileHandle(fileDescriptor: reader, closeOnDealloc: false)
         let outcome = Result { () throws(OpsError) in
             try BackupVerifier.verify(input: input, file: copy.url, manifest: manifest, manifestProblem: manifestProblem, deep: deep,
-                                      temporaryDirectory: temporaryDirectory, keepAs: keepAs)
+                                      temporaryDirectory: temporaryDirectory, keepAs: keepAs, keys: keys)
         }
         // Closing our end stops a download the verifier no longer reads (a copy found bad early).
         close(reader)
@@ -80,7 +81,8 @@ public enum RemoteVerifier {
 /// `opsctl verify ENV --remote [--latest] [--deep]`.
 extension RemoteVerifier {
     public static func verifyAll(settings: OffsiteSettings, name: String, latestOnly: Bool, deep: Bool, env: String, scratchDirectory: String,
-                                 ledgerPath: String?, metricsDirectory: String?, context: OpsContext) throws(OpsError) -> VerifyReport {
+                                 ledgerPath: String?, metricsDirectory: String?, keys: BackupKeys = .none("no identity was given"),
+                                 context: OpsContext) throws(OpsError) -> VerifyReport {
         let client = S3Client(settings: settings, logger: context.logger)
         var copies: [RemoteCopy]
         do { copies = try RemoteCatalog.list(client, name: name) } catch { throw error.opsError }
@@ -92,7 +94,7 @@ extension RemoteVerifier {
         var results: [VerificationResult] = []
         for copy in copies {
             context.logger.info("verifying \(copy.url)")
-            let result = try verify(copy, client: client, deep: deep, temporaryDirectory: scratchDirectory)
+            let result = try verify(copy, client: client, deep: deep, temporaryDirectory: scratchDirectory, keys: keys)
             try ledger?.recordVerification(env: env, result: result, at: context.now())
             results.append(result)
         }

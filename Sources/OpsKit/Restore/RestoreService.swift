@@ -36,6 +36,11 @@ public enum RestoreService {
         public var ledgerPath: String?
         /// `--remote`: the backup comes from the off-site copies, streamed and verified on the way in.
         public var remote: OffsiteSettings?
+        /// The identities for an encrypted backup, fetched only when the chosen backup is one
+        /// (an identity command runs only when it must).
+        public var keys: @Sendable () async throws(OpsError) -> BackupKeys = { .none("no identity was given") }
+        /// `backup.encryption`: the safety copy of the current database is encrypted like any backup.
+        public var encryption: BackupEncryption?
 
         public init(env: String, backupDirectory: String, name: String, backup: String?, liveDatabase: String, destination: String?,
                     force: Bool, runtime: (any ReleaseDriver)?, ledgerPath: String?) {
@@ -70,6 +75,13 @@ public enum RestoreService {
             throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
         }
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let keys = Self.isEncrypted(backupPath) ? try await request.keys() : .none("not needed")
+        if Self.isEncrypted(backupPath), !keys.hasIdentity {
+            let error = keys.missing(for: URL(fileURLWithPath: backupPath).lastPathComponent)
+            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
+                                       reason: error.message, actor: context.actor, at: context.now())
+            throw error
+        }
         // On a new host after a disaster the backup directory may not exist yet: the lock and the safety copy live there.
         if request.remote != nil { try FileManager.default.createDirectoryIfNeeded(request.backupDirectory) }
         // Held from the verification through the swap: a cron backup must not interleave.
@@ -81,12 +93,12 @@ public enum RestoreService {
         let temporary = "\(targetDirectory)/\(BackupNaming.temporaryPrefix)restore-\(getpid()).db"
         defer { unlink(temporary) }
         let verification: VerificationResult
-        do {
+        do throws(OpsError) {
             if let remoteCopy, let settings = request.remote {
                 verification = try RemoteVerifier.verify(remoteCopy, client: S3Client(settings: settings, logger: context.logger), deep: false,
-                                                         temporaryDirectory: targetDirectory, keepAs: temporary)
+                                                         temporaryDirectory: targetDirectory, keepAs: temporary, keys: keys)
             } else {
-                verification = try verifyInto(backupPath, temporary: temporary)
+                verification = try verifyInto(backupPath, temporary: temporary, keys: keys)
             }
         } catch {
             try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
@@ -107,6 +119,7 @@ public enum RestoreService {
             safety.suffix = ".pre-restore.db.gz"
             safety.prune = false
             safety.callerHoldsLock = true
+            safety.encryption = request.encryption
             do {
                 safetyCopy = try BackupService.run(safety, context: context).path
             } catch {
@@ -173,10 +186,18 @@ public enum RestoreService {
         }
     }
 
-    static func verifyInto(_ backup: String, temporary: String) throws(OpsError) -> VerificationResult {
+    static func verifyInto(_ backup: String, temporary: String, keys: BackupKeys) throws(OpsError) -> VerificationResult {
         // The verifier inflates into a scratch file it removes; here that file is the one we keep.
         try BackupVerifier.verify(path: backup, deep: false, temporaryDirectory: URL(fileURLWithPath: temporary).deletingLastPathComponent().path,
-                                  keepAs: temporary)
+                                  keepAs: temporary, keys: keys)
+    }
+
+    /// By its name (`.age`, local or off-site) or, for a local file under another name, its first bytes.
+    static func isEncrypted(_ path: String) -> Bool {
+        if BackupNaming.isEncrypted(path) { return true }
+        guard !path.hasPrefix("s3://"), let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return ((try? handle.read(upToCount: 19)) ?? Data()).starts(with: Array(AgeHeader.versionPrefix.utf8))
     }
 }
 

@@ -20,6 +20,10 @@ public struct VerificationResult: Sendable, Codable, Equatable {
     public var durationMs: Int
     /// Worth knowing, not a problem: e.g. the file is a renamed copy of the backup its manifest names.
     public var note: String?
+    /// An age-encrypted backup (decrypted on the fly when an identity was at hand).
+    public var encrypted = false
+    /// Set when an encrypted backup was checked without an identity: what was not checked, and why.
+    public var skipped: String?
 }
 
 public enum BackupVerifier {
@@ -28,7 +32,9 @@ public enum BackupVerifier {
     /// Verifies one backup file. Problems in the backup are results (`ok: false`), not thrown;
     /// only failures of this machine (temp space, I/O) throw.
     /// `keepAs`: inflate into this path and leave it there when the backup is sound (restore).
-    public static func verify(path: String, deep: Bool, temporaryDirectory: String, keepAs: String? = nil) throws(OpsError) -> VerificationResult {
+    /// `keys`: what decrypts an age-encrypted backup (none: the checks that need no key, and a note).
+    public static func verify(path: String, deep: Bool, temporaryDirectory: String, keepAs: String? = nil,
+                              keys: BackupKeys = .none("no identity was given")) throws(OpsError) -> VerificationResult {
         let manifestPath = path + BackupNaming.manifestSuffix
         var manifest: BackupManifest?
         var manifestProblem: String?
@@ -40,13 +46,13 @@ public enum BackupVerifier {
         }
         defer { try? input.close() }
         return try verify(input: input, file: path, manifest: manifest, manifestProblem: manifestProblem, deep: deep,
-                          temporaryDirectory: temporaryDirectory, keepAs: keepAs)
+                          temporaryDirectory: temporaryDirectory, keepAs: keepAs, keys: keys)
     }
 
     /// The same checks on a backup read from `input` (a file, or an off-site copy as it downloads).
     /// `file` names it in the result; its last path component must be the manifest's file.
     static func verify(input: FileHandle, file: String, manifest: BackupManifest?, manifestProblem: String?, deep: Bool,
-                       temporaryDirectory: String, keepAs: String?) throws(OpsError) -> VerificationResult {
+                       temporaryDirectory: String, keepAs: String?, keys: BackupKeys) throws(OpsError) -> VerificationResult {
         let started = ContinuousClock.now
         let fileName = URL(fileURLWithPath: file).lastPathComponent
         var result = VerificationResult(file: file, ok: false, reason: nil, hasManifest: manifest != nil, compressedBytes: 0,
@@ -64,6 +70,14 @@ public enum BackupVerifier {
             result.note = "a copy of \(manifest.file) (its manifest names that file; sha256 and size checked against it)"
         }
 
+        let source = BackupSource(input: input, expectAge: BackupNaming.isEncrypted(fileName) || manifest?.encryption != nil,
+                                  identities: keys.identities)
+        result.encrypted = source.isAge
+        if source.isAge, !keys.hasIdentity {
+            // Restoring needs the database itself; a verify does what it can without the key.
+            if keepAs != nil { throw keys.missing(for: fileName) }
+            return finish(checkWithoutIdentity(source, manifest: manifest, keys: keys, result: &result))
+        }
         let temporary = keepAs ?? "\(temporaryDirectory)/\(BackupNaming.temporaryPrefix)verify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).db"
         var keep = false
         defer {
@@ -72,24 +86,71 @@ public enum BackupVerifier {
         }
         let stream: GzipCheck
         do {
-            stream = try GzipCheck.inflate(input: input, into: temporary)
+            stream = try GzipCheck.inflate(read: source.next, into: temporary)
         } catch let failure as GzipCheck.Failure {
-            result.compressedBytes = failure.compressedBytes
+            result.compressedBytes = source.isAge ? source.fileBytes : failure.compressedBytes
             return finish(failure.reason)
+        } catch let mismatch as BackupSource.IdentityMismatch {
+            result.compressedBytes = source.fileBytes
+            return finish(try damagedOrMismatched(mismatch, file: fileName, manifest: manifest, keys: keys))
         } catch let error as OpsError {
             throw error
         } catch {
             throw OpsError(.software, code: "verify.failed", "\(file): \(error)")
         }
-        result.compressedBytes = stream.compressedBytes
+        result.compressedBytes = source.isAge ? source.fileBytes : stream.compressedBytes
         result.databaseBytes = stream.uncompressedBytes
-        if let manifest {
-            if stream.sha256 != manifest.sha256 { return finish("sha256 differs from manifest") }
-            if stream.compressedBytes != manifest.bytes { return finish("size \(stream.compressedBytes) differs from manifest (\(manifest.bytes))") }
-        }
+        if let manifest, let problem = differences(source, stream, manifest: manifest) { return finish(problem) }
         let problem = try checkDatabase(temporary, deep: deep, manifest: manifest, result: &result)
         keep = problem == nil && keepAs != nil
         return finish(problem)
+    }
+
+    /// The file's hash and size against the manifest; for an age file, the gzip stream's too.
+    static func differences(_ source: BackupSource, _ stream: GzipCheck, manifest: BackupManifest) -> String? {
+        let (sha256, bytes) = source.isAge ? (source.fileSha256, source.fileBytes) : (stream.sha256, stream.compressedBytes)
+        if sha256 != manifest.sha256 { return "sha256 differs from manifest" }
+        if bytes != manifest.bytes { return "size \(bytes) differs from manifest (\(manifest.bytes))" }
+        if source.isAge, let inner = manifest.encryption, inner.plaintextSha256 != stream.sha256 {
+            return "the decrypted gzip stream's sha256 differs from manifest"
+        }
+        return nil
+    }
+
+    /// An encrypted backup and no identity: the ciphertext's SHA-256 and size against the
+    /// manifest, the age header, and a payload length that is a whole STREAM. nil when all hold.
+    static func checkWithoutIdentity(_ source: BackupSource, manifest: BackupManifest?, keys: BackupKeys,
+                                     result: inout VerificationResult) -> String? {
+        let header = source.readHeaderOnly()
+        result.compressedBytes = source.fileBytes
+        result.skipped = "deep check skipped: \(keys.unavailable ?? "no identity"); the database inside was not checked"
+        if let manifest {
+            if source.fileSha256 != manifest.sha256 { return "sha256 differs from manifest" }
+            if source.fileBytes != manifest.bytes { return "size \(source.fileBytes) differs from manifest (\(manifest.bytes))" }
+        }
+        switch header {
+        case .failure(let failure): return failure.description
+        case .success(let parsed):
+            if let recipients = manifest?.encryption?.recipients, recipients.count != parsed.stanzas.count {
+                return "the age header has \(parsed.stanzas.count) recipient stanza(s), the manifest lists \(recipients.count) recipient(s)"
+            }
+            return nil
+        }
+    }
+
+    /// No identity opened the file. When the manifest says it was encrypted to one of them, the
+    /// header is damaged (a result); otherwise the key is wrong (exit 7, nothing checked).
+    static func damagedOrMismatched(_ mismatch: BackupSource.IdentityMismatch, file: String, manifest: BackupManifest?,
+                                    keys: BackupKeys) throws(OpsError) -> String {
+        let ours = keys.identities.map(\.recipient.description)
+        let recipients = manifest?.encryption?.recipients ?? []
+        if let match = recipients.first(where: ours.contains) {
+            return "the age header's stanza for \(match) does not open with its identity: the header is damaged"
+        }
+        let encryptedTo = recipients.isEmpty ? "\(mismatch.stanzas.count) recipient stanza(s)" : recipients.joined(separator: ", ")
+        throw OpsError(.identityMismatch, code: "encryption.identity_mismatch",
+                       "\(file): the identity does not match the backup's recipients (encrypted to \(encryptedTo); the identity is for \(ours.joined(separator: ", ")))",
+                       details: ["use the identity whose public key (age-keygen -y FILE) is one of the backup's recipients"])
     }
 
     /// SQLite's checks on the inflated copy; nil when it is sound.
@@ -134,7 +195,8 @@ struct GzipCheck {
         var compressedBytes: Int64
     }
 
-    static func inflate(input: FileHandle, into target: String) throws -> GzipCheck {
+    /// `read` gives the gzip stream's next bytes (nil at its end): a file's, or what an age file decrypts to.
+    static func inflate(read: () throws -> Data?, into target: String) throws -> GzipCheck {
         let output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard output >= 0 else { throw AtomicFile.failure("cannot create \(target)") }
         defer { close(output) }
@@ -146,7 +208,7 @@ struct GzipCheck {
         var endOfFile = false
         func fill(_ needed: Int) throws -> Bool {
             while buffer.count < needed && !endOfFile {
-                let chunk = (try? input.read(upToCount: BackupVerifier.readSize)) ?? Data()
+                let chunk = try read() ?? Data()
                 if chunk.isEmpty { endOfFile = true; break }
                 hasher.update(data: chunk)
                 total += Int64(chunk.count)

@@ -22,8 +22,10 @@ public struct VerifyReport: Report {
         for result in results {
             let name = URL(fileURLWithPath: result.file).lastPathComponent
             let suffix = result.hasManifest ? "" : " (no manifest: checked without hashes)"
-            lines.append(result.ok ? "ok      \(name)  \(result.pageCount ?? 0) pages, \(result.durationMs) ms\(suffix)"
+            let checked = result.skipped == nil ? "\(result.pageCount ?? 0) pages" : "ciphertext sha256 and age header"
+            lines.append(result.ok ? "ok      \(name)  \(checked), \(result.durationMs) ms\(suffix)"
                                    : "FAILED  \(name)  \(result.reason ?? "unknown")")
+            if let skipped = result.skipped { lines.append("        \(skipped)") }
             if let note = result.note { lines.append("        note: \(note)") }
         }
         if results.isEmpty { lines.append("no backups to verify") }
@@ -31,6 +33,8 @@ public struct VerifyReport: Report {
             lines.append(live.ok ? "ok      live database \(live.path) (quick_check)" : "FAILED  live database \(live.path): \(live.reason ?? "")")
         }
         lines.append(failed == 0 ? "all \(results.count) backup(s) \(deep ? "deep-" : "")verified" : "\(failed) problem(s) found")
+        let shallow = results.filter { $0.skipped != nil }.count
+        if shallow > 0 { lines.append("\(shallow) encrypted backup(s) checked without an identity: run verify where the identity is (--identity FILE) for the deep check") }
         return lines.joined(separator: "\n")
     }
 }
@@ -41,8 +45,10 @@ public enum VerifyService {
         case file(String)
     }
 
+    /// `keys`: what decrypts encrypted backups; without an identity they get the checks that need no key.
     public static func verify(_ target: Target, deep: Bool, env: String?, ledgerPath: String?, metricsDirectory: String?,
-                              liveDatabase: String?, context: OpsContext) throws(OpsError) -> VerifyReport {
+                              liveDatabase: String?, keys: BackupKeys = .none("no identity was given"),
+                              context: OpsContext) throws(OpsError) -> VerifyReport {
         let paths: [String]
         let scratchDirectory: String
         switch target {
@@ -61,7 +67,7 @@ public enum VerifyService {
         var results: [VerificationResult] = []
         for path in paths {
             context.logger.info("verifying \(path)")
-            let result = try BackupVerifier.verify(path: path, deep: deep, temporaryDirectory: scratchDirectory)
+            let result = try BackupVerifier.verify(path: path, deep: deep, temporaryDirectory: scratchDirectory, keys: keys)
             let now = context.now()
             try recordInManifest(result, at: now)
             try ledger?.recordVerification(env: env ?? "-", result: result, at: now)
@@ -97,7 +103,7 @@ public enum VerifyService {
         let manifestPath = result.file + BackupNaming.manifestSuffix
         guard result.hasManifest, var manifest = try? BackupManifest.read(manifestPath),
               manifest.file == URL(fileURLWithPath: result.file).lastPathComponent else { return }
-        manifest.verification = .init(status: result.ok ? .ok : .failed, at: date, deep: result.deep, reason: result.reason)
+        manifest.verification = .init(status: result.ok ? .ok : .failed, at: date, deep: result.deep, reason: result.reason, skipped: result.skipped)
         try AtomicFile.write(try manifest.encoded(), to: manifestPath)
     }
 
