@@ -68,7 +68,7 @@ struct AgeTestkitTests {
             case .noMatchingIdentity: return ("no match", plaintext)
             case .badHeaderMAC: return ("HMAC failure", plaintext)
             case .notAgeFile, .unsupportedVersion, .malformedHeader: return ("header failure", plaintext)
-            case .payloadCorrupt, .truncated, .trailingData: return ("payload failure", plaintext)
+            case .payloadCorrupt, .finalChunkCorrupt, .truncated, .trailingData: return ("payload failure", plaintext)
             case .malformedIdentity, .malformedRecipient, .noRecipients: return ("bad key: \(error)", plaintext)
             }
         }
@@ -154,13 +154,13 @@ struct AgeStreamTests {
         macFlipped[header.length - 5] = macFlipped[header.length - 5] == 0x41 ? 0x42 : 0x41
         #expect(throws: AgeError.badHeaderMAC) { try AgeDecryptor.decrypt(macFlipped, identities: [identity]) }
         // Cut inside the last chunk, and exactly at a chunk boundary.
-        #expect(throws: AgeError.payloadCorrupt(chunk: 2, atByte: Int64(payloadStart + 2 * 65_552))) {
+        #expect(throws: AgeError.finalChunkCorrupt(chunk: 2, atByte: Int64(payloadStart + 2 * 65_552))) {
             try AgeDecryptor.decrypt(Array(file.dropLast(10)), identities: [identity])
         }
         #expect(throws: AgeError.truncated(atByte: Int64(payloadStart + 2 * 65_552))) {
             try AgeDecryptor.decrypt(Array(file.prefix(payloadStart + 2 * 65_552)), identities: [identity])
         }
-        #expect(throws: AgeError.payloadCorrupt(chunk: 2, atByte: Int64(payloadStart + 2 * 65_552))) {
+        #expect(throws: AgeError.finalChunkCorrupt(chunk: 2, atByte: Int64(payloadStart + 2 * 65_552))) {
             try AgeDecryptor.decrypt(file + [0], identities: [identity])
         }
         // After a full final chunk, one more byte is trailing data.

@@ -150,7 +150,7 @@ public struct AgeDecryptor: @unchecked Sendable {
         if plaintext == nil {
             if more, open(last: true) != nil { throw .age(.trailingData(atByte: offset + Int64(length))) }
             if !more, length == AgePayload.sealedChunkSize, open(last: false) != nil { throw .age(.truncated(atByte: offset + Int64(length))) }
-            throw .age(.payloadCorrupt(chunk: Int(index), atByte: offset))
+            throw .age(more ? .payloadCorrupt(chunk: Int(index), atByte: offset) : .finalChunkCorrupt(chunk: Int(index), atByte: offset))
         }
         // Only an empty file may end with an empty chunk.
         if !more, plaintext!.isEmpty, index > 0 { throw .age(.payloadCorrupt(chunk: Int(index), atByte: offset)) }

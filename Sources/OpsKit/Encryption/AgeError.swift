@@ -14,6 +14,8 @@ public enum AgeError: Error, Sendable, Equatable, CustomStringConvertible {
     case badHeaderMAC
     /// A payload chunk does not authenticate: corruption or tampering.
     case payloadCorrupt(chunk: Int, atByte: Int64)
+    /// The last chunk in the file does not authenticate: cut short inside it, or damaged.
+    case finalChunkCorrupt(chunk: Int, atByte: Int64)
     /// The file ends before the final chunk.
     case truncated(atByte: Int64)
     /// Bytes after the final chunk.
@@ -35,6 +37,8 @@ public enum AgeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badHeaderMAC: "damaged age header: its MAC does not match (the header was changed after encryption)"
         case .payloadCorrupt(let chunk, let byte):
             "age payload chunk \(chunk) (at byte \(byte)) does not authenticate: the file is corrupted or was tampered with"
+        case .finalChunkCorrupt(let chunk, let byte):
+            "the last age payload chunk in the file, chunk \(chunk) (at byte \(byte)), does not authenticate: the file is truncated or corrupted"
         case .truncated(let byte): "truncated at byte \(byte): the age payload ends before its final chunk"
         case .trailingData(let byte): "trailing data after the age payload's final chunk at byte \(byte)"
         case .malformedRecipient(let why): "malformed age recipient: \(why)"
