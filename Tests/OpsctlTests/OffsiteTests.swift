@@ -26,7 +26,7 @@ final class OffsiteFixture {
     }
 
     func writeConfig(endpoint: String? = nil, bucket: String? = nil, secretFile: String = ".secrets/s3", partSize: String = "64MiB",
-                     localRetention: String = "{keep_last: 7}", remoteRetention: String? = nil) throws {
+                     localRetention: String = "{keep_last: 7}", remoteRetention: String? = nil, encryption: String? = nil) throws {
         try directory.write("opsctl.yml", """
             app: \(app)
             image: opsctl-sample
@@ -44,7 +44,7 @@ final class OffsiteFixture {
                     region: eu-central-1
                     access_key_id: ${TEST_ACCESS_KEY}
                     secret_access_key_file: \(secretFile)
-                    part_size: \(partSize)\(remoteRetention.map { "\n        retention: \($0)" } ?? "")
+                    part_size: \(partSize)\(remoteRetention.map { "\n        retention: \($0)" } ?? "")\(encryption.map { "\n      encryption: \($0)" } ?? "")
                 metrics: {textfile_dir: metrics}
 
             """)
