@@ -16,6 +16,7 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case backupVerified = "storage.backup_verified"
     case offsiteReachable = "offsite.reachable"
     case offsiteFresh = "offsite.fresh"
+    case encryptionIdentity = "encryption.identity"
     case health = "config.health"
     case smoke = "config.smoke"
     case allowedPaths = "config.allowed_paths"

@@ -73,6 +73,7 @@ public struct PreflightService: Sendable {
         if wanted(.database) || wanted(.tmpfs) { checks += databaseChecks() }
         if wanted(.backupSpace) || wanted(.backupVerified) { checks += backupChecks() }
         if wanted(.offsiteReachable) || wanted(.offsiteFresh) { checks += await offsiteChecks() }
+        if wanted(.encryptionIdentity) { checks += encryptionChecks() }
         if wanted(.health) { checks.append(healthConfigured()) }
         if wanted(.smoke) { checks.append(smokeConfigured()) }
         if wanted(.allowedPaths) { checks.append(allowedPaths(variables)) }
