@@ -87,7 +87,7 @@ public final class TestHTTPServer {
     public init(tls: (certificate: String, key: String)? = nil) throws {
         scheme = tls == nil ? "http" : "https"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", "0", "120"]
+        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", "0"]
             + (tls.map { ["--tls", $0.certificate, $0.key] } ?? [])
         let ready = Pipe()
         process.standardOutput = ready
