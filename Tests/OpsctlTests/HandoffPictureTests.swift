@@ -26,7 +26,7 @@ struct HandoffPictureTests {
     }
 
     @Test func theShiftAsAPictureInARealBrowserAndOnATerminal() async throws {
-        let fixture = try await DeployFixture(timeout: "3s", extra: """
+        let fixture = try await DeployFixture(extra: """
                 database: {path: data/app.db}
                 backup: {dir: backups, name: app}
             """)

@@ -54,7 +54,7 @@ public enum DockerEngine {
 
 /// Runs a command for test set-up; throws with its stderr when it does not exit 0.
 @discardableResult
-public func setUp(_ executable: String, _ arguments: [String], in directory: String? = nil, timeout: Duration = .seconds(120)) async throws -> String {
+public func setUp(_ executable: String, _ arguments: [String], in directory: String? = nil, timeout: Duration = .seconds(300)) async throws -> String {
     let result = try await SubprocessRunner().run(ProcessRequest(executable, arguments, workingDirectory: directory,
                                                                  environment: ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
                                                                                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"],

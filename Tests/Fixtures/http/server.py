@@ -7,7 +7,10 @@ never answers), /redirect-loop, /redirect (-> /health), /big/BYTES, /json-broken
 /echo (method, headers and body back as JSON), / (home page), POST /api/auth/login (401),
 /plain (no security headers), /headers (X-Version, Cache-Control), /slow-body/MS (headers at
 once, the body a byte at a time over MS ms), /eventually/KEY/N (503 for the first N calls per KEY,
-then 200), /healthy-after/EPOCH_MS (503 until that wall-clock time, then 200), POST /webhook (kept;
+then 200), /gate/KEY/N (each call waits until N calls for KEY are in flight at once, then all
+answer 200; 504 if that does not happen within 60 s: proof that a client really runs N requests
+concurrently, however slow the machine), /healthy-after/EPOCH_MS (503 until that wall-clock time,
+then 200), POST /webhook (kept;
 GET /webhook/received lists the bodies as JSON). Prints "ready" when listening. It exits when
 the process that started it is gone, so a crashed test never leaves it behind, and, when
 LIFETIME is given (the benchmarks), after LIFETIME seconds. A test's own length never ends it:
@@ -19,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 calls = {}
 webhook_bodies = []
 calls_lock = threading.Lock()
+gates = {}
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -88,6 +92,15 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/healthy-after/"):
             if time.time() * 1000 < int(path.split("/")[2]):
                 return self.send(503, '{"status":"starting"}')
+            return self.send(200, '{"status":"healthy"}')
+        if path.startswith("/gate/"):
+            _, _, key, count = path.split("/")
+            with calls_lock:
+                gate = gates.setdefault(key, threading.Barrier(int(count)))
+            try:
+                gate.wait(timeout=60)
+            except threading.BrokenBarrierError:
+                return self.send(504, '{"error":"the other calls never came"}')
             return self.send(200, '{"status":"healthy"}')
         if path.startswith("/eventually/"):
             _, _, key, count = path.split("/")
