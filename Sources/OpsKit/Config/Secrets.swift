@@ -90,10 +90,12 @@ public struct Redactor: Sendable {
 
     /// `https://user:pw@host/x` becomes `https://user:<redacted>@host/x`.
     public static func redactURLCredentials(_ text: String) -> String {
-        guard text.contains("://"), text.contains("@") else { return text }
+        // Searched as UTF-8 bytes: Foundation's contains/range(of:) would convert a report that
+        // is megabytes long to UTF-16, again for every URL in it.
+        guard text.utf8.firstRange(of: "://".utf8) != nil, text.utf8.contains(UInt8(ascii: "@")) else { return text }
         var output = ""
         var rest = Substring(text)
-        while let schemeRange = rest.range(of: "://") {
+        while let schemeRange = rest.utf8.firstRange(of: "://".utf8) {
             output += rest[..<schemeRange.upperBound]
             rest = rest[schemeRange.upperBound...]
             let authorityEnd = rest.firstIndex(where: { "/?# \t\n\"'".contains($0) }) ?? rest.endIndex

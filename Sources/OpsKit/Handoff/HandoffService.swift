@@ -261,8 +261,13 @@ extension Ledger {
                      notesClosed: try count("SELECT COUNT(*) FROM notes WHERE env = ? AND resolved_at > ?"))
     }
 
+    /// The report as it was handed over, without the raw activity behind its timeline: those
+    /// events are the ledger's own rows, and at thousands of them they would be most of the
+    /// archive and of the time it takes to write.
     public func archiveHandoff(_ report: HandoffReport) throws(OpsError) {
-        let json = ReportEncoder.json(report)
+        var archived = report
+        archived.activity = HandoffReport.Activity()
+        let json = ReportEncoder.json(archived)
         try database.writeTransaction { () throws(OpsError) in
             try database.query("INSERT INTO handoffs (env, generated_at, window_from, window_to, verdict, author, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                [.text(report.env), .real(report.generatedAt.ledgerTime), .real(report.window.from.ledgerTime),
