@@ -88,7 +88,7 @@ struct ProcessRunnerTests {
         }
         for _ in 0..<24_000 where !FileManager.default.fileExists(atPath: started) { try await Task.sleep(for: .milliseconds(5)) }
         let blockers = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in
-            Task.detached(priority: .high) { usleep(1_500_000) }
+            Task.detached(priority: .high) { _ = usleep(1_500_000) }
         }
         for blocker in blockers { await blocker.value }
         #expect(try await run.value.termination == .exited(7))

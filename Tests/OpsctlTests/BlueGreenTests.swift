@@ -332,7 +332,7 @@ struct BlueGreenTests {
         #expect(try fixture.base.rows().first?.status == .interrupted)
 
         // The reload of the switch waits for the test: the signal lands after the switch began.
-        FileManager.default.createFile(atPath: fixture.holdReloadsFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: fixture.holdReloadsFile, contents: nil)
         let switching = try await fixture.base.background(["deploy", "production", "1.0.1"], name: "after")
         try await fixture.base.eventually("the upstream file to change") { try fixture.upstream() != before }
         kill(switching.pid, SIGTERM)
