@@ -10,7 +10,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${STATIC_BUILD_DIR:-$root/.build-static}
 dist=${DIST:-$root/dist}
-maintainer=${DEB_MAINTAINER:-opsctl maintainers <opsctl@example.org>}
+# Who maintains the package: $DEB_MAINTAINER, else Debian's usual $DEBFULLNAME <$DEBEMAIL>, else
+# the author of the commit being packaged (a packager's own identity, never a placeholder).
+git_author=$(git -C "$root" log -1 --format='%an <%ae>' 2>/dev/null || true)
+if [ -n "${DEB_MAINTAINER:-}" ]; then maintainer=$DEB_MAINTAINER
+elif [ -n "${DEBFULLNAME:-}" ] && [ -n "${DEBEMAIL:-}" ]; then maintainer="$DEBFULLNAME <$DEBEMAIL>"
+elif [ -n "$git_author" ]; then maintainer=$git_author
+else echo "deb: no maintainer: set DEB_MAINTAINER=\"Name <email>\" (or DEBFULLNAME and DEBEMAIL)" >&2; exit 1
+fi
 compression=${DEB_COMPRESSION:-xz}
 
 log() { printf 'deb: %s\n' "$*" >&2; }

@@ -50,20 +50,4 @@ struct OpsKitCodegen: BuildToolPlugin {
         return paths.split(separator: "\n").map(String.init).map { URL(fileURLWithPath: $0, relativeTo: root).standardizedFileURL }
             .filter { FileManager.default.fileExists(atPath: $0.path) }
     }
-
-    /// git's trimmed stdout, or nil when git is missing or fails.
-    static func git(_ root: URL, _ arguments: [String]) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", root.path] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? nil : text
-    }
 }

@@ -12,7 +12,7 @@ enum Output {
         do {
             let report = try await body(context)
             if options.json {
-                printStdout(ReportEncoder.json(report: report))
+                printStdout(report.encodedJSON ?? ReportEncoder.json(report: report))
             } else {
                 let text = report.renderText()
                 if !text.isEmpty { printStdout(text) }

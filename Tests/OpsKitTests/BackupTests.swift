@@ -155,7 +155,8 @@ struct BackupServiceTests {
         #expect(refused?.message.contains("pid \(getpid())") == true)
         #expect(refused?.message.contains("held by the test") == true)
 
-        request.waitLock = .seconds(5)
+        // The wait is a hang catcher: the release below may come late on a busy machine.
+        request.waitLock = .seconds(120)
         let release = Task { try await Task.sleep(for: .milliseconds(400)); held.release() }
         let report = try BackupService.run(request, context: context)
         _ = try await release.value

@@ -50,10 +50,34 @@ import OpsTestSupport
             git: {dir: ../app, tag_prefix: release-}
             environments: {production: {}}
             """)
+        // Read from the repository's files: no process runs while the prompt waits.
+        let noProcess = RecordingRunner { RecordingRunner.result($0, exit: 1) }
         let versions = await CompletionCandidates.versions(words: ["opsctl", "deploy", "production", ""],
-                                                           environment: ["OPSCTL_CONFIG": work.file("ops/opsctl.yml")])
+                                                           environment: ["OPSCTL_CONFIG": work.file("ops/opsctl.yml")], runner: noProcess)
         #expect(versions == ["1.10.0", "1.2.0", "1.0.0"])
+        #expect(noProcess.requests.isEmpty)
+        // Packed (as after `git gc`) and loose tags together, seen from a linked worktree.
+        try await setUp("git", ["-C", repo, "pack-refs", "--all"])
+        try await setUp("git", ["-C", repo, "tag", "-a", "-m", "annotated", "release-2.0.0"])
+        try await setUp("git", ["-C", repo, "worktree", "add", "-q", work.file("linked")])
+        try work.write("linked-ops/opsctl.yml", "app: shop\nimage: shop\ngit: {dir: ../linked, tag_prefix: release-}\nenvironments: {production: {}}\n")
+        let fromWorktree = await CompletionCandidates.versions(words: ["opsctl", "deploy", "production", ""],
+                                                               environment: ["OPSCTL_CONFIG": work.file("linked-ops/opsctl.yml")], runner: noProcess)
+        #expect(fromWorktree == ["2.0.0", "1.10.0", "1.2.0", "1.0.0"])
+        #expect(noProcess.requests.isEmpty)
         let none = await CompletionCandidates.versions(words: ["opsctl", "deploy", "--config", work.file("nothing.yml"), "production", ""], environment: [:])
         #expect(none.isEmpty)
+    }
+
+    /// A repository whose refs GitTagFiles cannot read (reftable) is asked through git.
+    @Test func refsGitTagFilesCannotReadGoThroughGit() async throws {
+        let work = TemporaryDirectory("opsctl-completion")
+        try FileManager.default.createDirectory(atPath: work.file("app/.git/reftable"), withIntermediateDirectories: true)
+        try work.write("opsctl.yml", "app: shop\nimage: shop\ngit: {dir: app}\nenvironments: {production: {}}\n")
+        let git = RecordingRunner { RecordingRunner.result($0, stdout: "v1.0.0\nv1.1.0\nvnext\n") }
+        let versions = await CompletionCandidates.versions(words: ["opsctl", "deploy", "production", ""],
+                                                           environment: ["OPSCTL_CONFIG": work.file("opsctl.yml")], runner: git)
+        #expect(versions == ["1.1.0", "1.0.0"])
+        #expect(git.requests.map(\.arguments.last) == ["v*"])
     }
 }

@@ -28,7 +28,7 @@ struct FileLockWaitTests {
         #expect(error?.message.contains("interrupted by SIGTERM") == true && error?.message.contains("held by the test") == true, "\(error?.message ?? "")")
         // Within a poll of the signal; the bound leaves room for a loaded CI machine and still
         // tells "noticed" from "waited out the 5 minutes".
-        #expect(ContinuousClock.now - signalled < .seconds(30))
+        #expect(ContinuousClock.now - signalled < .seconds(120))
     }
 
     @Test func cancellingTheTaskStopsTheWait() async throws {
@@ -43,7 +43,7 @@ struct FileLockWaitTests {
         waiting.cancel()
         let error = await #expect(throws: OpsError.self) { try await waiting.value }
         #expect(error?.code == "lock.wait_stopped" && error?.message.contains("cancelled") == true)
-        #expect(ContinuousClock.now - cancelled < .seconds(30))
+        #expect(ContinuousClock.now - cancelled < .seconds(120))
     }
 
     @Test func theWaitEndsWhenTheHolderLetsGo() async throws {

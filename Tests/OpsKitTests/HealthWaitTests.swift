@@ -86,7 +86,7 @@ struct HealthWaitTests {
 
     @Test func theRealProbeAgainstALocalServer() async throws {
         let server = try TestHTTPServer()
-        var health = settings(timeout: 3000, interval: 100)
+        var health = settings(timeout: 60_000, interval: 100)
         health.url = server.url("/health")
         health.json = [JSONExpectation(path: "status", equals: .string("healthy")), JSONExpectation(path: "db.ok", equals: .bool(true))]
         let healthy = await HealthWaiter(settings: health).wait()

@@ -78,6 +78,22 @@ struct ProcessRunnerTests {
         #expect(result.failureSummary.contains("did not finish within"))
     }
 
+    /// A busy host: every thread of the concurrency pool is blocked while the child exits and its
+    /// deadline passes, so both are noticed together. The exit decides, not the deadline.
+    @Test func aProcessThatExitedWhileThePoolWasBusyDidNotTimeOut() async throws {
+        let started = directory.file("started")
+        let runner = self.runner
+        let run = Task {
+            try await runner.run(ProcessRequest("sh", ["-c", "touch \"$0\"; exit 7", started], timeout: .milliseconds(300)))
+        }
+        for _ in 0..<24_000 where !FileManager.default.fileExists(atPath: started) { try await Task.sleep(for: .milliseconds(5)) }
+        let blockers = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in
+            Task.detached(priority: .high) { _ = usleep(1_500_000) }
+        }
+        for blocker in blockers { await blocker.value }
+        #expect(try await run.value.termination == .exited(7))
+    }
+
     @Test func cancellingTheTaskKillsTheProcessGroup() async throws {
         let pidFile = directory.file("pids")
         let runner = self.runner
@@ -85,7 +101,7 @@ struct ProcessRunnerTests {
             try await runner.run(ProcessRequest("sh", ["-c", "sleep 300 & echo $! >> \(pidFile); echo $$ >> \(pidFile); wait"], timeout: .seconds(120)))
         }
         var pids: [pid_t] = []
-        for _ in 0..<100 where pids.count < 2 {
+        for _ in 0..<2400 where pids.count < 2 {
             try await Task.sleep(for: .milliseconds(50))
             pids = ((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
         }

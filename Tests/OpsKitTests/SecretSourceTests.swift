@@ -128,14 +128,13 @@ struct SecretSourceTests {
         #expect(!everything.contains("half-printed-secret-4242"))
     }
 
+    /// The timeout, not the command's own end, finished it: `sleep` ends by itself with status 0.
     @Test func aHangingCommandIsKilledAtTheTimeout() async throws {
-        let started = ContinuousClock.now
         let error = await asyncOpsError { () async throws(OpsError) in
-            _ = try await resolver(timeout: OpsDuration(milliseconds: 500)).fetch(["sleep", "60"], for: "handoff.webhook_command")
+            _ = try await resolver(timeout: OpsDuration(milliseconds: 500)).fetch(["sleep", "600"], for: "handoff.webhook_command")
         }
         #expect(error?.code == "secret.command_timeout")
         #expect(error?.message.contains("did not finish within 500ms and was killed") == true, "\(error?.message ?? "")")
-        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test func emptyOutputAndAMissingProgramFailWithTheirOwnCodes() async throws {

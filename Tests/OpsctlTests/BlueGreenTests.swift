@@ -32,7 +32,8 @@ final class NginxServer {
         try "upstream \(upstreamName) { server \(firstUpstream); }\n".write(toFile: directory + "/upstream.conf", atomically: true, encoding: .utf8)
         try await setUp("nginx", argv(["-t"]) )
         try await setUp("nginx", argv([]))
-        for _ in 0..<100 {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
             if let text = try? String(contentsOfFile: directory + "/nginx.pid", encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 self.pid = pid
                 return
@@ -100,24 +101,37 @@ final class LoadGenerator {
 
     let process = Process()
     let output: String
-    /// One CSV line per request (start epoch seconds, ms, ok, status, version).
+    /// One CSV line per request (start epoch seconds, ms, ok, status, version), sorted, once it stopped.
     var requestLog: String { output + ".csv" }
+    /// The same lines as the requests end, while it runs.
+    var liveLog: String { output + ".live.csv" }
 
+    /// A request counts as failed when it is refused, reset or answered other than 200; the
+    /// per-request timeout is far above any answer a loaded machine gives, so slowness alone never fails one.
     init(url: String, directory: String, rate: Int = 100) async throws {
         output = directory + "/load-\(UUID().uuidString.prefix(6)).json"
-        let ready = output + ".ready"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/load/load.py", url, "--rate", String(rate), "--out", output, "--ready", ready,
-                             "--log", output + ".csv"]
+        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/load/load.py", url, "--rate", String(rate), "--out", output,
+                             "--log", requestLog, "--live", liveLog, "--timeout", "60"]
         try process.run()
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: ready) { try await Task.sleep(for: .milliseconds(20)) }
-        // Let it reach its pace before anything changes.
-        try await Task.sleep(for: .milliseconds(500))
+        // Users arrive before anything changes: wait for their first answers, not for a guess of time.
+        try await waitForRequests(10, after: 0)
+    }
+
+    /// Waits until `count` requests that started after `moment` (epoch seconds) have ended.
+    func waitForRequests(_ count: Int, after moment: Double, limit: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, process.isRunning {
+            let requests = (try? LoadRequest.read(liveLog)) ?? []
+            if requests.filter({ $0.start > moment }).count >= count { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw OpsError(.software, code: "test.load", "the load generator did not make \(count) requests after \(moment) within \(limit)")
     }
 
     func finish() async throws -> Summary {
         kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(15)
+        let deadline = ContinuousClock.now + .seconds(120)
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
@@ -140,15 +154,17 @@ final class BlueGreenFixture {
     var opsctl: Opsctl { base.opsctl }
     var app: String { base.app }
 
-    init(standby: String = "5m", reloadPause: String? = nil) async throws {
-        base = try await DeployFixture(timeout: "3s")
+    /// `holdingReloads`: each reload returns only once the test removes `holdReloadsFile` (while
+    /// it exists), so a signal can be sent after the switch for sure, however slow the machine.
+    init(standby: String = "5m", holdingReloads: Bool = false) async throws {
+        base = try await DeployFixture()
         let ports = freeTestPorts(3)
         slots = (ports[1], ports[2])
         nginx = try await NginxServer(directory: base.directory.path + "/nginx", port: ports[0], upstreamName: base.app,
                                       firstUpstream: "127.0.0.1:\(ports[1])")
         let nginxArgv = nginx.argv([]).map { "\"\($0)\"" }.joined(separator: ", ")
-        // A pause after the reload leaves room for a signal to arrive after the switch.
-        let reload = reloadPause.map { "[sh, -c, 'nginx \"$@\" -s reload && sleep \($0)', sh, \(nginxArgv)]" } ?? "[nginx, \(nginxArgv), -s, reload]"
+        let reload = holdingReloads ? "[sh, -c, 'nginx \"$@\" -s reload && while [ -e \(holdReloadsFile) ]; do sleep 0.05; done', sh, \(nginxArgv)]"
+                                    : "[nginx, \(nginxArgv), -s, reload]"
         try base.directory.write("opsctl.yml", """
             app: \(app)
             image: \(DeployImages.repository)
@@ -167,6 +183,7 @@ final class BlueGreenFixture {
                   slots: {blue: "127.0.0.1:\(slots.blue)", green: "127.0.0.1:\(slots.green)"}
                   port_env: PORT
                   standby: \(standby)
+                  confirm_timeout: 60s
                 run:
                   network: host
                   env_file: .env.production
@@ -175,7 +192,7 @@ final class BlueGreenFixture {
                 health:
                   url: \(nginx.url)/health
                   json: {status: healthy}
-                  timeout: 3s
+                  timeout: ${HEALTH_TIMEOUT:-120s}
                   interval: 250ms
                 smoke:
                   base_url: \(nginx.url)
@@ -206,6 +223,15 @@ final class BlueGreenFixture {
     func upstream() throws -> String { try String(contentsOfFile: nginx.upstreamFile, encoding: .utf8) }
 
     func load() async throws -> LoadGenerator { try await LoadGenerator(url: nginx.url + "/health", directory: directory.path) }
+
+    var holdReloadsFile: String { base.directory.file("hold-reloads") }
+
+    /// opsctl with a short health timeout, for a release that must fail by waiting it out.
+    var failingFast: Opsctl {
+        var opsctl = opsctl
+        opsctl.environment["HEALTH_TIMEOUT"] = "3s"
+        return opsctl
+    }
 }
 
 @Suite(.serialized, .enabled(if: DockerEngine.shouldRun, "needs a Docker engine (always required under CI=true)"))
@@ -225,7 +251,7 @@ struct BlueGreenTests {
         #expect(goodReport["switched"] as? Bool == true && (goodReport["standby"] as? [String: Any])?["version"] as? String == "1.0.0")
         #expect(fixture.serving() == "1.0.1")
 
-        let unhealthy = try await opsctl.run("deploy", "production", "1.0.2")
+        let unhealthy = try await fixture.failingFast.run("deploy", "production", "1.0.2")
         #expect(unhealthy.exitCode == 3, "\(unhealthy.stdout)\(unhealthy.stderr)")
         #expect(unhealthy.stdout.contains("nothing was switched, no user request reached 1.0.2"))
         let crash = try await opsctl.run("deploy", "production", "1.0.3", "--json")
@@ -291,22 +317,26 @@ struct BlueGreenTests {
     }
 
     @Test func signalsBeforeTheSwitchChangeNothingAfterItTheSwitchIsFinished() async throws {
-        let fixture = try await BlueGreenFixture(reloadPause: "2")
+        let fixture = try await BlueGreenFixture(holdingReloads: true)
         #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
         let load = try await fixture.load()
         let before = try fixture.upstream()
 
-        let slow = try await fixture.base.background(["deploy", "production", "1.0.4"], name: "before")
-        try await fixture.base.eventually("1.0.4 to start on the idle slot") { try await fixture.running().contains { $0.hasPrefix("1.0.4@") } }
-        kill(slow.pid, SIGTERM)
-        #expect(try await slow.finished() == 3)
+        // 1.0.2 never becomes healthy: the signal lands in its health-wait, before any switch.
+        let unhealthy = try await fixture.base.background(["deploy", "production", "1.0.2"], name: "before")
+        try await fixture.base.eventually("1.0.2 to start on the idle slot") { try await fixture.running().contains { $0.hasPrefix("1.0.2@") } }
+        kill(unhealthy.pid, SIGTERM)
+        #expect(try await unhealthy.finished() == 3)
         #expect(try fixture.upstream() == before)
         #expect(try await fixture.running() == ["1.0.0@green"])
         #expect(try fixture.base.rows().first?.status == .interrupted)
 
+        // The reload of the switch waits for the test: the signal lands after the switch began.
+        _ = FileManager.default.createFile(atPath: fixture.holdReloadsFile, contents: nil)
         let switching = try await fixture.base.background(["deploy", "production", "1.0.1"], name: "after")
         try await fixture.base.eventually("the upstream file to change") { try fixture.upstream() != before }
         kill(switching.pid, SIGTERM)
+        try FileManager.default.removeItem(atPath: fixture.holdReloadsFile)
         let code = try await switching.finished()
         let output = (try? fixture.directory.read("after.out")) ?? ""
         #expect(code == 0, "\(output)")

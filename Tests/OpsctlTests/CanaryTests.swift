@@ -27,7 +27,7 @@ final class CanaryFixture {
 
     /// `withPaths`: the log line carries `$request_uri` too (the optional extra that names failing paths).
     init(canary: String = "{steps: [10, 50], pause: 3s, max_error_rate: 1%, min_requests: 10}", withPaths: Bool = false) async throws {
-        base = try await DeployFixture(timeout: "3s")
+        base = try await DeployFixture()
         try await CanaryImages.built.value
         try await DeployImages.tag(CanaryImages.releases.map(\.version), in: base.directory.path)
         let ports = freeTestPorts(3)
@@ -64,7 +64,7 @@ final class CanaryFixture {
                 health:
                   url: \(nginx.url)/health
                   json: {status: healthy}
-                  timeout: 3s
+                  timeout: 120s
                   interval: 250ms
                 smoke:
                   base_url: \(nginx.url)
@@ -95,7 +95,7 @@ final class CanaryFixture {
 
     /// Waits until the upstream file gives the canary a share (a step began).
     func stepStarted() async throws {
-        try await base.eventually("a canary step to start", limit: .seconds(30)) { (try? upstream())?.contains("weight=") == true }
+        try await base.eventually("a canary step to start") { (try? upstream())?.contains("weight=") == true }
     }
 }
 
@@ -180,7 +180,7 @@ struct CanaryTests {
         let bad = try await opsctl.run("deploy", "production", "1.1.0", "--json")
         let ended = Date().timeIntervalSince1970
         #expect(bad.exitCode == 3, "\(bad.stdout)\(bad.stderr)")
-        try await Task.sleep(for: .seconds(2))
+        try await load.waitForRequests(20, after: ended)
         let summary = try await load.finish()
 
         let report = try bad.json()
@@ -233,7 +233,8 @@ struct CanaryTests {
     }
 
     @Test func theLogIsFollowedAcrossARotationDuringAStep() async throws {
-        let fixture = try await CanaryFixture(canary: "{steps: [10], pause: 8s, max_error_rate: 1%, min_requests: 10}")
+        // A step far longer than the test needs, so the rotation always happens during it.
+        let fixture = try await CanaryFixture(canary: "{steps: [10], pause: 120s, max_error_rate: 1%, min_requests: 10}")
         #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
         // Users on /health only: the bad release answers it well, so the first file sees no 5xx.
         let healthLoad = try await fixture.load(path: "/health")
@@ -254,16 +255,18 @@ struct CanaryTests {
         #expect(canary["rotations"] as? Int ?? 0 >= 1, "\(canary)")
         let step = try #require(try steps(report).first)
         #expect(step["verdict"] as? String == "failed" && figures(step, "new").errors > 0, "\(step)")
-        #expect(step["watched_ms"] as? Int ?? 99_999 < 8000, "withdrawn during the step, not at its end")
+        #expect(step["watched_ms"] as? Int ?? 999_999 < 120_000, "withdrawn during the step, not at its end")
     }
 
     @Test func sigtermDuringAStepWithdrawsTheCanary() async throws {
-        let fixture = try await CanaryFixture(canary: "{steps: [10, 50], pause: 20s, max_error_rate: 1%, min_requests: 10}")
+        // The step lasts far longer than the test needs, so the signal always lands in it.
+        let fixture = try await CanaryFixture(canary: "{steps: [10, 50], pause: 120s, max_error_rate: 1%, min_requests: 10}")
         #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
         let load = try await fixture.load()
         let deploy = try await fixture.base.background(["deploy", "production", "1.0.1"], name: "term")
         try await fixture.stepStarted()
-        try await Task.sleep(for: .seconds(1))
+        // Users reach both releases before the signal.
+        try await load.waitForRequests(20, after: Date().timeIntervalSince1970)
         kill(deploy.pid, SIGTERM)
         let code = try await deploy.finished()
         let summary = try await load.finish()

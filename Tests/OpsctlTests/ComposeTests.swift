@@ -12,7 +12,7 @@ struct ComposeTests {
         var path: String { deploy.directory.path }
 
         init() async throws {
-            deploy = try await DeployFixture(timeout: "3s", extra: "")
+            deploy = try await DeployFixture()
             try deploy.directory.write("docker-compose.yml", """
                 version: "2.4"
                 services:
@@ -68,7 +68,9 @@ struct ComposeTests {
         let running = try await fixture.containers()
         #expect(running.count == 1 && running[0].image == "\(DeployImages.repository):1.0.1", "compose replaced the container")
 
-        let broken = try await opsctl.run("deploy", "production", "1.0.2", "--json")
+        var shortTimeout = opsctl
+        shortTimeout.environment["HEALTH_TIMEOUT"] = "3s"
+        let broken = try await shortTimeout.run("deploy", "production", "1.0.2", "--json")
         #expect(broken.exitCode == 3, "\(broken.stdout)")
         #expect((try broken.json()["reason"] as? String)?.hasPrefix("not healthy after 3s: HTTP 503") == true)
         #expect(fixture.deploy.serving() == "1.0.1")

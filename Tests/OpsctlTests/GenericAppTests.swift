@@ -27,7 +27,7 @@ struct GenericAppTests {
                   network: host
                   env_file: .env.production
                   env: {PORT: "\(port)"}
-                health: {url: "http://127.0.0.1:\(port)/health", timeout: 5s}
+                health: {url: "http://127.0.0.1:\(port)/health", timeout: 120s}
                 smoke:
                   base_url: http://127.0.0.1:\(port)
                   checks: [{name: health, path: /health}]

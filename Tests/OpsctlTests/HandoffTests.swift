@@ -26,7 +26,7 @@ struct HandoffTests {
 
     @Test func everySectionFromWhatReallyHappenedPostedAndArchived() async throws {
         let receiver = try TestHTTPServer()
-        let fixture = try await DeployFixture(timeout: "3s", extra: Self.config(webhook: receiver.url("/webhook")))
+        let fixture = try await DeployFixture(extra: Self.config(webhook: receiver.url("/webhook")))
         let opsctl = fixture.opsctl
         let path = fixture.directory.path
         try FileManager.default.createDirectory(atPath: path + "/data", withIntermediateDirectories: true)

@@ -30,12 +30,16 @@ struct Opsctl {
     var directory: String
     var environment: [String: String] = [:]
 
+    /// How long one run may take before the test calls it hung: far beyond what any command
+    /// takes even on a loaded machine, so it only ever catches a hang.
+    static let hangBound: Duration = .seconds(300)
+
     @discardableResult
-    func run(_ arguments: String..., timeout: Duration = .seconds(60)) async throws -> Run {
+    func run(_ arguments: String..., timeout: Duration = Opsctl.hangBound) async throws -> Run {
         try await run(arguments, timeout: timeout)
     }
 
-    func run(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> Run {
+    func run(_ arguments: [String], timeout: Duration = Opsctl.hangBound) async throws -> Run {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary),
                      "no opsctl at \(Self.binary): build it (swift build --build-tests) or set OPSCTL_BINARY")
         // stderr is kept whole here (tests read it), so capture it through sh into a file.

@@ -139,11 +139,11 @@ final class SwarmApp {
                   health_interval: 500ms
                   health_retries: 2
                   publish: ["mode=host,target=\(port),published=\(port)"]
-                  timeout: 90s
+                  timeout: 180s
                 health:
                   url: http://\(cluster.address(1)):\(port)/health
                   json: {status: healthy}
-                  timeout: 8s
+                  timeout: 30s
                   interval: 250ms
                 smoke:
                   base_url: http://\(cluster.address(2)):\(port)

@@ -54,7 +54,7 @@ public enum DockerEngine {
 
 /// Runs a command for test set-up; throws with its stderr when it does not exit 0.
 @discardableResult
-public func setUp(_ executable: String, _ arguments: [String], in directory: String? = nil, timeout: Duration = .seconds(120)) async throws -> String {
+public func setUp(_ executable: String, _ arguments: [String], in directory: String? = nil, timeout: Duration = .seconds(300)) async throws -> String {
     let result = try await SubprocessRunner().run(ProcessRequest(executable, arguments, workingDirectory: directory,
                                                                  environment: ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
                                                                                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"],
@@ -87,7 +87,7 @@ public final class TestHTTPServer {
     public init(tls: (certificate: String, key: String)? = nil) throws {
         scheme = tls == nil ? "http" : "https"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", "0", "120"]
+        process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/http/server.py", "0"]
             + (tls.map { ["--tls", $0.certificate, $0.key] } ?? [])
         let ready = Pipe()
         process.standardOutput = ready

@@ -109,22 +109,6 @@ func describeVersion(root: URL, fixed: String?) -> String {
     return "0.0.0-unknown"
 }
 
-/// git's trimmed stdout, or nil when git is missing or fails.
-func git(_ root: URL, _ arguments: [String]) -> String? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["git", "-C", root.path] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch { return nil }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
-    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    return text.isEmpty ? nil : text
-}
-
 func versionSource(version: String) -> String {
     """
     // Generated at build time by the OpsKitCodegen plugin from `git describe`. Do not edit.

@@ -52,37 +52,13 @@ environments:
   bluegreen:
     strategy: blue-green
     run: {network: host, stop_timeout: 3s}
-    proxy:
-      kind: nginx
-      upstream_file: nginx/upstream.conf
-      upstream_name: $app
-      check: [nginx, $nginx_argv, "-t"]
-      reload: [nginx, $nginx_argv, "-s", "reload"]
-      url: http://127.0.0.1:$proxy_port
-      slots: {blue: "127.0.0.1:$blue_port", green: "127.0.0.1:$green_port"}
-      port_env: PORT
-      standby: 5m
+$(proxy_yaml "")
     preflight: {secret_keys: []}
     health: {url: "http://127.0.0.1:$proxy_port/health", json: {status: healthy}, interval: 250ms, successes: 2, timeout: 10s}
     smoke: {base_url: "http://127.0.0.1:$proxy_port", checks: [{name: health, path: /health}]}
 YAML
 export OPSCTL_CONFIG="$work/opsctl.yml"
-now() { date +%s.%N; }
-# quietly ARGS: opsctl ARGS; its report only when it fails (and then the benchmark stops).
-quietly() {
-    local out
-    out=$("$opsctl" "$@" 2>&1) || { echo "$out" >&2; echo "bluegreen.sh: opsctl $* failed" >&2; exit 1; }
-}
-
-# load NAME: start the load generator, logging every request to $work/NAME.csv.
-load() {
-    python3 "$root/Tests/Fixtures/load/load.py" "http://127.0.0.1:$proxy_port/health" --rate "$rate" \
-        --log "$work/$1.csv" --out "$work/$1.json" --ready "$work/$1.ready" &
-    load_pid=$!
-    for _ in $(seq 100); do [ -e "$work/$1.ready" ] && break; sleep 0.05; done
-    sleep 1
-}
-unload() { kill "$load_pid"; wait "$load_pid" || true; load_pid=""; }
+load_path=/health
 
 # deploy_loop ENV V1 V2 COUNT NAME: COUNT deploys alternating V1/V2, each window "start end" in NAME.windows.
 deploy_loop() {

@@ -46,17 +46,7 @@ environment() { # NAME STRATEGY
   $1:
     strategy: $2
     run: {network: host, stop_timeout: 3s}
-    proxy:
-      kind: nginx
-      upstream_file: nginx/upstream.conf
-      upstream_name: $app
-      check: [nginx, $nginx_argv, "-t"]
-      reload: [nginx, $nginx_argv, "-s", "reload"]
-      url: http://127.0.0.1:$proxy_port
-      slots: {blue: "127.0.0.1:$blue_port", green: "127.0.0.1:$green_port"}
-      port_env: PORT
-      standby: 5m
-      access_log: nginx/canary.log
+$(proxy_yaml nginx/canary.log)
     canary: {steps: [10, 50], pause: 60s, max_error_rate: 1%, min_requests: 20}
     preflight: {secret_keys: []}     # the sample app has no secrets to check
     health: {url: "http://127.0.0.1:$proxy_port/health", json: {status: healthy}, interval: 250ms, successes: 2, timeout: 10s}
@@ -68,21 +58,7 @@ YAML
 { echo "app: $app"; echo "image: $image"; echo "state: .opsctl/state.db"; echo "environments:"
   environment canary canary; environment bluegreen blue-green; } > "$work/opsctl.yml"
 export OPSCTL_CONFIG="$work/opsctl.yml"
-now() { date +%s.%N; }
-quietly() {
-    local out
-    out=$("$opsctl" "$@" 2>&1) || { echo "$out" >&2; echo "canary.sh: opsctl $* failed" >&2; exit 1; }
-}
-
-# load NAME: the load generator on /api/items, logging every request to $work/NAME.csv.
-load() {
-    python3 "$root/Tests/Fixtures/load/load.py" "http://127.0.0.1:$proxy_port/api/items" --rate "$rate" \
-        --log "$work/$1.csv" --out "$work/$1.json" --ready "$work/$1.ready" &
-    load_pid=$!
-    for _ in $(seq 100); do [ -e "$work/$1.ready" ] && break; sleep 0.05; done
-    sleep 1
-}
-unload() { kill "$load_pid"; wait "$load_pid" || true; load_pid=""; }
+load_path=/api/items
 
 echo "== canary: $runs deploys of the bad release 1.1.0 over 1.0.0, ${rate} requests/s on /api/items =="
 quietly deploy canary 1.0.0

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Sourced by bluegreen.sh and canary.sh: their clean-up, free ports, and Debian's nginx in its own prefix
-# directory (never the system one) in front of the upstream file opsctl owns.
+# Sourced by bluegreen.sh and canary.sh: their clean-up, free ports, Debian's nginx in its own prefix
+# directory (never the system one) in front of the upstream file opsctl owns, the proxy: section
+# opsctl is given, and the load generator through it.
 
 # proxy_bench_cleanup SCRIPT KEPT: the trap both benchmarks set. The load, nginx and the app's
 #   containers stop with the run; $work goes too unless KEEP=1 (KEPT says what it holds).
@@ -69,3 +70,43 @@ NGINX
     # shellcheck disable=SC2034 # read by the sourcing script
     nginx_pid=$(cat "$dir/nginx.pid")
 }
+
+# proxy_yaml [ACCESS_LOG]: the environment's proxy: section (4 spaces in) for the nginx start_nginx
+#   started, slots $blue_port and $green_port; ACCESS_LOG for the canary's analysis.
+# shellcheck disable=SC2154 # app, nginx_argv and the ports are the sourcing script's
+proxy_yaml() {
+    cat <<YAML
+    proxy:
+      kind: nginx
+      upstream_file: nginx/upstream.conf
+      upstream_name: $app
+      check: [nginx, $nginx_argv, "-t"]
+      reload: [nginx, $nginx_argv, "-s", "reload"]
+      url: http://127.0.0.1:$proxy_port
+      slots: {blue: "127.0.0.1:$blue_port", green: "127.0.0.1:$green_port"}
+      port_env: PORT
+      standby: 5m
+YAML
+    if [ -n "${1:-}" ]; then echo "      access_log: $1"; fi
+}
+
+now() { date +%s.%N; }
+
+# quietly ARGS: opsctl ARGS; its report only when it fails (and then the benchmark stops).
+# shellcheck disable=SC2154 # opsctl is common.sh's
+quietly() {
+    local out
+    out=$("$opsctl" "$@" 2>&1) || { echo "$out" >&2; echo "$(basename "$0"): opsctl $* failed" >&2; exit 1; }
+}
+
+# load NAME: the load generator on http://127.0.0.1:$proxy_port$load_path at $rate requests/s,
+#   logging every request to $work/NAME.csv; it has reached its pace when this returns.
+# shellcheck disable=SC2154 # load_path, rate and work are the sourcing script's
+load() {
+    python3 "$root/Tests/Fixtures/load/load.py" "http://127.0.0.1:$proxy_port$load_path" --rate "$rate" \
+        --log "$work/$1.csv" --out "$work/$1.json" --ready "$work/$1.ready" &
+    load_pid=$!
+    for _ in $(seq 100); do [ -e "$work/$1.ready" ] && break; sleep 0.05; done
+    sleep 1
+}
+unload() { kill "$load_pid"; wait "$load_pid" || true; load_pid=""; }

@@ -39,11 +39,22 @@ public enum CompletionCandidates {
         let prefix = git?["tag_prefix"]?.string ?? GitSettings().tagPrefix
         let directory = git?["dir"]?.string ?? GitSettings().dir
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        var client = GitClient(runner: runner, directory: URL(fileURLWithPath: directory, relativeTo: base).standardizedFileURL.path)
-        // Someone is waiting at a prompt: a repository that does not answer at once offers nothing.
-        client.timeout = .seconds(3)
-        let tags = (try? await client.releaseTags(prefix: prefix)) ?? []
-        return tags.map(\.version.description)
+        let repository = URL(fileURLWithPath: directory, relativeTo: base).standardizedFileURL.path
+        let names: [String]
+        if let fromFiles = GitTagFiles.tagNames(in: repository) {
+            names = fromFiles
+        } else {
+            names = await tagsFromGit(repository, prefix: prefix, runner: runner)
+        }
+        return GitClient.releaseTags(names, prefix: prefix).map(\.version.description)
+    }
+
+    /// Only for refs kept where GitTagFiles cannot read them (reftable). The bound is generous:
+    /// someone waits at the prompt, but on a busy host just starting git can take seconds.
+    static func tagsFromGit(_ repository: String, prefix: String, runner: any ProcessRunning) async -> [String] {
+        var client = GitClient(runner: runner, directory: repository)
+        client.timeout = .seconds(15)
+        return (try? await client.tags(prefix: prefix)) ?? []
     }
 
     static func configRoot(_ path: String) -> Node? {

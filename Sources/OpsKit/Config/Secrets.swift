@@ -90,28 +90,41 @@ public struct Redactor: Sendable {
 
     /// `https://user:pw@host/x` becomes `https://user:<redacted>@host/x`.
     public static func redactURLCredentials(_ text: String) -> String {
-        guard text.contains("://"), text.contains("@") else { return text }
-        var output = ""
-        var rest = Substring(text)
-        while let schemeRange = rest.range(of: "://") {
-            output += rest[..<schemeRange.upperBound]
-            rest = rest[schemeRange.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { "/?# \t\n\"'".contains($0) }) ?? rest.endIndex
-            let authority = rest[..<authorityEnd]
-            if let at = authority.lastIndex(of: "@") {
-                let userInfo = authority[..<at]
-                if let colon = userInfo.firstIndex(of: ":") {
-                    output += userInfo[..<colon] + ":" + Secret.marker
-                } else {
-                    output += Secret.marker
-                }
-                output += authority[at...]
-            } else {
-                output += authority
-            }
-            rest = rest[authorityEnd...]
+        // A plain byte scan: the generic searches of String and its views cost more than the rest
+        // of a handoff together on a report that is megabytes long.
+        let bytes = Array(text.utf8)
+        guard bytes.contains(UInt8(ascii: "@")) else { return text }
+        var output: [UInt8] = []
+        var copied = 0
+        var next = 0
+        while let separator = schemeSeparator(in: bytes, from: next) {
+            let authority = separator + 3
+            let authorityEnd = bytes[authority...].firstIndex(where: authorityTerminators.contains) ?? bytes.endIndex
+            // Without credentials the search resumes inside the authority, where `b://` of
+            // `a://b://user:pw@host` begins the URL that does carry them.
+            next = authority
+            guard let at = bytes[authority..<authorityEnd].lastIndex(of: UInt8(ascii: "@")) else { continue }
+            next = authorityEnd
+            let colon = bytes[authority..<at].firstIndex(of: UInt8(ascii: ":"))
+            output += bytes[copied..<(colon.map { $0 + 1 } ?? authority)]
+            output += Secret.marker.utf8
+            copied = at
         }
-        return output + rest
+        guard copied > 0 else { return text }
+        output += bytes[copied...]
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static let authorityTerminators: Set<UInt8> = Set("/?# \t\n\"'".utf8)
+
+    /// The index of the next `://` at or after `start`.
+    private static func schemeSeparator(in bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
+        while index + 2 < bytes.count {
+            if bytes[index] == UInt8(ascii: ":"), bytes[index + 1] == UInt8(ascii: "/"), bytes[index + 2] == UInt8(ascii: "/") { return index }
+            index += 1
+        }
+        return nil
     }
 }
 

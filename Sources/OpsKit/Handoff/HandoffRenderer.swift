@@ -28,12 +28,9 @@ public enum HandoffRenderer {
         }
     }
 
-    static func time(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm zzz"
-        return formatter.string(from: date)
-    }
+    static let clock = ClockFormat("yyyy-MM-dd HH:mm zzz")
+
+    static func time(_ date: Date) -> String { clock.string(date) }
 
     /// The template's data: plain strings, arrays and flags (mustache has no logic of its own).
     static func view(_ report: HandoffReport) -> [String: Any] {

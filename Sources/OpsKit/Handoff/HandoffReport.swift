@@ -170,6 +170,8 @@ public struct HandoffReport: Report {
     public var writtenTo: String?
     /// The rendered Markdown/HTML (not part of the JSON document).
     public var rendered: String = ""
+    /// The JSON document, encoded while the archive was (not part of the document itself).
+    public var encodedJSON: String?
     /// Every run in the window with its time, and the recent trends: what the picture draws.
     public var activity = Activity()
 

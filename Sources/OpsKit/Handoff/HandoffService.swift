@@ -261,13 +261,25 @@ extension Ledger {
                      notesClosed: try count("SELECT COUNT(*) FROM notes WHERE env = ? AND resolved_at > ?"))
     }
 
-    public func archiveHandoff(_ report: HandoffReport) throws(OpsError) {
-        let json = ReportEncoder.json(report)
+    /// The report as it was handed over, without the raw activity behind its timeline: those
+    /// events are the ledger's own rows, and at thousands of them they would be most of the
+    /// archive and of the time it takes to write.
+    public func archiveHandoff(_ report: HandoffReport, document: String? = nil) throws(OpsError) {
+        let json = document ?? Self.archivedDocument(report)
         try database.writeTransaction { () throws(OpsError) in
             try database.query("INSERT INTO handoffs (env, generated_at, window_from, window_to, verdict, author, report) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                [.text(report.env), .real(report.generatedAt.ledgerTime), .real(report.window.from.ledgerTime),
                                 .real(report.window.to.ledgerTime), .text(report.verdict.rawValue), .text(report.by), .text(json)])
         }
+    }
+}
+
+extension Ledger {
+    /// The JSON kept in the ledger for a handoff: the report without its raw activity.
+    static func archivedDocument(_ report: HandoffReport) -> String {
+        var archived = report
+        archived.activity = HandoffReport.Activity()
+        return ReportEncoder.json(archived)
     }
 }
 
@@ -293,8 +305,19 @@ extension HandoffService {
             throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).handoff.webhook is not set (needed for --post)")
         }
         var report = await build(from: request.from, to: request.to, by: request.by)
-        // Anything a source echoed (a log line, a fact) is scrubbed again as a whole.
-        report.rendered = config.redactor.scrub(try HandoffRenderer.render(report, format: request.format, templateOverride: settings.template))
+        // Encoded on the other core while the report renders. A post's outcome belongs in the
+        // archive, so with --post the document waits for it.
+        let earlyArchive: Task<String, Never>? = request.post ? nil : Task { [report] in
+            var archived = report
+            archived.writtenTo = request.outputPath
+            return Ledger.archivedDocument(archived)
+        }
+        // Anything a source echoed (a log line, a fact) is scrubbed again as a whole. JSON on
+        // stdout is the report itself, encoded once, below.
+        let jsonOnStdout = request.format == .json && request.outputPath == nil
+        if !jsonOnStdout {
+            report.rendered = config.redactor.scrub(try HandoffRenderer.render(report, format: request.format, templateOverride: settings.template))
+        }
         if let path = request.outputPath {
             try AtomicFile.write(report.rendered + "\n", to: path)
             report.writtenTo = path
@@ -309,7 +332,11 @@ extension HandoffService {
                 context.logger.error("handoff post failed: \(failure)")
             }
         }
-        do { try Ledger(path: config.state).archiveHandoff(report) } catch {
+        if jsonOnStdout, !request.post {  // beside the archive, which encodes on the other core
+            report.encodedJSON = ReportEncoder.json(report: report)
+        }
+        let document = await earlyArchive?.value
+        do { try Ledger(path: config.state).archiveHandoff(report, document: document) } catch {
             context.logger.warning("could not archive the handoff in the ledger: \(error.message)")
         }
         return report

@@ -199,14 +199,9 @@ extension TimelineMark {
 
 /// Times in the report's timezone, the same way in every title.
 struct MarkClock {
-    let formatter: DateFormatter
+    let format: ClockFormat
 
-    init(timeZone: TimeZone) {
-        formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = timeZone
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
-    }
+    init(timeZone: TimeZone) { format = ClockFormat("yyyy-MM-dd HH:mm:ss zzz", timeZone: timeZone) }
 
-    func full(_ date: Date) -> String { formatter.string(from: date) }
+    func full(_ date: Date) -> String { format.string(date) }
 }

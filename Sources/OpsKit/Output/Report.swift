@@ -7,10 +7,14 @@ public protocol Report: Encodable, Sendable {
     /// Non-zero when the report itself records a failed check (verify found a bad backup,
     /// status could not reach docker). The report is still printed in full.
     var exitCode: Int32 { get }
+    /// The `--json` document when the command already encoded it (while other work ran on the
+    /// other core); nil means the caller encodes the report.
+    var encodedJSON: String? { get }
 }
 
 extension Report {
     public var exitCode: Int32 { 0 }
+    public var encodedJSON: String? { nil }
 }
 
 /// `{"ok": true, ...the report's own fields}`: one flat document, easy for `jq`.

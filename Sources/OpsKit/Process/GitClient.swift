@@ -35,8 +35,14 @@ public struct GitClient: Sendable {
 
     /// Tags that are `prefix` + a strict semver, highest precedence first.
     public func releaseTags(prefix: String) async throws(OpsError) -> [(version: SemVer, tag: String)] {
-        try await tags(prefix: prefix).compactMap { tag in
-            (try? SemVer(parsing: String(tag.dropFirst(prefix.count)))).map { ($0, tag) }
+        Self.releaseTags(try await tags(prefix: prefix), prefix: prefix)
+    }
+
+    /// Of `tags`, those that are `prefix` + a strict semver, highest precedence first.
+    public static func releaseTags(_ tags: [String], prefix: String) -> [(version: SemVer, tag: String)] {
+        tags.compactMap { tag in
+            guard tag.hasPrefix(prefix) else { return nil }
+            return (try? SemVer(parsing: String(tag.dropFirst(prefix.count)))).map { ($0, tag) }
         }.sorted { $0.version > $1.version }
     }
 

@@ -40,7 +40,7 @@ public struct SubprocessRunner: ProcessRunning {
         defer { spawned.killGroup() }
 
         do {
-            let collected = try await withThrowingTaskGroup(of: CollectedRun?.self) { group in
+            let collected = try await withThrowingTaskGroup(of: Outcome.self, returning: CollectedRun?.self) { group in
                 group.addTask {
                     let result = try await Subprocess.run(
                         .path(FilePath(executable)),
@@ -54,18 +54,37 @@ public struct SubprocessRunner: ProcessRunning {
                     ) { execution in
                         spawned.record(execution.processIdentifier.value)
                     }
-                    return CollectedRun(status: result.terminationStatus,
-                                        standardOutput: result.standardOutput,
-                                        standardError: result.standardError)
+                    return .finished(CollectedRun(status: result.terminationStatus,
+                                                  standardOutput: result.standardOutput,
+                                                  standardError: result.standardError))
                 }
                 group.addTask {
+                    try await spawned.waitUntilSpawned()
                     try await Task.sleep(for: request.timeout)
-                    throw TimedOut()
+                    return .deadline
                 }
                 defer { group.cancelAll() }
                 // The first task to finish decides; leaving the scope cancels the other, and a
                 // cancelled run tears its process group down before the group returns.
-                return try await group.next() ?? nil
+                var extended = false
+                while let outcome = try await group.next() {
+                    switch outcome {
+                    case .finished(let run):
+                        return run
+                    // On a busy host the deadline and the exit can be noticed together, long after
+                    // both happened: a process that already exited did not time out. Its output
+                    // still has to arrive within another timeout (a daemon it left may hold the pipes).
+                    case .deadline where !extended && spawned.hasExited:
+                        extended = true
+                        group.addTask {
+                            try await Task.sleep(for: request.timeout)
+                            return .deadline
+                        }
+                    case .deadline:
+                        return nil
+                    }
+                }
+                return nil
             }
             guard let collected else { throw TimedOut() }
             // Exited on its own: descendants that outlive it are the caller's design (a daemon
@@ -100,6 +119,20 @@ public struct SubprocessRunner: ProcessRunning {
         func record(_ pid: pid_t) { lock.withLock { groupID = pid } }
         func markFinished() { lock.withLock { finished = true } }
 
+        /// The timeout counts from the spawn: on a busy host the spawn itself can come late.
+        func waitUntilSpawned() async throws {
+            while lock.withLock({ groupID == nil }) { try await Task.sleep(for: .milliseconds(5)) }
+        }
+
+        /// Whether the child has exited (a zombie not yet reaped, or reaped already), without
+        /// reaping it: swift-subprocess collects its status.
+        var hasExited: Bool {
+            guard let pid = lock.withLock({ groupID }) else { return false }
+            var info = siginfo_t()
+            guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return errno == ECHILD }
+            return info._sifields._sigchld.si_pid == pid
+        }
+
         /// SIGKILL to whatever is left of the group; a no-op after a normal exit.
         func killGroup() {
             lock.withLock {
@@ -107,6 +140,11 @@ public struct SubprocessRunner: ProcessRunning {
                 kill(-groupID, SIGKILL)
             }
         }
+    }
+
+    private enum Outcome: Sendable {
+        case finished(CollectedRun)
+        case deadline
     }
 
     private struct CollectedRun: Sendable {

@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
 """A programmable HTTP server on 127.0.0.1 for opsctl's HTTP tests:
-server.py PORT [LIFETIME] [--tls CERT KEY]    (PORT 0: any free port; prints "ready PORT")
+server.py PORT [LIFETIME] [--tls CERT KEY]    (PORT 0: a free port below 32768; prints "ready PORT")
 
 Endpoints: /health (JSON healthy), /status/N, /slow/MS (answers after MS ms), /hang (accepts,
 never answers), /redirect-loop, /redirect (-> /health), /big/BYTES, /json-broken,
 /echo (method, headers and body back as JSON), / (home page), POST /api/auth/login (401),
 /plain (no security headers), /headers (X-Version, Cache-Control), /slow-body/MS (headers at
 once, the body a byte at a time over MS ms), /eventually/KEY/N (503 for the first N calls per KEY,
-then 200), /healthy-after/EPOCH_MS (503 until that wall-clock time, then 200), POST /webhook (kept;
-GET /webhook/received lists the bodies as JSON). Prints "ready" when listening; exits after
---lifetime seconds (default 300) so a crashed test never leaves it behind.
+then 200), /gate/KEY/N (each call waits until N calls for KEY are in flight at once, then all
+answer 200; 504 if that does not happen within 60 s: proof that a client really runs N requests
+concurrently, however slow the machine), /healthy-after/EPOCH_MS (503 until that wall-clock time,
+then 200), POST /webhook (kept;
+GET /webhook/received lists the bodies as JSON). Prints "ready" when listening. It exits when
+the process that started it is gone, so a crashed test never leaves it behind, and, when
+LIFETIME is given (the benchmarks), after LIFETIME seconds. A test's own length never ends it:
+a loaded machine stretches a test far past any fixed lifetime.
 """
-import json, ssl, sys, threading, time
+import errno, json, os, random, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 calls = {}
 webhook_bodies = []
 calls_lock = threading.Lock()
+gates = {}
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -87,6 +93,15 @@ class Handler(BaseHTTPRequestHandler):
             if time.time() * 1000 < int(path.split("/")[2]):
                 return self.send(503, '{"status":"starting"}')
             return self.send(200, '{"status":"healthy"}')
+        if path.startswith("/gate/"):
+            _, _, key, count = path.split("/")
+            with calls_lock:
+                gate = gates.setdefault(key, threading.Barrier(int(count)))
+            try:
+                gate.wait(timeout=60)
+            except threading.BrokenBarrierError:
+                return self.send(504, '{"error":"the other calls never came"}')
+            return self.send(200, '{"status":"healthy"}')
         if path.startswith("/eventually/"):
             _, _, key, count = path.split("/")
             with calls_lock:
@@ -109,6 +124,25 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
 
+def bind(port):
+    """PORT 0: a random free port below the ephemeral range (32768+), so no outgoing
+    connection holds it, and above 29100: the tests' apps take theirs from 21000-29000."""
+    if port:
+        return Server(("127.0.0.1", port), Handler)
+    for _ in range(200):
+        try:
+            return Server(("127.0.0.1", random.randint(29100, 32767)), Handler)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+    raise SystemExit("no free port below 32768")
+
+def exit_with_parent(server):
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    server.shutdown()
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     tls = None
@@ -116,12 +150,13 @@ if __name__ == "__main__":
         at = args.index("--tls")
         tls = args[at + 1:at + 3]
         del args[at:at + 3]
-    server = Server(("127.0.0.1", int(args[0])), Handler)
+    server = bind(int(args[0]))
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(tls[0], tls[1])
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Timer(float(args[1]) if len(args) > 1 else 300, server.shutdown).start()
-    # PORT 0: the kernel picks a free one; a fixed random pick can collide with an ephemeral port.
+    if len(args) > 1:
+        threading.Timer(float(args[1]), server.shutdown).start()
+    threading.Thread(target=exit_with_parent, args=(server,), daemon=True).start()
     print("ready", server.server_address[1], flush=True)
     server.serve_forever()

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A steady load on fresh connections, as users arriving one by one would make it.
 
-    load.py URL [--rate 100] [--workers 4] [--seconds N] [--out FILE] [--log FILE] [--ready FILE]
+    load.py URL [--rate 100] [--workers 4] [--seconds N] [--timeout 5] [--out FILE] [--log FILE]
+            [--live FILE] [--ready FILE]
 
 Each request opens a new TCP connection (no keep-alive), GETs URL and records the status, the
 latency and the "version" of a JSON body. Anything but HTTP 200 within --timeout is a failure.
 Runs until SIGTERM/SIGINT (or --seconds), then writes a JSON summary to --out (else stdout):
 requests, failed, failure reasons, versions seen, versions of failed answers, p50/p99/max ms.
 --log writes one CSV line per request (start epoch seconds, ms, ok 0/1, status, version) so a
-caller can cut the run into windows (steady state, during deploys).
+caller can cut the run into windows (steady state, during deploys). --live writes the same lines
+as each request ends (in the order they end), so a caller can wait for requests as they happen.
 """
 import argparse
 import os
@@ -47,7 +49,12 @@ def one_request(parsed, timeout):
     return started, (time.time() - started) * 1000, reason, status, version
 
 
-def worker(parsed, interval, timeout, offset, results, lock):
+def csv_line(result):
+    started, ms, reason, status, version = result
+    return f"{started:.3f},{ms:.1f},{0 if reason else 1},{status or ''},{version or ''}\n"
+
+
+def worker(parsed, interval, timeout, offset, results, lock, live):
     next_at = time.time() + offset
     while not stop.is_set():
         delay = next_at - time.time()
@@ -56,6 +63,8 @@ def worker(parsed, interval, timeout, offset, results, lock):
         result = one_request(parsed, timeout)
         with lock:
             results.append(result)
+            if live:
+                live.write(csv_line(result))
         next_at += interval
         if next_at < time.time() - 1:  # far behind (a stall): do not burst to catch up
             next_at = time.time()
@@ -101,6 +110,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=5)
     parser.add_argument("--out")
     parser.add_argument("--log")
+    parser.add_argument("--live")
     parser.add_argument("--ready")
     args = parser.parse_args()
     parsed = urllib.parse.urlsplit(args.url)
@@ -110,7 +120,8 @@ def main():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     results, lock = [], threading.Lock()
     interval = args.workers / args.rate
-    threads = [threading.Thread(target=worker, args=(parsed, interval, args.timeout, index * interval / args.workers, results, lock), daemon=True)
+    live = open(args.live, "w", buffering=1) if args.live else None
+    threads = [threading.Thread(target=worker, args=(parsed, interval, args.timeout, index * interval / args.workers, results, lock, live), daemon=True)
                for index in range(args.workers)]
     for thread in threads:
         thread.start()
@@ -129,8 +140,7 @@ def main():
         ordered = sorted(results)
     if args.log:
         with open(args.log, "w") as log:
-            for started, ms, reason, status, version in ordered:
-                log.write(f"{started:.3f},{ms:.1f},{0 if reason else 1},{status or ''},{version or ''}\n")
+            log.write("".join(csv_line(result) for result in ordered))
     text = json.dumps(summary(ordered), indent=2, sort_keys=True)
     if args.out:
         with open(args.out + ".tmp", "w") as out:

@@ -1,0 +1,1 @@
+../../Tools/opskit-codegen/GitOutput.swift
