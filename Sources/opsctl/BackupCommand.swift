@@ -6,7 +6,7 @@ struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Online SQLite backup: consistent under writes, parallel gzip, manifest, off-site copy, then retention.",
-        usage: Usage.lines("opsctl backup [<environment>] [--db <path>] [--dir <dir>] [--name <name>]", "[--level <level>] [--no-prune] [--no-offsite] [--offsite-only]", "[--wait-lock <duration>]"),
+        usage: Usage.lines("opsctl backup [<environment>] [--db <path>] [--dir <dir>] [--name <name>]", "[--level <level>] [--no-prune] [--no-offsite] [--offsite-only]", "[--wait-lock <duration>] [--recipient <age1…> ...]"),
         discussion: "opsctl backup production   |   opsctl backup --db /srv/app/app.db --dir /srv/backups")
 
     @OptionGroup var global: GlobalOptions
@@ -38,6 +38,10 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Wait this long for a running backup of the same database (e.g. 5m) instead of exiting 5.", valueName: "duration"))
     var waitLock: OpsDuration?
 
+    @Option(help: ArgumentHelp("Encrypt to this age public key (repeatable; default: backup.encryption.recipients): writes .db.gz.age.",
+                               valueName: "age1…"))
+    var recipient: [String] = []
+
     func validate() throws {
         guard (environment == nil) != (db == nil) else { throw ValidationError("give an environment, or --db PATH --dir DIR") }
         if db != nil, dir == nil { throw ValidationError("--db needs --dir") }
@@ -60,6 +64,7 @@ struct BackupCommand: AsyncParsableCommand {
                 request = BackupRequest(databasePath: db!, directory: dir!, name: name)
             }
             if let level { request.level = level }
+            if !recipient.isEmpty { request.encryption = try Self.encryption(recipient, configured: request.encryption) }
             request.prune = !noPrune
             if offsiteOnly { return try Self.offsiteOnly(request, waitLock: waitLock, context: context) }
             if noOffsite { request.offsite = nil }
@@ -68,6 +73,19 @@ struct BackupCommand: AsyncParsableCommand {
             defer { progress.finish() }
             return try await BackupService.run(request, context: context, interruption: nil, progress: progress.enabled ? progress.update : nil)
         }
+    }
+
+    /// `--recipient`: replaces the configured recipients for this run; the identity settings stay.
+    static func encryption(_ texts: [String], configured: BackupEncryption?) throws(OpsError) -> BackupEncryption {
+        var recipients: [AgeRecipient] = []
+        for text in texts {
+            do throws(AgeError) { recipients.append(try AgeRecipient(text)) } catch {
+                throw OpsError(.usage, code: "backup.bad_recipient", "--recipient: \(error.description)")
+            }
+        }
+        var encryption = configured ?? BackupEncryption(recipients: [])
+        encryption.recipients = recipients
+        return encryption
     }
 
     static func offsiteOnly(_ request: BackupRequest, waitLock: OpsDuration?, context: OpsContext) throws(OpsError) -> OffsiteSyncReport {

@@ -142,6 +142,13 @@ struct EncryptionCommandTests {
         #expect(restored.exitCode == 0, "\(restored.stdout)\(restored.stderr)")
         #expect(try fixture.rows(fixture.directory.file("drill/restored.db")) == (try fixture.rows(fixture.live)))
 
+        // In place (--force: no runtime to ask): the safety copy of the replaced database is encrypted too.
+        let inPlace = try await fixture.opsctl.run("restore", "production", "--force", "--json")
+        #expect(inPlace.exitCode == 0, "\(inPlace.stdout)\(inPlace.stderr)")
+        let safety = try #require(try inPlace.json()["safety_copy"] as? String ?? inPlace.json()["safetyCopy"] as? String, "\(inPlace.stdout)")
+        #expect(safety.hasSuffix(".pre-restore.db.gz.age"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: safety)).starts(with: Data("age-encryption.org/v1\n".utf8)))
+
         let wrong = try await fixture.opsctl.run("restore", "production", "--to", "drill/wrong.db", "--identity", fixture.wrongIdentityFile, "--json")
         #expect(wrong.exitCode == 7, "\(wrong.stdout)\(wrong.stderr)")
         #expect((try wrong.json()["error"] as? [String: Any])?["code"] as? String == "encryption.identity_mismatch")

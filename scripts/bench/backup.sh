@@ -5,7 +5,12 @@
 #   writer: opsctl under a writer inserting every 5 ms; the writer's p99 commit latency during the
 #           backup vs without one; the seed script under the same writer (60 s cap)
 #   prune:  opsctl prune over 10,000 backup files
-# Targets: idle <= 0.55x seed and <= 1.15x pigz; under writer <= 1.3x idle and p99 <= 2x; prune <= 1 s.
+#   encrypted: opsctl backup to an age recipient vs the same plaintext backup in the same run, and vs
+#           gzip -6 | age -r over the same snapshot (and the seed script | age -r); restore of the
+#           encrypted backup vs the plaintext one, and vs age -d -i KEY | gunzip
+# Targets: idle <= 0.55x seed and <= 1.15x pigz; under writer <= 1.3x idle and p99 <= 2x; prune <= 1 s;
+#          encrypted backup <= 1.10x plaintext and faster than gzip | age; encrypted restore faster than age -d | gunzip.
+# BENCH_ONLY=encrypted runs the idle and encrypted rows only.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 size_mb=${SIZE_MB:-210}
@@ -49,6 +54,63 @@ awk -v o="$idle" -v s="$seed" -v p="$pigz_time" 'BEGIN {
     printf "idle   opsctl %6.2f s | seed script %6.2f s | pigz -6 -p 2 %6.2f s\n", o, s, p
     printf "       opsctl/seed = %.2f (target <= 0.55)   opsctl/pigz = %.2f (target <= 1.15)\n", o / s, o / p }'
 rm -f "$work/plain.db" "$work/pigz.gz" "$work/seed.db.gz"
+
+# Encrypted: the same backup through age, in process; the peers pipe gzip into the age CLI.
+key="$work/identity.txt"
+rm -f "$key"; age-keygen -o "$key" 2> /dev/null
+recipient=$(age-keygen -y "$key")
+opsctl_encrypted() {
+    rm -rf "$work/out"
+    "$opsctl" backup --db "$db" --dir "$work/out" --no-prune -q --recipient "$recipient" > /dev/null
+}
+plain_run=(); encrypted_run=()
+for _ in $(seq "$runs"); do   # interleaved, so both see the same machine
+    start=$(now); opsctl_backup; end=$(now); plain_run+=("$(elapsed "$start" "$end")")
+    start=$(now); opsctl_encrypted; end=$(now); encrypted_run+=("$(elapsed "$start" "$end")")
+done
+plain=$(printf '%s\n' "${plain_run[@]}" | median)
+encrypted=$(printf '%s\n' "${encrypted_run[@]}" | median)
+sqlite3 "$db" ".backup $work/plain.db"
+gzip_age=$(time_runs sh -c "gzip -6 -c '$work/plain.db' | age -r '$recipient' > '$work/peer.db.gz.age'")
+seed_age=$(time_runs sh -c "sqlite3 '$db' '.backup $work/seed.db' && gzip -6 -c '$work/seed.db' | age -r '$recipient' > '$work/seed.db.gz.age' && rm -f '$work/seed.db'")
+awk -v e="$encrypted" -v p="$plain" -v g="$gzip_age" -v s="$seed_age" 'BEGIN {
+    printf "encrypted backup opsctl %6.2f s | opsctl plaintext %6.2f s | gzip -6 | age -r %6.2f s | seed script | age -r %6.2f s\n", e, p, g, s
+    printf "       encrypted/plaintext = %.2f (target <= 1.10)   opsctl/(gzip | age) = %.2f (target < 1)   opsctl/(seed | age) = %.2f\n", e / p, e / g, e / s }'
+
+# Restore: opsctl verifies while it decrypts and inflates, then checks the result; the peer only decrypts and inflates.
+cat > "$work/opsctl.yml" <<YAML
+app: bench
+image: bench
+state: $work/state.db
+environments:
+  bench:
+    database: {path: $work/live.db}
+    backup: {dir: $work/restore-src, name: bench, encryption: {recipients: ["$recipient"], identity_file: $key}}
+YAML
+rm -rf "$work/restore-src"; mkdir -p "$work/restore-src"
+"$opsctl" backup --db "$db" --dir "$work/restore-src" --name bench --no-prune -q > /dev/null
+sleep 1
+"$opsctl" backup --db "$db" --dir "$work/restore-src" --name bench --no-prune -q --recipient "$recipient" > /dev/null
+plain_file=$(ls "$work/restore-src" | grep '\.db\.gz$')
+age_file=$(ls "$work/restore-src" | grep '\.db\.gz\.age$')
+opsctl_restore() { # file
+    rm -f "$work/restored.db"
+    "$opsctl" --config "$work/opsctl.yml" restore bench "$1" --to "$work/restored.db" -q > /dev/null
+}
+restore_plain=(); restore_encrypted=()
+for _ in $(seq "$runs"); do
+    start=$(now); opsctl_restore "$plain_file"; end=$(now); restore_plain+=("$(elapsed "$start" "$end")")
+    start=$(now); opsctl_restore "$age_file"; end=$(now); restore_encrypted+=("$(elapsed "$start" "$end")")
+done
+rplain=$(printf '%s\n' "${restore_plain[@]}" | median)
+rencrypted=$(printf '%s\n' "${restore_encrypted[@]}" | median)
+age_gunzip=$(time_runs sh -c "age -d -i '$key' '$work/restore-src/$age_file' | gunzip > '$work/peer-restored.db'")
+awk -v e="$rencrypted" -v p="$rplain" -v g="$age_gunzip" 'BEGIN {
+    printf "encrypted restore opsctl %6.2f s | opsctl plaintext %6.2f s | age -d | gunzip %6.2f s (no checks)\n", e, p, g
+    printf "       encrypted/plaintext = %.2f   opsctl/(age -d | gunzip) = %.2f (target < 1)\n", e / p, e / g }'
+rm -rf "$work/plain.db" "$work/peer.db.gz.age" "$work/seed.db.gz.age" "$work/restore-src" "$work/restored.db" "$work/peer-restored.db" \
+       "$work/opsctl.yml" "$work/state.db" "$key"
+[ "${BENCH_ONLY:-}" = encrypted ] && { rm -rf "$work/out"; exit 0; }
 
 writer() { # latency-file seconds
     python3 "$root/Tests/Fixtures/db/writer.py" "$db" --interval-ms 5 --seconds "$2" --latencies "$1" > /dev/null 2>&1 &
