@@ -85,8 +85,10 @@ public enum BackupVerifier {
             for suffix in ["-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
         }
         let stream: GzipCheck
+        let readAhead = ReadAhead(source.next)
         do {
-            stream = try GzipCheck.inflate(read: source.next, into: temporary)
+            defer { readAhead.stop() }   // before the catches below read the source
+            stream = try GzipCheck.inflate(read: readAhead.next, into: temporary)
         } catch let failure as GzipCheck.Failure {
             result.compressedBytes = source.isAge ? source.fileBytes : failure.compressedBytes
             return finish(failure.reason)
