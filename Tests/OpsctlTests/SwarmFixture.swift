@@ -137,7 +137,9 @@ final class SwarmApp {
                   monitor: 1s
                   health_cmd: "wget -q -O /dev/null http://127.0.0.1:\(port)/health || exit 1"
                   health_interval: 500ms
-                  health_retries: 2
+                  # A check's exec can wait seconds to start on a busy host; a failing one answers at once.
+                  health_timeout: 30s
+                  health_retries: 3
                   publish: ["mode=host,target=\(port),published=\(port)"]
                   timeout: 180s
                 health:

@@ -19,7 +19,9 @@ public struct SwarmSettings: Sendable, Encodable {
     /// The container HEALTHCHECK Swarm watches (run by `/bin/sh -c` inside the container).
     public var healthCmd: String?
     public var healthInterval: OpsDuration = .seconds(2)
-    public var healthTimeout: OpsDuration = .seconds(2)
+    /// Generous: a check that fails answers at once, while a healthy task on a busy host can wait
+    /// seconds for its exec to start, and a timed-out check counts as a failure.
+    public var healthTimeout: OpsDuration = .seconds(10)
     public var healthRetries: Int = 3
     public var healthStartPeriod: OpsDuration = .seconds(0)
     public var constraints: [String] = []
