@@ -1,4 +1,6 @@
 // swift-tools-version: 6.1
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 import PackageDescription
 
 let package = Package(

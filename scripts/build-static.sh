@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # The release build `make install` and `make deb` ship: the Swift runtime and Foundation linked
 # into the binary (--static-swift-stdlib), so a host needs no Swift toolchain. It lives in its own
 # build folder (.build-static): switching the flag in .build would recompile the package each

@@ -1,3 +1,5 @@
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Sourced by scripts/demo.sh (and by its test): every step announces the exit code it expects,
 # and the demo stops, loudly, the moment a step does anything else. Needs $opsctl.
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # The demo: a throw-away environment in a temp dir (a git repo tagged v1.0.0 and v1.0.1, the
 # sample app images, a generated opsctl.yml), then opsctl on it. Run through `make demo`.
 # Every step states the exit code it expects and the demo fails (exit 1) when one differs.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # make install / make uninstall. Installs the static release build (scripts/build-static.sh)
 # under $DESTDIR$PREFIX:
 #   bin/opsctl                                   stripped

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # make deb: dist/opsctl_<version>_<arch>.deb from the static release build, with dpkg-deb.
 #   - the files `make install PREFIX=/usr` installs, man page gzipped, copyright, changelog.gz;
 #   - Depends computed from the binary by dpkg-shlibdeps (libc6, libcurl4, libsqlite3-0,

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Idempotent set-up for a fresh Debian (bookworm) machine: system libraries and tools opsctl
 # builds against and tests with, and a Docker engine when none answers.
 # Safe to run again and again; it only installs or starts what is missing.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # The whole test suite on a busy machine: `make test` twice in a row while stress-ng keeps every
 # core busy. No test may depend on how fast the machine is; this is the proof that none does.
 #

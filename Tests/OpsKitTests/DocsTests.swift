@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 import Testing
 
@@ -45,5 +48,26 @@ struct DocsTests {
         let found = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(found.isEmpty, "files that point at notes outside the repository: \(found)")
+    }
+
+    /// Apache-2.0 (LICENSE) file by file, as the Swift projects it follows mark theirs.
+    @Test func everySourceAndScriptCarriesTheLicenceHeader() throws {
+        let root = repositoryRoot
+        #expect(try String(contentsOfFile: root + "/LICENSE", encoding: .utf8).contains("Apache License"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", root, "ls-files", "*.swift", "*.sh", "*.py", ".ci/run"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let files = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        process.waitUntilExit()
+        #expect(files.count > 100, "git ls-files found \(files.count) sources")
+        for file in files {
+            let path = "\(root)/\(file)"
+            guard (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) == nil else { continue }
+            let head = try String(contentsOfFile: path, encoding: .utf8).prefix(400)
+            #expect(head.contains("SPDX-License-Identifier: Apache-2.0"), "\(file) has no SPDX licence header")
+        }
     }
 }

@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 // opskit-codegen: the Swift sources the OpsKitCodegen build-tool plugin adds to OpsKit.
 //
 //   opskit-codegen templates <templates-dir> <output.swift>

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Backup benchmark (issue 3), side by side in one run, page cache warm, level 6, on a generated
 # database of SIZE_MB (default 210) MB mixing compressible text and incompressible blobs:
 #   idle:   opsctl vs the seed script (sqlite3 .backup + gzip -6) and vs pigz -6 -p 2 over the same bytes

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Blue/green benchmark, side by side in one run, same load, same nginx, same sample app:
 #   a steady load of ~100 requests/s through nginx, each on a fresh connection
 #   (Tests/Fixtures/load/load.py), while opsctl deploys 10 times with strategy stop-start and

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Canary benchmark, side by side in one run, same load, same nginx, same bad release:
 #   a steady load of ~100 requests/s through nginx on GET /api/items, each on a fresh connection
 #   (Tests/Fixtures/load/load.py). Release 1.1.0 answers 500 there while /health and the smoke

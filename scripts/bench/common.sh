@@ -1,3 +1,5 @@
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Sourced by every benchmark: the repository root, the binary under test (the release build,
 # built when missing, or $OPSCTL_BINARY) and the small statistics they share.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

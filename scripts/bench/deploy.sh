@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Deploy benchmark (issue 6), side by side in one run on the real Docker engine:
 #   1. overhead: opsctl deploy (stop the live release, start the new one, health-wait with 2 passes
 #      at 250 ms, 2 smoke checks) minus a bare `docker run` of the same image until /health first

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Handoff benchmark: a handoff over a ledger holding 10,000 events in its window (deploys,
 # backups, verifications, smoke runs, notes), as Markdown, JSON and HTML with the SVG timeline
 # and trends (every event placed, clustered where marks would overlap); target < 200 ms each.

@@ -1,3 +1,5 @@
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Sourced by bluegreen.sh and canary.sh: their clean-up, free ports, Debian's nginx in its own prefix
 # directory (never the system one) in front of the upstream file opsctl owns, the proxy: section

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Off-site benchmark, side by side in one run against the same local S3 server (moto,
 # signatures enforced: Tests/Fixtures/s3/moto_server.py), page cache warm, on the backup (about
 # 90 MB of .db.gz) of a generated SIZE_MB (default 215) MB database:

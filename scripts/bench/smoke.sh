@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Smoke and health-wait benchmark (issue 5), side by side in one run, all on 127.0.0.1:
 #   1. 20 checks against an endpoint that answers after 200 ms:
 #      opsctl smoke (one multi handle)  vs  the slowest single check (target total <= 1.3x)

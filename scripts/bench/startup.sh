@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Start-up time and size of opsctl: `opsctl --help` and `opsctl config check` on the template
 # config, for the dynamic release build (.build/release: needs the Swift runtime's shared
 # libraries on the host) next to the static build `make install` and `make deb` ship

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Swarm benchmark, side by side in one run on a real 3-node swarm (Tests/Fixtures/swarm/swarm.sh),
 # the same service, the same images, the same update policy:
 #   1. overhead: `opsctl deploy` (secrets check, service update, the wait for Swarm, the task

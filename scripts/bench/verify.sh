@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Verify and restore benchmark (issue 4), side by side in one run, page cache warm, on the
 # backup of a generated >= 200 MB database:
 #   opsctl verify --file X          vs  gzip -t X && gunzip -c X > t.db && sqlite3 t.db "PRAGMA quick_check"   (target <= 0.7x)

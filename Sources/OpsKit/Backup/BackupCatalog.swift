@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `<name>_<YYYYMMDD_HHMMSS>.db.gz`, UTC: the seed script's naming, so its backups are managed too.

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// restic's `forget` semantics (https://restic.readthedocs.io/en/stable/060_forget.html):

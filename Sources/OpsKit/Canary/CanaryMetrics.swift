@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// The last canary's gauges: the step it reached and that step's figures, old against new, so a
 /// dashboard shows what decided it.
 enum CanaryMetrics {

@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// `opsctl config check [ENV]`: the resolved configuration, secrets redacted.
 public struct ConfigCheckReport: Report {
     public let file: String

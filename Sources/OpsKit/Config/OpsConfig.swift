@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// The typed form of `opsctl.yml` (docs/reference.md, "opsctl.yml"). Every value is resolved:
 /// `${VAR}` expanded, `*_file` secrets read, durations parsed, defaults applied.
 public struct OpsConfig: Sendable, Encodable {

@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// A span of time written the way operators write it: `250ms`, `60s`, `5m`, `8h`, `2d`, or
 /// compounds such as `1h30m`. A bare number is rejected: `60` could mean seconds or minutes.
 public struct OpsDuration: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {

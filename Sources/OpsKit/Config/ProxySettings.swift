@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// The reverse proxy in front of a blue/green environment (the team's own nginx).
 public enum ProxyKind: String, Sendable, Codable, CaseIterable { case nginx }
 

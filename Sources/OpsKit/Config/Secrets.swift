@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// Where a secret's value comes from: written in opsctl.yml (or `${VAR}`), read from a file
 /// (`NAME_FILE`, `key_file`), or printed by a command (`NAME_COMMAND`, `key_command`: a secret
 /// manager's CLI, run without a shell).

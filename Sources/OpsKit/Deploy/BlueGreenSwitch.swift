@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// Blue/green behind the team's nginx: the new release starts on the idle slot (the one the

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `hooks.pre_deploy` / `post_deploy`: argv lists run without a shell, with the release in

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `opsctl deploy` and `opsctl rollback`: the planner validates and settles what to do, the

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// Is a release fit to serve? The health-wait (an HTTP probe plus the runtime's own view each

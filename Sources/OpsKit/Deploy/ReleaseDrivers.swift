@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// The one place that turns an environment's `driver:` into the driver that runs its releases,
 /// for every command that needs to know what runs (deploy, rollback, restore, status, preflight).
 public enum ReleaseDrivers {

@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// What can go wrong reading or writing an age file. Each case says what an operator needs to
 /// know; `opsError` maps them onto opsctl's exit codes (a key that does not fit is exit 7, a
 /// damaged file is a failed check).

@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// Bech32 (BIP 173) as age uses it: no limit on the length of the data part, all lowercase or
 /// all uppercase, the checksum always computed over the lowercase form. `age1…` recipients
 /// and `AGE-SECRET-KEY-1…` identities are Bech32 strings of a 32-byte key.

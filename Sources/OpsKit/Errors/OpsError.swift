@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// The one error type opsctl throws. `code` is a stable, dotted identifier that scripts can
 /// match on; `exitCode` follows the contract in docs/reference.md, "Exit codes" (sysexits where one fits).
 public struct OpsError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// The end-of-shift report (docs/reference.md, "handoff"): what happened in the window and how things

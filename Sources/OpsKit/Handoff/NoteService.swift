@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// `opsctl note ENV TEXT`: a pending item the next handoff report lists.
 public struct NoteReport: Report {
     public var env: String

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// A small line of recent values (backup sizes, smoke p95) where a sudden step is what the eye

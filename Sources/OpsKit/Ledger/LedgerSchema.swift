@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// Versioned migrations of the state database, keyed on `PRAGMA user_version`.
 /// Append only: a released migration never changes, a new one goes at the end.
 enum LedgerSchema {

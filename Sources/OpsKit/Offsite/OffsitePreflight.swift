@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `offsite.reachable` and `offsite.fresh`: does the remote answer to our key, and does it hold a

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// What one off-site run did: part of `opsctl backup`'s report (or all of it, with `--offsite-only`).

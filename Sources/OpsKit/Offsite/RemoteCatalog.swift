@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// One backup on the remote: `<prefix><name>_YYYYMMDD_HHMMSS.db.gz`, and whether its manifest

@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// Text for XML documents (JUnit reports, the handoff's SVG).
 public enum XMLText {
     public static func escape(_ text: String) -> String {

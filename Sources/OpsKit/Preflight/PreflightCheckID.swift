@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// Every preflight check, spelled once: the config (`preflight.fatal`, `preflight.skip`), the
 /// checks themselves and their JSON all use these names.
 public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStringConvertible {

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `proxy.*`: can opsctl switch this blue/green or canary environment? The upstream file it

@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// The upstream block opsctl owns in nginx's config: `upstream NAME { server ADDRESS [weight=N]; … }`.
 /// One server is a blue/green switch; several with weights are a canary step.
 public struct Upstream: Sendable, Equatable, Codable {

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// Strict: each check runs once (`opsctl smoke`). Converge: failed checks run again every

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `opsctl smoke` and the deploy's smoke step: run the checks, then keep the outcome in the

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `opsctl status` on a terminal: the last 24 h of the handoff's lanes, one line each, a column

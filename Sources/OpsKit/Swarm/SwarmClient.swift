@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// Typed docker CLI calls for Swarm objects, against the manager `DOCKER_HOST` (or the docker

@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// `driver: swarm`: Swarm rolls the release across the nodes (`docker service update` with

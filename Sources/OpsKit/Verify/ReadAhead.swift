@@ -1,3 +1,6 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
 import Foundation
 
 /// Runs a reader a few chunks ahead on a thread of its own, so reading, hashing and decrypting

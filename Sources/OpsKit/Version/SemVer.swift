@@ -1,3 +1,5 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
 /// A strict Semantic Versioning 2.0.0 version (https://semver.org).
 ///
 /// Numeric parts are kept as digit strings: the spec puts no bound on them, and

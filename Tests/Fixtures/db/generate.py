@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 """Generates a test database of about SIZE MB mixing compressible text and incompressible blobs.
 
 generate.py DB SIZE_MB [--journal-mode wal|delete] [--seed N]

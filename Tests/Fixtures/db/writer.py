@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 """A busy application: inserts rows with sequential ids into DB, one transaction each.
 
 writer.py DB [--interval-ms 5] [--seconds N] [--latencies FILE] [--journal-mode wal]

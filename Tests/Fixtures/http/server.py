@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 """A programmable HTTP server on 127.0.0.1 for opsctl's HTTP tests:
 server.py PORT [LIFETIME] [--tls CERT KEY]    (PORT 0: a free port below 32768; prints "ready PORT")
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 """A steady load on fresh connections, as users arriving one by one would make it.
 
     load.py URL [--rate 100] [--workers 4] [--seconds N] [--timeout 5] [--out FILE] [--log FILE]

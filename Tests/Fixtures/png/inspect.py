@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 """Reads a PNG (8-bit RGB or RGBA, as Chromium writes them) with the standard library only.
 
     inspect.py FILE                      -> {"width": W, "height": H}

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 """moto's S3 server for opsctl's off-site tests: `moto_server -H 127.0.0.1 -p PORT`, with two changes.
 
 moto_server.py [--port PORT]     prints "ready PORT" once it listens

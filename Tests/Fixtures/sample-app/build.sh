@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # Builds the sample app image: build.sh VERSION [BEHAVIOUR] [SLOW_SECONDS]
 #   -> opsctl-sample:VERSION  (BEHAVIOUR: healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm
 #   | broken-path: GET /api/items answers 500, /health stays green

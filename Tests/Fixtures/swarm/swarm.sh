@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # A real multi-node Docker Swarm on one machine, for opsctl's swarm driver tests.
 #
 #   swarm.sh up DIR [NODES]   start NODES (default 3) dockerd, each in its own network namespace,

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # One HTTP/1.0 exchange: request on stdin, response on stdout, a log line on stderr.
 CR=$(printf '\r')
 IFS=' ' read -r method target protocol || exit 0

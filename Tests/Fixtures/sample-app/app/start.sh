@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 the opsctl authors
+# SPDX-License-Identifier: Apache-2.0
 # The sample app: a tiny HTTP service on $BIND_ADDRESS:$PORT (default 127.0.0.1; a swarm node's
 # task binds 0.0.0.0 inside the node's network namespace) whose behaviour is fixed at build time
 # (APP_BEHAVIOUR): healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm
