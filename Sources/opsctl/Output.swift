@@ -86,7 +86,7 @@ enum Output {
     static func load(_ options: GlobalOptions, _ context: OpsContext, resolvingOffsiteKeyOf name: String) async throws(OpsError)
         -> (OpsConfig, EnvironmentConfig, OpsContext) {
         let (loaded, context) = try load(options, context)
-        let (config, environment) = try await loaded.resolvingSecrets(of: name, runner: context.runner, matching: { $0.contains(".backup.offsite.") })
+        let (config, environment) = try await loaded.resolvingSecrets(of: name, runner: context.runner, matching: SecretScope.offsiteKey)
         return (config, environment, scrubbing(config, context))
     }
 
@@ -96,7 +96,7 @@ enum Output {
         -> (OpsConfig, EnvironmentConfig, OpsError?, OpsContext) {
         let (loaded, context) = try load(options, context)
         let (config, environment, failures) = try await loaded.resolvingSecretsLeniently(of: name, runner: context.runner,
-                                                                                        matching: { $0.contains(".backup.offsite.") })
+                                                                                        matching: SecretScope.offsiteKey)
         return (config, environment, failures.first, scrubbing(config, context))
     }
 

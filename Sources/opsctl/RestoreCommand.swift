@@ -46,7 +46,7 @@ struct RestoreCommand: AsyncParsableCommand {
             let target = config.backupTarget(of: environment)
             // A drill or --force never asks the runtime, so a missing compose binary cannot block them.
             let asksRuntime = to == nil && !force
-            let runtime = asksRuntime ? try await ReleaseDrivers.make(config: config, environment: environment, context: context) : nil
+            let runtime = asksRuntime ? try await DeployMode.resolve(config: config, environment: environment, context: context).driver : nil
             var request = RestoreService.Request(
                 env: environment.name, backupDirectory: try target.requireDirectory(), name: target.name, backup: backup,
                 liveDatabase: try target.requireDatabase(), destination: to, force: force, runtime: runtime,

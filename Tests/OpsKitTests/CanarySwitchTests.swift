@@ -269,6 +269,38 @@ struct CanarySwitchTests {
         #expect(Array(fixture.commands.prefix(4)) == ["nginx-check", "nginx-reload", "fake stop 0.9.0 green", "fake start 1.0.1 green"])
     }
 
+    /// Where a canary can fail, and what makes it fail there.
+    enum FailurePath: String, CaseIterable, Sendable {
+        case unhealthyOnItsSlot, nginxRefusesTheFirstStep, withdrawnDuringAStep, leftoverShareNginxWillNotTakeBack
+    }
+
+    /// `--no-rollback` keeps the failed release for inspection wherever the canary fails: it is
+    /// never stopped, and the report says rollback is off.
+    @Test(arguments: FailurePath.allCases)
+    func noRollbackHoldsOnEveryCanaryPath(_ path: FailurePath) async throws {
+        let (fixture, _) = try fixture()
+        switch path {
+        case .unhealthyOnItsSlot: fixture.runtime.behave("1.0.2", .unhealthy)
+        case .nginxRefusesTheFirstStep: fixture.checkFails = true
+        case .withdrawnDuringAStep: fixture.runtime.behave("1.0.2", .brokenPath)
+        case .leftoverShareNginxWillNotTakeBack:
+            let halfway = CanaryUpstream.step("unit", old: [.init(address: "127.0.0.1:\(fixture.ports.blue)")], new: "127.0.0.1:\(fixture.ports.green)", share: 50)
+            try halfway.render().write(toFile: fixture.upstreamPath, atomically: true, encoding: .utf8)
+            fixture.checkFails = true
+        }
+        var options = DeployOptions()
+        options.noRollback = true
+        let report = try await fixture.carryOut("1.0.2", options: options)
+        #expect(report.outcome != .succeeded, "\(report.renderText())")
+        #expect(!fixture.commands.contains("fake stop 1.0.2 green"), "\(path): \(fixture.commands)")
+        let said = ([report.reason ?? ""] + report.warnings).joined(separator: " | ")
+        #expect(said.contains("rollback is off"), "\(path): \(said)")
+        if path != .leftoverShareNginxWillNotTakeBack {
+            #expect(fixture.runtime.isRunning("1.0.2", slot: "green"), "\(path): the failed release stays for inspection")
+        }
+        #expect(fixture.runtime.isRunning("1.0.0", slot: "blue"))
+    }
+
     @Test func theDryRunShowsEveryStepsFileAndTheWithdrawal() async throws {
         let (fixture, _) = try fixture()
         let service = try fixture.service()

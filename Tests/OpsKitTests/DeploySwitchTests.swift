@@ -77,7 +77,7 @@ final class FakeRuntime: @unchecked Sendable {
     }
 }
 
-struct FakeDriver: ReleaseDriver {
+struct FakeDriver: SlotReleaseDriver {
     let runtime: FakeRuntime
     let runner: any ProcessRunning
 
@@ -210,16 +210,16 @@ final class SwitchFixture: @unchecked Sendable {
         return service
     }
 
-    func plan(_ action: ReleaseAction, _ version: String, live: DeployedRelease?) -> DeployPlan {
-        DeployPlan(action: action, version: version, image: "unit:\(version)", live: live, options: DeployOptions())
+    func plan(_ action: ReleaseAction, _ version: String, live: DeployedRelease?, options: DeployOptions = DeployOptions()) -> DeployPlan {
+        DeployPlan(action: action, version: version, image: "unit:\(version)", live: live, options: options)
     }
 
-    func carryOut(_ version: String) async throws -> DeployReport { try await carryOut(.deploy, version) }
+    func carryOut(_ version: String, options: DeployOptions = DeployOptions()) async throws -> DeployReport { try await carryOut(.deploy, version, options: options) }
 
-    func carryOut(_ action: ReleaseAction, _ version: String) async throws -> DeployReport {
+    func carryOut(_ action: ReleaseAction, _ version: String, options: DeployOptions = DeployOptions()) async throws -> DeployReport {
         let service = try service()
         let (_, releaseSwitch, _) = try service.parts()
-        return try await service.carryOut(plan(action, version, live: try await releaseSwitch.liveRelease()))
+        return try await service.carryOut(plan(action, version, live: try await releaseSwitch.liveRelease(), options: options))
     }
 
     var commands: [String] { runner.requests.map { ([$0.executable] + $0.arguments).joined(separator: " ") } }

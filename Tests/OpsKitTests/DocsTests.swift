@@ -70,4 +70,19 @@ struct DocsTests {
             #expect(head.contains("SPDX-License-Identifier: Apache-2.0"), "\(file) has no SPDX licence header")
         }
     }
+
+    /// A newcomer finds every capability from README's layout: each folder of OpsKit and of Deploy's parts is named there.
+    @Test func theReadmeLayoutNamesEveryFolder() throws {
+        let readme = try String(contentsOfFile: repositoryRoot + "/README.md", encoding: .utf8)
+        let layout = try #require(readme.components(separatedBy: "## Layout").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let files = FileManager.default
+        let opskit = repositoryRoot + "/Sources/OpsKit"
+        var folders = try files.contentsOfDirectory(atPath: opskit).filter { $0 != "Deploy" }.map { "\($0)/" }
+        for part in ["Core", "Strategies", "Runtimes"] {
+            folders.append("Deploy/\(part)/")
+            if part != "Core" { folders += try files.contentsOfDirectory(atPath: "\(opskit)/Deploy/\(part)").map { "\($0)/" } }
+        }
+        #expect(try files.contentsOfDirectory(atPath: opskit + "/Deploy").sorted() == ["Core", "Runtimes", "Strategies"])
+        for folder in folders { #expect(layout.contains(folder), "README's layout does not name \(folder)") }
+    }
 }

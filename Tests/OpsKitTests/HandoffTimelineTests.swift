@@ -138,7 +138,7 @@ struct HandoffTimelineTests {
         var releases: [ReleaseEvent] = []
         for index in 0..<2000 {
             let at = start.addingTimeInterval(Double(index) * 302.4)
-            releases.append(ReleaseEvent(kind: "deploy", version: "1.\(index).0", previousVersion: nil, status: index % 7 == 0 ? .rolledBack : .succeeded,
+            releases.append(ReleaseEvent(kind: .deploy, version: "1.\(index).0", previousVersion: nil, status: index % 7 == 0 ? .rolledBack : .succeeded,
                                          at: at, by: "b", seconds: 5, reason: nil))
             activity.backups.append(.init(at: at, status: .succeeded, bytes: 1_000_000 + Int64(index), file: "b\(index).db.gz"))
             activity.verifications.append(.init(at: at, passed: true, detail: "b\(index).db.gz"))
@@ -195,8 +195,8 @@ struct HandoffTimelineTests {
         activity.backups = [.init(at: now.addingTimeInterval(-23 * 3600), status: .succeeded, bytes: 1),
                             .init(at: now.addingTimeInterval(-3600), status: .failed),
                             .init(at: now.addingTimeInterval(-3500), status: .succeeded, bytes: 1)]
-        let releases = [ReleaseEvent(kind: "deploy", version: "1.0.1", previousVersion: nil, status: .succeeded, at: now.addingTimeInterval(-5 * 3600), by: nil, seconds: nil, reason: nil),
-                        ReleaseEvent(kind: "rollback", version: "1.0.0", previousVersion: nil, status: .succeeded, at: now.addingTimeInterval(-60), by: nil, seconds: nil, reason: nil)]
+        let releases = [ReleaseEvent(kind: .deploy, version: "1.0.1", previousVersion: nil, status: .succeeded, at: now.addingTimeInterval(-5 * 3600), by: nil, seconds: nil, reason: nil),
+                        ReleaseEvent(kind: .rollback, version: "1.0.0", previousVersion: nil, status: .succeeded, at: now.addingTimeInterval(-60), by: nil, seconds: nil, reason: nil)]
         let lanes = TimelineLanes(from: now.addingTimeInterval(-StatusLanes.window), to: now, timeZone: TimeZone(identifier: "UTC")!, releases: releases, activity: activity)
         let text = StatusLanes(lanes: lanes, colour: false).render()
         let rows = text.split(separator: "\n").map(String.init)

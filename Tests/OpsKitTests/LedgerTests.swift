@@ -51,10 +51,10 @@ struct LedgerTests {
     @Test func recordsAndReadsDeployments() throws {
         let ledger = try Ledger(path: directory.file("state.db"))
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let first = try ledger.beginDeployment(env: "production", kind: "deploy", version: "1.0.0", previousVersion: nil, gitCommit: "abc",
+        let first = try ledger.beginDeployment(env: "production", kind: .deploy, version: "1.0.0", previousVersion: nil, gitCommit: "abc",
                                                image: "app:1.0.0", container: "app-production-1.0.0", actor: "alice", message: nil, at: start)
         try ledger.finishDeployment(id: first, status: .succeeded, at: start.addingTimeInterval(12))
-        let second = try ledger.beginDeployment(env: "production", kind: "deploy", version: "1.0.1", previousVersion: "1.0.0", gitCommit: "def",
+        let second = try ledger.beginDeployment(env: "production", kind: .deploy, version: "1.0.1", previousVersion: "1.0.0", gitCommit: "def",
                                                 image: "app:1.0.1", container: "app-production-1.0.1", actor: "bob", message: "fix",
                                                 at: start.addingTimeInterval(60))
         try ledger.finishDeployment(id: second, status: .rolledBack, reason: "health check failed", at: start.addingTimeInterval(90))
@@ -74,7 +74,7 @@ struct LedgerTests {
             INSERT INTO deployments (env, version, status, started_at, host, pid) VALUES ('production', '2.0.0', 'running', 1, ?, 2147483646)
             """, [.text(ProcessInfo.processInfo.hostName)])
         // Our own run is alive and must be left alone.
-        _ = try ledger.beginDeployment(env: "production", kind: "deploy", version: "2.0.1", previousVersion: nil, gitCommit: nil,
+        _ = try ledger.beginDeployment(env: "production", kind: .deploy, version: "2.0.1", previousVersion: nil, gitCommit: nil,
                                        image: nil, container: nil, actor: nil, message: nil)
         let marked = try ledger.markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
         #expect(marked.map(\.version) == ["2.0.0"])

@@ -229,7 +229,7 @@ struct SwarmDriverTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     static func node(_ id: String, _ state: SwarmNode.State = .ready) -> SwarmNode {
-        SwarmNode(id: id, hostname: "host-\(id)", role: "worker", availability: .active, state: state, address: "10.0.0.\(id.count)", leader: false)
+        SwarmNode(id: id, hostname: "host-\(id)", role: .worker, availability: .active, state: state, address: "10.0.0.\(id.count)", leader: false)
     }
 
     static func task(_ slot: Int, _ version: String, _ state: SwarmTaskState, desired: SwarmTaskState = .running, node: String? = "a",

@@ -135,7 +135,7 @@ struct InitAndConfigTests {
 
         let empty = try await opsctl.run("history", "production")
         #expect(empty.stdout == "no deploys recorded for production yet\n")
-        let id = try ledger.beginDeployment(env: "production", kind: "deploy", version: "1.0.0", previousVersion: nil, gitCommit: nil,
+        let id = try ledger.beginDeployment(env: "production", kind: .deploy, version: "1.0.0", previousVersion: nil, gitCommit: nil,
                                             image: "a:1.0.0", container: nil, actor: "alice", message: nil)
         try ledger.finishDeployment(id: id, status: .succeeded)
         let history = try await opsctl.run("history", "production", "--json")

@@ -155,7 +155,7 @@ struct HandoffVerdictTests {
         return (level, findings.first?.rule)
     }
 
-    func deploy(_ kind: String, _ status: DeploymentStatus) -> HandoffReport.Deploy {
+    func deploy(_ kind: ReleaseAction, _ status: DeploymentStatus) -> HandoffReport.Deploy {
         .init(id: 1, kind: kind, version: "1.0.1", status: status, at: Date())
     }
 
@@ -164,11 +164,11 @@ struct HandoffVerdictTests {
         #expect(decide { $0.health?.ok = false } == (.critical, "health.failing"))
         #expect(decide { $0.verifications.lastStatus = "failed" } == (.critical, "verify.failed"))
         #expect(decide { $0.database?.ok = false } == (.critical, "database.check_failed"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", .failed)] } == (.critical, "deploy.failed"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", .rolledBack)] } == (.warning, "deploy.rolled_back"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", .interrupted)] } == (.warning, "deploy.rolled_back"))
-        #expect(decide { $0.deploys = [self.deploy("rollback", .succeeded)] } == (.warning, "deploy.rolled_back"))
-        #expect(decide { $0.deploys = [self.deploy("deploy", .succeeded)] } == (.healthy, nil))
+        #expect(decide { $0.deploys = [self.deploy(.deploy, .failed)] } == (.critical, "deploy.failed"))
+        #expect(decide { $0.deploys = [self.deploy(.deploy, .rolledBack)] } == (.warning, "deploy.rolled_back"))
+        #expect(decide { $0.deploys = [self.deploy(.deploy, .interrupted)] } == (.warning, "deploy.rolled_back"))
+        #expect(decide { $0.deploys = [self.deploy(.rollback, .succeeded)] } == (.warning, "deploy.rolled_back"))
+        #expect(decide { $0.deploys = [self.deploy(.deploy, .succeeded)] } == (.healthy, nil))
         #expect(decide { $0.backups?.ageHours = 27 } == (.warning, "backup.stale"))
         #expect(decide { $0.backups?.ageHours = 25.9 } == (.healthy, nil))
         #expect(decide { $0.backups?.ageHours = nil } == (.warning, "backup.stale"))
@@ -220,7 +220,7 @@ struct HandoffWordingTests {
         #expect(TextFormat.duration(milliseconds: 12_340) == "12.3 s")
         #expect(TextFormat.duration(milliseconds: 125_000) == "2m")
         var report = HandoffVerdictTests().report()
-        report.deploys = [.init(id: 1, kind: "rollback", version: "1.0.0", status: .succeeded, at: Date(), durationSeconds: 0, durationMs: 480)]
+        report.deploys = [.init(id: 1, kind: .rollback, version: "1.0.0", status: .succeeded, at: Date(), durationSeconds: 0, durationMs: 480)]
         let markdown = try HandoffRenderer.render(report, format: .markdown, templateOverride: nil)
         #expect(markdown.contains("succeeded, by ?, took 480 ms"), "\(markdown)")
     }

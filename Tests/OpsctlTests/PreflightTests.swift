@@ -281,7 +281,7 @@ struct PreflightDockerTests {
         // The live release's image gone: a rollback could not start it.
         #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
         let ledger = try fixture.ledger
-        let id = try ledger.beginDeployment(env: "production", kind: "deploy", version: "9.9.9", previousVersion: "1.0.0", gitCommit: nil, image: nil,
+        let id = try ledger.beginDeployment(env: "production", kind: .deploy, version: "9.9.9", previousVersion: "1.0.0", gitCommit: nil, image: nil,
                                             container: nil, actor: "test", message: nil)
         try ledger.finishDeployment(id: id, status: .succeeded)
         result = try await fixture.opsctl.run("preflight", "production", "--json")

@@ -47,7 +47,7 @@ final class StatusTests {
 
     func recordDeploy(_ version: String, status: DeploymentStatus = .succeeded) throws {
         let ledger = try Ledger(path: directory.path + "/.opsctl/state.db")
-        let id = try ledger.beginDeployment(env: "production", kind: "deploy", version: version, previousVersion: nil, gitCommit: nil,
+        let id = try ledger.beginDeployment(env: "production", kind: .deploy, version: version, previousVersion: nil, gitCommit: nil,
                                             image: "opsctl-sample:\(version)", container: nil, actor: "test", message: nil)
         try ledger.finishDeployment(id: id, status: status)
     }

@@ -98,6 +98,14 @@ public struct SecretResolver: Sendable {
     }
 }
 
+/// Which of an environment's secrets a command fetches, by the setting paths `mappingSecrets` names.
+public enum SecretScope {
+    public static let offsiteSection = "backup.offsite"
+
+    /// The off-site key alone: a nightly backup talks to S3 and must not run the app's other secret commands.
+    public static func offsiteKey(_ path: String) -> Bool { path.contains(".\(offsiteSection).") }
+}
+
 extension EnvironmentConfig {
     /// Every secret-bearing setting, named as written in opsctl.yml: the one list to extend
     /// when a new key holds a secret.
@@ -127,7 +135,7 @@ extension EnvironmentConfig {
             copy.handoff.webhook = transform(webhook, "\(prefix).handoff.\(Self.keyName("webhook", webhook, lowercase: true))")
         }
         if let key = copy.backup?.offsite?.secretAccessKey {
-            copy.backup?.offsite?.secretAccessKey = transform(key, "\(prefix).backup.offsite.\(Self.keyName("secret_access_key", key, lowercase: true))")
+            copy.backup?.offsite?.secretAccessKey = transform(key, "\(prefix).\(SecretScope.offsiteSection).\(Self.keyName("secret_access_key", key, lowercase: true))")
         }
         return copy
     }

@@ -45,7 +45,7 @@ public enum HandoffRenderer {
             "findings": report.findings.map { ["level": $0.level.rawValue, "rule": $0.rule, "detail": $0.detail] },
             "has_findings": !report.findings.isEmpty,
             "deploys": report.deploys.map { deploy -> [String: Any] in
-                var line: [String: Any] = ["at": time(deploy.at), "kind": deploy.kind, "version": deploy.version, "from": deploy.previousVersion ?? "nothing",
+                var line: [String: Any] = ["at": time(deploy.at), "kind": deploy.kind.rawValue, "version": deploy.version, "from": deploy.previousVersion ?? "nothing",
                                            "status": deploy.status.rawValue, "by": deploy.by ?? "?",
                                            "took": deploy.durationMs.map(TextFormat.duration(milliseconds:)) ?? "-"]
                 if let reason = deploy.reason { line["reason"] = reason }

@@ -36,7 +36,7 @@ public struct HandoffReport: Report {
 
     public struct Deploy: Sendable, Codable, Equatable {
         public var id: Int64
-        public var kind: String
+        public var kind: ReleaseAction
         public var version: String
         public var previousVersion: String?
         public var status: DeploymentStatus

@@ -183,12 +183,12 @@ public struct HandoffService: Sendable {
             fire(.critical, "database.check_failed", "\(database.path): \(database.quickCheck)")
         }
         if let down = report.deploys.first, down.status == .failed {
-            fire(.critical, "deploy.failed", "the last \(down.kind) (\(down.version)) failed and nothing was restored: \(down.reason ?? "")")
+            fire(.critical, "deploy.failed", "the last \(down.kind.rawValue) (\(down.version)) failed and nothing was restored: \(down.reason ?? "")")
         }
-        let rolledBack = report.deploys.filter { [.rolledBack, .interrupted].contains($0.status) || $0.kind == "rollback" }
+        let rolledBack = report.deploys.filter { [.rolledBack, .interrupted].contains($0.status) || $0.kind == .rollback }
         if !rolledBack.isEmpty {
             fire(.warning, "deploy.rolled_back", "\(rolledBack.count) rollback(s) in the window: "
-                 + rolledBack.map { $0.kind == "rollback" ? "rollback to \($0.version) (\($0.status.rawValue))" : "deploy of \($0.version) \($0.status.rawValue.replacingOccurrences(of: "_", with: " "))" }
+                 + rolledBack.map { $0.kind == .rollback ? "rollback to \($0.version) (\($0.status.rawValue))" : "deploy of \($0.version) \($0.status.rawValue.replacingOccurrences(of: "_", with: " "))" }
                     .joined(separator: ", "))
         }
         if let backups = report.backups {

@@ -70,7 +70,7 @@ public struct TimelineMark: Sendable {
 
 /// A deploy or rollback as the lanes need it, from the report's deploys or the ledger's rows.
 public struct ReleaseEvent: Sendable, Equatable {
-    public var kind: String
+    public var kind: ReleaseAction
     public var version: String
     public var previousVersion: String?
     public var status: DeploymentStatus
@@ -89,7 +89,7 @@ public struct ReleaseEvent: Sendable, Equatable {
                   at: record.startedAt, by: record.actor, seconds: record.duration, reason: record.reason)
     }
 
-    init(kind: String, version: String, previousVersion: String?, status: DeploymentStatus, at: Date, by: String?, seconds: Double?, reason: String?) {
+    init(kind: ReleaseAction, version: String, previousVersion: String?, status: DeploymentStatus, at: Date, by: String?, seconds: Double?, reason: String?) {
         self.kind = kind
         self.version = version
         self.previousVersion = previousVersion
@@ -143,7 +143,7 @@ public struct TimelineLanes: Sendable {
     }
 
     static func mark(_ release: ReleaseEvent) -> TimelineMark {
-        TimelineMark(lane: .releases, at: release.at, shape: release.kind == "rollback" ? .down : .up, outcome: release.outcome,
+        TimelineMark(lane: .releases, at: release.at, shape: release.kind == .rollback ? .down : .up, outcome: release.outcome,
                      label: release.version, source: .release(release))
     }
 
@@ -182,7 +182,7 @@ extension TimelineMark {
     func detail(_ clock: MarkClock) -> String {
         switch source {
         case .release(let release):
-            var detail = "\(release.kind) \(release.version) (from \(release.previousVersion ?? "nothing")): "
+            var detail = "\(release.kind.rawValue) \(release.version) (from \(release.previousVersion ?? "nothing")): "
                 + release.status.rawValue.replacingOccurrences(of: "_", with: " ")
             detail += "\n\(clock.full(release.at))" + (release.by.map { ", by \($0)" } ?? "")
                 + (release.seconds.map { ", took \(TextFormat.duration(seconds: Int($0.rounded())))" } ?? "")

@@ -21,7 +21,7 @@ public enum SmokeRunStatus: String, Sendable, Codable, CaseIterable { case passe
 public struct DeploymentRecord: Sendable, Codable, Equatable {
     public var id: Int64
     public var env: String
-    public var kind: String
+    public var kind: ReleaseAction
     public var version: String
     public var previousVersion: String?
     public var status: DeploymentStatus
@@ -88,7 +88,7 @@ extension Ledger {
 
     static func deployment(_ row: SQLiteRow) -> DeploymentRecord {
         DeploymentRecord(
-            id: row.int64(0) ?? 0, env: row.string(1) ?? "", kind: row.string(2) ?? "deploy", version: row.string(3) ?? "",
+            id: row.int64(0) ?? 0, env: row.string(1) ?? "", kind: row.string(2).flatMap(ReleaseAction.init(rawValue:)) ?? .deploy, version: row.string(3) ?? "",
             previousVersion: row.string(4), status: DeploymentStatus(rawValue: row.string(5) ?? "") ?? .failed,
             gitCommit: row.string(6), image: row.string(7), container: row.string(8),
             startedAt: Date(ledgerTime: row.double(9) ?? 0), finishedAt: row.double(10).map(Date.init(ledgerTime:)),
@@ -97,7 +97,7 @@ extension Ledger {
     }
 
     /// Records the start of a deploy or rollback; returns its id.
-    public func beginDeployment(env: String, kind: String, version: String, previousVersion: String?, gitCommit: String?,
+    public func beginDeployment(env: String, kind: ReleaseAction, version: String, previousVersion: String?, gitCommit: String?,
                                 image: String?, container: String?, actor: String?, message: String?,
                                 strategy: String? = nil, slot: String? = nil, at date: Date = Date()) throws(OpsError) -> Int64 {
         try database.writeTransaction { () throws(OpsError) in
@@ -105,7 +105,7 @@ extension Ledger {
                 INSERT INTO deployments (env, kind, version, previous_version, status, git_commit, image, container, started_at, actor, host, pid, message,
                                          strategy, slot)
                 VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(env), .text(kind), .text(version), .optional(previousVersion), .optional(gitCommit), .optional(image),
+                """, [.text(env), .text(kind.rawValue), .text(version), .optional(previousVersion), .optional(gitCommit), .optional(image),
                       .optional(container), .real(date.ledgerTime), .optional(actor), .text(ProcessInfo.processInfo.hostName),
                       .integer(Int64(getpid())), .optional(message), .optional(strategy), .optional(slot)])
             return database.lastInsertRowID

@@ -55,7 +55,7 @@ extension PreflightService {
 
     /// Each slot's port is free, or held by a release of this app on that slot.
     func slots(_ settings: ProxySettings) async -> [PreflightCheck] {
-        let ours = (try? await ReleaseDrivers.make(config: config, environment: environment, context: context).releases()) ?? []
+        let ours = (try? await DeployMode.resolve(config: config, environment: environment, context: context).driver.releases()) ?? []
         return settings.slots.map { slot in
             if let release = ours.first(where: { $0.slot == slot.name && $0.running }) {
                 return PreflightCheck(id: .proxySlots, status: .pass, summary: "\(slot.name) \(slot.address): \(release.version) runs there")

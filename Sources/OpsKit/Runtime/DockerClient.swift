@@ -97,7 +97,7 @@ public struct DockerClient: Sendable {
 
         /// The release: opsctl's label, else the image tag (containers compose started).
         public var version: String? {
-            if let label = labels["opsctl.version"] { return label }
+            if let label = labels[ReleaseIdentity.versionLabel] { return label }
             guard let colon = image.lastIndex(of: ":"), !image[colon...].contains("/") else { return nil }
             return String(image[image.index(after: colon)...])
         }

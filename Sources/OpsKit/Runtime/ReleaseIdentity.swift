@@ -22,7 +22,7 @@ public struct ReleaseIdentity: Sendable, Equatable {
             let project = ComposeProject(config: config, settings: compose)
             selector = ["com.docker.compose.project": project.name, "com.docker.compose.service": compose.service]
         } else {
-            selector = ["opsctl.app": config.app, "opsctl.env": environment.name]
+            selector = [Self.appLabel: config.app, Self.envLabel: environment.name]
         }
     }
 
@@ -37,11 +37,15 @@ public struct ReleaseIdentity: Sendable, Equatable {
 
     /// What opsctl puts on a container it starts: the selector plus the release (and its slot).
     public func labels(version: String, slot: String? = nil) -> [String: String] {
-        var labels = selector.merging(["opsctl.version": version]) { $1 }
+        var labels = selector.merging([Self.versionLabel: version]) { $1 }
         if let slot { labels[Self.slotLabel] = slot }
         return labels
     }
 
+    public static let appLabel = "opsctl.app"
+    public static let envLabel = "opsctl.env"
+    /// The release a container (or a swarm task) runs; its image tag can differ (`+build`).
+    public static let versionLabel = "opsctl.version"
     public static let slotLabel = "opsctl.slot"
 
     static func tagSafe(_ version: String) -> String { version.replacingOccurrences(of: "+", with: "_") }

@@ -107,7 +107,7 @@ public struct StatusReport: Report {
         }
         let now = generatedAt
         if let deployment = lastDeployment {
-            lines.append("last \(deployment.kind):".padding(toLength: 17, withPad: " ", startingAt: 0) + "\(deployment.version) \(deployment.status.rawValue), \(TextFormat.age(of: deployment.startedAt, now: now))"
+            lines.append("last \(deployment.kind.rawValue):".padding(toLength: 17, withPad: " ", startingAt: 0) + "\(deployment.version) \(deployment.status.rawValue), \(TextFormat.age(of: deployment.startedAt, now: now))"
                          + (deployment.reason.map { " (\($0))" } ?? ""))
         } else {
             lines.append("last deploy:     none")
@@ -243,7 +243,7 @@ public struct HistoryReport: Report {
         // The slot column only where blue/green ran: stop-start histories stay as they were.
         let slots = deployments.contains { $0.slot != nil }
         let rows = deployments.map { record in
-            [String(record.id), TextFormat.timestamp(record.startedAt), record.kind, record.version]
+            [String(record.id), TextFormat.timestamp(record.startedAt), record.kind.rawValue, record.version]
                 + (slots ? [record.slot ?? "-"] : [])
                 + [record.previousVersion ?? "-", record.status.rawValue,
                    record.duration.map { TextFormat.duration(milliseconds: Int(($0 * 1000).rounded())) } ?? "-", record.actor ?? "-", record.reason ?? ""]

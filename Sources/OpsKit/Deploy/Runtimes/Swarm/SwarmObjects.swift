@@ -132,7 +132,9 @@ public struct SwarmNode: Sendable, Codable, Equatable {
 
     public var id: String
     public var hostname: String
-    public var role: String
+    public enum Role: String, Sendable, Codable { case manager, worker }
+
+    public var role: Role
     public var availability: Availability
     public var state: State
     public var address: String?
@@ -160,7 +162,14 @@ public struct SwarmSecret: Sendable, Codable, Equatable {
 
 /// The engine `DOCKER_HOST` points at, as a swarm member.
 public struct SwarmMembership: Sendable, Equatable {
-    public var state: String
+    /// `docker info`'s Swarm.LocalNodeState.
+    public enum State: String, Sendable {
+        case inactive, pending, active, error, locked
+        /// A state this build does not know (a newer engine).
+        case unknown
+    }
+
+    public var state: State
     public var isManager: Bool
     public var nodeID: String?
     public var error: String?
@@ -168,7 +177,7 @@ public struct SwarmMembership: Sendable, Equatable {
 
 /// Names and labels the swarm driver puts on what it creates.
 public enum SwarmNames {
-    public static let versionLabel = "opsctl.version"
+    public static let versionLabel = ReleaseIdentity.versionLabel
     public static let secretKeyLabel = "opsctl.secret"
 
     /// The tag of `repo:tag` (not a registry port: `host:5000/repo` has no tag).

@@ -19,21 +19,21 @@ extension SwarmSwitch {
         var changedSomething: Bool { if case .nothingChanged = self { false } else { true } }
     }
 
-    func recover(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, options: DeployOptions, run: DeployRun,
+    func recover(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, run: DeployRun,
                  report: inout SwarmDeployReport) async -> SwitchResult {
-        let result = await undoFailure(failed, live: live, reason: reason, undo: undo, options: options, run: run, report: &report)
+        let result = await undoFailure(failed, live: live, reason: reason, undo: undo, run: run, report: &report)
         // The failed release's new secret versions are unused now.
         if let removed = try? await driver.prune(keep: 0, protecting: []) { run.report.pruned += removed }
         return result
     }
 
-    func undoFailure(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, options: DeployOptions, run: DeployRun,
+    func undoFailure(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, run: DeployRun,
                      report: inout SwarmDeployReport) async -> SwitchResult {
         let logs = await failedLogs(failed, report: report, run: run)
         let interrupted = deps.interruption.signal != nil
         let reason = checks.reason(reason)
         deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(reason))")
-        if case .rollback = undo, !deps.rollbackEnabled(options) {
+        if case .rollback = undo, !run.rollbackEnabled {
             return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
         }
         // A forced redeploy of the live version goes back too: to the previous spec, whose tasks worked.

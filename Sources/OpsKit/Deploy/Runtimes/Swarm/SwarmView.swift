@@ -137,7 +137,7 @@ public struct SwarmView: Sendable, Encodable {
             lines += TextFormat.table(["TASK", "NODE", "ADDRESS", "DESIRED", "CURRENT", "VERSION", "ERROR"], rows).split(separator: "\n").map { "  " + $0 }
         }
         let nodeText = nodes.map { node in
-            "\(node.hostname) \(node.address ?? "?") \(node.state.rawValue)/\(node.availability.rawValue)" + (node.role == "manager" ? (node.leader ? " (leader)" : " (manager)") : "")
+            "\(node.hostname) \(node.address ?? "?") \(node.state.rawValue)/\(node.availability.rawValue)" + (node.role == .manager ? (node.leader ? " (leader)" : " (manager)") : "")
         }
         lines.append("nodes:           " + (nodeText.isEmpty ? "none" : nodeText.joined(separator: ", ")))
         return lines

@@ -57,7 +57,7 @@ struct SwarmSwitch: ReleaseSwitch {
         } catch {
             run.step("\(creating ? "create" : "update") service \(name)", "failed")
             return await recover(target, live: live, reason: "could not \(creating ? "create" : "update") service \(name): \(error.message)",
-                                 undo: await undoAfterFailedCommand(before: before, version: plan.version), options: plan.options, run: run, report: &report)
+                                 undo: await undoAfterFailedCommand(before: before, version: plan.version), run: run, report: &report)
         }
         let since = creating ? nil : before.service?.updatedAt
         let outcome = await waitForRelease(plan.version, creating: creating, before: before)
@@ -69,15 +69,15 @@ struct SwarmSwitch: ReleaseSwitch {
             let why = (snapshot.service?.updateStatus?.message).map { " (\($0))" } ?? ""
             let failing = snapshot.failures(of: plan.version, since: since)
             return await recover(target, live: live, reason: "Swarm rolled the update back\(why)" + (failing.isEmpty ? "" : "; failing: \(snapshot.explain(failing))"),
-                                 undo: .alreadyRolledBack, options: plan.options, run: run, report: &report)
+                                 undo: .alreadyRolledBack, run: run, report: &report)
         case .stuck(let reason, let snapshot), .interrupted(let reason, let snapshot):
-            return await recover(target, live: live, reason: reason, undo: .rollback(last: snapshot), options: plan.options, run: run, report: &report)
+            return await recover(target, live: live, reason: reason, undo: .rollback(last: snapshot), run: run, report: &report)
         }
         if let mixed = await mixedVersions(plan.version, since: since, report: &report) {
-            return await recover(target, live: live, reason: mixed, undo: .rollback(last: nil), options: plan.options, run: run, report: &report)
+            return await recover(target, live: live, reason: mixed, undo: .rollback(last: nil), run: run, report: &report)
         }
-        if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, options: plan.options, run: run) {
-            return await recover(target, live: live, reason: failure, undo: .rollback(last: nil), options: plan.options, run: run, report: &report)
+        if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, run: run) {
+            return await recover(target, live: live, reason: failure, undo: .rollback(last: nil), run: run, report: &report)
         }
         return .succeeded
     }

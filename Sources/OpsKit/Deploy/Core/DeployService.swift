@@ -11,7 +11,7 @@ public struct DeployService: Sendable {
     public let config: OpsConfig
     public let environment: EnvironmentConfig
     public let context: OpsContext
-    public let driver: any ReleaseDriver
+    public let mode: DeployMode
     public let interruption: Interruption
     /// Tests shorten time with a virtual clock; the health-wait of a restored release uses the same settings.
     public var clock: any WaitClock = SystemWaitClock()
@@ -20,49 +20,58 @@ public struct DeployService: Sendable {
     /// strategy canary: called with each step while it is watched and when it ends (the terminal's step lines).
     public var canaryProgress: CanaryProgress?
 
-    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, interruption: Interruption = Interruption(),
-                driver: (any ReleaseDriver)? = nil) throws(OpsError) {
+    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, interruption: Interruption = Interruption(), mode: DeployMode) {
         self.config = config
         self.environment = environment
         self.context = context
         self.interruption = interruption
-        self.driver = driver ?? DockerReleaseDriver(config: config, environment: environment, docker: context.docker)
-        _ = try ReleaseSwitches.make(dependencies)   // an unsupported strategy is refused before anything runs
+        self.mode = mode
     }
 
-    /// The service with the driver the environment names.
+    /// The service on a runtime that runs slots: plain docker, or a test's fake.
+    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, interruption: Interruption = Interruption(),
+                driver: any SlotReleaseDriver) throws(OpsError) {
+        self.init(config: config, environment: environment, context: context, interruption: interruption,
+                  mode: try DeployMode.slotted(driver, config: config, environment: environment, context: context))
+    }
+
+    /// The service with the strategy and the runtime the environment names.
     public static func prepare(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext,
                                interruption: Interruption = Interruption()) async throws(OpsError) -> DeployService {
-        let driver = try await ReleaseDrivers.make(config: config, environment: environment, context: context)
-        return try DeployService(config: config, environment: environment, context: context, interruption: interruption, driver: driver)
+        DeployService(config: config, environment: environment, context: context, interruption: interruption,
+                      mode: try await DeployMode.resolve(config: config, environment: environment, context: context))
     }
 
-    var dependencies: DeployDependencies {
-        DeployDependencies(config: config, environment: environment, context: context, driver: driver, interruption: interruption, clock: clock, probe: probe,
-                           canaryProgress: canaryProgress)
-    }
-
+    /// What one command works with: made once per deploy or rollback.
     func parts() throws(OpsError) -> (DeployDependencies, any ReleaseSwitch, DeployPlanner) {
-        let deps = dependencies
-        let releaseSwitch = try ReleaseSwitches.make(deps)
+        guard let health = environment.health else {
+            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is required to deploy (opsctl never switches releases blind)")
+        }
+        let deps = DeployDependencies(config: config, environment: environment, context: context, mode: mode, health: health, interruption: interruption,
+                                      clock: clock, probe: probe, canaryProgress: canaryProgress)
+        let releaseSwitch = mode.releaseSwitch(deps)
         return (deps, releaseSwitch, DeployPlanner(deps: deps, releaseSwitch: releaseSwitch))
     }
 
+    var standbyKeeper: StandbyKeeper { StandbyKeeper(config: config, environment: environment, context: context, mode: mode) }
+
     public func deploy(_ version: String, options: DeployOptions) async throws(OpsError) -> DeployReport {
-        let (_, _, planner) = try parts()
-        if !options.dryRun { await StandbyKeeper(config: config, environment: environment, context: context).stopIfExpired() }
-        return try await carryOut(try await planner.deploy(version, options: options))
+        let parts = try parts()
+        if !options.dryRun { await standbyKeeper.stopIfExpired() }
+        return try await carryOut(try await parts.2.deploy(version, options: options), parts)
     }
 
     public func rollback(to version: String?, options: DeployOptions) async throws(OpsError) -> DeployReport {
-        let (_, _, planner) = try parts()
-        if !options.dryRun { await StandbyKeeper(config: config, environment: environment, context: context).stopIfExpired() }
-        return try await carryOut(try await planner.rollback(to: version, options: options))
+        let parts = try parts()
+        if !options.dryRun { await standbyKeeper.stopIfExpired() }
+        return try await carryOut(try await parts.2.rollback(to: version, options: options), parts)
     }
 
+    func carryOut(_ plan: DeployPlan) async throws(OpsError) -> DeployReport { try await carryOut(plan, try parts()) }
+
     /// Nothing to do, the dry run, or the real thing.
-    func carryOut(_ plan: DeployPlan) async throws(OpsError) -> DeployReport {
-        let (deps, releaseSwitch, planner) = try parts()
+    func carryOut(_ plan: DeployPlan, _ parts: (DeployDependencies, any ReleaseSwitch, DeployPlanner)) async throws(OpsError) -> DeployReport {
+        let (deps, releaseSwitch, planner) = parts
         var report = DeployReport(kind: plan.action, env: environment.name, version: plan.version, previousVersion: plan.live?.version, outcome: .planned,
                                   gitCommit: plan.commit, image: plan.image, durationMs: 0)
         report.strategy = environment.strategy
@@ -104,7 +113,7 @@ public struct DeployService: Sendable {
         try ledger.recordLock(scope: DeployLock.scope(environment), holder: lock.holder)
         let target = try await releaseSwitch.target(for: plan, live: live)
         let recorder = DeployRecorder(ledger: ledger, deps: deps)
-        let run = DeployRun(report: report, recorder: recorder, id: try recorder.begin(plan, target: target, previous: live))
+        let run = DeployRun(report: report, recorder: recorder, id: try recorder.begin(plan, target: target, previous: live), options: plan.options)
         try await prepareSwitch(plan, live: live, run: run)
         let result = await releaseSwitch.perform(plan, target: target, live: live, run: run)
         guard result.outcome == .succeeded else { return try run.finish(result.outcome, result.reason, logs: result.logs) }
@@ -151,7 +160,7 @@ public struct DeployService: Sendable {
     /// The release serves: old stopped releases beyond `keep_releases` go, post_deploy hooks run.
     func afterSuccess(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async {
         do {
-            run.report.pruned = try await driver.prune(keep: environment.keepReleases, protecting: Set([live?.ref, target.ref].compactMap { $0 }))
+            run.report.pruned = try await mode.driver.prune(keep: environment.keepReleases, protecting: Set([live?.ref, target.ref].compactMap { $0 }))
         } catch {
             run.report.warnings.append("could not remove old releases: \(error.message)")
         }

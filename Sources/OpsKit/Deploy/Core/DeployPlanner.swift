@@ -18,7 +18,6 @@ struct DeployPlanner {
         do { version = try SemVer(parsing: versionText) } catch {
             throw OpsError(.usage, code: "semver.invalid", error.description, details: ["releases are strict semantic versions, e.g. 1.0.1 or 2.0.0-rc.1"])
         }
-        try requireDeployable()
         let tag = config.git.tag(for: version)
         let commit = try await commit(of: tag)
         let versionString = version.description
@@ -32,7 +31,6 @@ struct DeployPlanner {
     }
 
     func rollback(to requested: String?, options: DeployOptions) async throws(OpsError) -> DeployPlan {
-        try requireDeployable()
         _ = try await deps.context.docker.version()
         let ledger = try Ledger(path: config.state)
         _ = try ledger.markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
@@ -71,12 +69,6 @@ struct DeployPlanner {
     }
 
     // MARK: - checks
-
-    func requireDeployable() throws(OpsError) {
-        guard environment.health != nil else {
-            throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is required to deploy (opsctl never switches releases blind)")
-        }
-    }
 
     func commit(of tag: String) async throws(OpsError) -> String {
         let git = GitClient(runner: deps.context.runner, directory: config.git.dir)

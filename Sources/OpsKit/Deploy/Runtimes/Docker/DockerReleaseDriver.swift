@@ -4,7 +4,7 @@
 import Foundation
 
 /// Containers named `<app>-<env>-<version>[-<slot>]`, labelled `opsctl.app/env/version[/slot]`, run from `run:`.
-public struct DockerReleaseDriver: ReleaseDriver {
+public struct DockerReleaseDriver: SlotReleaseDriver {
     public let identity: ReleaseIdentity
     public let run: RunSettings
     /// blue-green: how a slot's port reaches the app.
@@ -74,7 +74,7 @@ public struct DockerReleaseDriver: ReleaseDriver {
 
     public func startCommands(_ target: ReleaseTarget, fresh: Bool) async throws(OpsError) -> [DriverCommand] {
         let container = name(target.ref)
-        if !fresh, let kept = try await docker.inspectContainer(container), kept.labels["opsctl.version"] == target.version, kept.slot == target.slot?.name {
+        if !fresh, let kept = try await docker.inspectContainer(container), kept.labels[ReleaseIdentity.versionLabel] == target.version, kept.slot == target.slot?.name {
             return [DriverCommand(ProcessRequest("docker", ["container", "start", "--", container]), failureCode: "docker.start")]
         }
         let envFile = try privateEnvFile()

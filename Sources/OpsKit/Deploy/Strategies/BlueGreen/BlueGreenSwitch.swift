@@ -26,7 +26,18 @@ struct BlueGreenSwitch: ReleaseSwitch {
     /// The slot the upstream file does not name; blue while it names neither.
     func idleSlot() throws(OpsError) -> ProxySlot {
         let live = try proxy.liveSlot()
-        return settings.slots.first { $0 != live }!
+        guard let idle = settings.slots.first(where: { $0 != live }) else {
+            throw OpsError(.config, code: "proxy.slots", "proxy.slots names no slot besides \(live?.name ?? "the live one"): blue/green needs two")
+        }
+        return idle
+    }
+
+    /// The slot of a target this strategy made: `target(for:)` always names one.
+    func slot(of target: ReleaseTarget) throws(OpsError) -> ProxySlot {
+        guard let slot = target.slot else {
+            throw OpsError(.software, code: "deploy.no_slot", "\(target.version) has no slot, and blue/green runs every release on one; nothing was changed")
+        }
+        return slot
     }
 
     func target(for plan: DeployPlan, live: DeployedRelease?) async throws(OpsError) -> ReleaseTarget {
@@ -55,7 +66,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
     // MARK: - dry run
 
     func planLines(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?) async throws(OpsError) -> [String] {
-        let slot = target.slot!
+        let slot = try slot(of: target)
         var lines = [try routingLine(slot)]
         if plan.action == .rollback, try await runningStandby(plan.version, on: slot) != nil {
             lines.append("\(plan.version) runs on standby on \(slot.name): one probe of \(ProxyRoute.url(deps.health.url, at: slot)), then the switch")
@@ -72,7 +83,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
 
     /// Clearing the idle slot, starting the release there, and checking it there.
     func startPlanLines(_ plan: DeployPlan, target: ReleaseTarget) async throws(OpsError) -> [String] {
-        let slot = target.slot!
+        let slot = try slot(of: target)
         var lines: [String] = []
         for release in try await deps.driver.releases() where release.slot == slot.name && release.running {
             lines += deps.driver.stopCommands(release.ref).map { $0.display(redactor: deps.redactor) + "   # on standby there" }
@@ -96,31 +107,31 @@ struct BlueGreenSwitch: ReleaseSwitch {
     // MARK: - the switch
 
     func perform(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
-        let slot = target.slot!
+        guard let slot = target.slot else { return Self.noSlot(target) }
         run.report.slot = slot.name
         run.report.switched = false
         if plan.action == .rollback, let standby = try? await runningStandby(plan.version, on: slot) {
             if let result = await switchToStandby(standby, plan: plan, slot: slot, live: live, run: run) { return result }
         }
         if let failed = await startChecked(plan, target: target, live: live, run: run) { return failed }
-        return await switchTraffic(to: target, live: live, options: plan.options, run: run)
+        return await switchTraffic(to: target, live: live, run: run)
     }
 
     /// Clears the idle slot, starts the release there and checks it there, directly: nil when it
     /// is fit to take traffic, else the result of abandoning it (nothing was switched).
     func startChecked(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult? {
-        let slot = target.slot!
+        guard let slot = target.slot else { return Self.noSlot(target) }
         do {
             try await clear(slot, run: run)
             try await deps.driver.start(target, fresh: plan.action == .deploy)
             run.step("start \(plan.version) on \(slot.name)", slot.address)
         } catch {
             run.step("start \(plan.version) on \(slot.name)", "failed")
-            return await abandon(target, live: live, reason: "could not start \(plan.version) on \(slot.name): \(error.message)", options: plan.options, run: run)
+            return await abandon(target, live: live, reason: "could not start \(plan.version) on \(slot.name): \(error.message)", run: run)
         }
         let smoke = deps.environment.smoke.map { ProxyRoute.smoke($0, at: slot) }
-        if let failure = await checks.verify(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, options: plan.options, run: run) {
-            return await abandon(target, live: live, reason: failure, options: plan.options, run: run)
+        if let failure = await checks.verify(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, run: run) {
+            return await abandon(target, live: live, reason: failure, run: run)
         }
         return nil
     }
@@ -134,7 +145,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
             return nil
         }
         run.step("probe standby", "\(standby.version) on \(slot.name) is healthy: switching to it")
-        return await switchTraffic(to: ReleaseTarget(version: plan.version, slot: slot), live: live, options: plan.options, run: run)
+        return await switchTraffic(to: ReleaseTarget(version: plan.version, slot: slot), live: live, run: run)
     }
 
     /// Stops whatever of ours runs on the slot (the release on standby, a leftover), then makes
@@ -153,13 +164,13 @@ struct BlueGreenSwitch: ReleaseSwitch {
     }
 
     /// The new release is not switched to: stop it (kept), nothing changes for users.
-    func abandon(_ target: ReleaseTarget, live: DeployedRelease?, reason: String, options: DeployOptions, run: DeployRun) async -> SwitchResult {
+    func abandon(_ target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
         let logs = await checks.failedLogs(target.ref, run: run)
         let reason = checks.reason(reason)
-        let slot = target.slot!.name
+        let slot = target.slot?.name ?? "no slot"
         deps.context.logger.error("\(run.report.kind.rawValue) of \(target.version) failed on \(slot): \(deps.redactor.scrub(reason))")
         var what = "nothing was switched, no user request reached \(target.version)"
-        if deps.rollbackEnabled(options) {
+        if run.rollbackEnabled {
             try? await deps.driver.stop(target.ref)
             run.step("stop \(target.version) on \(slot)", "kept for the post-mortem")
             // A standby a rollback could not switch to is on standby no more.
@@ -178,10 +189,10 @@ struct BlueGreenSwitch: ReleaseSwitch {
 
     /// Write the upstream file, check, reload, confirm; on a failed confirmation, switch back.
     /// A signal from here on no longer aborts: the switch is finished or undone, never left halfway.
-    func switchTraffic(to target: ReleaseTarget, live: DeployedRelease?, options: DeployOptions, run: DeployRun) async -> SwitchResult {
-        let slot = target.slot!
+    func switchTraffic(to target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
+        guard let slot = target.slot else { return Self.noSlot(target) }
         if let signal = deps.interruption.reason {
-            return await abandon(target, live: live, reason: "\(signal) before the switch", options: options, run: run)
+            return await abandon(target, live: live, reason: "\(signal) before the switch", run: run)
         }
         let change: ProxyChange
         do {
@@ -191,7 +202,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
         } catch {
             run.step("switch to \(slot.name)", "refused")
             let more = error.details.filter { !error.message.contains($0) }
-            return await abandon(target, live: live, reason: error.message + (more.isEmpty ? "" : " (\(more.joined(separator: " | ")))"), options: options, run: run)
+            return await abandon(target, live: live, reason: error.message + (more.isEmpty ? "" : " (\(more.joined(separator: " | ")))"), run: run)
         }
         run.report.switched = true
         let confirmation = await confirm(target.version)
@@ -250,7 +261,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
         }
         await deps.clock.sleep(for: settings.drain.swiftDuration)
         try? await deps.driver.stop(target.ref)
-        run.step("stop \(target.version) on \(target.slot!.name)", "after \(settings.drain) of drain; kept")
+        run.step("stop \(target.version) on \(target.slot?.name ?? "its slot")", "after \(settings.drain) of drain; kept")
         let serving = live.map { "\($0.version) serves again" } ?? "nothing served before either"
         return SwitchResult(outcome: live == nil ? .failed : .rolledBack, reason: "\(reason); switched back: \(serving)", logs: logs)
     }
@@ -280,6 +291,11 @@ struct BlueGreenSwitch: ReleaseSwitch {
         } catch {
             run.report.warnings.append("could not record the standby of \(previous.ref): \(error.message)")
         }
+    }
+
+    /// A target without a slot never gets this far (`target(for:)` names one): refused, nothing changed.
+    static func noSlot(_ target: ReleaseTarget) -> SwitchResult {
+        SwitchResult(outcome: .aborted, reason: "\(target.version) has no slot, and blue/green runs every release on one; nothing was changed")
     }
 
     /// The release `version` running on `slot`, if it does: the one a rollback can switch to at once.

@@ -33,7 +33,7 @@ struct CanarySwitch: ReleaseSwitch {
 
     func planLines(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?) async throws(OpsError) -> [String] {
         guard plan.action == .deploy else { return try await blueGreen.planLines(plan, target: target, live: live) }
-        let slot = target.slot!
+        let slot = try blueGreen.slot(of: target)
         var lines = [try blueGreen.routingLine(slot)] + (try await blueGreen.startPlanLines(plan, target: target))
         let old = try oldServers(excluding: slot)
         guard !old.isEmpty else {
@@ -61,7 +61,7 @@ struct CanarySwitch: ReleaseSwitch {
 
     func perform(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
         guard plan.action == .deploy else { return await blueGreen.perform(plan, target: target, live: live, run: run) }
-        let slot = target.slot!
+        guard let slot = target.slot else { return BlueGreenSwitch.noSlot(target) }
         run.report.slot = slot.name
         run.report.switched = false
         run.report.canary = CanaryReport(settings: settings, accessLog: accessLog)
@@ -73,13 +73,13 @@ struct CanarySwitch: ReleaseSwitch {
             old = try oldServers(excluding: slot)
             before = try proxy.currentText()
         } catch {
-            return await blueGreen.abandon(target, live: live, reason: error.message, options: plan.options, run: run)
+            return await blueGreen.abandon(target, live: live, reason: error.message, run: run)
         }
         guard !old.isEmpty, let live, live.running else {
             run.report.warnings.append("nothing served through the proxy before: no release to compare with, so no canary steps; switched at once as blue/green does")
-            return await blueGreen.switchTraffic(to: target, live: live, options: plan.options, run: run)
+            return await blueGreen.switchTraffic(to: target, live: live, run: run)
         }
-        let rollout = CanaryRollout(switch: self, target: target, live: live, old: old, before: before, options: plan.options, run: run)
+        let rollout = CanaryRollout(switch: self, target: target, slot: slot, live: live, old: old, before: before, run: run)
         return await rollout.run()
     }
 
@@ -98,8 +98,7 @@ struct CanarySwitch: ReleaseSwitch {
             return nil
         } catch {
             run.step("take back \(slot.name)'s share", "refused")
-            return await blueGreen.abandon(target, live: live, reason: "\(slot.name) still has a share of the traffic from an earlier canary and nginx refused to take it back: \(error.message)",
-                                           options: DeployOptions(), run: run)
+            return await blueGreen.abandon(target, live: live, reason: "\(slot.name) still has a share of the traffic from an earlier canary and nginx refused to take it back: \(error.message)", run: run)
         }
     }
 }

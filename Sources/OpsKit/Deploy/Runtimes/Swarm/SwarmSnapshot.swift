@@ -181,8 +181,8 @@ enum SwarmVerdict {
 
     static func lostNodes(_ snapshot: SwarmSnapshot, _ previous: SwarmSnapshot?, _ downBefore: Set<String>) -> String? {
         let lost = snapshot.lost(since: downBefore, previous: previous)
-        guard !lost.isEmpty else { return nil }
-        return lost.map { $0.hostname + ($0.address.map { " (\($0))" } ?? "") }.joined(separator: ", ") + " went \(lost.first!.state.rawValue)"
+        guard let first = lost.first else { return nil }
+        return lost.map { $0.hostname + ($0.address.map { " (\($0))" } ?? "") }.joined(separator: ", ") + " went \(first.state.rawValue)"
     }
 }
 

@@ -20,9 +20,9 @@ extension PreflightService {
         let client = SwarmClient(docker: context.docker)
         do {
             let membership = try await client.membership()
-            guard membership.state == "active", membership.isManager else {
+            guard membership.state == .active, membership.isManager else {
                 return PreflightCheck(id: .swarmNodes, status: .fail,
-                                      summary: "the engine opsctl talks to is " + (membership.state == "active" ? "a swarm worker, not a manager" : "not in a swarm (\(membership.state))"),
+                                      summary: "the engine opsctl talks to is " + (membership.state == .active ? "a swarm worker, not a manager" : "not in a swarm (\(membership.state.rawValue))"),
                                       fix: "point DOCKER_HOST (or docker context use) at a manager node")
             }
             return Self.nodesCheck(try await client.nodes())
@@ -38,7 +38,7 @@ extension PreflightService {
             return PreflightCheck(id: .swarmNodes, status: .warn, summary: "\(usable) of \(nodes.count) node(s) take tasks; " + problems.joined(separator: ", "),
                                   fix: "bring the node back (its daemon, its network), or docker node update --availability active NODE; docker node rm one that is gone")
         }
-        let names = nodes.map { $0.hostname + ($0.role == "manager" ? ($0.leader ? " (leader)" : " (manager)") : "") }
+        let names = nodes.map { $0.hostname + ($0.role == .manager ? ($0.leader ? " (leader)" : " (manager)") : "") }
         return PreflightCheck(id: .swarmNodes, status: .pass, summary: "\(nodes.count) node(s) ready and active: " + names.joined(separator: ", "))
     }
 

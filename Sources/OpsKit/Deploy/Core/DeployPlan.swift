@@ -46,15 +46,18 @@ struct DeployDependencies: Sendable {
     let config: OpsConfig
     let environment: EnvironmentConfig
     let context: OpsContext
-    let driver: any ReleaseDriver
+    /// The strategy and the runtime it runs on.
+    let mode: DeployMode
+    /// Required to deploy (opsctl never switches releases blind): checked when the service starts.
+    let health: HealthSettings
     let interruption: Interruption
     let clock: any WaitClock
     let probe: @Sendable (HealthSettings) async -> HealthProbe
     /// Each canary step as it is watched (throttled) and once more when it ends.
     var canaryProgress: CanaryProgress? = nil
 
+    var driver: any ReleaseDriver { mode.driver }
     var redactor: Redactor { config.redactor }
-    var health: HealthSettings { environment.health! }
     var lockPath: String { DeployLock.path(config: config, environment: environment) }
 
     func imageReference(_ version: String) -> String {

@@ -10,12 +10,13 @@ import Foundation
 struct CanaryRollout {
     let `switch`: CanarySwitch
     let target: ReleaseTarget
+    /// Where the new release runs (the target's).
+    let slot: ProxySlot
     let live: DeployedRelease
     /// The servers that took the traffic before the canary.
     let old: [Upstream.Server]
     /// The upstream file before the first step, for a withdrawal nginx refuses.
     let before: String?
-    let options: DeployOptions
     let run: DeployRun
 
     /// How often the access log is read while a step is watched.
@@ -27,7 +28,6 @@ struct CanaryRollout {
     var proxy: NginxProxy { `switch`.proxy }
     var settings: CanarySettings { `switch`.settings }
     var blueGreen: BlueGreenSwitch { `switch`.blueGreen }
-    var slot: ProxySlot { target.slot! }
 
     func run() async -> SwitchResult {
         for (index, share) in settings.steps.enumerated() {
@@ -43,7 +43,7 @@ struct CanaryRollout {
                 run.step("canary \(share)%", "refused")
                 // The file was put back: before the first step, the new release has no share yet.
                 guard index > 0 else {
-                    return await blueGreen.abandon(target, live: live, reason: "the first canary step could not start: \(error.message)", options: options, run: run)
+                    return await blueGreen.abandon(target, live: live, reason: "the first canary step could not start: \(error.message)", run: run)
                 }
                 return await withdraw("step \(index + 1) (\(share)%) could not start: \(error.message)", interrupted: false)
             }
@@ -168,7 +168,7 @@ struct CanaryRollout {
             return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not answer through the proxy after the withdrawal: \(confirmation.detail)", logs: logs)
         }
         await deps.clock.sleep(for: proxy.settings.drain.swiftDuration)
-        if deps.rollbackEnabled(options) {
+        if run.rollbackEnabled {
             try? await deps.driver.stop(target.ref)
             run.step("stop \(target.version) on \(slot.name)", "after \(proxy.settings.drain) of drain; kept for the post-mortem")
         } else {

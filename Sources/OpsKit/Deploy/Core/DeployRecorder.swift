@@ -9,7 +9,7 @@ struct DeployRecorder {
     let deps: DeployDependencies
 
     func begin(_ plan: DeployPlan, target: ReleaseTarget, previous: DeployedRelease?) throws(OpsError) -> Int64 {
-        try ledger.beginDeployment(env: deps.environment.name, kind: plan.action.rawValue, version: plan.version, previousVersion: previous?.version,
+        try ledger.beginDeployment(env: deps.environment.name, kind: plan.action, version: plan.version, previousVersion: previous?.version,
                                    gitCommit: plan.commit, image: plan.image, container: deps.driver.containerName(target.ref),
                                    actor: deps.context.actor, message: plan.options.message,
                                    strategy: deps.environment.strategy.rawValue, slot: target.slot?.name, at: deps.context.now())
@@ -76,16 +76,21 @@ final class DeployRun {
     let started = ContinuousClock.now
     let recorder: DeployRecorder
     let id: Int64
+    /// The command's flags, the one copy every step reads (`--no-rollback` holds on every path).
+    let options: DeployOptions
     private var stepStart = ContinuousClock.now
 
-    init(report: DeployReport, recorder: DeployRecorder, id: Int64) {
+    init(report: DeployReport, recorder: DeployRecorder, id: Int64, options: DeployOptions) {
         self.report = report
         self.recorder = recorder
         self.id = id
+        self.options = options
         self.report.ledgerId = id
     }
 
     var ledger: Ledger { recorder.ledger }
+    /// A failed release is stopped and the previous one restored: `rollback: auto` and no `--no-rollback`.
+    var rollbackEnabled: Bool { recorder.deps.rollbackEnabled(options) }
 
     /// Records the step that just ended and starts timing the next.
     func step(_ name: String, _ detail: String? = nil) {

@@ -39,21 +39,21 @@ struct StopStartSwitch: ReleaseSwitch {
             run.step("start \(plan.version)")
         } catch {
             run.step("start \(plan.version)", "failed")
-            return await recover(from: target, live: live, reason: "could not start \(plan.version): \(error.message)", options: plan.options, run: run)
+            return await recover(from: target, live: live, reason: "could not start \(plan.version): \(error.message)", run: run)
         }
-        if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, options: plan.options, run: run) {
-            return await recover(from: target, live: live, reason: failure, options: plan.options, run: run)
+        if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, run: run) {
+            return await recover(from: target, live: live, reason: failure, run: run)
         }
         return .succeeded
     }
 
     /// The new release failed: keep its logs, put the previous good release back, and say how that went.
-    func recover(from failed: ReleaseTarget, live: DeployedRelease?, reason: String, options: DeployOptions, run: DeployRun) async -> SwitchResult {
+    func recover(from failed: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
         let logs = await checks.failedLogs(failed.ref, run: run)
         let interrupted = deps.interruption.signal != nil
         let reason = checks.reason(reason)
         deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(reason))")
-        guard deps.rollbackEnabled(options) else {
+        guard run.rollbackEnabled else {
             return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
         }
         guard let live, live.version != failed.version else {

@@ -21,21 +21,30 @@ public struct StandbyKeeper: Sendable {
     public let config: OpsConfig
     public let environment: EnvironmentConfig
     public let context: OpsContext
+    /// The slots and their proxy; nil for a mode without slots (nothing is ever on standby there).
+    let slots: (driver: any SlotReleaseDriver, proxy: NginxProxy)?
 
-    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
+    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, mode: DeployMode?) {
         self.config = config
         self.environment = environment
         self.context = context
+        slots = mode?.slots
     }
 
-    /// Blue/green runs on plain docker containers (the config refuses other drivers).
-    var driver: DockerReleaseDriver { DockerReleaseDriver(config: config, environment: environment, docker: context.docker) }
+    /// For commands that only look after the standby (status, handoff, backup): slots run on
+    /// plain docker containers, the one runtime that has them.
+    public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
+        let mode = environment.driver == .docker
+            ? try? DeployMode.slotted(DockerReleaseDriver(config: config, environment: environment, docker: context.docker), config: config, environment: environment, context: context)
+            : nil
+        self.init(config: config, environment: environment, context: context, mode: mode)
+    }
 
     /// The standby as it stands after stopping it if expired; nil when there is none (or the
     /// environment is not blue/green). Never throws: a command must not fail over housekeeping.
     @discardableResult
     public func stopIfExpired() async -> StandbyState? {
-        guard let seen = await current(), let settings = environment.proxy, let ledger = try? Ledger(path: config.state) else { return nil }
+        guard let seen = await current(), let (driver, proxy) = slots, let ledger = try? Ledger(path: config.state) else { return nil }
         guard seen.expiresAt <= context.now() else { return seen }
         // A deploy or rollback in progress owns the slots (it stops the standby itself).
         guard let lock = try? FileLock.acquire(path: DeployLock.path(config: config, environment: environment), what: "a standby stop",
@@ -47,7 +56,7 @@ public struct StandbyKeeper: Sendable {
         guard state.container == seen.container, state.expiresAt == seen.expiresAt else { return state }
         let record = state
         // Never stop what the proxy routes to, whoever switched it there.
-        let live = try? NginxProxy(settings: settings, runner: context.runner).liveSlot()
+        let live = try? proxy.liveSlot()
         if state.running, record.slot == nil || live?.name != record.slot {
             do {
                 try await driver.stop(ReleaseRef(version: record.version, slot: record.slot))
@@ -68,7 +77,7 @@ public struct StandbyKeeper: Sendable {
 
     /// The standby as the ledger and docker see it now; changes nothing.
     public func current() async -> StandbyState? {
-        guard environment.strategy.needsProxy, let ledger = try? Ledger(path: config.state),
+        guard let driver = slots?.driver, let ledger = try? Ledger(path: config.state),
               let record = try? ledger.standby(env: environment.name) else { return nil }
         let releases = try? await driver.releases()
         let running = releases?.contains { $0.container == record.container && $0.running } ?? false

@@ -29,27 +29,6 @@ protocol ReleaseSwitch: Sendable {
     func perform(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult
 }
 
-enum ReleaseSwitches {
-    static func make(_ deps: DeployDependencies) throws(OpsError) -> any ReleaseSwitch {
-        // Swarm rolls releases across its nodes itself; the config allows it only stop-start.
-        if deps.environment.driver == .swarm {
-            guard let driver = deps.driver as? SwarmReleaseDriver else {
-                throw OpsError(.software, code: "deploy.driver_mismatch", "environment \(deps.environment.name) is driver swarm but was given a \(type(of: deps.driver))")
-            }
-            return SwarmSwitch(deps: deps, driver: driver)
-        }
-        switch deps.environment.strategy {
-        case .stopStart:
-            return StopStartSwitch(deps: deps)
-        case .blueGreen:
-            return BlueGreenSwitch(deps: deps, proxy: NginxProxy(settings: deps.environment.proxy!, runner: deps.context.runner, redactor: deps.redactor))
-        case .canary:
-            let blueGreen = BlueGreenSwitch(deps: deps, proxy: NginxProxy(settings: deps.environment.proxy!, runner: deps.context.runner, redactor: deps.redactor))
-            return CanarySwitch(blueGreen: blueGreen, settings: deps.environment.canary ?? CanarySettings())
-        }
-    }
-}
-
 extension ReleaseSwitch {
     /// Without a proxy to ask: the newest running release; when nothing runs (a crash, a manual
     /// stop), the newest succeeded release the ledger knows, as the one to come back to.

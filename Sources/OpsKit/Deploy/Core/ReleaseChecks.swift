@@ -9,7 +9,7 @@ struct ReleaseChecks {
     let deps: DeployDependencies
 
     /// Health then smoke for `release`; nil when both pass, else why not. Recorded in `run`.
-    func verify(_ release: ReleaseRef, health: HealthSettings, smoke: SmokeSettings?, options: DeployOptions, run: DeployRun) async -> String? {
+    func verify(_ release: ReleaseRef, health: HealthSettings, smoke: SmokeSettings?, run: DeployRun) async -> String? {
         let healthStart = ContinuousClock.now
         let healthReport = await waitHealthy(release, health: health)
         run.report.health = healthReport
@@ -17,10 +17,10 @@ struct ReleaseChecks {
         guard healthReport.healthy else {
             return healthReport.abortedBecause ?? "not healthy after \(health.timeout): \(healthReport.last?.reason ?? "no answer")"
         }
-        if !options.skipSmoke, let smoke, !smoke.checks.isEmpty {
+        if !run.options.skipSmoke, let smoke, !smoke.checks.isEmpty {
             let recorded = await self.smoke(smoke, budget: remainingBudget(since: healthStart), ledger: run.ledger)
             run.report.smoke = recorded
-            writeJUnit(recorded, to: options.junitPath)
+            writeJUnit(recorded, to: run.options.junitPath)
             run.step("smoke", "\(recorded.passed)/\(recorded.checks.count) passed")
             if recorded.failed > 0 {
                 let failures = recorded.checks.filter { !$0.passed }.map { "\($0.name): \($0.reason ?? "failed")" }.joined(separator: "; ")

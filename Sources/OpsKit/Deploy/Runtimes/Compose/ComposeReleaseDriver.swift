@@ -16,8 +16,7 @@ public struct ComposeReleaseDriver: ReleaseDriver {
     public let docker: DockerClient
     public let runner: any ProcessRunning
 
-    public init(command: [String], config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
-        let settings = environment.compose!
+    public init(command: [String], settings: ComposeSettings, config: OpsConfig, environment: EnvironmentConfig, context: OpsContext) {
         self.command = command
         self.settings = settings
         project = ComposeProject(config: config, settings: settings)

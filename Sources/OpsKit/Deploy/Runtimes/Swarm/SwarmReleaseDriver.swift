@@ -45,8 +45,8 @@ public struct SwarmReleaseDriver: ReleaseDriver {
     /// opsctl.yml says (Swarm cannot change a service's mode).
     public func validate(version: String) async throws(OpsError) {
         let membership = try await client.membership()
-        guard membership.state == "active", membership.isManager else {
-            let what = membership.state == "active" ? "a swarm worker, not a manager" : "not in a swarm (\(membership.state))"
+        guard membership.state == .active, membership.isManager else {
+            let what = membership.state == .active ? "a swarm worker, not a manager" : "not in a swarm (\(membership.state.rawValue))"
             throw OpsError(.unavailable, code: "swarm.not_manager", "the Docker engine opsctl talks to is \(what): driver swarm deploys through a manager",
                            details: ["point DOCKER_HOST (or `docker context use`) at a manager node; `docker node ls` works there"] + (membership.error.map { ["swarm error: \($0)"] } ?? []))
         }
