@@ -5,19 +5,6 @@ import Foundation
 import Testing
 @testable import OpsKit
 
-/// Virtual time: sleeping advances it instantly.
-final class VirtualClock: WaitClock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current = ContinuousClock.now
-    /// What happens in the world while time passes (canary tests: users' requests through nginx).
-    var onSleep: (@Sendable (Duration) -> Void)?
-    func now() -> ContinuousClock.Instant { lock.withLock { current } }
-    func sleep(for duration: Duration) async {
-        onSleep?(duration)
-        lock.withLock { current += duration }
-    }
-    func advance(_ duration: Duration) { lock.withLock { current += duration } }
-}
 
 /// Answers from a script, one per probe; each probe takes 10 ms of virtual time.
 final class ScriptedProbe: @unchecked Sendable {

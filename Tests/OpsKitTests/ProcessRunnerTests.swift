@@ -115,22 +115,3 @@ struct ProcessRunnerTests {
     }
 }
 
-/// Records argv instead of running anything: for checking what the typed clients ask for.
-final class RecordingRunner: ProcessRunning, @unchecked Sendable {
-    private let lock = NSLock()
-    private var _requests: [ProcessRequest] = []
-    let respond: @Sendable (ProcessRequest) -> ProcessResult
-
-    init(respond: @escaping @Sendable (ProcessRequest) -> ProcessResult) { self.respond = respond }
-
-    var requests: [ProcessRequest] { lock.withLock { _requests } }
-
-    func run(_ request: ProcessRequest) async throws(OpsError) -> ProcessResult {
-        lock.withLock { _requests.append(request) }
-        return respond(request)
-    }
-
-    static func result(_ request: ProcessRequest, exit: Int32 = 0, stdout: String = "", stderr: String = "") -> ProcessResult {
-        ProcessResult(request: request, termination: .exited(exit), standardOutput: stdout, standardErrorTail: stderr, duration: .zero)
-    }
-}

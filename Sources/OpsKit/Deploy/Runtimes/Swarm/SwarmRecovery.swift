@@ -29,19 +29,14 @@ extension SwarmSwitch {
 
     func undoFailure(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, run: DeployRun,
                      report: inout SwarmDeployReport) async -> SwitchResult {
-        let logs = await failedLogs(failed, report: report, run: run)
-        let interrupted = deps.interruption.signal != nil
-        let reason = checks.reason(reason)
-        deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(reason))")
-        if case .rollback = undo, !run.rollbackEnabled {
-            return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
-        }
+        let recovery = ReleaseRecovery(deps: deps, run: run, failed: failed, reason: reason, logs: await failedLogs(failed, report: report, run: run))
+        if case .rollback = undo, !run.rollbackEnabled { return recovery.leftForInspection(failed) }
         // A forced redeploy of the live version goes back too: to the previous spec, whose tasks worked.
         guard let live else {
-            guard undo.changedSomething else { return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to", logs: logs) }
+            guard undo.changedSomething else { return recovery.failure("there is no previous release to go back to") }
             let stopped: String
             do { try await driver.stop(failed.ref); stopped = driver.stopped } catch { stopped = "could not be \(driver.stopped): \(error.message)" }
-            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to (\(name) \(stopped))", logs: logs)
+            return recovery.failure("there is no previous release to go back to (\(name) \(stopped))")
         }
         let recoveryStart = ContinuousClock.now
         let notBack: String? = switch undo {
@@ -51,17 +46,10 @@ extension SwarmSwitch {
         }
         if let notBack {
             run.report.steps.append(.init(name: "swarm rollback", ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: "did not finish"))
-            return SwitchResult(outcome: .failed, reason: "\(reason); \(notBack)", logs: logs)
+            return recovery.failure(notBack)
         }
-        let restored = await checks.waitHealthy(live.ref, health: deps.health, honourInterruption: false)
-        run.report.recoveryHealth = restored
         let step = !undo.changedSomething ? "health of \(live.version)" : "swarm rollback to \(live.version)"
-        run.report.steps.append(.init(name: step, ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: restored.healthy ? "healthy" : "NOT healthy"))
-        guard restored.healthy else {
-            let why = restored.abortedBecause ?? restored.last?.reason ?? "no answer"
-            return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not come back healthy either: \(why)", logs: logs)
-        }
-        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, logs: logs)
+        return await recovery.confirmBack(live, step: step, since: recoveryStart)
     }
 
     /// The failing tasks' last lines (or, when Swarm saw nothing fail, the release's running

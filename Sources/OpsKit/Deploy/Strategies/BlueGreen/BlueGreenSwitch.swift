@@ -259,8 +259,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
             run.step("switch back", "FAILED")
             return SwitchResult(outcome: .failed, reason: "\(reason); switching back failed too: \(error.message)", logs: logs)
         }
-        await deps.clock.sleep(for: settings.drain.swiftDuration)
-        try? await deps.driver.stop(target.ref)
+        _ = await drainThenStop(target.ref)
         run.step("stop \(target.version) on \(target.slot?.name ?? "its slot")", "after \(settings.drain) of drain; kept")
         let serving = live.map { "\($0.version) serves again" } ?? "nothing served before either"
         return SwitchResult(outcome: live == nil ? .failed : .rolledBack, reason: "\(reason); switched back: \(serving)", logs: logs)
@@ -273,12 +272,10 @@ struct BlueGreenSwitch: ReleaseSwitch {
         guard let previous, previous.running, previous.slot == nil || previous.slot != target.slot?.name else { return }
         let now = deps.context.now()
         guard settings.standby.milliseconds > 0 else {
-            await deps.clock.sleep(for: settings.drain.swiftDuration)
-            do {
-                try await deps.driver.stop(previous.ref)
-                run.step("stop \(previous.version)", "after \(settings.drain) of drain (standby: 0s); kept")
-            } catch {
+            if let error = await drainThenStop(previous.ref) {
                 run.report.warnings.append("could not stop the previous release \(previous.ref): \(error.message)")
+            } else {
+                run.step("stop \(previous.version)", "after \(settings.drain) of drain (standby: 0s); kept")
             }
             return
         }
@@ -291,6 +288,15 @@ struct BlueGreenSwitch: ReleaseSwitch {
         } catch {
             run.report.warnings.append("could not record the standby of \(previous.ref): \(error.message)")
         }
+    }
+
+    /// A release nginx no longer routes to: its old workers get `proxy.drain` to finish the
+    /// requests they hold, then it stops (kept). Every strategy behind the proxy stops releases
+    /// this way. Nil when it stopped.
+    func drainThenStop(_ release: ReleaseRef) async -> OpsError? {
+        await deps.clock.sleep(for: settings.drain.swiftDuration)
+        do { try await deps.driver.stop(release) } catch { return error }
+        return nil
     }
 
     /// A target without a slot never gets this far (`target(for:)` names one): refused, nothing changed.

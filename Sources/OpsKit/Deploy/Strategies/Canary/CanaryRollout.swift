@@ -167,9 +167,8 @@ struct CanaryRollout {
         guard confirmation.ok else {
             return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not answer through the proxy after the withdrawal: \(confirmation.detail)", logs: logs)
         }
-        await deps.clock.sleep(for: proxy.settings.drain.swiftDuration)
         if run.rollbackEnabled {
-            try? await deps.driver.stop(target.ref)
+            _ = await blueGreen.drainThenStop(target.ref)
             run.step("stop \(target.version) on \(slot.name)", "after \(proxy.settings.drain) of drain; kept for the post-mortem")
         } else {
             run.report.warnings.append("rollback is off: \(target.version) stays running on \(slot.name) for inspection, without traffic")

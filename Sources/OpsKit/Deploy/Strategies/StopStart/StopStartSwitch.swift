@@ -49,33 +49,20 @@ struct StopStartSwitch: ReleaseSwitch {
 
     /// The new release failed: keep its logs, put the previous good release back, and say how that went.
     func recover(from failed: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
-        let logs = await checks.failedLogs(failed.ref, run: run)
-        let interrupted = deps.interruption.signal != nil
-        let reason = checks.reason(reason)
-        deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(reason))")
-        guard run.rollbackEnabled else {
-            return SwitchResult(outcome: .failed, reason: "\(reason); rollback is off: \(failed.version) left as it is, run opsctl rollback \(deps.environment.name)", logs: logs)
-        }
+        let recovery = ReleaseRecovery(deps: deps, run: run, failed: failed, reason: reason, logs: await checks.failedLogs(failed.ref, run: run))
+        guard run.rollbackEnabled else { return recovery.leftForInspection(failed) }
         guard let live, live.version != failed.version else {
             try? await deps.driver.stop(failed.ref)
-            return SwitchResult(outcome: .failed, reason: "\(reason); there is no previous release to go back to", logs: logs)
+            return recovery.failure("there is no previous release to go back to")
         }
-        let recoveryStart = ContinuousClock.now
+        let start = ContinuousClock.now
         // Kept, stopped, for the post-mortem; it may never have been created (docker run failed).
         try? await deps.driver.stop(failed.ref)
         do {
             try await deps.driver.start(ReleaseTarget(version: live.version), fresh: false)
         } catch {
-            return SwitchResult(outcome: .failed, reason: "\(reason); restarting \(live.version) failed too: \(error.message)", logs: logs)
+            return recovery.failure("restarting \(live.version) failed too: \(error.message)")
         }
-        let restored = await checks.waitHealthy(live.ref, health: deps.health, honourInterruption: false)
-        run.report.recoveryHealth = restored
-        run.report.steps.append(.init(name: "restore \(live.version)", ms: (ContinuousClock.now - recoveryStart).milliseconds,
-                                      detail: restored.healthy ? "healthy" : "NOT healthy"))
-        guard restored.healthy else {
-            let why = restored.abortedBecause ?? restored.last?.reason ?? "no answer"
-            return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not come back healthy either: \(why)", logs: logs)
-        }
-        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, logs: logs)
+        return await recovery.confirmBack(live, step: "restore \(live.version)", since: start)
     }
 }
