@@ -13,11 +13,15 @@ struct DeployPlanner {
     var environment: EnvironmentConfig { deps.environment }
     var config: OpsConfig { deps.config }
 
-    func deploy(_ versionText: String, options: DeployOptions) async throws(OpsError) -> DeployPlan {
-        let version: SemVer
-        do { version = try SemVer(parsing: versionText) } catch {
+    /// A malformed version is a usage error (64) before anything else is looked at.
+    static func release(_ versionText: String) throws(OpsError) -> SemVer {
+        do { return try SemVer(parsing: versionText) } catch {
             throw OpsError(.usage, code: "semver.invalid", error.description, details: ["releases are strict semantic versions, e.g. 1.0.1 or 2.0.0-rc.1"])
         }
+    }
+
+    func deploy(_ versionText: String, options: DeployOptions) async throws(OpsError) -> DeployPlan {
+        let version = try Self.release(versionText)
         let tag = config.git.tag(for: version)
         let commit = try await commit(of: tag)
         let versionString = version.description

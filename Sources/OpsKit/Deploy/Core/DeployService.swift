@@ -56,6 +56,7 @@ public struct DeployService: Sendable {
     var standbyKeeper: StandbyKeeper { StandbyKeeper(config: config, environment: environment, context: context, mode: mode) }
 
     public func deploy(_ version: String, options: DeployOptions) async throws(OpsError) -> DeployReport {
+        _ = try DeployPlanner.release(version)
         let parts = try parts()
         if !options.dryRun { await standbyKeeper.stopIfExpired() }
         return try await carryOut(try await parts.2.deploy(version, options: options), parts)

@@ -16,7 +16,7 @@ public struct SwarmClient: Sendable {
     public func membership() async throws(OpsError) -> SwarmMembership {
         struct Raw: Decodable { var LocalNodeState: String?; var ControlAvailable: Bool?; var NodeID: String?; var Error: String? }
         let raw = try docker.decode(Raw.self, from: try await docker.run(["info", "--format", "{{json .Swarm}}"]))
-        return SwarmMembership(state: raw.LocalNodeState.map { SwarmMembership.State(rawValue: $0) ?? .unknown } ?? .inactive, isManager: raw.ControlAvailable ?? false,
+        return SwarmMembership(state: raw.LocalNodeState.map { SwarmMembership.State(rawValue: $0) ?? .unknown } ?? .inactive, stateName: raw.LocalNodeState ?? "inactive", isManager: raw.ControlAvailable ?? false,
                                nodeID: raw.NodeID.flatMap { $0.isEmpty ? nil : $0 }, error: raw.Error.flatMap { $0.isEmpty ? nil : $0 })
     }
 

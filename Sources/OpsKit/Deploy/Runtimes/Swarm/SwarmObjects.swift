@@ -170,6 +170,8 @@ public struct SwarmMembership: Sendable, Equatable {
     }
 
     public var state: State
+    /// As docker said it, for messages (a state this build does not know included).
+    public var stateName: String
     public var isManager: Bool
     public var nodeID: String?
     public var error: String?

@@ -22,7 +22,7 @@ extension PreflightService {
             let membership = try await client.membership()
             guard membership.state == .active, membership.isManager else {
                 return PreflightCheck(id: .swarmNodes, status: .fail,
-                                      summary: "the engine opsctl talks to is " + (membership.state == .active ? "a swarm worker, not a manager" : "not in a swarm (\(membership.state.rawValue))"),
+                                      summary: "the engine opsctl talks to is " + (membership.state == .active ? "a swarm worker, not a manager" : "not in a swarm (\(membership.stateName))"),
                                       fix: "point DOCKER_HOST (or docker context use) at a manager node")
             }
             return Self.nodesCheck(try await client.nodes())

@@ -46,7 +46,7 @@ public struct SwarmReleaseDriver: ReleaseDriver {
     public func validate(version: String) async throws(OpsError) {
         let membership = try await client.membership()
         guard membership.state == .active, membership.isManager else {
-            let what = membership.state == .active ? "a swarm worker, not a manager" : "not in a swarm (\(membership.state.rawValue))"
+            let what = membership.state == .active ? "a swarm worker, not a manager" : "not in a swarm (\(membership.stateName))"
             throw OpsError(.unavailable, code: "swarm.not_manager", "the Docker engine opsctl talks to is \(what): driver swarm deploys through a manager",
                            details: ["point DOCKER_HOST (or `docker context use`) at a manager node; `docker node ls` works there"] + (membership.error.map { ["swarm error: \($0)"] } ?? []))
         }
