@@ -14,13 +14,16 @@ struct Opsctl: AsyncParsableCommand {
         // inside a paragraph would leave a ragged line at every width but one.
         discussion: """
             Exit codes: 0 ok, 1 a check failed, 3 deploy failed and the previous version was restored, \
-            4 deploy or rollback failed and the service may be down, 5 lock held by another run, 64 usage, \
-            69 a dependency is unavailable (docker, git, S3, a Swarm manager), 70 internal error, 74 I/O error, 78 bad config.
+            4 deploy or rollback failed and the service may be down, 5 lock held by another run, \
+            6 a moment outside the replica's restorable window, 7 an encrypted backup and no identity that opens it, \
+            8 no such incident, 9 the database is not in the journal mode needed, 64 usage, 65 the database is corrupt, \
+            66 the database is missing, 69 a dependency is unavailable (docker, git, S3, a Swarm manager), 70 internal error, \
+            74 I/O error, 75 the database stayed locked, 78 bad config.
 
             Reference: docs/reference.md in the opsctl repository.
             """,
         version: OpsctlVersion.current,
-        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
+        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, ReplicateCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
     )
 
     /// ArgumentParser's own errors (unknown flag, missing argument) also honour `--json`:

@@ -8,7 +8,8 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a backup: verify it, keep a safety copy of the current database, swap atomically.",
-        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote] [--identity <file>]"),
+        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote] [--identity <file>]",
+                           "opsctl restore <environment> --at <time> [--to <path>] [--remote]"),
         discussion: """
             Default: the newest verified backup. Refuses while the app's container runs unless --force. \
             --to PATH restores elsewhere (a drill) and never touches the live database.
@@ -16,6 +17,9 @@ struct RestoreCommand: AsyncParsableCommand {
             --remote takes the backup from backup.offsite (default: the newest copy verify --remote passed, else the newest complete one).
 
             An encrypted backup (.db.gz.age) is decrypted on the fly with backup.encryption's identity, or --identity FILE.
+
+            --at TIME rebuilds the database as of a moment from the replica (backup.replica, opsctl replicate): RFC 3339 \
+            (2026-12-06T10:15:30Z, fractions and offsets allowed) or latest. Outside the restorable window: exit 6, naming it.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -39,8 +43,16 @@ struct RestoreCommand: AsyncParsableCommand {
                                valueName: "file"))
     var identity: String?
 
+    @Option(help: ArgumentHelp("Point-in-time restore from the replica: an RFC 3339 moment or latest.", valueName: "time"))
+    var at: String?
+
+    func validate() throws {
+        if at != nil, backup != nil { throw ValidationError("give a BACKUP or --at TIME, not both") }
+    }
+
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
+            let pointInTime = try at.map { text throws(OpsError) in try PointInTime.parse(text) }
             let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment)
                 : try Output.load(global, context, environment: self.environment)
             let target = config.backupTarget(of: environment)
@@ -53,6 +65,10 @@ struct RestoreCommand: AsyncParsableCommand {
                 ledgerPath: config.state)
             if remote { request.remote = try config.offsiteSettings(of: environment) }
             request.encryption = environment.backup?.encryption
+            if let pointInTime {
+                request.pointInTime = pointInTime
+                request.replica = try config.replicaSettings(of: environment)
+            }
             let runner = context.runner
             let identity = self.identity
             request.keys = { () async throws(OpsError) -> BackupKeys in

@@ -8,7 +8,7 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Prove backups restore: gzip CRC and length, SHA-256 against the manifest, then SQLite's own checks.",
-        usage: Usage.lines("opsctl verify [<environment>] [--dir <dir>] [--file <file>]", "[--name <name>] [--latest] [--deep] [--remote]",
+        usage: Usage.lines("opsctl verify [<environment>] [--dir <dir>] [--file <file>]", "[--name <name>] [--latest] [--deep] [--remote] [--replica]",
                            "[--identity <file>]"),
         discussion: "Exit 1 when any backup (or the live database) is bad. opsctl verify production --latest  |  --remote  |  --dir DIR  |  --file F")
 
@@ -39,7 +39,11 @@ struct VerifyCommand: AsyncParsableCommand {
                                valueName: "file"))
     var identity: String?
 
+    @Flag(help: "Verify the replica instead (backup.replica): rebuild its latest point into a temp file, integrity_check, and no gap in any chain.")
+    var replica = false
+
     func validate() throws {
+        if replica, environment == nil { throw ValidationError("--replica needs an environment (its backup.replica)") }
         guard [environment != nil, dir != nil, file != nil].filter({ $0 }).count == 1 else {
             throw ValidationError("give one of: an environment, --dir DIR, --file FILE")
         }
@@ -64,6 +68,12 @@ struct VerifyCommand: AsyncParsableCommand {
             let target = config.backupTarget(of: environment)
             // Only verify and restore fetch the identity; backups need only the recipients.
             let keys = try await config.backupKeys(of: environment, runner: context.runner, explicitFile: identity)
+            if replica {
+                let settings = try config.replicaSettings(of: environment)
+                let source: ReplicaSource = remote ? .remote(try config.offsiteSettings(of: environment), logger: context.logger)
+                    : .local(ReplicaStore(directory: settings.dir, encryption: nil))
+                return try ReplicaVerifyReport.run(env: environment.name, source: source, scratchDirectory: try target.requireDirectory(), keys: keys)
+            }
             if remote {
                 return try RemoteVerifier.verifyAll(settings: try config.offsiteSettings(of: environment), name: name ?? target.name, latestOnly: latest,
                                                     deep: deep, env: environment.name, scratchDirectory: try target.requireDirectory(), ledgerPath: config.state,

@@ -182,7 +182,7 @@ struct ConfigSchema {
         if let database = try map.mapping("database", allowedKeys: ["path"]) {
             environment.database = DatabaseSettings(path: resolvePath(try database.requiredString("path")))
         }
-        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite", "encryption"]) {
+        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite", "encryption", "replica"]) {
             var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))
             settings.name = try backup.string("name")
             settings.level = try backup.int("level", range: 1...9) ?? 6
@@ -193,6 +193,9 @@ struct ConfigSchema {
             }
             if let encryption = try backup.mapping("encryption", allowedKeys: Self.encryptionKeys) {
                 settings.encryption = try backupEncryption(encryption)
+            }
+            if let replica = try backup.mapping("replica", allowedKeys: Self.replicaKeys) {
+                settings.replica = try replicaSettings(replica, backup: settings)
             }
             environment.backup = settings
         }

@@ -284,6 +284,8 @@ public struct BackupSettings: Sendable, Encodable {
     public var offsite: OffsiteSettings?
     /// Every backup encrypted to age recipients (`<name>_<stamp>.db.gz.age`).
     public var encryption: BackupEncryption?
+    /// Continuous replication for point-in-time restores (`opsctl replicate`).
+    public var replica: ReplicaSettings?
 }
 
 public struct SQLFact: Sendable, Encodable {

@@ -68,6 +68,19 @@ public final class FileLock {
         return claim(descriptor, path: path, command: command, now: now())
     }
 
+    /// Whether a process holds the lock now (a shared probe that never blocks and never creates
+    /// the file; a missing file is not held).
+    public static func isHeld(path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        if flock(descriptor, LOCK_SH | LOCK_NB) == 0 {
+            flock(descriptor, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
     private static func openLockFile(_ path: String) throws(OpsError) -> Int32 {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {

@@ -126,7 +126,7 @@ struct OffsiteUploader {
         // An age file is opaque bytes to anyone who reads the bucket.
         let headers = [("Content-Type", entry.encrypted ? "application/octet-stream" : "application/gzip"), ("x-amz-meta-opsctl-sha256", manifest.sha256)]
         if plan.multipart {
-            try uploadParts(plan, path: entry.path, key: key, headers: headers, manifest: manifest)
+            try uploadParts(plan, path: entry.path, key: key, headers: headers, sha256: manifest.sha256)
         } else {
             try uploadWhole(plan, entry: entry, key: key, headers: headers, manifest: manifest)
         }
@@ -148,8 +148,40 @@ struct OffsiteUploader {
         }
     }
 
+    /// A file with no manifest (a replica's points): one PUT, or parts above `part_size`, then a
+    /// HEAD that the object is there at its size. An object is complete once it exists.
+    func upload(path: String, key: String, contentType: String) throws(OffsiteError) -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .local(AtomicFile.failure("cannot read \(path)")) }
+        let plan = UploadPlan.make(bytes: Int64(info.st_size), partSize: client.settings.partSize)
+        let headers = [("Content-Type", contentType)]
+        if plan.multipart {
+            let sha256: String
+            do throws(OpsError) { sha256 = try UploadPlan.sha256(path: path, bytes: plan.bytes) } catch { throw .local(error) }
+            try uploadParts(plan, path: path, key: key, headers: headers, sha256: sha256)
+        } else {
+            let digest: UploadPlan.Digest
+            do throws(OpsError) { digest = try UploadPlan.digest(path: path, part: plan.parts[0]) } catch { throw .local(error) }
+            do throws(S3Failure) {
+                _ = try client.perform(S3Client.Call(method: "PUT", key: key, headers: headers + [("Content-MD5", digest.md5)],
+                                                     body: .file(HTTPBodyFile(path: path, offset: 0, length: plan.bytes), sha256: digest.sha256)))
+            } catch {
+                throw .remote(error)
+            }
+        }
+        try confirm(key: key, bytes: plan.bytes)
+        return plan.bytes
+    }
+
     /// A HEAD that the object is there at its size, then the manifest: a copy with a manifest is complete.
     func publish(key: String, bytes: Int64, manifestText: String) throws(OffsiteError) {
+        try confirm(key: key, bytes: bytes)
+        do throws(S3Failure) { try client.putText(key + BackupNaming.manifestSuffix, manifestText, contentType: "application/json") } catch {
+            throw .remote(error)
+        }
+    }
+
+    func confirm(key: String, bytes: Int64) throws(OffsiteError) {
         do throws(S3Failure) {
             guard let head = try client.head(key) else {
                 throw S3Failure(status: 404, code: "NoSuchKey", message: "the object is missing right after its upload", operation: "HEAD \(client.objectURL(key))")
@@ -158,7 +190,6 @@ struct OffsiteUploader {
                 throw S3Failure(status: 200, code: "SizeMismatch", message: "the service holds \(head.size) bytes, \(bytes) were sent",
                                 operation: "HEAD \(client.objectURL(key))")
             }
-            try client.putText(key + BackupNaming.manifestSuffix, manifestText, contentType: "application/json")
         } catch {
             throw .remote(error)
         }
@@ -172,7 +203,7 @@ struct OffsiteUploader {
     /// it (retried on its own by the client), so reading one part overlaps sending others; the
     /// whole file's SHA-256 is checked against the manifest alongside. Any failure aborts the
     /// upload, so no half-assembled object or orphaned parts stay behind.
-    func uploadParts(_ plan: UploadPlan, path: String, key: String, headers: [(String, String)], manifest: BackupManifest) throws(OffsiteError) {
+    func uploadParts(_ plan: UploadPlan, path: String, key: String, headers: [(String, String)], sha256: String) throws(OffsiteError) {
         let uploadId: String
         do throws(S3Failure) { uploadId = try client.createMultipartUpload(key, headers: headers) } catch { throw .remote(error) }
         client.logger.info("multipart upload of \(client.objectURL(key)) started: \(plan.parts.count) parts of \(ByteCount.format(plan.parts[0].length))")
@@ -197,7 +228,7 @@ struct OffsiteUploader {
             }
         }
         do throws(OffsiteError) {
-            try complete(key: key, uploadId: uploadId, results: results, whole: whole, manifest: manifest, path: path)
+            try complete(key: key, uploadId: uploadId, results: results, whole: whole, sha256: sha256, path: path)
         } catch {
             do throws(S3Failure) { try client.abortMultipartUpload(key, uploadId: uploadId) } catch let abortError {
                 client.logger.warning("could not abort the failed upload \(uploadId) of \(key) (\(abortError.description)); the next run aborts it")
@@ -208,7 +239,7 @@ struct OffsiteUploader {
 
     /// Every part in, and the whole file is the manifest's: assemble the object from the parts' ETags.
     func complete(key: String, uploadId: String, results: [Result<String, OffsiteError>?], whole: Background<String>,
-                  manifest: BackupManifest, path: String) throws(OffsiteError) {
+                  sha256 expected: String, path: String) throws(OffsiteError) {
         var etags: [String] = []
         for result in results {
             guard let result else {
@@ -218,8 +249,8 @@ struct OffsiteUploader {
         }
         let sha256: String
         do throws(OpsError) { sha256 = try whole.wait() } catch { throw .local(error) }
-        guard sha256 == manifest.sha256 else {
-            throw .local(OpsError(.checkFailed, code: "offsite.local_mismatch", "\(path) does not match its manifest (sha256): not uploaded; run opsctl verify"))
+        guard sha256 == expected else {
+            throw .local(OpsError(.checkFailed, code: "offsite.local_mismatch", "\(path) changed while it was uploaded (sha256): not uploaded; run opsctl verify"))
         }
         client.logger.debug("\(etags.count) parts of \(key) uploaded; completing")
         do throws(S3Failure) { try client.completeMultipartUpload(key, uploadId: uploadId, etags: etags) } catch { throw .remote(error) }

@@ -13,10 +13,17 @@ public struct RestoreReport: Report {
     public var safetyCopy: String?
     public var verification: VerificationResult
     public var durationMs: Int
+    /// `--at`: the point of the replica restored (the last cut at or before the moment asked for).
+    public var replica: ReplicaRestore.Result?
 
     public func renderText() -> String {
-        var lines = ["restored \(URL(fileURLWithPath: backup).lastPathComponent) -> \(target)" + (drill ? " (drill: the live database was not touched)" : "")]
-        lines.append("  verified  \(verification.pageCount ?? 0) pages, \(verification.hasManifest ? "sha256 matches the manifest" : "no manifest"), quick_check ok before and after")
+        var lines = ["restored \(replica == nil ? URL(fileURLWithPath: backup).lastPathComponent : backup) -> \(target)" + (drill ? " (drill: the live database was not touched)" : "")]
+        if let replica {
+            lines.append("  point     \(PointInTime.format(replica.point)) (generation \(replica.generation), snapshot + \(replica.segments) segment(s))")
+            lines.append("  verified  \(replica.pageCount) pages, every segment's checksum, quick_check ok before and after")
+        } else {
+            lines.append("  verified  \(verification.pageCount ?? 0) pages, \(verification.hasManifest ? "sha256 matches the manifest" : "no manifest"), quick_check ok before and after")
+        }
         if let safetyCopy { lines.append("  safety    the previous database is in \(safetyCopy)") }
         lines.append("  took      \(durationMs) ms")
         return lines.joined(separator: "\n")
@@ -44,6 +51,10 @@ public enum RestoreService {
         public var keys: @Sendable () async throws(OpsError) -> BackupKeys = { .none("no identity was given") }
         /// `backup.encryption`: the safety copy of the current database is encrypted like any backup.
         public var encryption: BackupEncryption?
+        /// `--at`: rebuild the database as of this moment from the replica (local, or off-site with `remote`).
+        public var pointInTime: PointInTime?
+        /// `backup.replica`, for `--at`.
+        public var replica: ReplicaSettings?
 
         public init(env: String, backupDirectory: String, name: String, backup: String?, liveDatabase: String, destination: String?,
                     force: Bool, runtime: (any ReleaseDriver)?, ledgerPath: String?) {
@@ -61,9 +72,8 @@ public enum RestoreService {
 
     public static func restore(_ request: Request, context: OpsContext) async throws(OpsError) -> RestoreReport {
         let started = ContinuousClock.now
-        let remoteCopy = try request.remote.map { settings throws(OpsError) in try RemoteRestore.choose(request, settings: settings, context: context) }
-        var backupPath = remoteCopy?.url ?? ""
-        if remoteCopy == nil { backupPath = try chooseBackup(request) }
+        let source = try Source.choose(request, context: context)
+        let backupPath = source.label
         let drill = request.destination != nil
         let target = request.destination ?? request.liveDatabase
         let targetDirectory = URL(fileURLWithPath: target).deletingLastPathComponent().path
@@ -78,15 +88,18 @@ public enum RestoreService {
             throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
         }
         let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
-        let keys = Self.isEncrypted(backupPath) ? try await request.keys() : .none("not needed")
-        if Self.isEncrypted(backupPath), !keys.hasIdentity {
-            let error = keys.missing(for: URL(fileURLWithPath: backupPath).lastPathComponent)
+        func recordFailure(_ reason: String) {
             try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
-                                       reason: error.message, actor: context.actor, at: context.now())
+                                       reason: reason, actor: context.actor, at: context.now())
+        }
+        let keys = source.encrypted ? try await request.keys() : .none("not needed")
+        if source.encrypted, !keys.hasIdentity {
+            let error = keys.missing(for: URL(fileURLWithPath: backupPath).lastPathComponent)
+            recordFailure(error.message)
             throw error
         }
         // On a new host after a disaster the backup directory may not exist yet: the lock and the safety copy live there.
-        if request.remote != nil { try FileManager.default.createDirectoryIfNeeded(request.backupDirectory) }
+        if source.isRemote { try FileManager.default.createDirectoryIfNeeded(request.backupDirectory) }
         // Held from the verification through the swap: a cron backup must not interleave.
         let lock = try FileLock.acquire(path: BackupNaming.lockPath(directory: request.backupDirectory, name: request.name),
                                         what: "a backup or restore of \(request.name)", command: "opsctl restore", now: context.now)
@@ -95,23 +108,17 @@ public enum RestoreService {
         // 1. Inflate and verify into a temp file next to the target (same file system: rename is atomic).
         let temporary = "\(targetDirectory)/\(BackupNaming.temporaryPrefix)restore-\(getpid()).db"
         defer { unlink(temporary) }
-        let verification: VerificationResult
+        var verification: VerificationResult
+        var replicaPoint: ReplicaRestore.Result?
         do throws(OpsError) {
-            if let remoteCopy, let settings = request.remote {
-                verification = try RemoteVerifier.verify(remoteCopy, client: S3Client(settings: settings, logger: context.logger), deep: false,
-                                                         temporaryDirectory: targetDirectory, keepAs: temporary, keys: keys)
-            } else {
-                verification = try verifyInto(backupPath, temporary: temporary, keys: keys)
-            }
+            (verification, replicaPoint) = try source.materialize(into: temporary, request: request, keys: keys, context: context)
         } catch {
-            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
-                                       reason: error.message, actor: context.actor, at: context.now())
+            recordFailure(error.message)
             throw error
         }
         guard verification.ok else {
             let reason = "\(URL(fileURLWithPath: backupPath).lastPathComponent) failed verification: \(verification.reason ?? "unknown"); nothing was changed"
-            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
-                                       reason: reason, actor: context.actor, at: context.now())
+            recordFailure(reason)
             throw OpsError(.checkFailed, code: "restore.bad_backup", reason)
         }
 
@@ -154,7 +161,7 @@ public enum RestoreService {
                            details: safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
         }
         return RestoreReport(backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, verification: verification,
-                             durationMs: (ContinuousClock.now - started).milliseconds)
+                             durationMs: (ContinuousClock.now - started).milliseconds, replica: replicaPoint)
     }
 
     /// The named backup, or the newest one whose manifest says it verified.

@@ -31,13 +31,13 @@ public final class Interruption: Sendable {
 
     /// Catches SIGINT and SIGTERM for the life of the process (a second signal changes nothing:
     /// the rollback in progress must finish).
-    public func install() {
+    public func install(_ what: String = "finishing safely (undoing the change, or completing a switch already made), please wait") {
         for number in [SIGINT, SIGTERM] {
             Foundation.signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
                 if self.signal == nil { self.trigger(number) }
-                FileHandle.standardError.write(Data("opsctl: caught \(number == SIGINT ? "SIGINT" : "SIGTERM"); finishing safely (undoing the change, or completing a switch already made), please wait\n".utf8))
+                FileHandle.standardError.write(Data("opsctl: caught \(number == SIGINT ? "SIGINT" : "SIGTERM"); \(what)\n".utf8))
             }
             source.resume()
             Self.sources.append(source)
