@@ -120,37 +120,15 @@ final class DeployFixture {
         }
     }
 
-    /// Runs opsctl in the background through sh (so signals reach it as they would from a
-    /// terminal or systemd); returns its pid and a way to wait for its exit code.
-    func background(_ arguments: [String], name: String = "bg") async throws -> (pid: pid_t, finished: () async throws -> Int32) {
-        let pidFile = directory.path + "/\(name).pid", codeFile = directory.path + "/\(name).rc"
-        unlink(pidFile); unlink(codeFile)
-        let script = "\"$0\" \"$@\" >\"\(directory.path)/\(name).out\" 2>\"\(directory.path)/\(name).err\" & echo $! >\"\(pidFile)\"; wait $!; echo $? >\"\(codeFile)\""
-        let request = ProcessRequest("sh", ["-c", script, Opsctl.binary] + arguments, workingDirectory: directory.path,
-                                     environment: ["OPSCTL_CONFIG": "", "USER": "alice"], timeout: Opsctl.hangBound)
-        let task = Task { try await SubprocessRunner().run(request) }
-        var pid: pid_t = 0
-        try await eventually("opsctl \(arguments.joined(separator: " ")) to start") {
-            guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let value = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return false }
-            pid = value
-            return true
-        }
-        // Never 0: kill(0, ...) would signal the test's own process group.
-        try #require(pid > 0, "opsctl \(arguments.joined(separator: " ")) did not start")
-        return (pid, {
-            _ = try await task.value
-            return Int32((try String(contentsOfFile: codeFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        })
+    /// opsctl in the background, as an operator with `USER=alice` (see `Opsctl.background`).
+    func background(_ arguments: [String], name: String = "bg") async throws -> Opsctl.Background {
+        var runner = opsctl
+        runner.environment = ["USER": "alice"]
+        return try await runner.background(arguments, name: name)
     }
 
-    /// Waits until `condition` holds (polling), failing the test after `limit`.
     func eventually(_ what: String, limit: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        Issue.record("timed out waiting for \(what)")
+        try await OpsctlTests.eventually(what, limit: limit, condition)
     }
 }
 

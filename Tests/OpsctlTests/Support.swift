@@ -62,6 +62,49 @@ struct Opsctl {
     }
 }
 
+extension Opsctl {
+    /// A run in the background: its pid and a way to wait for its exit code.
+    struct Background {
+        let pid: pid_t
+        let finished: () async throws -> Int32
+    }
+
+    /// Runs opsctl in the background through sh (so signals reach it as they would from a
+    /// terminal or systemd); stdout and stderr go to `<name>.out` and `<name>.err` in the directory.
+    func background(_ arguments: [String], name: String = "bg") async throws -> Background {
+        let pidFile = directory + "/\(name).pid", codeFile = directory + "/\(name).rc"
+        unlink(pidFile); unlink(codeFile)
+        let script = "\"$0\" \"$@\" >\"\(directory)/\(name).out\" 2>\"\(directory)/\(name).err\" & echo $! >\"\(pidFile)\"; wait $!; echo $? >\"\(codeFile)\""
+        var env = ["OPSCTL_CONFIG": ""]
+        env.merge(environment) { $1 }
+        let request = ProcessRequest("sh", ["-c", script, Self.binary] + arguments, workingDirectory: directory, environment: env, timeout: Self.hangBound)
+        let task = Task { try await SubprocessRunner().run(request) }
+        var pid: pid_t = 0
+        try await eventually("opsctl \(arguments.joined(separator: " ")) to start") {
+            guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let value = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return false }
+            pid = value
+            return true
+        }
+        // Never 0: kill(0, ...) would signal the test's own process group.
+        try #require(pid > 0, "opsctl \(arguments.joined(separator: " ")) did not start")
+        return Background(pid: pid, finished: {
+            _ = try await task.value
+            return Int32((try String(contentsOfFile: codeFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        })
+    }
+}
+
+/// Waits until `condition` holds (polling), failing the test after `limit`: an outer bound that
+/// only catches hangs, never a guess of how fast the machine is.
+func eventually(_ what: String, limit: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting for \(what)")
+}
+
 @discardableResult
 func shell(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> String {
     try await setUp(executable, arguments, timeout: timeout)

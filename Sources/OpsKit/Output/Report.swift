@@ -42,7 +42,9 @@ public enum ReportEncoder {
         let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(style.format(date))
+            // Half a microsecond up: a time that is a whole millisecond (a replica point named
+            // …768) is stored as …767999… in binary, and the style truncates.
+            try container.encode(style.format(date.addingTimeInterval(0.000_000_5)))
         }
         do {
             return String(decoding: try encoder.encode(value), as: UTF8.self)

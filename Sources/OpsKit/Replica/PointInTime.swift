@@ -30,9 +30,14 @@ public enum PointInTime: Sendable, Equatable, CustomStringConvertible {
         return whole.addingTimeInterval(value)
     }
 
-    /// Milliseconds, UTC: what reports and messages print.
+    /// Milliseconds, UTC: what reports and messages print. Rounded to the millisecond, not
+    /// truncated: a point named 12:00:00.768 must not print as .767 (binary fractions).
     public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = Date(timeIntervalSince1970: Double(milliseconds.quotientAndRemainder(dividingBy: 1000).quotient - (milliseconds < 0 && milliseconds % 1000 != 0 ? 1 : 0)))
+        let whole = seconds.formatted(Date.ISO8601FormatStyle())
+        let fraction = ((milliseconds % 1000) + 1000) % 1000
+        return whole.dropLast() + "." + String(fraction).leftPadded(to: 3) + "Z"
     }
 
     public var description: String {

@@ -17,6 +17,13 @@ public struct ReplicaPoint: Sendable, Codable, Equatable {
     public var bytes: Int64
 
     public var time: Date { Date(timeIntervalSince1970: Double(timeMs) / 1000) }
+
+    /// The whole millisecond at or before `date`, compared as integers: a moment written as
+    /// `…:30.768Z` must reach the point named 768 whatever binary fractions do to it.
+    static func milliseconds(atOrBefore date: Date) -> Int64 {
+        let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        return microseconds >= 0 ? microseconds / 1000 : (microseconds - 999) / 1000
+    }
     public var fileName: String { Self.fileName(seq: seq, timeMs: timeMs, kind: kind, encrypted: encrypted) }
     /// Relative to the replica's root: `<generation>/<file>`.
     public var key: String { "\(generation)/\(fileName)" }
@@ -60,8 +67,9 @@ public struct ReplicaPoint: Sendable, Codable, Equatable {
     }
 }
 
-/// A generation: one full snapshot and the segments after it, named by when it started
-/// (`20261207T101530Z-1a2b3c4d`) so names sort in time order.
+/// A generation: one full snapshot and the segments after it, named by when it started, to the
+/// millisecond (`20261207T101530.250Z-1a2b3c4d`), so names sort in time order even when a
+/// restarted replicate starts two in one second.
 public struct ReplicaGeneration: Sendable, Codable, Equatable {
     public var name: String
     /// Its files in seq order.
@@ -84,13 +92,13 @@ public struct ReplicaGeneration: Sendable, Codable, Equatable {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
         return formatter.string(from: time) + "-" + String(format: "%08x", UInt32.random(in: 0...UInt32.max))
     }
 
     static func isValid(_ name: String) -> Bool {
         let parts = name.split(separator: "-")
-        return parts.count == 2 && parts[0].count == 16 && parts[1].count == 8 && parts[1].allSatisfy(\.isHexDigit)
+        return parts.count == 2 && parts[0].count == 20 && parts[1].count == 8 && parts[1].allSatisfy(\.isHexDigit)
     }
 
     init(name: String, points: [ReplicaPoint]) {
@@ -117,7 +125,9 @@ public struct ReplicaCatalog: Sendable, Codable, Equatable {
             guard parts.count == 2, let point = ReplicaPoint(generation: String(parts[0]), fileName: String(parts[1]), bytes: file.bytes) else { continue }
             byGeneration[point.generation, default: []].append(point)
         }
+        // By when each started (its snapshot), the name breaking ties.
         generations = byGeneration.keys.sorted().map { ReplicaGeneration(name: $0, points: byGeneration[$0]!) }
+            .sorted { ($0.snapshot?.timeMs ?? .max, $0.name) < ($1.snapshot?.timeMs ?? .max, $1.name) }
     }
 
     public var window: RestoreWindow? {
@@ -129,10 +139,10 @@ public struct ReplicaCatalog: Sendable, Codable, Equatable {
     /// The last point at or before `time`: in the newest generation that had started by then.
     /// Its predecessors in that generation are what a restore applies.
     func chain(at time: Date) -> [ReplicaPoint]? {
+        let limit = ReplicaPoint.milliseconds(atOrBefore: time)
         for generation in generations.reversed() {
-            guard let start = generation.start, start <= time else { continue }
-            let reachable = generation.usable.filter { $0.time <= time }
-            return reachable.isEmpty ? nil : reachable
+            guard let start = generation.usable.first, start.timeMs <= limit else { continue }
+            return generation.usable.filter { $0.timeMs <= limit }
         }
         return nil
     }
@@ -155,7 +165,10 @@ public struct RestoreWindow: Sendable, Codable, Equatable {
     public var earliest: Date
     public var latest: Date
 
-    public func contains(_ time: Date) -> Bool { time >= earliest && time <= latest }
+    public func contains(_ time: Date) -> Bool {
+        let moment = ReplicaPoint.milliseconds(atOrBefore: time)
+        return moment >= ReplicaPoint.milliseconds(atOrBefore: earliest) && moment <= ReplicaPoint.milliseconds(atOrBefore: latest)
+    }
 
     public var description: String {
         "\(PointInTime.format(earliest)) to \(PointInTime.format(latest))"

@@ -96,7 +96,8 @@ final class SnapshotPin {
             // The first read starts the transaction: from here on the reader's snapshot is fixed.
             _ = try reader.query("SELECT count(*) FROM sqlite_schema")
             pinned = true
-            let header = try WALIndexHeader.read(descriptor: shmDescriptor, path: databasePath + "-shm")
+            var header = try WALIndexHeader.read(descriptor: shmDescriptor, path: databasePath + "-shm")
+            try header.withFileHeader(descriptor: databaseDescriptor, path: databasePath)
             return Cut(time: now(), header: header)
         } catch {
             release()

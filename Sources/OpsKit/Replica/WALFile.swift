@@ -33,7 +33,36 @@ struct WALIndexHeader: Equatable {
         pageCount = u32(20)
         salt = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) }
         backfilled = u32(96)
-        guard pageSize >= 512, pageSize.nonzeroBitCount == 1 else { return nil }
+        // An empty WAL records no page size: the database file alone says it (`withFileHeader`).
+        guard mxFrame == 0 || (pageSize >= 512 && pageSize.nonzeroBitCount == 1) else { return nil }
+    }
+
+    /// With an empty WAL the database file is the whole state: its header's page size, and its
+    /// page count (the header's when SQLite marks it valid, else the file's size).
+    mutating func withFileHeader(descriptor: Int32, path: String) throws(OpsError) {
+        guard mxFrame == 0 else { return }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw AtomicFile.failure("cannot stat \(path)") }
+        guard info.st_size >= 100 else {
+            pageSize = 4096
+            pageCount = 0
+            return
+        }
+        var bytes = [UInt8](repeating: 0, count: 100)
+        try ReplicaFiles.read(descriptor, into: &bytes, count: 100, at: 0, path: path)
+        var reader = BigEndianReader(bytes: bytes, offset: 16)
+        let encoded = Int(UInt16(truncatingIfNeeded: reader.u32() >> 16))
+        pageSize = encoded == 1 ? 65536 : encoded
+        guard pageSize >= 512, pageSize.nonzeroBitCount == 1 else {
+            throw OpsError(.databaseCorrupt, code: "replica.bad_header", "\(path): the header's page size \(encoded) is not one SQLite writes")
+        }
+        reader.offset = 24
+        let changeCounter = reader.u32()
+        let headerPages = reader.u32()
+        reader.offset = 92
+        let validFor = reader.u32()
+        let filePages = UInt32(Int64(info.st_size) / Int64(pageSize))
+        pageCount = headerPages > 0 && changeCounter == validFor ? headerPages : filePages
     }
 
     static func read(descriptor: Int32, path: String) throws(OpsError) -> WALIndexHeader {
