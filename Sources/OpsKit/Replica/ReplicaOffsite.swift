@@ -121,13 +121,15 @@ final class ReplicaShipper: @unchecked Sendable {
 
     /// One pass: the remote's listing once (then remembered), every missing point in order, then retention.
     func shipPending() throws(OpsError) {
+        let local = try store.catalog().generations.flatMap(\.usable)
+        // Counted before the remote is asked: while it is down, everything not known to be there waits.
+        lock.withLock { state.pending = local.filter { !(shipped?.contains($0.key) ?? false) }.count }
         if shipped == nil {
             let catalog = try remote.catalog()
             shipped = Set(catalog.generations.flatMap { $0.points.map(\.key) })
             lock.withLock { state.latest = catalog.window?.latest }
         }
-        let local = try store.catalog()
-        let pending = local.generations.flatMap(\.usable).filter { !shipped!.contains($0.key) }
+        let pending = local.filter { !shipped!.contains($0.key) }
         lock.withLock { state.pending = pending.count }
         for point in pending where !isStopping {
             do {
