@@ -8,7 +8,7 @@ struct BackupsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backups",
         abstract: "List backups: time, age, size, compression ratio, verified state (--remote: the off-site copies; --replica: the replica's generations).",
-        usage: Usage.lines("opsctl backups [<environment>] [--dir <dir>] [--name <name>] [--remote] [--replica]"))
+        usage: Usage.lines("opsctl backups [<environment>] [--dir <dir>] [--name <name>]", "[--remote] [--replica]"))
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var location: BackupLocationOptions
@@ -16,7 +16,7 @@ struct BackupsCommand: AsyncParsableCommand {
     @Flag(help: "List the copies on backup.offsite: size, age, manifest, verified, whether the local copy still exists.")
     var remote = false
 
-    @Flag(help: "List the replica's generations and the window restore --at can reach (backup.replica); with --remote, the off-site replica.")
+    @Flag(help: "List the replica's generations and the window a point-in-time restore can reach (backup.replica); with --remote, the off-site replica.")
     var replica = false
 
     func validate() throws {

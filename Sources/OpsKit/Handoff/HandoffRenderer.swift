@@ -80,6 +80,7 @@ public enum HandoffRenderer {
             ]
         }
         if let offsite = report.offsite { view["offsite"] = offsiteLines(offsite) }
+        if let replica = report.replica { view["replica"] = replica.problem.map { "\($0); " + replica.summary } ?? replica.summary }
         if let database = report.database { view["database"] = database.ok ? "ok (\(database.path))" : "FAILED: \(database.quickCheck) (\(database.path))" }
         if let logs = report.logs {
             view["logs"] = ["summary": "\(logs.errors) line(s) matching /\(logs.pattern)/ in \(logs.container)",

@@ -158,6 +158,8 @@ public struct HandoffReport: Report {
     public var deploys: [Deploy]
     public var backups: Backups?
     public var offsite: Offsite? = nil
+    /// `backup.replica`: is `opsctl replicate` keeping up, and the window `restore --at` reaches.
+    public var replica: ReplicaHealth? = nil
     public var verifications: Checks
     public var smoke: Checks
     public var logs: Logs?

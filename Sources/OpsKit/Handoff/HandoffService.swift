@@ -84,6 +84,7 @@ public struct HandoffService: Sendable {
             report.logs?.top = []
             note("logs", "error lines withheld: a secret command failed, so they could not be scrubbed (counts are kept)")
         }
+        if let replica = environment.backup?.replica { report.replica = ReplicaHealth.read(replica, now: context.now()) }
         if let path = target.databasePath {
             report.database = quickCheck(path)
             if report.database?.ok == false, report.database?.quickCheck.hasPrefix("cannot open") == true { note("database", report.database!.quickCheck) }
@@ -200,6 +201,7 @@ public struct HandoffService: Sendable {
             if backups.failedInWindow > 0 { fire(.warning, "backup.failed", "\(backups.failedInWindow) backup run(s) failed in the window") }
         }
         findings += offsiteFindings(report.offsite)
+        if let problem = report.replica?.problem { fire(.warning, "replica.lag", problem) }
         for disk in report.disks where disk.usedPercent >= Double(thresholds.diskPercent) {
             fire(.warning, "disk.full", "\(disk.path) is \(disk.usedPercent)% full (limit \(thresholds.diskPercent)%)")
         }

@@ -19,6 +19,7 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case offsiteReachable = "offsite.reachable"
     case offsiteFresh = "offsite.fresh"
     case encryptionIdentity = "encryption.identity"
+    case replicaLag = "replica.lag"
     case health = "config.health"
     case smoke = "config.smoke"
     case allowedPaths = "config.allowed_paths"

@@ -77,6 +77,7 @@ public struct PreflightService: Sendable {
         if wanted(.backupSpace) || wanted(.backupVerified) { checks += backupChecks() }
         if wanted(.offsiteReachable) || wanted(.offsiteFresh) { checks += await offsiteChecks() }
         if wanted(.encryptionIdentity) { checks += encryptionChecks() }
+        if wanted(.replicaLag), let replica = environment.backup?.replica { checks.append(Self.replicaCheck(ReplicaHealth.read(replica, now: context.now()), env: environment.name)) }
         if wanted(.health) { checks.append(healthConfigured()) }
         if wanted(.smoke) { checks.append(smokeConfigured()) }
         if wanted(.allowedPaths) { checks.append(allowedPaths(variables)) }

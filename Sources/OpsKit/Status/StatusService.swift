@@ -73,6 +73,8 @@ public struct StatusReport: Report {
     /// The environment's backups on disk (nil without a backup section).
     public var backups: BackupsOnDisk?
     public var lastVerification: VerificationRecord?
+    /// `backup.replica`: the replicator's lag and the window `restore --at` reaches.
+    public var replica: ReplicaHealth?
     public var lastSmoke: SmokeRunRecord?
     /// One probe of health.url now (nil without a health section).
     public var healthNow: HealthProbe?
@@ -118,6 +120,7 @@ public struct StatusReport: Report {
             lines.append("last backup:     none")
         }
         if let backups { lines.append("backups:         " + backups.summary) }
+        if let replica { lines.append("replica:         " + (replica.problem.map { "WARNING: \($0); " } ?? "") + replica.summary) }
         if let verification = lastVerification {
             lines.append("last verify:     \(verification.status.rawValue), \(TextFormat.age(of: verification.checkedAt, now: now))" + (verification.reason.map { " (\($0))" } ?? ""))
         } else {
@@ -221,7 +224,8 @@ public enum StatusService {
             liveVersion: live?.version, runtime: runtime, proxy: proxy, swarm: swarm, drift: drift, reconciled: reconciled,
             lastDeployment: try ledger.lastDeployment(env: name), lastBackup: try ledger.lastBackup(env: name),
             backups: BackupsOnDisk(config.backupTarget(of: environment)),
-            lastVerification: try ledger.lastVerification(env: name), lastSmoke: try ledger.lastSmokeRun(env: name),
+            lastVerification: try ledger.lastVerification(env: name),
+            replica: environment.backup?.replica.map { ReplicaHealth.read($0, now: context.now()) }, lastSmoke: try ledger.lastSmokeRun(env: name),
             healthNow: await probeNow(health),
             pendingNotes: try ledger.pendingNotes(env: name).count, generatedAt: context.now())
     }
