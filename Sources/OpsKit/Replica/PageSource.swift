@@ -53,6 +53,29 @@ final class PageSource {
         frames = latest
     }
 
+    /// Pages `first...last` as of the cut, in order: one read of the database file for the run,
+    /// then the pages that have a frame taken from the WAL.
+    func pages(_ first: UInt32, _ last: UInt32, _ body: (UInt32, [UInt8]) throws(OpsError) -> Void) throws(OpsError) {
+        let count = Int(last - first + 1)
+        var run = [UInt8](repeating: 0, count: count * pageSize)
+        var available = 0
+        // The file may be shorter than the page count: pages appended since the last checkpoint live in the WAL only.
+        var info = stat()
+        if fstat(database, &info) == 0 {
+            let inFile = max(0, min(count, Int((Int64(info.st_size) - Int64(first - 1) * Int64(pageSize)) / Int64(pageSize))))
+            if inFile > 0 { try ReplicaFiles.read(database, into: &run, count: inFile * pageSize, at: Int64(first - 1) * Int64(pageSize), path: databasePath) }
+            available = inFile
+        }
+        for offset in 0..<count {
+            let number = first + UInt32(offset)
+            if frames[number] != nil || offset >= available {
+                try body(number, try page(number))
+            } else {
+                try body(number, Array(run[(offset * pageSize)..<((offset + 1) * pageSize)]))
+            }
+        }
+    }
+
     /// The page as of the cut.
     func page(_ number: UInt32) throws(OpsError) -> [UInt8] {
         if let frame = frames[number] {

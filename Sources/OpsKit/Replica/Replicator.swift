@@ -111,13 +111,16 @@ final class Replicator {
         if fullScan { try source.prepareAllPages() }
         // A database that grew has pages the last cut did not: always candidates.
         let grown = position.pageCount < header.pageCount ? Array((position.pageCount + 1)...header.pageCount) : []
-        let numbers = fullScan ? Array(1...max(1, header.pageCount)) : Array(Set(candidates! + grown)).sorted()
         var changed: [(number: UInt32, bytes: [UInt8])] = []
-        for number in numbers where number <= header.pageCount {
-            let bytes = try source.page(number)
+        func compare(_ number: UInt32, _ bytes: [UInt8]) {
             let index = Int(number - 1)
-            if index < position.hashes.count, position.hashes[index] == PageHash(bytes) { continue }
+            if index < position.hashes.count, position.hashes[index] == PageHash(bytes) { return }
             changed.append((number, bytes))
+        }
+        if fullScan {
+            try Self.inRuns(of: header.pageCount) { (first, last) throws(OpsError) in try source.pages(first, last) { number, bytes in compare(number, bytes) } }
+        } else {
+            for number in Set(candidates! + grown).sorted() where number <= header.pageCount { compare(number, try source.page(number)) }
         }
         return (changed, fullScan)
     }
@@ -158,10 +161,11 @@ final class Replicator {
         image.reserveCapacity(Int(pageCount) * source.pageSize)
         var hashes: [PageHash] = []
         hashes.reserveCapacity(Int(pageCount))
-        for number in stride(from: UInt32(1), through: pageCount, by: 1) {
-            let page = try source.page(number)
-            hashes.append(PageHash(page))
-            image += page
+        try Self.inRuns(of: pageCount) { (first, last) throws(OpsError) in
+            try source.pages(first, last) { _, page in
+                hashes.append(PageHash(page))
+                image += page
+            }
         }
         unpin()
         let generation = ReplicaGeneration.newName(at: cut.time)
@@ -171,6 +175,16 @@ final class Replicator {
         position = Position(generation: generation, generationStart: cut.time, seq: 0, salt: cut.header.salt, frame: cut.header.mxFrame,
                             pageSize: source.pageSize, pageCount: pageCount, database: identity, hashes: hashes, lastPointTime: cut.time)
         return Round(outcome: .snapshot, point: written, cut: cut.time, pages: Int(pageCount), fullScan: true)
+    }
+
+    /// Pages 1...count in runs of 1 MiB or so (256 pages of 4 KiB): one read each.
+    static func inRuns(of count: UInt32, _ body: (UInt32, UInt32) throws(OpsError) -> Void) throws(OpsError) {
+        var first: UInt32 = 1
+        while first <= count {
+            let last = min(count, first + 255)
+            try body(first, last)
+            first = last + 1
+        }
     }
 
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.up)) }
