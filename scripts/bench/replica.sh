@@ -47,7 +47,7 @@ EOF
 }
 
 replicate_in_background() { # -> its pid in $replicator
-    (cd "$work/env" && exec "$opsctl" replicate production -q --trace "$work/env/trace.jsonl") &
+    (cd "$work/env" && exec "$opsctl" replicate production -q --trace "$work/env/trace.jsonl" > /dev/null) &
     replicator=$!; pids+=("$replicator")
     while [ ! -s "$work/env/backups/replica/replicate.json" ]; do sleep 0.2; done   # the first snapshot is written
 }
@@ -92,7 +92,7 @@ if [ "$part" = all ] || [ "$part" = history ]; then
     started=$(date +%s.%N)
     python3 "$writer" "$work/env/data/app.db" --interval-ms 5 --seconds "$history_seconds" > /dev/null 2>&1
     sleep 2; kill -TERM "$replicator"; wait "$replicator" || true
-    ten=$(awk -v s="$started" 'BEGIN { print s + 600 }')
+    ten=$(awk -v s="$started" 'BEGIN { printf "%.3f", s + 600 }')
     segments=$(python3 -c "
 import json, sys
 print(sum(r['bytes'] for r in map(json.loads, open('$work/env/trace.jsonl')) if r['outcome'] != 'snapshot' and r['cut'] <= $ten))")
@@ -100,9 +100,9 @@ print(sum(r['bytes'] for r in map(json.loads, open('$work/env/trace.jsonl')) if 
     backup=$(ls "$work/env/backups"/bench_*.db.gz); backup_bytes=$(stat -c %s "$backup")
     points=$(find "$work/env/backups/replica" -name '*.segment.gz' | wc -l)
     start=$(date +%s.%N); (cd "$work/env" && "$opsctl" restore production --at latest --to "$work/restored.db" --force -q > /dev/null); end=$(date +%s.%N)
-    restore=$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'); rm -f "$work/restored.db"
+    restore=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'); rm -f "$work/restored.db"
     start=$(date +%s.%N); gunzip -c "$backup" > "$work/gunzipped.db"; end=$(date +%s.%N)
-    gunzip_time=$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'); rm -f "$work/gunzipped.db"
+    gunzip_time=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'); rm -f "$work/gunzipped.db"
     awk -v s="$segments" -v b="$backup_bytes" -v p="$points" -v h="$history_seconds" -v r="$restore" -v g="$gunzip_time" 'BEGIN {
         printf "bytes  10 min of writes: replica segments %.2f MB | hourly snapshot backups %.2f MB (one backup)   backup/replica = %.1fx (target >= 10)\n", s / 1e6, b / 1e6, b / s
         printf "restore --at latest over %d segments (%d s of history): %.2f s (target <= 30 s) | gunzip -c of one snapshot backup %.2f s   restore/gunzip = %.2f\n", p, h, r, g, r / g }'
