@@ -103,6 +103,20 @@ struct ReplicaUnitTests {
         #expect(WALIndexHeader(torn) == nil, "copies that differ are a torn read")
     }
 
+    /// A database too large for memory goes through a scratch file beside it, gone afterwards.
+    @Test func aSnapshotImageInAScratchFileHoldsThePagesAndLeavesNothing() throws {
+        let database = directory.file("app.db")
+        let scratch = directory.file(".opsctl-tmp-replica-snapshot-\(getpid()).db")
+        do {
+            let image = try SnapshotImage(bytes: 8192, databasePath: database, destination: .file(scratch))
+            try image.append(page(1))
+            try image.append(page(2))
+            #expect(try image.withBytes { Array($0) } == page(1) + page(2))
+            #expect(FileManager.default.fileExists(atPath: scratch))
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch), "removed with the image")
+    }
+
     @Test func theConfigHasDefaultsAndRefusesWhatCannotWork() throws {
         func parse(_ replica: String, offsite: Bool = false) throws(OpsError) -> ReplicaSettings? {
             let offsiteYAML = offsite ? "\n      offsite: {url: s3://bucket/app/, endpoint: http://127.0.0.1:9000, access_key_id: a, secret_access_key: b}" : ""

@@ -52,6 +52,11 @@ public struct ReplicaStore: Sendable {
     /// gzip (and age) of `image` into the point's file: temp name, fsync, rename, fsync the
     /// directory. A crash leaves a temp file (removed at the next start), never a short point.
     func write(_ point: ReplicaPoint, image: [UInt8], threads: Int = 1) throws(OpsError) -> ReplicaPoint {
+        let result = image.withUnsafeBytes { bytes in Result { () throws(OpsError) in try write(point, image: bytes, threads: threads) } }
+        return try result.get()
+    }
+
+    func write(_ point: ReplicaPoint, image: UnsafeRawBufferPointer, threads: Int = 1) throws(OpsError) -> ReplicaPoint {
         let generationDirectory = "\(directory)/\(point.generation)"
         try createDirectory(generationDirectory)
         let temporary = "\(generationDirectory)/\(Self.temporaryPrefix)\(getpid())-\(point.fileName)"
@@ -60,10 +65,7 @@ public struct ReplicaStore: Sendable {
         let sink = try BackupSink(file: try HashingFile(creating: temporary), encryption: encryption)
         var gzip = ParallelGzip(level: 6, threads: threads)
         gzip.yieldsToOtherWork = true
-        let compressed = image.withUnsafeBytes { bytes in
-            BackupService.compress(bytes, into: sink, gzip: gzip, modificationTime: UInt32(point.timeMs / 1000), progress: nil)
-        }
-        _ = try compressed.get()
+        _ = try BackupService.compress(image, into: sink, gzip: gzip, modificationTime: UInt32(point.timeMs / 1000), progress: nil).get()
         let final = path(of: point)
         guard rename(temporary, final) == 0 else { throw AtomicFile.failure("cannot move \(temporary) to \(final)") }
         keep = true

@@ -157,21 +157,22 @@ final class Replicator {
         let cut = source.cut
         try source.prepareAllPages()
         let pageCount = cut.header.pageCount
-        var image = [UInt8]()
-        image.reserveCapacity(Int(pageCount) * source.pageSize)
+        let image = try SnapshotImage(bytes: Int64(pageCount) * Int64(source.pageSize), databasePath: databasePath)
         var hashes: [PageHash] = []
         hashes.reserveCapacity(Int(pageCount))
         try Self.inRuns(of: pageCount) { (first, last) throws(OpsError) in
-            try source.pages(first, last) { _, page in
+            try source.pages(first, last) { (_, page) throws(OpsError) in
                 hashes.append(PageHash(page))
-                image += page
+                try image.append(page)
             }
         }
         unpin()
         let generation = ReplicaGeneration.newName(at: cut.time)
         let timeMs = Self.milliseconds(cut.time)
         let point = ReplicaPoint(generation: generation, seq: 0, timeMs: timeMs, kind: .snapshot, encrypted: store.encryption != nil, bytes: 0)
-        let written = try store.write(point, image: image, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let written = try image.withBytes { (bytes) throws(OpsError) in
+            try store.write(point, image: bytes, threads: ProcessInfo.processInfo.activeProcessorCount)
+        }
         position = Position(generation: generation, generationStart: cut.time, seq: 0, salt: cut.header.salt, frame: cut.header.mxFrame,
                             pageSize: source.pageSize, pageCount: pageCount, database: identity, hashes: hashes, lastPointTime: cut.time)
         return Round(outcome: .snapshot, point: written, cut: cut.time, pages: Int(pageCount), fullScan: true)
