@@ -21,7 +21,7 @@ struct BackupsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: location.environment) { context throws(OpsError) in
             let target = try await location.resolve(global, context, offsite: remote)
             if remote, let environment = target.environment, let config = target.config {
                 return try RemoteListReport.load(settings: try config.offsiteSettings(of: environment), directory: target.directory, name: target.name,

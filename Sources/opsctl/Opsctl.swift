@@ -9,18 +9,18 @@ import OpsKit
 struct Opsctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "opsctl",
-        abstract: "The deployment runbook as one command: deploy, rollback, backup, verify, smoke, handoff.",
+        abstract: "The deployment runbook as one command: deploy, rollback, backup, verify, smoke, handoff, incidents.",
         // One line per paragraph: ArgumentParser wraps to the terminal, and a hard break of ours
         // inside a paragraph would leave a ragged line at every width but one.
         discussion: """
             Exit codes: 0 ok, 1 a check failed, 3 deploy failed and the previous version was restored, \
-            4 deploy or rollback failed and the service may be down, 5 lock held by another run, 64 usage, \
+            4 deploy or rollback failed and the service may be down, 5 lock held by another run, 8 no such incident (or none open), 64 usage, \
             69 a dependency is unavailable (docker, git, S3, a Swarm manager), 70 internal error, 74 I/O error, 78 bad config.
 
             Reference: docs/reference.md in the opsctl repository.
             """,
         version: OpsctlVersion.current,
-        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
+        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, IncidentCommand.self, VersionCommand.self]
     )
 
     /// ArgumentParser's own errors (unknown flag, missing argument) also honour `--json`:

@@ -40,7 +40,7 @@ struct RestoreCommand: AsyncParsableCommand {
     var identity: String?
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment)
                 : try Output.load(global, context, environment: self.environment)
             let target = config.backupTarget(of: environment)
