@@ -14,7 +14,7 @@ extension DiagnosticBundle {
     func ledgerPart(_ part: PartContext) async throws(OpsError) -> PartOutput {
         let (state, env, redactor) = (config.state, environment.name, config.redactor)
         let from = part.takenAt.addingTimeInterval(-Self.ledgerWindow)
-        let read = await TimeBound.blocking(within: BundlePart.Name.ledger.limit.swiftDuration) { () -> Result<PartOutput, OpsError> in
+        let read = await TimeBound.blocking(within: part.timeLeft) { () -> Result<PartOutput, OpsError> in
             do throws(OpsError) {
                 let ledger = try Ledger(path: state, busyTimeout: .seconds(5))
                 let deploys = try ledger.deployments(env: env, limit: 10)
@@ -73,8 +73,8 @@ extension DiagnosticBundle {
     /// SQLite's read-only quick_check of the live database.
     func database(_ part: PartContext) async -> PartOutput {
         guard let path = environment.database?.path else { return .notConfigured("no database.path configured") }
-        let limit = BundlePart.Name.database.limit
-        let check = await TimeBound.blocking(within: limit.swiftDuration) { () -> VerifyReport.LiveCheck in
+        let limit = part.limit
+        let check = await TimeBound.blocking(within: part.timeLeft) { () -> VerifyReport.LiveCheck in
             guard FileManager.default.fileExists(atPath: path) else { return .init(path: path, ok: false, reason: "no such file") }
             return VerifyService.checkLive(path)
         }

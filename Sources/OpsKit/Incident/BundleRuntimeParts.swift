@@ -101,7 +101,7 @@ extension DiagnosticBundle {
             guard result.succeeded else { throw Self.dockerFailure(result, code: "docker.logs") }
             return Self.interleave(result.standardOutput, result.standardErrorTail)
         case .swarmTask(let id, _):
-            let left = max(part.deadline - ContinuousClock.now, .seconds(1))
+            let left = max(part.timeLeft, .seconds(1))
             let result = try await part.context.runner.run(SwarmClient.boundedLogs(["--no-task-ids"] + window + ["--", id], timeout: left))
             // coreutils' timeout stopped it: what the node sent until then is kept.
             guard result.succeeded || result.termination == .exited(SwarmClient.timedOut) else { throw Self.dockerFailure(result, code: "swarm.logs") }

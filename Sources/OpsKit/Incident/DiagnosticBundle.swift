@@ -76,8 +76,12 @@ struct PartOutput: Sendable {
 struct PartContext: Sendable {
     var context: OpsContext
     var takenAt: Date
-    /// When the part's time is up.
+    /// When the part's time is up, and how long it had.
     var deadline: ContinuousClock.Instant = .now
+    var limit: OpsDuration = .seconds(0)
+
+    /// What is left of the part's time (at least a moment, so a call still reports why it failed).
+    var timeLeft: Duration { max(deadline - ContinuousClock.now, .milliseconds(1)) }
     /// The release the ledger says is live, read once before the parts start.
     var liveVersion: String?
 }
@@ -94,6 +98,8 @@ public struct DiagnosticBundle: Sendable {
     /// Secret commands that failed: the logs are withheld (they could hold a secret that cannot
     /// be scrubbed) and checks that send such a secret are not run.
     public var unresolvedSecrets: [OpsError] = []
+    /// Time limits other than each part's own (tests shorten them).
+    public var limits: [BundlePart.Name: OpsDuration] = [:]
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, incident: IncidentRecord) {
         self.config = config
@@ -153,23 +159,25 @@ public struct DiagnosticBundle: Sendable {
     /// abandoned a little after it, whatever it waits on.
     func collect(_ name: BundlePart.Name, _ part: PartContext) async -> (BundlePart, [BundleFile]) {
         let started = ContinuousClock.now
-        let runner = DeadlineRunner(part.context.runner, deadline: started + name.limit.swiftDuration)
+        let limit = limits[name] ?? name.limit
+        let runner = DeadlineRunner(part.context.runner, deadline: started + limit.swiftDuration)
         var bounded = part
         bounded.context.runner = runner
         bounded.deadline = runner.deadline
+        bounded.limit = limit
         let frozen = bounded
-        let outcome = await TimeBound.run(within: name.limit.swiftDuration + .seconds(1)) { () async -> Result<PartOutput, OpsError> in
+        let outcome = await TimeBound.run(within: limit.swiftDuration + .seconds(1)) { () async -> Result<PartOutput, OpsError> in
             do throws(OpsError) { return .success(try await self.collector(name, frozen)) } catch { return .failure(error) }
         }
         var result = BundlePart(name: name, outcome: .ok, files: [], ms: (ContinuousClock.now - started).milliseconds)
         switch outcome {
         case nil:
             result.outcome = .timedOut
-            result.error = "no result within \(name.limit)"
+            result.error = "no result within \(limit)"
             return (result, [])
         case .failure(let error):
             result.outcome = runner.ranOutOfTime ? .timedOut : .failed
-            result.error = config.redactor.scrub(error.message) + (runner.ranOutOfTime ? " (its \(name.limit) were up)" : "")
+            result.error = config.redactor.scrub(error.message) + (runner.ranOutOfTime ? " (its \(limit) were up)" : "")
             return (result, [])
         case .success(let output):
             result.outcome = output.notConfigured ? .notConfigured : output.problem == nil ? .ok : runner.ranOutOfTime ? .timedOut : .failed

@@ -97,7 +97,9 @@ public final class DeadlineRunner: ProcessRunning {
             throw OpsError(.unavailable, code: "incident.part_timeout", "\(request.displayCommand): no time left to run it")
         }
         var bounded = request
-        bounded.timeout = min(request.timeout, left)
+        // Whole seconds, rounded up: "did not finish within 10.0 seconds" reads better than
+        // 9.999762879, and the part's own bound a second later still holds.
+        bounded.timeout = min(request.timeout, .seconds(max(1, Int64((Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18).rounded(.up)))))
         let result = try await base.run(bounded)
         if result.termination == .timedOut { killedOne.withLock { $0 = true } }
         return result
