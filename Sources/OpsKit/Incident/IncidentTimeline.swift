@@ -59,7 +59,7 @@ public enum IncidentTimeline {
     /// the commands run while it was open, the ledger's events in its window, closed. Each
     /// ledger event names the command it happened in, and that command's exit code.
     public static func merge(_ incident: IncidentRecord, events: [IncidentEventRecord], ledger: [LedgerEvent]) -> [TimelineEntry] {
-        var entries = [TimelineEntry(at: incident.openedAt, kind: .opened, text: "opened (\(incident.severity.rawValue)): \(incident.title)", actor: incident.openedBy)]
+        var entries = [TimelineEntry(at: incident.openedAt, kind: .opened, text: "\(incident.severity.rawValue): \(incident.title)", actor: incident.openedBy)]
         let commands = events.filter { $0.kind == .command }
         for event in events {
             entries.append(TimelineEntry(at: event.at, kind: Self.kind(event.kind), text: event.text, actor: event.actor,
@@ -75,7 +75,7 @@ public enum IncidentTimeline {
             entries.append(entry)
         }
         if let closedAt = incident.closedAt {
-            entries.append(TimelineEntry(at: closedAt, kind: .closed, text: "closed: \(incident.summary ?? "")", actor: incident.closedBy))
+            entries.append(TimelineEntry(at: closedAt, kind: .closed, text: incident.summary ?? "", actor: incident.closedBy))
         }
         // Stable: what happened at the same instant keeps the order it was recorded in.
         return entries.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)

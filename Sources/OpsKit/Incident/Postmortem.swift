@@ -36,7 +36,7 @@ public struct Postmortem: Report {
 
     public func renderText() -> String { rendered }
 
-    static let clock = ClockFormat("yyyy-MM-dd HH:mm:ss zzz", timeZone: TimeZone(identifier: "UTC")!)
+    static let clock = ClockFormat("yyyy-MM-dd HH:mm:ss 'UTC'", timeZone: TimeZone(identifier: "UTC")!)
     static let timeOfDay = ClockFormat("HH:mm:ss", timeZone: TimeZone(identifier: "UTC")!)
 
     /// The draft as Markdown: a facts table, the timeline as a table, the bundles.
