@@ -39,7 +39,9 @@ struct TarArchiveTests {
         let directory = TemporaryDirectory("opsctl-tar")
         var archive = TarArchive(modified: Date(timeIntervalSince1970: 1_800_000_000))
         archive.addDirectory("bundle")
-        let files = ["bundle/a.txt": String(repeating: "x", count: 1000), "bundle/logs/empty.log": "", "bundle/block.txt": String(repeating: "b", count: 512)]
+        let long = "bundle/logs/" + String(repeating: "l", count: 95) + ".log"   // past the 100-byte name: ustar's prefix field
+        let files = ["bundle/a.txt": String(repeating: "x", count: 1000), "bundle/logs/empty.log": "", "bundle/block.txt": String(repeating: "b", count: 512),
+                     long: "a long name"]
         for (path, text) in files.sorted(by: { $0.key < $1.key }) { archive.addFile(path, Data(text.utf8)) }
         try archive.gzipped().write(to: URL(fileURLWithPath: directory.file("b.tar.gz")))
         let listing = try await setUp("tar", ["-tzf", directory.file("b.tar.gz")])

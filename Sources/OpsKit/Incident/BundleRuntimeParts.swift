@@ -24,7 +24,7 @@ extension DiagnosticBundle {
 
         /// A file name from a container or task name: nothing that could leave the folder.
         static func safe(_ name: String) -> String {
-            String(name.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" }.prefix(60))
+            String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }.prefix(60))
         }
     }
 

@@ -112,7 +112,7 @@ public struct DiagnosticBundle: Sendable {
 
     public func write() async throws(OpsError) -> BundleSummary {
         let takenAt = context.now()
-        let live = try? Ledger(path: config.state).lastDeployment(env: environment.name, status: .succeeded)?.version
+        let live = try? Ledger(path: config.state, busyTimeout: .seconds(2)).lastDeployment(env: environment.name, status: .succeeded)?.version
         let collected = await collectAll(PartContext(context: context, takenAt: takenAt, liveVersion: live))
         let folderName = "incident-\(incident.id)-\(Self.stampFormat.string(takenAt))"
         var archive = TarArchive(modified: takenAt)

@@ -26,10 +26,18 @@ public struct TimelineEntry: Sendable, Codable, Equatable {
     public var exitCode: Int32?
     /// That command's line, for the ledger's events (`opsctl deploy production 1.0.3`).
     public var command: String?
-    /// The ledger's status for deploys, rollbacks, backups and restores.
-    public var outcome: String?
+    /// How a ledger event ended, as the ledger recorded it: the statuses of deployments,
+    /// backups, restores and smoke runs.
+    public enum Outcome: String, Sendable, Codable {
+        case running, succeeded, failed, rolledBack = "rolled_back", interrupted, aborted, passed
 
-    public init(at: Date, kind: Kind, text: String, actor: String? = nil, exitCode: Int32? = nil, command: String? = nil, outcome: String? = nil) {
+        init(_ status: some RawRepresentable<String>) { self = Outcome(rawValue: status.rawValue) ?? .failed }
+    }
+
+    /// The ledger's status for deploys, rollbacks, backups, restores and smoke runs.
+    public var outcome: Outcome?
+
+    public init(at: Date, kind: Kind, text: String, actor: String? = nil, exitCode: Int32? = nil, command: String? = nil, outcome: Outcome? = nil) {
         self.at = at
         self.kind = kind
         self.text = text
@@ -134,7 +142,7 @@ public struct LedgerEvent: Sendable, Equatable {
             kind = .deploy
             text = "deploy \(record.version) (from \(from)): \(record.status.rawValue)" + reason
         }
-        entry = TimelineEntry(at: record.startedAt, kind: kind, text: text, actor: record.actor, outcome: record.status.rawValue)
+        entry = TimelineEntry(at: record.startedAt, kind: kind, text: text, actor: record.actor, outcome: TimelineEntry.Outcome(record.status))
         pid = record.pid
         finishedAt = record.finishedAt
         mitigates = record.status == .succeeded
@@ -143,7 +151,7 @@ public struct LedgerEvent: Sendable, Equatable {
     init(backup record: BackupRecord, redactor: Redactor) {
         let what = record.file.map { HandoffReport.Activity.fileName($0) } ?? record.databasePath
         let detail = record.status == .failed ? ": " + redactor.scrub(record.error ?? "no reason recorded") : ""
-        entry = TimelineEntry(at: record.startedAt, kind: .backup, text: "backup \(record.status.rawValue): \(what)" + detail, outcome: record.status.rawValue)
+        entry = TimelineEntry(at: record.startedAt, kind: .backup, text: "backup \(record.status.rawValue): \(what)" + detail, outcome: TimelineEntry.Outcome(record.status))
         finishedAt = record.finishedAt
     }
 
@@ -152,14 +160,14 @@ public struct LedgerEvent: Sendable, Equatable {
         let reason = record.reason.map { ": " + redactor.scrub($0) } ?? ""
         entry = TimelineEntry(at: record.finishedAt, kind: .restore,
                               text: "restore of \(HandoffReport.Activity.fileName(record.backup)) to \(record.target)\(drill): \(record.status.rawValue)" + reason,
-                              actor: record.actor, outcome: record.status.rawValue)
+                              actor: record.actor, outcome: TimelineEntry.Outcome(record.status))
         finishedAt = record.finishedAt
     }
 
     init(smoke record: SmokeRunRecord) {
         let against = record.baseURL.map { " against \(Redactor.redactURLCredentials($0))" } ?? ""
         entry = TimelineEntry(at: record.startedAt, kind: .smokeFailure,
-                              text: "smoke failed\(against): \(record.passed) of \(record.passed + record.failed) checks passed", outcome: record.status.rawValue)
+                              text: "smoke failed\(against): \(record.passed) of \(record.passed + record.failed) checks passed", outcome: TimelineEntry.Outcome(record.status))
     }
 }
 

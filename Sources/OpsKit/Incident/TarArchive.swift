@@ -13,8 +13,6 @@ public struct TarArchive: Sendable {
 
     public init(modified: Date) { self.modified = modified }
 
-    /// Names longer than the header's 100 bytes are refused: the caller names its files.
-    public static let maxNameLength = 100
 
     public mutating func addDirectory(_ path: String) {
         appendHeader(name: path.hasSuffix("/") ? path : path + "/", size: 0, mode: 0o700, type: UInt8(ascii: "5"))
@@ -41,6 +39,17 @@ public struct TarArchive: Sendable {
         return sink.data
     }
 
+    /// ustar keeps a long name as a prefix (up to 155 bytes) and a name (up to 100), split at a
+    /// slash. Names are opsctl's own and short; one that still does not fit is cut, never fatal.
+    static func split(_ path: String) -> (prefix: String, name: String) {
+        let bytes = Array(path.utf8)
+        guard bytes.count > 100 else { return ("", path) }
+        for index in bytes.indices.reversed() where bytes[index] == UInt8(ascii: "/") && index <= 155 && bytes.count - index - 1 <= 100 {
+            return (String(decoding: bytes[..<index], as: UTF8.self), String(decoding: bytes[(index + 1)...], as: UTF8.self))
+        }
+        return ("", String(decoding: bytes.prefix(100), as: UTF8.self))
+    }
+
     private mutating func pad() {
         let remainder = bytes.count % 512
         if remainder != 0 { bytes += [UInt8](repeating: 0, count: 512 - remainder) }
@@ -54,8 +63,9 @@ public struct TarArchive: Sendable {
         func octal(_ value: Int, at offset: Int, width: Int) {
             put(String(String(value, radix: 8).suffix(width - 1)).zeroPadded(to: width - 1), at: offset, width: width - 1)
         }
-        precondition(name.utf8.count <= Self.maxNameLength, "tar member name too long: \(name)")
-        put(name, at: 0, width: 100)
+        let (prefix, last) = Self.split(name)
+        put(last, at: 0, width: 100)
+        put(prefix, at: 345, width: 155)
         octal(mode, at: 100, width: 8)
         octal(Int(getuid()), at: 108, width: 8)
         octal(Int(getgid()), at: 116, width: 8)
