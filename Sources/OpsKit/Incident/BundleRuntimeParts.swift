@@ -37,24 +37,21 @@ extension DiagnosticBundle {
         let sources = try await logSources(mode, part)
         guard !sources.isEmpty else { return PartOutput(summary: "no container of \(environment.name) to read") }
         let since = part.takenAt.addingTimeInterval(-Self.logWindow)
-        let fetched = await withTaskGroup(of: (LogSource, Result<String, OpsError>).self) { group in
-            for source in sources {
-                group.addTask {
-                    do throws(OpsError) { return (source, .success(try await self.fetchLogs(source, since: since, part))) } catch { return (source, .failure(error)) }
-                }
+        // By index, each child's outcome as plain values.
+        let fetched = await withTaskGroup(of: (Int, LogFetch).self) { group in
+            for (index, source) in sources.enumerated() {
+                group.addTask { (index, await self.fetchLogs(source, since: since, part)) }
             }
-            var all: [(LogSource, Result<String, OpsError>)] = []
-            for await result in group { all.append(result) }
+            var all: [Int: LogFetch] = [:]
+            for await (index, fetch) in group { all[index] = fetch }
             return all
         }
         var output = PartOutput()
         var problems: [String] = []
-        for source in sources {
-            switch fetched.first(where: { $0.0 == source })?.1 {
-            case .success(let text): output.files.append(BundleFile(path: source.fileName, text: text))
-            case .failure(let error): problems.append(error.message)
-            case nil: problems.append("\(source.fileName): not read")
-            }
+        for (index, source) in sources.enumerated() {
+            let fetch = fetched[index] ?? LogFetch(text: nil, failure: "\(source.fileName): not read")
+            if let text = fetch.text { output.files.append(BundleFile(path: source.fileName, text: text)) }
+            if let failure = fetch.failure { problems.append(failure) }
         }
         let lines = output.files.reduce(0) { $0 + $1.text.split(separator: "\n").count }
         output.summary = "the last hour of \(output.files.count) of \(sources.count) \(mode.isSwarm ? "task" : "container")(s), \(lines) line(s)"
@@ -89,7 +86,21 @@ extension DiagnosticBundle {
         return slotted + releases.filter { $0.slot == nil && $0.running }.map(\.container)
     }
 
-    func fetchLogs(_ source: LogSource, since: Date, _ part: PartContext) async throws(OpsError) -> String {
+    /// One source's log, or why it could not be read.
+    struct LogFetch: Sendable {
+        var text: String?
+        var failure: String?
+    }
+
+    func fetchLogs(_ source: LogSource, since: Date, _ part: PartContext) async -> LogFetch {
+        do throws(OpsError) {
+            return LogFetch(text: try await readLogs(source, since: since, part))
+        } catch {
+            return LogFetch(failure: error.message)
+        }
+    }
+
+    func readLogs(_ source: LogSource, since: Date, _ part: PartContext) async throws(OpsError) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let window = ["--timestamps", "--since", formatter.string(from: since), "--tail", String(Self.logLineCap)]

@@ -8,6 +8,8 @@ public struct NoticeOutcome: Sendable, Codable, Equatable {
     public var posted: Bool
     /// Why not (never the webhook's URL: it is a secret).
     public var error: String?
+    /// When the post ended (or was given up).
+    public var at: Date
 
     var line: String { posted ? "posted to handoff.webhook" : "NOT posted to handoff.webhook: \(error ?? "?")" }
 }

@@ -139,16 +139,16 @@ public struct IncidentService: Sendable {
     func notify(_ text: String) async -> NoticeOutcome? {
         guard let webhook = environment.handoff.webhook else { return nil }
         guard let url = webhook.valueIfResolved else {
-            return NoticeOutcome(posted: false, error: "the webhook's secret command failed")
+            return NoticeOutcome(posted: false, error: "the webhook's secret command failed", at: context.now())
         }
         let failure = await WebhookPoster.post(text: config.redactor.scrub(text), to: url, attempts: 2, timeout: .seconds(5))
         if let failure { context.logger.error("incident notice not posted: \(failure)") }
-        return NoticeOutcome(posted: failure == nil, error: failure.map(config.redactor.scrub))
+        return NoticeOutcome(posted: failure == nil, error: failure.map(config.redactor.scrub), at: context.now())
     }
 
     func record(notice: NoticeOutcome?, of what: String, incident id: Int64, ledger: Ledger) throws(OpsError) {
         guard let notice else { return }
-        try ledger.addIncidentEvent(IncidentEventDraft(kind: .notice, at: context.now(), actor: context.actor, text: "\(what) notice \(notice.line)"),
+        try ledger.addIncidentEvent(IncidentEventDraft(kind: .notice, at: notice.at, actor: context.actor, text: "\(what) notice \(notice.line)"),
                                     to: [id])
     }
 
