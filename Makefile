@@ -38,6 +38,7 @@ bench: release
 	bash scripts/bench/handoff.sh
 	bash scripts/bench/offsite.sh
 	bash scripts/bench/swarm.sh
+	bash scripts/bench/incident.sh
 
 # The release build with the Swift runtime and Foundation linked in (.build-static/), and
 # swift-argument-parser's generate-manual for the man page. install and deb share it.

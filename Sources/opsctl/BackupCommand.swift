@@ -53,7 +53,7 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             var request: BackupRequest
             if let environment {
                 let (config, settings, keyError, loaded) = try await Output.load(global, context, resolvingOffsiteKeyLenientlyOf: environment)

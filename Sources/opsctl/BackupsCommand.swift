@@ -25,7 +25,7 @@ struct BackupsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: location.environment) { context throws(OpsError) in
             if replica, let name = location.environment {
                 let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: name)
                     : try Output.load(global, context, environment: name)

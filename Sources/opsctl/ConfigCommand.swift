@@ -21,7 +21,7 @@ struct ConfigCommand: AsyncParsableCommand {
         var environment: String?
 
         func run() async throws {
-            try await Output.run(global) { context throws(OpsError) in
+            try await Output.run(global, environment: environment) { context throws(OpsError) in
                 let (config, _) = try Output.load(global, context)
                 return try ConfigCheckReport(config: config, only: environment)
             }

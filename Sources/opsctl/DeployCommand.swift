@@ -39,7 +39,7 @@ struct ReleaseOptions: ParsableArguments {
     /// Loads the config, catches SIGINT/SIGTERM (a real run rolls back on them), runs `body`.
     func run(_ global: GlobalOptions, environment name: String, options: DeployOptions,
              _ body: @escaping (DeployService) async throws(OpsError) -> DeployReport) async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: name) { context throws(OpsError) in
             let (config, environment, context) = try await Output.load(global, context, resolvingSecretsOf: name)
             let interruption = Interruption()
             if !options.dryRun { interruption.install() }

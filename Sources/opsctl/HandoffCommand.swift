@@ -49,7 +49,7 @@ struct HandoffCommand: AsyncParsableCommand {
         var options = global
         // --format json is the report itself: one JSON document, as --json.
         if format == .json { options.json = true }
-        try await Output.run(options) { context throws(OpsError) in
+        try await Output.run(options, environment: environment) { context throws(OpsError) in
             // The handoff always renders: a secret manager that is down becomes a listed source error.
             let (loaded, loadedContext) = try Output.load(global, context)
             let (config, environment, unresolved) = try await loaded.resolvingSecretsLeniently(of: self.environment, runner: loadedContext.runner)

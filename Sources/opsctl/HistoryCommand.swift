@@ -23,7 +23,7 @@ struct HistoryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let (config, _) = try Output.load(global, context)
             return try HistoryReport.load(config: config, env: environment, limit: limit)
         }

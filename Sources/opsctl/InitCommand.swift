@@ -19,7 +19,7 @@ struct InitCommand: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        try await Output.run(global) { _ throws(OpsError) in
+        try await Output.run(global, environment: nil) { _ throws(OpsError) in
             try InitService.scaffold(directory: dir, force: force)
         }
     }

@@ -26,7 +26,7 @@ struct NoteCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let (config, context) = try Output.load(global, context)
             if let done { return try NoteService.close(config: config, env: environment, id: done, context: context) }
             return try NoteService.add(config: config, env: environment, text: text!, context: context)

@@ -9,7 +9,7 @@ import OpsKit
 struct Opsctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "opsctl",
-        abstract: "The deployment runbook as one command: deploy, rollback, backup, verify, smoke, handoff.",
+        abstract: "The deployment runbook as one command: deploy, rollback, backup, verify, smoke, handoff, incidents.",
         // One line per paragraph: ArgumentParser wraps to the terminal, and a hard break of ours
         // inside a paragraph would leave a ragged line at every width but one.
         discussion: """
@@ -23,7 +23,7 @@ struct Opsctl: AsyncParsableCommand {
             Reference: docs/reference.md in the opsctl repository.
             """,
         version: OpsctlVersion.current,
-        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, ReplicateCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
+        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, ReplicateCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, IncidentCommand.self, VersionCommand.self]
     )
 
     /// ArgumentParser's own errors (unknown flag, missing argument) also honour `--json`:

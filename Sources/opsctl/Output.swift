@@ -5,13 +5,17 @@ import ArgumentParser
 import Foundation
 import Logging
 import OpsKit
+import Synchronization
 
 /// The one place that prints results and turns them into exit codes.
 enum Output {
     /// Runs a command body with logging set up, prints its report (text or JSON), and exits
     /// with the report's code; an `OpsError` becomes its message on stderr (or JSON) and exit code.
-    static func run(_ options: GlobalOptions, _ body: (OpsContext) async throws(OpsError) -> any Report) async throws {
+    /// `environment`: the environment the command acts on; while an incident is open there, the
+    /// command goes on its timeline (nil for commands about no environment).
+    static func run(_ options: GlobalOptions, environment: String?, _ body: (OpsContext) async throws(OpsError) -> any Report) async throws {
         let context = makeContext(options)
+        let startedAt = context.now()
         do {
             let report = try await body(context)
             if options.json {
@@ -20,6 +24,7 @@ enum Output {
                 let text = report.renderText()
                 if !text.isEmpty { printStdout(text) }
             }
+            recordOnIncident(environment, context, startedAt: startedAt, exitCode: report.exitCode, errorCode: nil)
             if report.exitCode != 0 { throw ExitCode(report.exitCode) }
         } catch let error as OpsError {
             if options.json {
@@ -28,8 +33,20 @@ enum Output {
                 printStderr("opsctl: error: \(error.message)")
                 for line in error.details { printStderr("  \(line)") }
             }
+            recordOnIncident(environment, context, startedAt: startedAt, exitCode: error.exitCode, errorCode: error.code)
             throw ExitCode(error.exitCode)
         }
+    }
+
+    /// The config the command loaded (secrets resolved as far as it resolved them), for the
+    /// incident timeline after the command's own work is done.
+    private static let loaded = Mutex<OpsConfig?>(nil)
+
+    static func recordOnIncident(_ environment: String?, _ context: OpsContext, startedAt: Date, exitCode: Int32, errorCode: String?) {
+        guard let environment, let config = loaded.withLock({ $0 }) else { return }
+        let run = IncidentCommandLog.Run(arguments: Array(CommandLine.arguments.dropFirst()), actor: context.actor, startedAt: startedAt,
+                                         finishedAt: context.now(), exitCode: exitCode, errorCode: errorCode)
+        IncidentCommandLog.record(run, env: environment, config: config, logger: context.logger)
     }
 
     static func printJSONError(_ error: OpsError) {
@@ -100,8 +117,10 @@ enum Output {
         return (config, environment, failures.first, scrubbing(config, context))
     }
 
-    /// A context whose subprocess logs scrub every secret `config` knows.
+    /// A context whose subprocess logs scrub every secret `config` knows. Every loaded config
+    /// passes through here, so here it is kept for the incident timeline.
     static func scrubbing(_ config: OpsConfig, _ context: OpsContext) -> OpsContext {
+        loaded.withLock { $0 = config }
         var configured = context
         configured.runner = LoggingRunner(SubprocessRunner(), logger: context.logger, redactor: config.redactor)
         return configured

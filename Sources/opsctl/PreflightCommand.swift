@@ -17,7 +17,7 @@ struct PreflightCommand: AsyncParsableCommand {
     var environment: String
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             // A checklist shows every problem at once: a failed secret command is a failed check.
             let (loaded, loadedContext) = try Output.load(global, context)
             let (config, environment, unresolved) = try await loaded.resolvingSecretsLeniently(of: self.environment, runner: loadedContext.runner)

@@ -49,7 +49,7 @@ struct PruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: location.environment) { context throws(OpsError) in
             let target = try await location.resolve(global, context, offsite: remote)
             var policy = target.environment?.backup?.retention ?? RetentionPolicy()
             let offsite = try remote ? target.environment.map { environment throws(OpsError) in try target.config!.offsiteSettings(of: environment) } : nil

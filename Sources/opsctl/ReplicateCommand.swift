@@ -28,7 +28,7 @@ struct ReplicateCommand: AsyncParsableCommand {
     var trace: String?
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let (config, environment, context) = try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment)
             let settings = try config.replicaSettings(of: environment)
             var request = ReplicateService.Request(env: environment.name, databasePath: try config.databasePath(of: environment), settings: settings)

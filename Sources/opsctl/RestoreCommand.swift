@@ -51,7 +51,7 @@ struct RestoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let pointInTime = try at.map { text throws(OpsError) in try PointInTime.parse(text) }
             let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment)
                 : try Output.load(global, context, environment: self.environment)

@@ -38,7 +38,7 @@ struct SmokeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let mode: SmokeMode = converge.map { .converge(budget: $0, interval: interval) } ?? .strict
             if let environment { return try await run(environment, mode: mode, context: context) }
             guard let url else { throw OpsError(.usage, code: "usage.invalid", "give an environment or --url BASE") }

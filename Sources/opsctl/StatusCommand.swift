@@ -18,7 +18,7 @@ struct StatusCommand: AsyncParsableCommand {
     var environment: String
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let (config, context) = try Output.load(global, context)
             let status = try await StatusService.status(config: config, env: environment, context: context)
             // The lanes are for a person at a terminal: never in --json, never in a pipe or a log.

@@ -51,7 +51,7 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: environment) { context throws(OpsError) in
             let givenKeys = try identity.map { path throws(OpsError) in try BackupKeys.load(file: path) }
                 ?? .none("no identity was given (pass --identity FILE)")
             if let file {

@@ -13,6 +13,6 @@ struct VersionCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        try await Output.run(global) { _ throws(OpsError) in VersionReport() }
+        try await Output.run(global, environment: nil) { _ throws(OpsError) in VersionReport() }
     }
 }

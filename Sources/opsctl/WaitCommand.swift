@@ -19,7 +19,7 @@ struct WaitCommand: AsyncParsableCommand {
     var timeout: OpsDuration?
 
     func run() async throws {
-        try await Output.run(global) { context throws(OpsError) in
+        try await Output.run(global, environment: self.environment) { context throws(OpsError) in
             let (config, _) = try Output.load(global, context)
             let environment = try config.environment(named: self.environment)
             guard let health = environment.health else {

@@ -201,6 +201,15 @@ struct BlueGreenTests {
         let status = try await opsctl.run("status", "production")
         #expect(status.stdout.contains("live slot:") && status.stdout.contains("standby:         1.0.0 on"), "\(status.stdout)")
         #expect(!status.stdout.contains("DRIFT"), "the standby running beside the live release is no drift: \(status.stdout)")
+        // An incident's bundle reads both slots: the live release and the one on standby.
+        let incident = try await opsctl.run("incident", "open", "production", "errors after the switch", "--json")
+        #expect(incident.exitCode == 0, "\(incident.stdout)\(incident.stderr)")
+        let bundle = try #require(try incident.json()["bundle"] as? [String: Any])
+        let bundled = try await IncidentEndToEndTests.extract(try #require(bundle["file"] as? String))
+        let slotLogs = bundled.keys.filter { $0.contains("/logs/") }.map { String($0.split(separator: "/").last!) }.sorted()
+        #expect(slotLogs.count == 2 && slotLogs[0].hasPrefix(app(fixture, "1.0.0") + "-") && slotLogs[1].hasPrefix(app(fixture, "1.0.1") + "-"), "\(slotLogs)")
+        #expect(Set(slotLogs.map { $0.hasSuffix("-blue.log") ? "blue" : $0.hasSuffix("-green.log") ? "green" : "?" }) == ["blue", "green"], "\(slotLogs)")
+        #expect(try await opsctl.run("incident", "close", "production", "--summary", "nothing wrong").exitCode == 0)
         let history = try await opsctl.run("history", "production")
         #expect(history.stdout.contains("SLOT"))
         let handoff = try await opsctl.run("handoff", "production", "--since", "1h")
@@ -213,7 +222,7 @@ struct BlueGreenTests {
         #expect(metrics.contains("opsctl_live_slot_info{env=\"production\",slot="))
         #expect(!metrics.contains("opsctl_standby_expiry_timestamp_seconds{env=\"production\"} 0\n"), "1.0.0 is on standby")
         try await setUp("sh", ["-c", "promtool check metrics < \"$1\"", "sh", fixture.directory.path + "/metrics/opsctl_production.prom"])
-        try fixture.base.assertNoSecrets([good.stdout, unhealthy.stdout, crash.stdout, toStopped.stdout, toStandby.stdout, status.stdout])
+        try fixture.base.assertNoSecrets([good.stdout, unhealthy.stdout, crash.stdout, toStopped.stdout, toStandby.stdout, status.stdout] + bundled.values)
     }
 
     @Test func aFailingNginxCheckLeavesTheUpstreamFileAndTheTrafficAlone() async throws {

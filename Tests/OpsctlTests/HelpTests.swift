@@ -12,6 +12,7 @@ struct HelpTests {
     static let commands: [[String]] = [
         [], ["init"], ["config", "check"], ["preflight"], ["deploy"], ["rollback"], ["status"], ["history"], ["backup"], ["backups"],
         ["prune"], ["verify"], ["restore"], ["replicate"], ["wait"], ["smoke"], ["handoff"], ["note"], ["version"],
+        ["incident"], ["incident", "open"], ["incident", "note"], ["incident", "bundle"], ["incident", "close"], ["incident", "list"], ["incident", "show"],
     ]
 
     @Test(arguments: commands) func helpFitsEightyColumns(_ command: [String]) async throws {

@@ -58,7 +58,18 @@ struct SwarmTests {
         let preflight = try await app.run("preflight", "production", "--json")
         let checks = try #require(try preflight.json()["checks"] as? [[String: Any]])
         #expect(checks.first { $0["id"] as? String == "swarm.nodes" }?["status"] as? String == "pass")
-        try app.assertNoSecrets([spec])
+
+        // An incident's bundle reads every task's logs, on every node, through the manager.
+        let incident = try await app.run("incident", "open", "production", "slow checkout", "--json")
+        #expect(incident.exitCode == 0, "\(incident.stdout)\(incident.stderr)")
+        let bundle = try #require(try incident.json()["bundle"] as? [String: Any])
+        #expect(IncidentEndToEndTests.outcomes(bundle)["logs"] == "ok", "\(incident.stdout)")
+        let bundled = try await IncidentEndToEndTests.extract(try #require(bundle["file"] as? String))
+        for slot in 1...3 {
+            #expect(bundled.keys.contains { $0.contains("/logs/\(app.service).\(slot)-") }, "task \(slot): \(bundled.keys.sorted())")
+        }
+        #expect(IncidentEndToEndTests.file(bundled, "docker-service-inspect.json").contains("JWT_SECRET_FILE=/run/secrets/JWT_SECRET"))
+        try app.assertNoSecrets([spec] + bundled.values)
     }
 
     @Test func unhealthyAndCrashingReleasesAreRolledBackBySwarmOnEveryNode() async throws {

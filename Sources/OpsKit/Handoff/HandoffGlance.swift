@@ -36,6 +36,7 @@ extension HandoffRenderer {
             "why": report.verdict.rawValue,
             "glance": report.verdict.rawValue,
             "health": worst(["health"], present: report.health != nil),
+            "incidents": worst(["incident"]),
             "deploys": worst(["deploy"]),
             "backups": worst(["backup", "offsite"], present: report.backups != nil),
             "checks": worst(["verify", "smoke", "database"]),

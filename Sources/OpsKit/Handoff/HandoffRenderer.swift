@@ -86,12 +86,25 @@ public enum HandoffRenderer {
             view["logs"] = ["summary": "\(logs.errors) line(s) matching /\(logs.pattern)/ in \(logs.container)",
                             "top": logs.top.map { ["count": String($0.count), "text": $0.text] }] as [String: Any]
         }
+        if let incidents = report.incidents, !(incidents.open.isEmpty && incidents.closedInWindow.isEmpty) {
+            view["incidents"] = incidentLines(incidents)
+            view["has_incidents"] = true
+        }
         if let changes = report.sinceLastHandoff {
             view["changes"] = ["previous handoff \(time(changes.previousAt)) was \(changes.previousVerdict)",
                                "\(changes.deploys) deploy(s)/rollback(s), \(changes.backups) good backup(s) since",
                                "\(changes.notesAdded) note(s) added, \(changes.notesClosed) closed since"]
         }
         return view
+    }
+
+    /// Open ones first (with how long so far), then those closed in the window with their durations.
+    static func incidentLines(_ incidents: HandoffReport.Incidents) -> [String] {
+        incidents.open.map { "OPEN #\($0.id) (\($0.severity.rawValue)) \($0.title): open \(TextFormat.duration(seconds: $0.durationSeconds)) so far, since \(time($0.openedAt))" }
+            + incidents.closedInWindow.map { item in
+                "closed #\(item.id) (\(item.severity.rawValue)) \(item.title): lasted \(TextFormat.duration(seconds: item.durationSeconds))"
+                    + (item.closedAt.map { ", closed \(time($0))" } ?? "") + (item.summary.map { ": \($0)" } ?? "")
+            }
     }
 
     static func checks(_ checks: HandoffReport.Checks, noun: String) -> String {

@@ -135,6 +135,23 @@ public struct HandoffReport: Report {
         public var notesClosed: Int
     }
 
+    /// Incidents open now, and those closed in the window.
+    public struct Incidents: Sendable, Codable, Equatable {
+        public struct Item: Sendable, Codable, Equatable {
+            public var id: Int64
+            public var title: String
+            public var severity: IncidentSeverity
+            public var openedAt: Date
+            public var openedBy: String?
+            public var closedAt: Date?
+            /// Opened to closed, or to the report's time while open.
+            public var durationSeconds: Int
+            public var summary: String?
+        }
+        public var open: [Item]
+        public var closedInWindow: [Item]
+    }
+
     public struct SourceError: Sendable, Codable, Equatable {
         public var source: String
         public var error: String
@@ -168,6 +185,8 @@ public struct HandoffReport: Report {
     public var facts: [Fact]
     public var notes: [Note]
     public var sinceLastHandoff: Changes?
+    /// nil when the ledger could not be read.
+    public var incidents: Incidents? = nil
     public var sourceErrors: [SourceError]
     /// Set when `--post` could not deliver the report (exit 69; the report itself is complete).
     public var postError: String?
@@ -182,7 +201,7 @@ public struct HandoffReport: Report {
 
     enum CodingKeys: String, CodingKey {
         case app, env, window, generatedAt, by, opsctlVersion, verdict, findings, liveVersion, proxy, swarm, health, deploys, backups, offsite,
-             verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, sourceErrors, postError, writtenTo, activity
+             verifications, smoke, logs, database, disks, facts, notes, sinceLastHandoff, incidents, sourceErrors, postError, writtenTo, activity
     }
 
     public var exitCode: Int32 { postError == nil ? 0 : OpsError.Kind.unavailable.exitCode }

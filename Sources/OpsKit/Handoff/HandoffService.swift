@@ -50,6 +50,7 @@ public struct HandoffService: Sendable {
             report.smoke = try ledger.checkSummary(table: "smoke_runs", time: "started_at", okStatus: "passed", env: env, from: from, to: to)
             report.notes = try ledger.pendingNotes(env: env).map { .init(id: $0.id, text: $0.text, by: $0.author, at: $0.createdAt) }
             report.sinceLastHandoff = try ledger.changesSinceLastHandoff(env: env)
+            report.incidents = try incidents(ledger, from: from, to: to)
             report.activity = try activity(ledger, from: from, to: to)
         } catch {
             note("ledger", "\(config.state): \(error.message)")
@@ -98,6 +99,17 @@ public struct HandoffService: Sendable {
         report.sourceErrors = errors
         (report.verdict, report.findings) = Self.verdict(report, thresholds: settings.thresholds)
         return report
+    }
+
+    /// Every incident open now (whenever it opened), and those closed in the window.
+    func incidents(_ ledger: Ledger, from: Date, to: Date) throws(OpsError) -> HandoffReport.Incidents {
+        let now = context.now()
+        func item(_ record: IncidentRecord) -> HandoffReport.Incidents.Item {
+            .init(id: record.id, title: record.title, severity: record.severity, openedAt: record.openedAt, openedBy: record.openedBy,
+                  closedAt: record.closedAt, durationSeconds: record.durationSeconds(now: now), summary: record.summary)
+        }
+        return .init(open: try ledger.openIncidents(env: environment.name).map(item),
+                     closedInWindow: try ledger.incidentsClosed(env: environment.name, from: from, to: to).map(item))
     }
 
     func backups(_ ledger: Ledger, from: Date, to: Date) throws(OpsError) -> HandoffReport.Backups {
@@ -174,6 +186,10 @@ public struct HandoffService: Sendable {
     public static func verdict(_ report: HandoffReport, thresholds: HandoffThresholds) -> (HandoffReport.Level, [HandoffReport.Finding]) {
         var findings: [HandoffReport.Finding] = []
         func fire(_ level: HandoffReport.Level, _ rule: String, _ detail: String) { findings.append(.init(level: level, rule: rule, detail: detail)) }
+        for incident in report.incidents?.open ?? [] {
+            fire(incident.severity == .critical ? .critical : .warning, "incident.open",
+                 "#\(incident.id) (\(incident.severity.rawValue)) open since \(TextFormat.timestamp(incident.openedAt)): \(incident.title)")
+        }
         if let health = report.health, !health.ok {
             fire(.critical, "health.failing", "\(health.url) fails now: \(health.reason ?? "no answer")")
         }
@@ -351,13 +367,15 @@ extension HandoffService {
 /// Slack-compatible incoming webhooks: `{"text": ...}`, a timeout, a few retries.
 public enum WebhookPoster {
     /// nil on success, else why it failed (never the URL: it is a secret).
-    public static func post(text: String, to url: String, attempts: Int = 3, pause: Duration = .seconds(1)) async -> String? {
+    public static func post(text: String, to url: String, attempts: Int = 3, pause: Duration = .seconds(1),
+                            timeout: OpsDuration = .seconds(10)) async -> String? {
         guard let body = try? JSONSerialization.data(withJSONObject: ["text": text]) else { return "cannot encode the message" }
         var request = HTTPRequest(url: url)
         request.method = "POST"
         request.headers = [("Content-Type", "application/json")]
         request.body = String(decoding: body, as: UTF8.self)
-        request.timeout = .seconds(10)
+        request.timeout = timeout
+        request.connectTimeout = min(request.connectTimeout, timeout)
         var last = "no attempt"
         for attempt in 1...max(1, attempts) {
             switch await CurlHTTP.perform([request], concurrency: 1)[0] {

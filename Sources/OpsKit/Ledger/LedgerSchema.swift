@@ -182,6 +182,36 @@ enum LedgerSchema {
         );
         CREATE INDEX canary_steps_deployment ON canary_steps(deployment_id, step);
         """,
+        // 8: incidents: each one opened and closed, and its own timeline (notes, diagnostic bundles,
+        // webhook notices, and every opsctl command run on the environment while it was open).
+        """
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            title TEXT NOT NULL,                          -- secrets scrubbed
+            severity TEXT NOT NULL,                       -- critical | major | minor
+            opened_at REAL NOT NULL,
+            opened_by TEXT,
+            closed_at REAL,                               -- NULL while open
+            closed_by TEXT,
+            summary TEXT                                  -- close --summary, secrets scrubbed
+        );
+        CREATE INDEX incidents_env_open ON incidents(env, closed_at);
+        CREATE TABLE incident_events (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            kind TEXT NOT NULL,                           -- note | bundle | notice | command
+            at REAL NOT NULL,
+            finished_at REAL,                             -- command: when it ended
+            actor TEXT,
+            text TEXT NOT NULL,                           -- the note, the bundle's file, the notice's outcome, the command line (secrets scrubbed)
+            exit_code INTEGER,                            -- command: its exit code
+            error_code TEXT,                              -- command: the error's code when it failed
+            pid INTEGER,                                  -- command: its process (deployments.pid names the same one)
+            detail TEXT                                   -- bundle: JSON of its parts and how each went
+        );
+        CREATE INDEX incident_events_incident ON incident_events(incident_id, at);
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }
