@@ -34,9 +34,9 @@ struct ReplicaOffsiteTests {
         let s3 = try await MotoS3Server()
         try await s3.aws(["s3", "mb", "s3://\(bucket)"])
         let fixture = try fixture(s3)
+        let replicate = try await fixture.startReplicating()
         let writer = try CommittingWriter(database: fixture.live, directory: fixture.directory.path, seconds: 2,
                                           checkpoint: ["--checkpoint-every", "40", "--checkpoint-mode", "truncate"])
-        let replicate = try await fixture.opsctl.background(["replicate", "production"], name: "replicate")
         #expect(try await writer.finished() == 0)
         let commits = try writer.commits()
         try await fixture.waitForSync(past: try #require(commits.last).time)

@@ -83,6 +83,18 @@ final class ReplicaFixture {
             """)
     }
 
+    /// The app's database (WAL, its table) and `replicate` running with its first snapshot
+    /// written, before the first commit the test looks at.
+    func startReplicating(name: String = "replicate") async throws -> Opsctl.Background {
+        if !FileManager.default.fileExists(atPath: live) {
+            let database = try SQLiteDatabase(path: live)
+            try database.execute("PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS seq(id INTEGER PRIMARY KEY, at REAL, payload TEXT)")
+        }
+        let replicate = try await opsctl.background(["replicate", "production"], name: name)
+        try await eventually("the first snapshot") { lastSync() != nil }
+        return replicate
+    }
+
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 
     /// What `replicate.json` says the last finished round was.
@@ -110,14 +122,18 @@ final class ReplicaFixture {
     }
 
     /// The database at `path` is exactly the commits up to `point`: ids 1...n with no hole, every
-    /// commit logged before the point present, the first one missing logged after it.
+    /// commit logged before the point present, the first one missing logged after it. A point is
+    /// named by its cut rounded up to the millisecond, so a commit within that millisecond may
+    /// fall either way.
     func expectExactly(_ path: String, at point: Date, commits: [(id: Int, time: Date)], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let (count, maximum) = try ids(path)
         #expect(count == maximum, "ids 1...\(maximum) without a hole (\(count) rows)", sourceLocation: sourceLocation)
-        let before = commits.filter { $0.time < point }.map(\.id).max() ?? 0
+        let cut = point.addingTimeInterval(-0.001)
+        let before = commits.filter { $0.time < cut }.map(\.id).max() ?? 0
         #expect(maximum >= before, "every commit logged before \(PointInTime.format(point)) is in: up to \(before), found \(maximum)", sourceLocation: sourceLocation)
         if let next = commits.first(where: { $0.id == maximum + 1 }) {
-            #expect(next.time >= point, "id \(next.id) is missing, so it committed after the point", sourceLocation: sourceLocation)
+            #expect(next.time >= cut, "id \(next.id) is missing, so it committed after the point: logged \(next.time.timeIntervalSince(point) * 1000) ms from it",
+                    sourceLocation: sourceLocation)
         }
     }
 }
@@ -134,8 +150,8 @@ struct ReplicationTests {
     ])
     func aRecordedMomentGivesExactlyTheRowsCommittedByThen(checkpoint: [String]) async throws {
         let fixture = try ReplicaFixture()
+        let replicate = try await fixture.startReplicating()
         let writer = try CommittingWriter(database: fixture.live, directory: fixture.directory.path, seconds: 3, checkpoint: checkpoint)
-        let replicate = try await fixture.opsctl.background(["replicate", "production"], name: "replicate")
         #expect(try await writer.finished() == 0, "the writer saw no error, SQLITE_BUSY included: \(writer.summary)")
         let commits = try writer.commits()
         let last = try #require(commits.last)
