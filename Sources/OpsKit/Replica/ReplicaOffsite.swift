@@ -157,7 +157,7 @@ final class ReplicaShipper: @unchecked Sendable {
         for generation in catalog.expired(before: now().addingTimeInterval(-retention.seconds)) {
             try remote.delete(generation)
             shipped?.subtract(generation.points.map(\.key))
-            logger.info("off-site replica: deleted generation \(generation.name) (older than retention \(retention))")
+            logger.notice("off-site replica: deleted generation \(generation.name) (older than retention \(retention))")
         }
     }
 }

@@ -49,7 +49,7 @@ public enum ReplicateService {
             try loop.runOnce(&report)
         } else {
             let offsite = request.offsite.map { ", off-site to \(ReplicaRemote.url(of: $0))" } ?? ""
-            context.logger.info("replicating \(request.databasePath) into \(store.directory) every \(request.settings.syncInterval)\(offsite)")
+            context.logger.notice("replicating \(request.databasePath) into \(store.directory) every \(request.settings.syncInterval)\(offsite)")
             shipper?.start()
             defer { shipper?.stop() }
             try await loop.runUntilStopped(&report, interruption: interruption)
@@ -103,7 +103,7 @@ public enum ReplicateService {
                 writeMetrics(report: report, force: false)
                 await Self.sleep(until: started + .milliseconds(Int64(interval * 1000)), unless: interruption)
             }
-            context.logger.info("\(interruption.reason ?? "stopped"): replication of \(request.env) stopped after \(report.rounds) round(s)")
+            context.logger.notice("\(interruption.reason ?? "stopped"): replication of \(request.env) stopped after \(report.rounds) round(s)")
         }
 
         mutating func record(_ round: Replicator.Round, into report: inout ReplicateReport) throws(OpsError) {
@@ -115,7 +115,9 @@ public enum ReplicateService {
                 shipper?.nudge()
                 context.logger.debug("\(round.outcome.rawValue) \(point.key): \(round.pages) page(s), \(point.bytes) bytes\(round.fullScan ? ", every page compared" : "")")
             }
-            if round.outcome == .snapshot { context.logger.info("new generation \(round.point!.generation): full snapshot of \(round.pages) pages") }
+            if round.outcome == .snapshot, let point = round.point {
+                context.logger.notice("new generation \(point.generation): full snapshot of \(round.pages) pages")
+            }
             let durable = context.now()
             heartbeat(round, at: durable)
             trace(round, durable: durable)
@@ -147,7 +149,7 @@ public enum ReplicateService {
             guard let catalog = try? store.catalog() else { return }
             for generation in catalog.expired(before: now.addingTimeInterval(-request.settings.retention.seconds)) {
                 store.delete(generation)
-                context.logger.info("deleted generation \(generation.name) (older than retention \(request.settings.retention))")
+                context.logger.notice("deleted generation \(generation.name) (older than retention \(request.settings.retention))")
             }
         }
 
