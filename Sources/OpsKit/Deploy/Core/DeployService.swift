@@ -19,6 +19,8 @@ public struct DeployService: Sendable {
     public var probe: @Sendable (HealthSettings) async -> HealthProbe = HealthWaiter.httpProbe
     /// strategy canary: called with each step while it is watched and when it ends (the terminal's step lines).
     public var canaryProgress: CanaryProgress?
+    /// What is in flight to a release being drained; tests answer without a kernel.
+    public var activity: any SlotActivityProbe = KernelSlotActivity()
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, interruption: Interruption = Interruption(), mode: DeployMode) {
         self.config = config
@@ -48,7 +50,7 @@ public struct DeployService: Sendable {
             throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is required to deploy (opsctl never switches releases blind)")
         }
         let deps = DeployDependencies(config: config, environment: environment, context: context, mode: mode, health: health, interruption: interruption,
-                                      clock: clock, probe: probe, canaryProgress: canaryProgress)
+                                      clock: clock, probe: probe, canaryProgress: canaryProgress, activity: activity)
         let releaseSwitch = mode.releaseSwitch(deps)
         return (deps, releaseSwitch, DeployPlanner(deps: deps, releaseSwitch: releaseSwitch))
     }
