@@ -111,6 +111,11 @@ public struct DeployService: Sendable {
             report.outcome = .unchanged
             return report
         }
+        if let maintenance = try ledger.activeMaintenance(env: environment.name) {
+            throw OpsError(.checkFailed, code: "deploy.maintenance",
+                           "\(environment.name) is \(maintenance.state == .paused ? "paused" : "in maintenance") since \(TextFormat.timestamp(maintenance.startedAt)): a switch would put users back on the app behind opsctl's back; nothing was changed",
+                           details: ["end it first: opsctl maintenance \(environment.name) \(maintenance.state == .paused ? "resume" : "off")"])
+        }
         report.staleLockHolder = lock.staleHolder?.description
         if let stale = lock.staleHolder { context.logger.warning("cleared a stale deploy lock: \(stale.description)") }
         try ledger.recordLock(scope: DeployLock.scope(environment), holder: lock.holder)
