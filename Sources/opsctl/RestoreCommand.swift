@@ -8,7 +8,7 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a backup: verify it, keep a safety copy of the current database, swap atomically.",
-        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote] [--identity <file>]"),
+        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote] [--identity <file>] [--pause <bound>]"),
         discussion: """
             Default: the newest verified backup. Refuses while the app's container runs unless --force. \
             --to PATH restores elsewhere (a drill) and never touches the live database.
@@ -16,6 +16,9 @@ struct RestoreCommand: AsyncParsableCommand {
             --remote takes the backup from backup.offsite (default: the newest copy verify --remote passed, else the newest complete one).
 
             An encrypted backup (.db.gz.age) is decrypted on the fly with backup.encryption's identity, or --identity FILE.
+
+            --pause 30s (blue-green, canary): nginx holds users' new requests while restore stops the app, swaps the database and starts it again, \
+            and lets them through once it is healthy; past the bound they get the maintenance page, never a connection error.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -39,20 +42,32 @@ struct RestoreCommand: AsyncParsableCommand {
                                valueName: "file"))
     var identity: String?
 
+    @Option(help: ArgumentHelp("Stop the app for the restore and start it again, with users' requests held in nginx meanwhile (at most this long; then the maintenance page).",
+                               valueName: "bound"))
+    var pause: OpsDuration?
+
+    func validate() throws {
+        if pause != nil, to != nil { throw ValidationError("--pause stops the live app; a drill (--to) never touches it") }
+    }
+
     func run() async throws {
         try await Output.run(global) { context throws(OpsError) in
             let (config, environment, context) = remote ? try await Output.load(global, context, resolvingOffsiteKeyOf: self.environment)
                 : try Output.load(global, context, environment: self.environment)
             let target = config.backupTarget(of: environment)
             // A drill or --force never asks the runtime, so a missing compose binary cannot block them.
-            let asksRuntime = to == nil && !force
-            let runtime = asksRuntime ? try await DeployMode.resolve(config: config, environment: environment, context: context).driver : nil
+            let asksRuntime = to == nil && (!force || pause != nil)
+            let mode = asksRuntime ? try await DeployMode.resolve(config: config, environment: environment, context: context) : nil
+            let runtime = force ? nil : mode?.driver
             var request = RestoreService.Request(
                 env: environment.name, backupDirectory: try target.requireDirectory(), name: target.name, backup: backup,
                 liveDatabase: try target.requireDatabase(), destination: to, force: force, runtime: runtime,
                 ledgerPath: config.state)
             if remote { request.remote = try config.offsiteSettings(of: environment) }
             request.encryption = environment.backup?.encryption
+            if let pause, let mode {
+                request.pause = PausedRestart(service: try MaintenanceService(config: config, environment: environment, context: context, mode: mode), bound: pause)
+            }
             let runner = context.runner
             let identity = self.identity
             request.keys = { () async throws(OpsError) -> BackupKeys in

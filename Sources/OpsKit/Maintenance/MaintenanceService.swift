@@ -17,7 +17,8 @@ public struct MaintenanceService: Sendable {
     public var clock: any WaitClock = SystemWaitClock()
     public var activity: any SlotActivityProbe = KernelSlotActivity()
     public var probe: @Sendable (HealthSettings) async -> HealthProbe = HealthWaiter.httpProbe
-    var source: MaintenanceRecord.Source = .maintenance
+    /// `restore` when `opsctl restore --pause` holds users (the ledger and status say so).
+    public var source: MaintenanceRecord.Source = .maintenance
 
     /// Answers in a row a confirmation needs (nginx's old workers answer the old way for a moment).
     static let confirmations = 3

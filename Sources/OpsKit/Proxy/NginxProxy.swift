@@ -10,10 +10,11 @@ public struct ProxyChange: Sendable, Equatable {
     public var previousText: String?
     /// The file as written.
     public var text: String
-    /// nginx's workers right before the reload; afterwards they shut down, finishing what they hold.
-    public var retiredWorkers: Set<Int32> = []
+    /// nginx's workers right before the reload (pid → master); afterwards the reloaded master's
+    /// shut down, finishing what they hold.
+    public var retiredWorkers: [Int32: Int32] = [:]
 
-    public init(previousText: String?, text: String, retiredWorkers: Set<Int32> = []) {
+    public init(previousText: String?, text: String, retiredWorkers: [Int32: Int32] = [:]) {
         self.previousText = previousText
         self.text = text
         self.retiredWorkers = retiredWorkers

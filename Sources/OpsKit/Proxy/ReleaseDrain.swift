@@ -54,7 +54,7 @@ public struct ReleaseDrain: Sendable {
             return DrainOutcome(ending: .waited, waitedMs: elapsed())
         }
         let deadline = start + settings.drainTimeout.swiftDuration
-        let retired = change?.retiredWorkers ?? []
+        let retired = change?.retiredWorkers ?? [:]
         while true {
             let activity = probe.activity(at: addresses, oldWorkers: retired)
             if activity.idle { return DrainOutcome(ending: .idle, waitedMs: elapsed()) }

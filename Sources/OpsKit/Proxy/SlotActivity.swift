@@ -29,23 +29,24 @@ public struct SlotActivity: Sendable, Equatable {
 
 /// Reads activity now; tests answer without a kernel.
 public protocol SlotActivityProbe: Sendable {
-    func activity(at addresses: [String], oldWorkers: Set<Int32>) -> SlotActivity
-    /// nginx's workers now (taken right before a reload: afterwards these are the old ones).
-    func runningWorkers() -> Set<Int32>
+    func activity(at addresses: [String], oldWorkers: [Int32: Int32]) -> SlotActivity
+    /// nginx's workers now, each with its master's pid (taken right before a reload: afterwards
+    /// the reloaded master's are the old ones).
+    func runningWorkers() -> [Int32: Int32]
 }
 
 /// The kernel's TCP tables (/proc/net/tcp, tcp6) and nginx's process titles.
 public struct KernelSlotActivity: SlotActivityProbe {
     public init() {}
 
-    public func activity(at addresses: [String], oldWorkers: Set<Int32>) -> SlotActivity {
+    public func activity(at addresses: [String], oldWorkers: [Int32: Int32]) -> SlotActivity {
         let endpoints = addresses.flatMap(TCPEndpoint.resolve)
         let tables = ["/proc/net/tcp", "/proc/net/tcp6"].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
         let connections = endpoints.isEmpty ? 0 : TCPTable.openConnections(tables.joined(separator: "\n"), to: endpoints)
-        return SlotActivity(connections: connections, oldWorkers: NginxWorkers.stillShuttingDown(oldWorkers).count)
+        return SlotActivity(connections: connections, oldWorkers: NginxWorkers.retired(oldWorkers, now: NginxWorkers.running()).count)
     }
 
-    public func runningWorkers() -> Set<Int32> { NginxWorkers.running() }
+    public func runningWorkers() -> [Int32: Int32] { NginxWorkers.running() }
 }
 
 /// An IP address and port, as the kernel's tables spell them (IPv4-mapped IPv6 read as IPv4).
@@ -133,30 +134,40 @@ enum TCPTable {
     }
 }
 
-/// nginx's workers as their process titles show them: `nginx: worker process`, and after a
-/// reload or a graceful stop, `nginx: worker process is shutting down`.
+/// nginx's workers as their process titles show them (`nginx: worker process`, and after a
+/// reload or a graceful stop `… is shutting down`) and their masters.
 enum NginxWorkers {
-    static func running() -> Set<Int32> {
-        Set(titles().filter { $0.title.hasPrefix("nginx: worker process") && !$0.title.contains("shutting down") }.map(\.pid))
-    }
-
-    /// Those of `workers` still alive and shutting down (a worker that is not shutting down was
-    /// not retired by the reload: another nginx on the host).
-    static func stillShuttingDown(_ workers: Set<Int32>) -> Set<Int32> {
-        Set(workers.filter { pid in title(of: pid).map { $0.hasPrefix("nginx: worker process") && $0.contains("shutting down") } ?? false })
-    }
-
-    static func titles() -> [(pid: Int32, title: String)] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry in
-            guard let pid = Int32(entry), let title = title(of: pid), title.hasPrefix("nginx:") else { return nil }
-            return (pid, title)
+    /// Every nginx worker now: pid → its master's pid.
+    static func running() -> [Int32: Int32] {
+        var workers: [Int32: Int32] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let title = title(of: pid), title.hasPrefix("nginx: worker process"), let master = parent(of: pid) else { continue }
+            workers[pid] = master
         }
+        return workers
+    }
+
+    /// Which of `before` (the workers right before a reload) still run the old configuration.
+    /// The master that reloaded is the one with a worker that was not there before; until one
+    /// has, the reload has not taken yet and every worker of `before` still counts. Workers of
+    /// another nginx on the host (no new worker) never count.
+    static func retired(_ before: [Int32: Int32], now: [Int32: Int32]) -> [Int32] {
+        guard !before.isEmpty else { return [] }
+        let reloaded = Set(now.filter { before[$0.key] == nil }.map(\.value)).intersection(before.values)
+        guard !reloaded.isEmpty else { return Array(before.keys) }
+        return before.filter { reloaded.contains($0.value) && now[$0.key] != nil }.map(\.key)
     }
 
     static func title(of pid: Int32) -> String? {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
         let words = data.split(separator: 0, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
         return words.joined(separator: " ").trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The parent pid from /proc/PID/stat (`pid (comm) state ppid …`; comm may hold spaces).
+    static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
     }
 }

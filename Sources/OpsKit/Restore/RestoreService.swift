@@ -13,13 +13,55 @@ public struct RestoreReport: Report {
     public var safetyCopy: String?
     public var verification: VerificationResult
     public var durationMs: Int
+    /// `--pause`: how users were held while the app was stopped, restored and started.
+    public var pause: PauseOutcome?
+
+    /// 4 when the app did not come back healthy after a paused restore: users get the maintenance page.
+    public var exitCode: Int32 { pause?.healthy == false ? OpsError.Kind.serviceMayBeDown.exitCode : 0 }
 
     public func renderText() -> String {
         var lines = ["restored \(URL(fileURLWithPath: backup).lastPathComponent) -> \(target)" + (drill ? " (drill: the live database was not touched)" : "")]
         lines.append("  verified  \(verification.pageCount ?? 0) pages, \(verification.hasManifest ? "sha256 matches the manifest" : "no manifest"), quick_check ok before and after")
         if let safetyCopy { lines.append("  safety    the previous database is in \(safetyCopy)") }
+        if let pause { lines += pause.lines.map { "  pause     " + $0 } }
         lines.append("  took      \(durationMs) ms")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// What `restore --pause` does around the swap: hold users' requests in nginx and stop the app
+/// before it, start the app again and let them through after it.
+public protocol RestorePause: Sendable {
+    /// Holds every new request, lets those on their way finish, stops the app. Throws with
+    /// nothing changed for users when it cannot.
+    func stopApp() async throws(OpsError)
+    /// Starts the app again and, once it is healthy, lets the held requests through.
+    func startApp() async -> PauseOutcome
+}
+
+/// How a paused restore went for users.
+public struct PauseOutcome: Sendable, Codable, Equatable {
+    public var bound: OpsDuration
+    /// Releases stopped for the restore (kept), and the one started again.
+    public var stopped: [String] = []
+    public var started: String?
+    /// The app answered healthy again and the held requests went on to it.
+    public var healthy = false
+    /// From the start of the pause to the release.
+    public var heldMs: Int?
+    public var gate: GateTally?
+    public var problem: String?
+    public var steps: [String] = []
+
+    public init(bound: OpsDuration) { self.bound = bound }
+
+    var lines: [String] {
+        var lines = steps
+        if let gate {
+            lines.append("held \(gate.held) request(s), released \(gate.released) to the app, \(gate.refused) got the maintenance page; longest hold \(TextFormat.duration(milliseconds: gate.longestHoldMs)) (bound \(bound))")
+        }
+        if let problem { lines.append("PROBLEM: \(problem)") }
+        return lines
     }
 }
 
@@ -44,6 +86,8 @@ public enum RestoreService {
         public var keys: @Sendable () async throws(OpsError) -> BackupKeys = { .none("no identity was given") }
         /// `backup.encryption`: the safety copy of the current database is encrypted like any backup.
         public var encryption: BackupEncryption?
+        /// `--pause`: users' requests wait in nginx while the app is stopped, restored and started again.
+        public var pause: (any RestorePause)?
 
         public init(env: String, backupDirectory: String, name: String, backup: String?, liveDatabase: String, destination: String?,
                     force: Bool, runtime: (any ReleaseDriver)?, ledgerPath: String?) {
@@ -71,7 +115,7 @@ public enum RestoreService {
         if drill, FileManager.default.fileExists(atPath: target), !request.force {
             throw OpsError(.usage, code: "restore.target_exists", "\(target) exists; pass --force to overwrite it")
         }
-        if !drill, !request.force {
+        if !drill, !request.force, request.pause == nil {
             try await refuseWhileAppRuns(request, context: context)
         }
         guard access(targetDirectory, W_OK) == 0 else {
@@ -115,6 +159,33 @@ public enum RestoreService {
             throw OpsError(.checkFailed, code: "restore.bad_backup", reason)
         }
 
+        // From here on, with --pause, the app is stopped and users wait in nginx until it is back.
+        if let pause = request.pause { try await pause.stopApp() }
+        let swapped: (safetyCopy: String?, after: VerifyReport.LiveCheck)
+        do throws(OpsError) {
+            swapped = try swap(request, temporary: temporary, target: target, drill: drill, backupPath: backupPath, ledger: ledger, context: context)
+        } catch {
+            guard let pause = request.pause else { throw error }
+            let outcome = await pause.startApp()
+            throw OpsError(error.kind, code: error.code, error.message + "; " + (outcome.healthy ? "the app runs again on the old database, users were let through"
+                                                                                             : "the app did not come back: \(outcome.problem ?? "")"),
+                           details: error.details)
+        }
+        let pause = await request.pause?.startApp()
+        guard swapped.after.ok else {
+            throw OpsError(.checkFailed, code: "restore.check_failed", "\(target) failed quick_check after the restore: \(swapped.after.reason ?? "")",
+                           details: swapped.safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
+        }
+        var report = RestoreReport(backup: backupPath, target: target, drill: drill, safetyCopy: swapped.safetyCopy, verification: verification,
+                                   durationMs: (ContinuousClock.now - started).milliseconds)
+        report.pause = pause
+        return report
+    }
+
+    /// Steps 2-4: the safety copy, the atomic swap, the check of what is now in place (recorded).
+    static func swap(_ request: Request, temporary: String, target: String, drill: Bool, backupPath: String, ledger: Ledger?,
+                     context: OpsContext) throws(OpsError) -> (safetyCopy: String?, after: VerifyReport.LiveCheck) {
+        let targetDirectory = URL(fileURLWithPath: target).deletingLastPathComponent().path
         // 2. A safety copy of what is there now.
         var safetyCopy: String?
         if !drill, FileManager.default.fileExists(atPath: target) {
@@ -149,12 +220,7 @@ public enum RestoreService {
         let status: RestoreStatus = after.ok ? .succeeded : .failed
         try ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, status: status,
                                   reason: after.reason, actor: context.actor, at: context.now())
-        guard after.ok else {
-            throw OpsError(.checkFailed, code: "restore.check_failed", "\(target) failed quick_check after the restore: \(after.reason ?? "")",
-                           details: safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
-        }
-        return RestoreReport(backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, verification: verification,
-                             durationMs: (ContinuousClock.now - started).milliseconds)
+        return (safetyCopy, after)
     }
 
     /// The named backup, or the newest one whose manifest says it verified.
