@@ -49,21 +49,37 @@ struct SlotActivityTests {
         #expect(TCPTable.endpoint("00000000000000000000000001000000:0BB9") == TCPEndpoint(address: Array(repeating: 0, count: 15) + [1], port: 3001), "::1")
     }
 
-    @Test func aRealConnectionToALocalListenerIsSeenUntilItCloses() throws {
+    /// A listener on a loopback port the kernel picks, and its address.
+    func listener() -> (Int32, sockaddr_in) {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        listen(listener, 4)
+        listen(listener, 512)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        return (listener, address)
+    }
+
+    func connectTo(_ address: sockaddr_in) -> Int32 {
+        var address = address
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return client
+    }
+
+    @Test func aRealConnectionToALocalListenerIsSeenUntilItCloses() throws {
+        // A busy host first: 200 other connections, far more of the table than one read of it.
+        let (crowd, crowdAddress) = listener()
+        let others = (0..<200).map { _ in connectTo(crowdAddress) }
+        defer { others.forEach { close($0) }; close(crowd) }
+        let (listener, address) = listener()
+        defer { close(listener) }
         let slot = "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
         #expect(KernelSlotActivity().activity(at: [slot], oldWorkers: [:]).connections == 0)
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) } } == 0)
-        #expect(KernelSlotActivity().activity(at: [slot], oldWorkers: [:]).connections == 1)
+        let client = connectTo(address)
+        #expect(KernelSlotActivity().activity(at: [slot], oldWorkers: [:]).connections == 1, "seen past the table's first page")
         close(client)
         let accepted = accept(listener, nil, nil)
         close(accepted)

@@ -47,8 +47,8 @@ public enum GateProcess {
 
     /// Whether `pid` is still the gate with `token` (a pid may have been reused since).
     public static func isRunning(_ pid: pid_t, token: String) -> Bool {
-        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard pid > 0, let text = ProcFile.read("/proc/\(pid)/cmdline") else { return false }
+        let words = text.split(separator: "\0").map(String.init)
         return words.contains("maintenance-gate") && words.contains(token)
     }
 

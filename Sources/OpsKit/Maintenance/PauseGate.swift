@@ -37,11 +37,17 @@ public struct GateTally: Sendable, Codable, Equatable {
 
 /// opsctl's gate for a pause. nginx's `auth_request` asks it about every request before passing
 /// it to the app: while holding, the question is simply not answered yet (the request waits in
-/// nginx, which holds no queue of its own); at the release every held question gets 204 and the
-/// requests go on to the app; past the bound, or stopped while holding, they get 403, which
-/// nginx turns into the maintenance page. One thread, `poll(2)`, no request ever read past its headers.
+/// nginx, which holds no queue of its own); at the release the held questions get 204 in the
+/// order they came, paced (twice the rate they arrived at, at least `minimumReleaseRate` a
+/// second) so an app that just started is not hit by all of them at once, and requests that
+/// arrive meanwhile queue behind them; past the bound, or stopped while holding, they get 403,
+/// which nginx turns into the maintenance page. One thread, `poll(2)`, no request ever read
+/// past its headers.
 public final class PauseGate {
     public enum Command: Sendable { case release, stop }
+
+    /// Held requests go on to the app at no less than this many a second.
+    static let minimumReleaseRate = 500.0
 
     let listener: Int32
     let token: String
@@ -61,7 +67,14 @@ public final class PauseGate {
     }
 
     private var waiting: [Int32: Waiting] = [:]
+    /// Asked, not answered yet: in the order they came.
+    private var queue: [Int32] = []
     private var lingerUntil: ContinuousClock.Instant?
+    private let holdStarted = ContinuousClock.now
+    /// After the release: held requests let through per second, and how many may go now.
+    private var releaseRate = PauseGate.minimumReleaseRate
+    private var allowance = 0.0
+    private var lastRelease = ContinuousClock.now
 
     public init(listener: Int32, token: String, holdUntil: Date, linger: Duration, statusPath: String?) {
         self.listener = listener
@@ -93,13 +106,14 @@ public final class PauseGate {
                 finish(refusing: false)
                 return
             }
+            letThroughDue()
             pollOnce()
         }
     }
 
     private func pollOnce() {
         var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)] + waiting.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        let ready = poll(&fds, nfds_t(fds.count), 50)
+        let ready = poll(&fds, nfds_t(fds.count), tally.state == .released && !queue.isEmpty ? 5 : 50)
         guard ready > 0 else { return }
         for entry in fds where entry.revents != 0 {
             if entry.fd == listener { acceptAll() } else { read(entry.fd) }
@@ -125,6 +139,7 @@ public final class PauseGate {
             if entry.asked { tally.abandoned += 1 }
             close(fd)
             waiting[fd] = nil
+            queue.removeAll { $0 == fd }
             writeStatus()
             return
         }
@@ -146,6 +161,13 @@ public final class PauseGate {
             entry.asked = true
             tally.held += 1
             waiting[fd] = entry
+            queue.append(fd)
+        case .released where !queue.isEmpty:
+            // Behind the held ones, in order.
+            entry.asked = true
+            tally.passed += 1
+            waiting[fd] = entry
+            queue.append(fd)
         case .released:
             tally.passed += 1
             answer(fd, Self.allowed(echo: nil))
@@ -157,30 +179,53 @@ public final class PauseGate {
         writeStatus()
     }
 
-    /// Every held request goes on to the app; from now on every request does.
+    /// The held requests go on to the app, paced, oldest first; from now on every request does.
     func release() {
         guard tally.state == .holding else { return }
         tally.state = .released
         lingerUntil = ContinuousClock.now + linger
-        answerHeld(Self.allowed(echo: nil)) { tally.released += 1 }
+        let held = Double((ContinuousClock.now - holdStarted).milliseconds) / 1000
+        releaseRate = max(Self.minimumReleaseRate, held > 0 ? 2 * Double(queue.count) / held : 0)
+        (allowance, lastRelease) = (0, ContinuousClock.now)
+        letThroughDue()
         writeStatus()
     }
 
+    /// As many queued requests as the release rate allows since the last ones.
+    private func letThroughDue() {
+        guard tally.state == .released, !queue.isEmpty else { return }
+        let now = ContinuousClock.now
+        allowance = min(allowance + releaseRate * Double((now - lastRelease).milliseconds) / 1000, max(1, releaseRate / 20))
+        lastRelease = now
+        var due = Int(allowance)
+        allowance -= Double(due)
+        while due > 0, !queue.isEmpty {
+            let fd = queue.removeFirst()
+            due -= 1
+            guard let entry = waiting.removeValue(forKey: fd) else { continue }
+            if tally.released < tally.held { tally.released += 1 }
+            tally.longestHoldMs = max(tally.longestHoldMs, (now - entry.arrived).milliseconds)
+            answer(fd, Self.allowed(echo: nil))
+        }
+        if queue.isEmpty { writeStatus() }
+    }
+
     private func finish(refusing: Bool) {
-        if refusing { answerHeld(Self.refused) { tally.refused += 1 } }
+        answerQueued(refusing ? Self.refused : Self.allowed(echo: nil)) { if refusing { tally.refused += 1 } else if tally.released < tally.held { tally.released += 1 } }
         for fd in waiting.keys { close(fd) }
         waiting = [:]
         if tally.state != .expired { tally.state = .stopped }
         writeStatus()
     }
 
-    private func answerHeld(_ response: [UInt8], count: () -> Void) {
-        for (fd, entry) in waiting where entry.asked {
+    private func answerQueued(_ response: [UInt8], count: () -> Void) {
+        for fd in queue {
+            guard let entry = waiting.removeValue(forKey: fd) else { continue }
             tally.longestHoldMs = max(tally.longestHoldMs, (ContinuousClock.now - entry.arrived).milliseconds)
             answer(fd, response)
-            waiting[fd] = nil
             count()
         }
+        queue = []
     }
 
     private func answer(_ fd: Int32, _ response: [UInt8]) {

@@ -41,7 +41,7 @@ public struct KernelSlotActivity: SlotActivityProbe {
 
     public func activity(at addresses: [String], oldWorkers: [Int32: Int32]) -> SlotActivity {
         let endpoints = addresses.flatMap(TCPEndpoint.resolve)
-        let tables = ["/proc/net/tcp", "/proc/net/tcp6"].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        let tables = ["/proc/net/tcp", "/proc/net/tcp6"].compactMap(ProcFile.read)
         let connections = endpoints.isEmpty ? 0 : TCPTable.openConnections(tables.joined(separator: "\n"), to: endpoints)
         return SlotActivity(connections: connections, oldWorkers: NginxWorkers.retired(oldWorkers, now: NginxWorkers.running()).count)
     }
@@ -159,15 +159,33 @@ enum NginxWorkers {
     }
 
     static func title(of pid: Int32) -> String? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
-        let words = data.split(separator: 0, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
-        return words.joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        guard let text = ProcFile.read("/proc/\(pid)/cmdline"), !text.isEmpty else { return nil }
+        return text.split(separator: "\0", omittingEmptySubsequences: true).joined(separator: " ").trimmingCharacters(in: .whitespaces)
     }
 
     /// The parent pid from /proc/PID/stat (`pid (comm) state ppid …`; comm may hold spaces).
     static func parent(of pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        guard let stat = ProcFile.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+}
+
+/// /proc files report a size of 0 and are generated as they are read: Foundation's readers stop
+/// after the first chunk (a busy /proc/net/tcp is many). Read to the end.
+enum ProcFile {
+    static func read(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = Glibc.read(descriptor, &chunk, chunk.count)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
