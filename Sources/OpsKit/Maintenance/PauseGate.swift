@@ -88,7 +88,7 @@ public final class PauseGate {
     /// `commands` is polled between reads: at most every 50 ms.
     public func serve(commands: () -> Command?) {
         _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
-        writeStatus()
+        writeStatus(force: true)
         while true {
             switch commands() {
             case .release?: release()
@@ -108,6 +108,7 @@ public final class PauseGate {
             }
             letThroughDue()
             pollOnce()
+            if statusBehind { writeStatus() }
         }
     }
 
@@ -188,7 +189,7 @@ public final class PauseGate {
         releaseRate = max(Self.minimumReleaseRate, held > 0 ? 2 * Double(queue.count) / held : 0)
         (allowance, lastRelease) = (0, ContinuousClock.now)
         letThroughDue()
-        writeStatus()
+        writeStatus(force: true)
     }
 
     /// As many queued requests as the release rate allows since the last ones.
@@ -207,7 +208,7 @@ public final class PauseGate {
             tally.longestHoldMs = max(tally.longestHoldMs, (now - entry.arrived).milliseconds)
             answer(fd, Self.allowed(echo: nil))
         }
-        if queue.isEmpty { writeStatus() }
+        if queue.isEmpty { writeStatus(force: true) }
     }
 
     private func finish(refusing: Bool) {
@@ -215,7 +216,7 @@ public final class PauseGate {
         for fd in waiting.keys { close(fd) }
         waiting = [:]
         if tally.state != .expired { tally.state = .stopped }
-        writeStatus()
+        writeStatus(force: true)
     }
 
     private func answerQueued(_ response: [UInt8], count: () -> Void) {
@@ -233,8 +234,19 @@ public final class PauseGate {
         close(fd)
     }
 
-    private func writeStatus() {
+    private var statusWritten: ContinuousClock.Instant?
+    private var statusBehind = false
+
+    /// The tally on disk: at every change of state, and while requests come at most every 250 ms
+    /// (each write is a temp file, an fsync and a rename); `serve` catches up what was skipped.
+    private func writeStatus(force: Bool = false) {
         guard let statusPath else { return }
+        if !force, let statusWritten, ContinuousClock.now - statusWritten < .milliseconds(250) {
+            statusBehind = true
+            return
+        }
+        statusWritten = ContinuousClock.now
+        statusBehind = false
         tally.updatedAt = Date()
         guard let data = try? JSONEncoder.gate.encode(tally) else { return }
         try? AtomicFile.write(String(decoding: data, as: UTF8.self), to: statusPath)
