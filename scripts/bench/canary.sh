@@ -152,9 +152,9 @@ for env in requests users; do
     stop_all
     quietly deploy "$env" 1.0.0
     load "$env" --clients 100 --timeout 70
-    "$opsctl" deploy "$env" 1.0.1 --json > "$work/$env.json" || { cat "$work/$env.json" >&2; exit 1; }
+    "$opsctl" deploy "$env" 1.0.1 --json > "$work/deploy-$env.json" || { cat "$work/deploy-$env.json" >&2; exit 1; }
     unload
-    python3 - "$work/$env.json" "$work/$env.csv" "$env" >> "$work/sticky.results" <<'PY'
+    python3 - "$work/deploy-$env.json" "$work/$env.csv" "$env" >> "$work/sticky.results" <<'PY'
 import json, sys, datetime
 step = json.load(open(sys.argv[1]))["canary"]["steps"][0]
 start = datetime.datetime.fromisoformat(step["started_at"].replace("Z", "+00:00")).timestamp()
@@ -183,9 +183,9 @@ for env in absolute relative; do
     quietly deploy "$env" 1.0.0
     load "$env"
     code=0
-    "$opsctl" deploy "$env" 1.3.0 --json > "$work/$env.json" || code=$?
+    "$opsctl" deploy "$env" 1.3.0 --json > "$work/deploy-$env.json" || code=$?
     unload
-    python3 - "$work/$env.json" "$env" "$code" >> "$work/relative.results" <<'PY'
+    python3 - "$work/deploy-$env.json" "$env" "$code" >> "$work/relative.results" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 step = report["canary"]["steps"][0]
