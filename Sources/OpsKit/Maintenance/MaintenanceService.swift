@@ -285,9 +285,10 @@ public struct MaintenanceService: Sendable {
         await confirm(headers: []) { $0.status == 503 && $0.header("X-Opsctl-Maintenance") == token }
     }
 
-    /// nil once 3 probes in a row reached the gate (it echoes the token through nginx).
+    /// nil once 3 probes in a row reached the gate (it echoes the token through nginx), or this
+    /// front's page answered them (the app was already down: the front is live all the same).
     func confirmGate(_ token: String) async -> String? {
-        await confirm(headers: [("X-Opsctl-Probe", token)]) { $0.header("X-Opsctl-Gate") == token }
+        await confirm(headers: [("X-Opsctl-Probe", token)]) { $0.header("X-Opsctl-Gate") == token || $0.header("X-Opsctl-Maintenance") == token }
     }
 
     /// nil once health passes through the proxy 3 times in a row.
