@@ -8,7 +8,7 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a backup: verify it, keep a safety copy of the current database, swap atomically.",
-        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote] [--identity <file>]",
+        usage: Usage.lines("opsctl restore <environment> [<backup>] [--to <path>] [--force]", "[--remote] [--identity <file>] [--pause <bound>]",
                            "opsctl restore <environment> --at <time> [--to <path>] [--remote]"),
         discussion: """
             Default: the newest verified backup. Refuses while the app's container runs unless --force. \
@@ -20,6 +20,9 @@ struct RestoreCommand: AsyncParsableCommand {
 
             --at TIME rebuilds the database as of a moment from the replica (backup.replica, opsctl replicate): RFC 3339 \
             (2026-12-06T10:15:30Z, fractions and offsets allowed) or latest. Outside the restorable window: exit 6, naming it.
+
+            --pause 30s (blue-green, canary): nginx holds users' new requests while restore stops the app, swaps the database and starts it again, \
+            and lets them through once it is healthy; past the bound they get the maintenance page, never a connection error.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -43,10 +46,15 @@ struct RestoreCommand: AsyncParsableCommand {
                                valueName: "file"))
     var identity: String?
 
+    @Option(help: ArgumentHelp("Stop the app for the restore and start it again, with users' requests held in nginx meanwhile (at most this long; then the maintenance page).",
+                               valueName: "bound"))
+    var pause: OpsDuration?
+
     @Option(help: ArgumentHelp("Point-in-time restore from the replica: an RFC 3339 moment or latest.", valueName: "time"))
     var at: String?
 
     func validate() throws {
+        if pause != nil, to != nil { throw ValidationError("--pause stops the live app; a drill (--to) never touches it") }
         if at != nil, backup != nil { throw ValidationError("give a BACKUP or --at TIME, not both") }
     }
 
@@ -57,8 +65,9 @@ struct RestoreCommand: AsyncParsableCommand {
                 : try Output.load(global, context, environment: self.environment)
             let target = config.backupTarget(of: environment)
             // A drill or --force never asks the runtime, so a missing compose binary cannot block them.
-            let asksRuntime = to == nil && !force
-            let runtime = asksRuntime ? try await DeployMode.resolve(config: config, environment: environment, context: context).driver : nil
+            let asksRuntime = to == nil && (!force || pause != nil)
+            let mode = asksRuntime ? try await DeployMode.resolve(config: config, environment: environment, context: context) : nil
+            let runtime = force ? nil : mode?.driver
             var request = RestoreService.Request(
                 env: environment.name, backupDirectory: try target.requireDirectory(), name: target.name, backup: backup,
                 liveDatabase: try target.requireDatabase(), destination: to, force: force, runtime: runtime,
@@ -68,6 +77,9 @@ struct RestoreCommand: AsyncParsableCommand {
             if let pointInTime {
                 request.pointInTime = pointInTime
                 request.replica = try config.replicaSettings(of: environment)
+            }
+            if let pause, let mode {
+                request.pause = PausedRestart(service: try MaintenanceService(config: config, environment: environment, context: context, mode: mode), bound: pause)
             }
             let runner = context.runner
             let identity = self.identity

@@ -48,6 +48,20 @@ struct CanaryConfigTests {
         #expect(try parse(yaml(accessLog: "logs/canary.log")).proxy?.accessLog == directory.path + "/logs/canary.log")
     }
 
+    @Test func stickinessAndTheRelativeLimitsParse() throws {
+        let canary = try #require(try parse(yaml(canary: "{sticky: cookie, cookie: who_1, max_error_rate_increase: 0.5, max_p99_increase: 1.5}")).canary)
+        #expect(canary.sticky == .cookie && canary.cookie == "who_1" && canary.maxErrorRateIncrease == 0.5 && canary.maxP99Increase == 1.5)
+        let defaults = try #require(try parse(yaml(canary: "{}")).canary)
+        #expect(defaults.sticky == CanarySticky.none && defaults.cookie == "opsctl_release" && defaults.maxErrorRateIncrease == nil && defaults.maxP99Increase == nil,
+                "off unless set: a canary judged as before")
+        #expect(message(yaml(canary: "{sticky: ip}")).contains("canary.sticky: \"ip\" is not one of none, cookie"))
+        #expect(message(yaml(canary: "{cookie: my-release}")).contains("canary.cookie: \"my-release\" is not a cookie name nginx can read"))
+        #expect(message(yaml(canary: "{max_error_rate_increase: 0.5%}")).contains("canary.max_error_rate_increase: \"0.5%\" is not a number in 0–100: percentage points"))
+        #expect(message(yaml(canary: "{max_error_rate_increase: -1}")).contains("is not a number in 0–100"))
+        #expect(message(yaml(canary: "{max_p99_increase: 0.9}")).contains("canary.max_p99_increase: \"0.9\" is not a number in 1–1000: a ratio"))
+        #expect(message(yaml(canary: "{sticky: cookie}", accessLog: "/var/log/$host.log")).contains("nginx would read the $"))
+    }
+
     @Test func refusedWhenTheConfigLoads() {
         #expect(message(yaml(canary: "{steps: [50, 10]}")).contains("production.canary.steps[1]: steps must increase: 10 comes after 50"))
         #expect(message(yaml(canary: "{steps: [10, 10]}")).contains("steps must increase"))
@@ -168,7 +182,7 @@ struct CanarySwitchTests {
         #expect(steps.values.first?.map(\.verdict) == [.passed, .passed])
         #expect(steps.values.first?.first?.new.requests == first.new.requests)
         #expect(Set(traffic.versions.keys) == ["1.0.0", "1.0.1"])
-        #expect(report.renderText().contains("step 1/2 10%  requests old/new \(first.old.requests)/\(first.new.requests)  5xx 0/0  p99 5/5 ms  passed"), "\(report.renderText())")
+        #expect(report.renderText().contains("step 1/2 10%  requests old/new \(first.old.requests)/\(first.new.requests)  5xx 0/0 (0.0%/0.0%)  p99 5/5 ms  passed"), "\(report.renderText())")
     }
 
     @Test func aBrokenCanaryIsWithdrawnAtItsFirstFailures() async throws {
@@ -324,5 +338,44 @@ struct CanarySwitchTests {
         let back = try await fixture.carryOut(.rollback, "1.0.0")
         #expect(back.outcome == .succeeded && back.canary == nil)
         #expect(Array(fixture.commands.dropFirst(before)) == ["nginx-check", "nginx-reload"], "the standby, switched to at once")
+    }
+}
+
+struct CanaryRelativeLimitTests {
+    func sample(requests: Int, errors: Int, latency: Double = 5) -> ReleaseSample {
+        var sample = ReleaseSample()
+        for index in 0..<requests {
+            sample.answered(AccessLogLine(upstreams: ["x"], status: index < errors ? 500 : 200, requestMs: latency))
+        }
+        return sample
+    }
+
+    @Test func worseThanTheOldReleaseFailsEvenUnderTheAbsoluteLimits() {
+        var settings = CanarySettings()
+        settings.maxErrorRate = 0.05
+        settings.maxErrorRateIncrease = 0.5
+        settings.minRequests = 100
+        let judge = CanaryJudge(settings: settings)
+        let old = sample(requests: 400, errors: 0), new = sample(requests: 400, errors: 4)
+        #expect(judge.breach(new, final: false) == nil, "1 % is under max_error_rate 5 %")
+        let reason = judge.regression(old: old, new: new)
+        #expect(reason == "5xx 1.0% (4 of 400) against 0.0% (0 of 400) on the old release: +1.00 points > max_error_rate_increase 0.50", "\(reason ?? "")")
+        #expect(judge.regression(old: sample(requests: 400, errors: 2), new: new) == nil, "0.5 points over is within 0.5")
+        #expect(judge.regression(old: sample(requests: 99, errors: 0), new: new) == nil, "no baseline below min_requests")
+        let comparison = CanaryComparison(old: sample(requests: 99, errors: 0).figures, new: new.figures, settings: settings)
+        #expect(!comparison.applied && comparison.note?.contains("old release answered 99 request(s)") == true)
+        #expect(CanaryComparison(old: old.figures, new: new.figures, settings: settings).errorRateIncreasePoints == 1.0)
+    }
+
+    @Test func aSlowerP99FailsByTheRatioAboveNginxsResolution() {
+        var settings = CanarySettings()
+        settings.maxP99Increase = 1.5
+        settings.minRequests = 10
+        let judge = CanaryJudge(settings: settings)
+        #expect(judge.regression(old: sample(requests: 50, errors: 0, latency: 40), new: sample(requests: 50, errors: 0, latency: 100))
+                == "p99 100 ms against 40 ms on the old release: 2.50x > max_p99_increase 1.5")
+        #expect(judge.regression(old: sample(requests: 50, errors: 0, latency: 40), new: sample(requests: 50, errors: 0, latency: 55)) == nil)
+        #expect(judge.regression(old: sample(requests: 50, errors: 0, latency: 1), new: sample(requests: 50, errors: 0, latency: 4)) == nil,
+                "1 ms against 4 ms is the log's resolution, not a regression")
     }
 }

@@ -129,7 +129,10 @@ final class SwitchFixture: @unchecked Sendable {
     }
 
     /// `canary`: the environment's `canary:` section (flow style); it also adds `proxy.access_log: access.log`.
-    init(strategy: String = "blue-green", standby: String = "5m", canary: String? = nil) throws {
+    /// What is in flight to a release being drained (`drain: until-idle`); nil: the kernel's answer.
+    var activity: (any SlotActivityProbe)?
+
+    init(strategy: String = "blue-green", standby: String = "5m", canary: String? = nil, drain: String = "1s") throws {
         config = try ConfigLoader.parse("""
             app: unit
             image: unit
@@ -147,7 +150,8 @@ final class SwitchFixture: @unchecked Sendable {
                   slots: {blue: "127.0.0.1:\(ports.blue)", green: "127.0.0.1:\(ports.green)"}
                   port_env: PORT
                   standby: \(standby)
-                  drain: 1s
+                  drain: \(drain)
+                  drain_timeout: 10s
                   \(canary == nil ? "" : "access_log: access.log")
                 health: {url: "http://127.0.0.1:3000/health", timeout: 2s, interval: 250ms}
                 \(canary.map { "canary: \($0)" } ?? "")
@@ -207,6 +211,7 @@ final class SwitchFixture: @unchecked Sendable {
         let clock = self.clock
         service.clock = clock
         service.probe = { [unowned self] settings in self.probe(settings.url) }
+        if let activity { service.activity = activity }
         return service
     }
 
@@ -365,6 +370,32 @@ struct BlueGreenSwitchTests {
         #expect(!fixture.runtime.isRunning("1.0.0", slot: "blue"))
         #expect(fixture.clock.now() - started >= .seconds(1), "proxy.drain passed before the stop")
         #expect(try fixture.ledger.standby(env: "production") == nil)
+    }
+
+    @Test func untilIdleStopsThePreviousReleaseOnceNothingIsInFlightToIt() async throws {
+        let fixture = try SwitchFixture(standby: "0s", drain: "until-idle")
+        let activity = FakeActivity(busyPolls: 40)
+        fixture.activity = activity
+        fixture.runtime.place("1.0.0", slot: "blue")
+        try fixture.route(to: "blue")
+        let report = try await fixture.carryOut("1.0.1")
+        #expect(report.outcome == .succeeded, "\(report.renderText())")
+        #expect(report.drains == [DrainOutcome(ending: .idle, waitedMs: 4000)], "\(report.drains)")
+        #expect(activity.askedAbout.allSatisfy { $0 == ["127.0.0.1:\(fixture.ports.blue)"] }, "the old release's slot is the one watched")
+        #expect(!fixture.runtime.isRunning("1.0.0", slot: "blue"))
+        #expect(report.steps.contains { $0.name == "stop 1.0.0" && $0.detail == "idle after 4.0 s of drain (standby: 0s); kept" }, "\(report.steps)")
+    }
+
+    @Test func untilIdleStopsAtTheBoundAndSaysSo() async throws {
+        let fixture = try SwitchFixture(standby: "0s", drain: "until-idle")
+        fixture.activity = FakeActivity(busyPolls: .max)
+        fixture.runtime.place("1.0.0", slot: "blue")
+        try fixture.route(to: "blue")
+        let report = try await fixture.carryOut("1.0.1")
+        #expect(report.outcome == .succeeded)
+        #expect(report.drains.map(\.ending) == [.timedOut] && report.drains.first?.waitedMs == 10_000)
+        #expect(report.warnings.contains { $0.hasPrefix("1.0.0 (blue) was stopped with requests in flight: drain_timeout reached") }, "\(report.warnings)")
+        #expect(!fixture.runtime.isRunning("1.0.0", slot: "blue"), "the bound is the bound")
     }
 
     @Test func theNextDeployStopsTheStandbyOnTheIdleSlotFirst() async throws {

@@ -23,11 +23,12 @@ final class LoadGenerator {
 
     /// A request counts as failed when it is refused, reset or answered other than 200; the
     /// per-request timeout is far above any answer a loaded machine gives, so slowness alone never fails one.
-    init(url: String, directory: String, rate: Int = 100) async throws {
+    /// `extra`: load.py's own options (`--open` arrivals, `--clients N`, `--max-requests N`).
+    init(url: String, directory: String, rate: Int = 100, extra: [String] = []) async throws {
         output = directory + "/load-\(UUID().uuidString.prefix(6)).json"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/load/load.py", url, "--rate", String(rate), "--out", output,
-                             "--log", requestLog, "--live", liveLog, "--timeout", "60"]
+                             "--log", requestLog, "--live", liveLog, "--timeout", "60"] + extra
         try process.run()
         // Users arrive before anything changes: wait for their first answers, not for a guess of time.
         try await waitForRequests(10, after: 0)
@@ -71,7 +72,8 @@ final class BlueGreenFixture {
 
     /// `holdingReloads`: each reload returns only once the test removes `holdReloadsFile` (while
     /// it exists), so a signal can be sent after the switch for sure, however slow the machine.
-    init(standby: String = "5m", holdingReloads: Bool = false) async throws {
+    /// `proxyExtra` and `extra`: more keys for the proxy: section and the environment.
+    init(standby: String = "5m", holdingReloads: Bool = false, proxyExtra: String = "", extra: String = "") async throws {
         base = try await DeployFixture()
         let ports = freeTestPorts(3)
         slots = (ports[1], ports[2])
@@ -99,6 +101,7 @@ final class BlueGreenFixture {
                   port_env: PORT
                   standby: \(standby)
                   confirm_timeout: 60s
+                  \(proxyExtra)
                 run:
                   network: host
                   env_file: .env.production
@@ -116,6 +119,7 @@ final class BlueGreenFixture {
                     - {name: security headers, path: /, expect: {headers: {X-Content-Type-Options: nosniff}}}
                 keep_releases: 3
                 metrics: {textfile_dir: metrics}
+                \(extra)
             """)
     }
 
@@ -138,6 +142,12 @@ final class BlueGreenFixture {
     func upstream() throws -> String { try String(contentsOfFile: nginx.upstreamFile, encoding: .utf8) }
 
     func load() async throws -> LoadGenerator { try await LoadGenerator(url: nginx.url + "/health", directory: directory.path) }
+
+    /// Users arriving on time whatever the answers do (a held request does not hold the next
+    /// one back), ~100/s, each on a fresh connection, at most 30 000 of them.
+    func arrivals(path: String = "/health") async throws -> LoadGenerator {
+        try await LoadGenerator(url: nginx.url + path, directory: directory.path, extra: ["--open", "--max-requests", "30000"])
+    }
 
     var holdReloadsFile: String { base.directory.file("hold-reloads") }
 
@@ -311,6 +321,36 @@ struct BlueGreenTests {
         #expect(try await fixture.running().count == 1)
         #expect(try await fixture.containers().contains { $0.version == "1.0.0" && !$0.running }, "kept, stopped, for a later rollback")
         #expect(try fixture.directory.read("metrics/opsctl_production.prom").contains("opsctl_standby_expiry_timestamp_seconds{env=\"production\"} 0\n"))
+    }
+
+    @Test func aLongRequestInFlightAtTheSwitchCompletesWithUntilIdle() async throws {
+        let fixture = try await BlueGreenFixture(standby: "0s", proxyExtra: "drain: until-idle\n      drain_timeout: 120s")
+        try await CanaryImages.built.value
+        try await DeployImages.tag(["1.2.0"], in: fixture.directory.path)
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.2.0").exitCode == 0)
+        let green = "127.0.0.1:\(fixture.slots.green)"
+        // An upload or a report: 1.2.0 takes 20 s to answer GET /api/items.
+        let url = fixture.nginx.url + "/api/items"
+        // On a thread of its own: a blocking call must not take one of the few the tasks share.
+        let long = Task { () -> Result<HTTPResponse, HTTPFailure> in
+            await withCheckedContinuation { continuation in
+                Thread {
+                    var request = HTTPRequest(url: url)
+                    request.timeout = .seconds(120)
+                    continuation.resume(returning: CurlHTTP.perform(request))
+                }.start()
+            }
+        }
+        try await fixture.base.eventually("the long request to reach 1.2.0") { KernelSlotActivity().activity(at: [green], oldWorkers: [:]).connections > 0 }
+        let deploy = try await fixture.opsctl.run("deploy", "production", "1.0.1", "--json")
+        #expect(deploy.exitCode == 0, "\(deploy.stdout)\(deploy.stderr)")
+        guard case .success(let response) = await long.value else { Issue.record("the long request failed: \(await long.value)"); return }
+        #expect(response.status == 200 && String(decoding: response.body, as: UTF8.self).contains("1.2.0"), "it completed on the old release")
+        let report = try deploy.json()
+        let drains = try #require(report["drains"] as? [[String: Any]])
+        #expect(drains.count == 1 && drains[0]["ending"] as? String == "idle", "\(drains)")
+        #expect(try stepNames(deploy).contains("stop 1.2.0"))
+        #expect(try await fixture.running() == ["1.0.1@blue"], "stopped once idle, not before")
     }
 
     func stepNames(_ run: Opsctl.Run) throws -> [String] {

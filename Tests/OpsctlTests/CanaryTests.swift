@@ -5,13 +5,16 @@ import Foundation
 import Testing
 @testable import OpsKit
 
-/// Releases only canary tests deploy, in the deploy tests' image repository: 1.1.0 answers 500
-/// on GET /api/items while /health stays green, 1.1.1 takes a second there.
+/// Releases only the proxy tests deploy, in the deploy tests' image repository: 1.1.0 answers
+/// 500 on GET /api/items while /health stays green, 1.1.1 takes a second there, 1.2.0 twenty
+/// seconds (a long upload or report), 1.3.0 answers 500 to one request in a hundred.
 enum CanaryImages {
-    static let releases: [(version: String, behaviour: String)] = [("1.1.0", "broken-path"), ("1.1.1", "slow-responses")]
+    static let releases: [(version: String, behaviour: String, seconds: String)] = [
+        ("1.1.0", "broken-path", "1"), ("1.1.1", "slow-responses", "1"), ("1.2.0", "slow-responses", "20"), ("1.3.0", "some-errors", "1"),
+    ]
     static let built = Task<Void, any Error> {
         for release in releases {
-            try await setUp("env", ["IMAGE=\(DeployImages.repository)", repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", release.version, release.behaviour, "1"])
+            try await setUp("env", ["IMAGE=\(DeployImages.repository)", repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", release.version, release.behaviour, release.seconds])
         }
     }
 }
@@ -107,12 +110,22 @@ struct LoadRequest {
     var start: Double
     var ok: Bool
     var version: String
+    var ms = 0.0
+    /// nil: no HTTP answer (refused, reset, timed out).
+    var status: Int?
+    /// The user that made it (`--clients`).
+    var client: Int?
+    var retryAfter = ""
+
+    /// When the answer (or the failure) came, epoch seconds.
+    var end: Double { start + ms / 1000 }
 
     static func read(_ path: String) throws -> [LoadRequest] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 5, let start = Double(fields[0]) else { return nil }
-            return LoadRequest(start: start, ok: fields[2] == "1", version: String(fields[4]))
+            return LoadRequest(start: start, ok: fields[2] == "1", version: fields[4], ms: Double(fields[1]) ?? 0, status: Int(fields[3]),
+                               client: fields.count > 5 ? Int(fields[5]) : nil, retryAfter: fields.count > 6 ? fields[6] : "")
         }
     }
 }
@@ -281,6 +294,64 @@ struct CanaryTests {
         #expect(try await fixture.running() == ["1.0.0@green"])
         #expect(fixture.serving() == "1.0.0")
         #expect(summary.failed == 0, "\(summary.failures)")
+    }
+
+    @Test func aStickyStepKeepsEveryCookieHolderOnOneRelease() async throws {
+        // A step far longer than the test: it ends when the test sends SIGTERM.
+        let fixture = try await CanaryFixture(canary: "{steps: [30], pause: 600s, max_error_rate: 1%, min_requests: 10, sticky: cookie}")
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let deploy = try await fixture.base.background(["deploy", "production", "1.0.1", "--json"], name: "sticky")
+        try await fixture.base.eventually("the sticky step") { (try? fixture.upstream())?.contains("# opsctl-front: sticky 30") == true }
+        try await fixture.base.eventually("the front to hand out the cookie") {
+            guard case .success(let response) = CurlHTTP.perform(HTTPRequest(url: fixture.nginx.url + "/health")) else { return false }
+            return response.header("Set-Cookie")?.hasPrefix("opsctl_release=") == true
+        }
+        // Workers from before the step's reload route by the old file: users start once they are gone.
+        try await fixture.base.eventually("nginx's old workers to finish") {
+            NginxWorkers.running().filter { $0.value == fixture.nginx.pid }.keys.allSatisfy { !(NginxWorkers.title(of: $0) ?? "").contains("shutting down") }
+        }
+        let load = try await LoadGenerator(url: fixture.nginx.url + "/health", directory: fixture.directory.path, extra: ["--clients", "100", "--max-requests", "30000"])
+        let started = Date().timeIntervalSince1970
+        try await load.waitForRequests(800, after: started)
+        let cut = Date().timeIntervalSince1970
+        kill(deploy.pid, SIGTERM)
+        #expect(try await deploy.finished() == 3, "withdrawn by the signal")
+        let summary = try await load.finish()
+        #expect(summary.failed == 0, "\(summary.failures)")
+
+        // Every answer that came before the signal was routed by the sticky step.
+        let requests = try LoadRequest.read(load.requestLog).filter { $0.end < cut && $0.ok }
+        var seen: [Int: Set<String>] = [:]
+        for request in requests { if let client = request.client { seen[client, default: []].insert(request.version) } }
+        let judged = seen.filter { _ in true }.filter { client, _ in requests.filter { $0.client == client }.count >= 2 }
+        let oneRelease = judged.values.filter { $0.count == 1 }.count
+        #expect(judged.count >= 90 && Double(oneRelease) >= 0.99 * Double(judged.count), "\(oneRelease) of \(judged.count) users stayed on one release")
+        let onNew = judged.values.filter { $0 == ["1.0.1"] }.count
+        #expect(onNew >= 10 && onNew <= 55, "a share of the users, about 30 %: \(onNew) of \(judged.count)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.directory.file("sticky.out")))) as? [String: Any]
+        let canary = try #require(report?["canary"] as? [String: Any])
+        #expect(canary["sticky"] as? String == "cookie" && canary["cookie"] as? String == "opsctl_release")
+        #expect(try fixture.upstream().contains("server 127.0.0.1:\(fixture.slots.blue) down;") && fixture.serving() == "1.0.0")
+    }
+
+    @Test func aReleaseWorseThanTheOldOneFailsTheRelativeRuleUnderTheAbsoluteOne() async throws {
+        let fixture = try await CanaryFixture(canary: "{steps: [50], pause: 20s, max_error_rate: 5%, max_error_rate_increase: 0.5, min_requests: 100}")
+        #expect(try await fixture.opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let load = try await fixture.load()
+        // 1.3.0 answers 500 to one request in a hundred: 1 % against 0 %.
+        let deploy = try await fixture.opsctl.run("deploy", "production", "1.3.0", "--json")
+        _ = try await load.finish()
+        #expect(deploy.exitCode == 3, "\(deploy.stdout)\(deploy.stderr)")
+        let step = try #require(try steps(try deploy.json()).first)
+        let reason = step["reason"] as? String ?? ""
+        #expect(step["verdict"] as? String == "failed" && reason.contains("on the old release") && reason.contains("> max_error_rate_increase 0.50"), "\(reason)")
+        #expect(!reason.contains("> max_error_rate 5%"), "the absolute limit passed")
+        let comparison = try #require(step["comparison"] as? [String: Any])
+        #expect(comparison["applied"] as? Bool == true && comparison["error_rate_old"] as? Double == 0, "\(comparison)")
+        let newRate = comparison["error_rate_new"] as? Double ?? 0
+        #expect(newRate > 0.5 && newRate < 5, "about 1 %: \(newRate)")
+        #expect(figures(step, "new").errors > 0 && figures(step, "old").errors == 0)
+        #expect(fixture.serving() == "1.0.0")
     }
 
     @Test func refusedBeforeAnythingStarts() async throws {

@@ -16,6 +16,7 @@ public func freeTestPorts(_ count: Int) -> [Int] {
 
 /// Debian's nginx, started for one test in its own prefix directory (config, pid, temp files
 /// and logs all there), listening on 127.0.0.1; stopped by its pid. Never the system nginx.
+/// 4096 connections a worker: a request held by a pause takes four (runbooks/verify-and-restore.md).
 public final class NginxServer {
     public let directory: String
     public let port: Int
@@ -67,7 +68,7 @@ public final class NginxServer {
         pid \(directory)/nginx.pid;
         error_log \(directory)/error.log;
         \(extra)
-        events { worker_connections 1024; }
+        events { worker_connections 4096; }
         http {
             log_format upstreams '$upstream_addr $status $request_uri "$http_user_agent"';
             access_log \(directory)/access.log upstreams;

@@ -49,7 +49,7 @@ $([ "$(id -u)" = 0 ] && echo "user root;")
 worker_processes 2;
 pid $dir/nginx.pid;
 error_log $dir/error.log;
-events { worker_connections 2048; }
+events { worker_connections 8192; }   # a request held by a pause takes four
 http {
     $access
     client_body_temp_path $dir/tmp/body;
@@ -73,8 +73,9 @@ NGINX
     nginx_pid=$(cat "$dir/nginx.pid")
 }
 
-# proxy_yaml [ACCESS_LOG]: the environment's proxy: section (4 spaces in) for the nginx start_nginx
-#   started, slots $blue_port and $green_port; ACCESS_LOG for the canary's analysis.
+# proxy_yaml [ACCESS_LOG [EXTRA]]: the environment's proxy: section (4 spaces in) for the nginx
+#   start_nginx started, slots $blue_port and $green_port; ACCESS_LOG for the canary's analysis;
+#   EXTRA: more keys, each line 6 spaces in. $standby (default 5m) is proxy.standby.
 # shellcheck disable=SC2154 # app, nginx_argv and the ports are the sourcing script's
 proxy_yaml() {
     cat <<YAML
@@ -87,9 +88,10 @@ proxy_yaml() {
       url: http://127.0.0.1:$proxy_port
       slots: {blue: "127.0.0.1:$blue_port", green: "127.0.0.1:$green_port"}
       port_env: PORT
-      standby: 5m
+      standby: ${standby:-5m}
 YAML
     if [ -n "${1:-}" ]; then echo "      access_log: $1"; fi
+    if [ -n "${2:-}" ]; then echo "$2"; fi
 }
 
 now() { date +%s.%N; }
@@ -101,14 +103,34 @@ quietly() {
     out=$("$opsctl" "$@" 2>&1) || { echo "$out" >&2; echo "$(basename "$0"): opsctl $* failed" >&2; exit 1; }
 }
 
-# load NAME: the load generator on http://127.0.0.1:$proxy_port$load_path at $rate requests/s,
-#   logging every request to $work/NAME.csv; it has reached its pace when this returns.
+# load NAME [LOAD.PY OPTIONS…]: the load generator on http://127.0.0.1:$proxy_port$load_path at
+#   $rate requests/s, logging every request to $work/NAME.csv (start, ms, ok, status, version,
+#   client, Retry-After); it has reached its pace when this returns. `--open`: arrivals on time
+#   whatever the answers do (a held request holds nobody back); `--clients N`: users with cookies.
 # shellcheck disable=SC2154 # load_path, rate and work are the sourcing script's
 load() {
+    local name=$1
+    shift
     python3 "$root/Tests/Fixtures/load/load.py" "http://127.0.0.1:$proxy_port$load_path" --rate "$rate" \
-        --log "$work/$1.csv" --out "$work/$1.json" --ready "$work/$1.ready" &
+        --log "$work/$name.csv" --out "$work/$name.json" --ready "$work/$name.ready" "$@" &
     load_pid=$!
-    for _ in $(seq 100); do [ -e "$work/$1.ready" ] && break; sleep 0.05; done
+    for _ in $(seq 100); do [ -e "$work/$name.ready" ] && break; sleep 0.05; done
     sleep 1
 }
 unload() { kill "$load_pid"; wait "$load_pid" || true; load_pid=""; }
+
+# window_stats NAME START END: requests started in [START, END], failed ones by kind (an HTTP
+#   status, or the exception: a connection error), 503s that carried Retry-After, the longest.
+window_stats() {
+    python3 - "$work/$1.csv" "$2" "$3" <<'PY'
+import sys, collections
+start, end = float(sys.argv[2]), float(sys.argv[3])
+rows = [line.rstrip("\n").split(",") for line in open(sys.argv[1]) if line.strip()]
+inside = [r for r in rows if start <= float(r[0]) <= end]
+failed = collections.Counter(("HTTP " + r[3]) if r[3] else "connection error" for r in inside if r[2] == "0")
+retry = sum(1 for r in inside if r[3] == "503" and len(r) > 6 and r[6])
+longest = max((float(r[1]) for r in inside), default=0)
+print(len(inside), sum(failed.values()), failed.get("connection error", 0), retry, f"{longest:.0f}",
+      ";".join(f"{k}={v}" for k, v in sorted(failed.items())) or "-")
+PY
+}

@@ -4,6 +4,15 @@
 import Foundation
 import Yams
 
+/// How a user is kept on one release during a step.
+public enum CanarySticky: String, Sendable, Codable, CaseIterable {
+    /// Every request is its own draw: the steps are shares of requests.
+    case none
+    /// A cookie names the user; a cookie holder stays on one release for the whole step, and the
+    /// steps are shares of users.
+    case cookie
+}
+
 /// `canary:`: the shares of live traffic the new release gets in turn, how long each is
 /// watched, and the limits that withdraw it (docs/reference/canary.md).
 public struct CanarySettings: Sendable, Encodable, Equatable {
@@ -17,6 +26,14 @@ public struct CanarySettings: Sendable, Encodable, Equatable {
     public var maxP99Ms: Int?
     /// Below this many requests to the new release a step is extended, up to `maxExtension`.
     public var minRequests: Int = 20
+    /// `cookie`: shares of users, each kept on one release for the step.
+    public var sticky: CanarySticky = .none
+    /// The cookie that names a user with `sticky: cookie`.
+    public var cookie: String = "opsctl_release"
+    /// Percentage points the new release's 5xx share may exceed the old release's in the same step.
+    public var maxErrorRateIncrease: Double?
+    /// How many times the old release's p99 in the same step the new release's p99 may be.
+    public var maxP99Increase: Double?
 
     public init() {}
 
@@ -33,7 +50,8 @@ public struct CanarySettings: Sendable, Encodable, Equatable {
 }
 
 extension ConfigSchema {
-    static let canaryKeys = ["steps", "pause", "max_error_rate", "max_p99_ms", "min_requests"]
+    static let canaryKeys = ["steps", "pause", "max_error_rate", "max_p99_ms", "min_requests", "sticky", "cookie",
+                             "max_error_rate_increase", "max_p99_increase"]
 
     func canarySettings(_ map: MappingReader) throws(OpsError) -> CanarySettings {
         var settings = CanarySettings()
@@ -49,7 +67,31 @@ extension ConfigSchema {
         }
         settings.maxP99Ms = try map.int("max_p99_ms", range: 1...3_600_000)
         settings.minRequests = try map.int("min_requests", range: 1...1_000_000) ?? settings.minRequests
+        settings.sticky = try map.choice("sticky", CanarySticky.self) ?? settings.sticky
+        if let name = try map.string("cookie") {
+            // nginx reads it as $cookie_<name>: a variable name's letters only.
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw reader.error(at: map.value("cookie"), path: map.keyPath("cookie"),
+                                   "\"\(name)\" is not a cookie name nginx can read ($cookie_<name>): letters, digits and _ only")
+            }
+            settings.cookie = name
+        }
+        settings.maxErrorRateIncrease = try number(map, "max_error_rate_increase", range: 0...100,
+                                                   what: "percentage points over the old release's 5xx share, e.g. 0.5")
+        settings.maxP99Increase = try number(map, "max_p99_increase", range: 1...1000,
+                                             what: "a ratio to the old release's p99, e.g. 1.5 (1 or more)")
         return settings
+    }
+
+    /// A plain number (`0.5`, `1.5`) within `range`; `what` says what it means in the message.
+    func number(_ map: MappingReader, _ key: String, range: ClosedRange<Double>, what: String) throws(OpsError) -> Double? {
+        guard let node = map.value(key) else { return nil }
+        let text = try map.scalarString(node, path: map.keyPath(key)).trimmingCharacters(in: .whitespaces)
+        guard let value = Double(text), value.isFinite, range.contains(value) else {
+            let bounds = "\(String(format: "%g", range.lowerBound))–\(String(format: "%g", range.upperBound))"
+            throw reader.error(at: node, path: map.keyPath(key), "\"\(text)\" is not a number in \(bounds): \(what)")
+        }
+        return value
     }
 
     /// Whole percentages (`10` or `10%`), each 1–99, each larger than the one before.
@@ -90,6 +132,10 @@ extension ConfigSchema {
     /// Canary needs the proxy's access log; a `canary:` section elsewhere is kept but unused.
     func checkCanary(_ environment: EnvironmentConfig, _ map: MappingReader) throws(OpsError) {
         guard environment.strategy == .canary, let proxy = environment.proxy else { return }
+        if environment.canary?.sticky == .cookie, let log = proxy.accessLog, log.contains("$") {
+            throw reader.error(at: map.value("proxy"), path: map.keyPath("proxy.access_log"),
+                               "sticky: cookie has nginx write this log itself, and nginx would read the $ in \"\(log)\" as a variable: use a path without $")
+        }
         guard proxy.accessLog != nil else {
             let proxyMap = map.value("proxy")
             throw reader.error(at: proxyMap, path: map.keyPath("proxy.access_log"),

@@ -241,7 +241,7 @@ struct ConfigSchema {
     }
 
     static let proxyKeys = ["kind", "upstream_file", "upstream_name", "check", "reload", "url", "slots", "port_env", "container_port",
-                            "standby", "drain", "confirm_timeout", "access_log"]
+                            "standby", "drain", "drain_timeout", "confirm_timeout", "access_log"]
 
     func proxySettings(_ map: MappingReader) throws(OpsError) -> ProxySettings {
         let kind = try map.choice("kind", ProxyKind.self) ?? .nginx
@@ -277,13 +277,28 @@ struct ConfigSchema {
                                "set port_env (host network: the slot's port reaches the app in this variable) or container_port (bridge network: -p <slot>:<container_port>); otherwise both slots would listen on the same port")
         }
         settings.standby = try map.duration("standby") ?? settings.standby
-        settings.drain = try map.duration("drain") ?? settings.drain
+        settings.drain = try drain(map) ?? settings.drain
+        settings.drainTimeout = try map.duration("drain_timeout") ?? settings.drainTimeout
+        guard settings.drainTimeout.milliseconds > 0 else {
+            throw reader.error(at: map.value("drain_timeout"), path: map.keyPath("drain_timeout"), "must be greater than 0")
+        }
         settings.confirmTimeout = try map.duration("confirm_timeout") ?? settings.confirmTimeout
         settings.accessLog = try map.string("access_log").map(resolvePath)
         guard settings.confirmTimeout.milliseconds > 0 else {
             throw reader.error(at: map.value("confirm_timeout"), path: map.keyPath("confirm_timeout"), "must be greater than 0")
         }
         return settings
+    }
+
+    /// `proxy.drain`: `until-idle`, or a duration for a fixed wait.
+    func drain(_ map: MappingReader) throws(OpsError) -> ProxyDrain? {
+        guard let text = try map.string("drain") else { return nil }
+        if text == ProxyDrain.untilIdleText { return .untilIdle }
+        guard let duration = OpsDuration(parsing: text) else {
+            let hint = Int(text) != nil ? "add a unit, e.g. \(text)s" : "a duration (250ms, 2s) waits that long; until-idle waits for the last request in flight (at most drain_timeout)"
+            throw reader.error(at: map.value("drain"), path: map.keyPath("drain"), "\"\(text)\" is neither until-idle nor a duration", details: [hint])
+        }
+        return .fixed(duration)
     }
 
     /// A non-empty argv list (`[nginx, -t]`): run without a shell.

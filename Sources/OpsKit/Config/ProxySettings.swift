@@ -28,6 +28,27 @@ public struct ProxySlot: Sendable, Hashable, Codable {
     }
 }
 
+/// When a release that lost its traffic may stop: after a fixed wait, or once nginx has no
+/// request in flight to it (at most `drain_timeout`).
+public enum ProxyDrain: Sendable, Equatable, Encodable, CustomStringConvertible {
+    case fixed(OpsDuration)
+    case untilIdle
+
+    public static let untilIdleText = "until-idle"
+
+    public var description: String {
+        switch self {
+        case .fixed(let duration): duration.description
+        case .untilIdle: Self.untilIdleText
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
 public struct ProxySettings: Sendable, Encodable {
     public static let slotNames = ["blue", "green"]
 
@@ -48,9 +69,12 @@ public struct ProxySettings: Sendable, Encodable {
     public var containerPort: Int?
     /// How long the previous release keeps running after a switch, for an instant rollback.
     public var standby: OpsDuration = .minutes(5)
-    /// How long a release that just lost its traffic keeps running before it is stopped, so
-    /// nginx's old workers finish the requests they still have in flight.
-    public var drain: OpsDuration = .seconds(2)
+    /// When a release that just lost its traffic is stopped: after a fixed wait (nginx's old
+    /// workers finish the requests they still have in flight meanwhile), or once nothing is in
+    /// flight to it any more.
+    public var drain: ProxyDrain = .fixed(.seconds(2))
+    /// `drain: until-idle`: the longest wait for the last request in flight.
+    public var drainTimeout: OpsDuration = .seconds(30)
     /// How long the proxy may take to show the new release after a reload.
     public var confirmTimeout: OpsDuration = .seconds(10)
     /// canary: nginx's access log written with `log_format opsctl_canary '$upstream_addr $status $request_time'`.

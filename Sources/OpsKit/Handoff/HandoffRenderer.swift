@@ -64,7 +64,7 @@ public enum HandoffRenderer {
             "has_source_errors": !report.sourceErrors.isEmpty,
         ]
         if let first = report.findings.first { view["decided_by"] = "\(first.rule) (\(first.detail))" }
-        if let proxy = report.proxy { view["slots"] = proxy.entries(now: report.generatedAt).map { "\($0.label): \($0.text)" } }
+        if let proxy = report.proxy { view["slots"] = proxy.entries(now: report.generatedAt, env: report.env).map { "\($0.label): \($0.text)" } }
         if let swarm = report.swarm { view["swarm"] = swarm.handoffLines }
         if let health = report.health {
             view["health"] = ["line": health.ok ? "\(health.url) answers: HTTP \(health.status ?? 0) in \(health.ms ?? 0) ms"

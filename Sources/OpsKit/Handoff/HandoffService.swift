@@ -58,11 +58,12 @@ public struct HandoffService: Sendable {
 
         // Live: the slots, health now (through the proxy when there is one), the app's error lines, the database, disks, facts.
         if environment.strategy.needsProxy, let settings = environment.proxy {
-            report.proxy = ProxyView.read(settings, standby: await StandbyKeeper(config: config, environment: environment, context: context).current())
+            report.proxy = ProxyView.read(settings, standby: await StandbyKeeper(config: config, environment: environment, context: context).current(),
+                                          ledger: try? Ledger(path: config.state), env: env)
             if let error = report.proxy?.error { note("proxy", error) }
         }
         if var healthSettings = environment.health {
-            if let settings = environment.proxy, report.proxy != nil { healthSettings = ProxyRoute.health(healthSettings, through: settings) }
+            if let settings = environment.proxy, let proxy = report.proxy { healthSettings = proxy.health(healthSettings, proxy: settings) }
             var quick = healthSettings
             quick.timeout = .seconds(5)
             let probe = await HealthWaiter.httpProbe(quick)
@@ -192,6 +193,9 @@ public struct HandoffService: Sendable {
         }
         if let health = report.health, !health.ok {
             fire(.critical, "health.failing", "\(health.url) fails now: \(health.reason ?? "no answer")")
+        }
+        if let maintenance = report.proxy?.maintenance {
+            fire(.warning, "maintenance.on", maintenance.text(now: report.generatedAt, env: report.env))
         }
         if report.verifications.lastStatus == "failed" {
             fire(.critical, "verify.failed", "the last backup verification failed: \(report.verifications.lastReason ?? "")")

@@ -212,6 +212,28 @@ enum LedgerSchema {
         );
         CREATE INDEX incident_events_incident ON incident_events(incident_id, at);
         """,
+        // 9: maintenance and pauses through the proxy: what users got, and the upstream file each one replaced.
+        """
+        CREATE TABLE maintenance (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            state TEXT NOT NULL,                          -- on | paused (while it lasts)
+            source TEXT NOT NULL,                         -- maintenance | restore
+            message TEXT NOT NULL,                        -- the page's message
+            retry_after INTEGER NOT NULL,                 -- seconds, the Retry-After header
+            upstream_file TEXT NOT NULL,
+            replaced_upstream TEXT NOT NULL,              -- the file's exact text before: what off and resume put back
+            token TEXT NOT NULL,                          -- sent back by the front and the gate, so a confirmation knows them
+            hold_until REAL,                              -- paused: when the bound passes and held requests get the page
+            gate_pid INTEGER,                             -- paused: the gate process (opsctl maintenance-gate)
+            gate_address TEXT,
+            started_at REAL NOT NULL,
+            actor TEXT,
+            ended_at REAL,                                -- NULL while it lasts
+            end_reason TEXT
+        );
+        CREATE INDEX maintenance_env_started ON maintenance(env, started_at);
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

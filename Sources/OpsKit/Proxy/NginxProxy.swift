@@ -3,11 +3,22 @@
 
 import Foundation
 
-/// What one switch changed, so it can be undone: the file as it was before.
+/// What one switch changed, so it can be undone: the file as it was before, and the nginx
+/// workers its reload retired (the only ones still running the previous routing).
 public struct ProxyChange: Sendable, Equatable {
     /// nil: there was no upstream file.
     public var previousText: String?
-    public var written: Upstream
+    /// The file as written.
+    public var text: String
+    /// nginx's workers right before the reload (pid → master); afterwards the reloaded master's
+    /// shut down, finishing what they hold.
+    public var retiredWorkers: [Int32: Int32] = [:]
+
+    public init(previousText: String?, text: String, retiredWorkers: [Int32: Int32] = [:]) {
+        self.previousText = previousText
+        self.text = text
+        self.retiredWorkers = retiredWorkers
+    }
 }
 
 /// The team's nginx, driven through the upstream file opsctl owns: render it, write it
@@ -17,6 +28,8 @@ public struct NginxProxy: Sendable {
     public let settings: ProxySettings
     public let runner: any ProcessRunning
     public var redactor: Redactor = Redactor()
+    /// Which nginx workers run before a reload (the drain waits for them); tests answer without /proc.
+    public var activity: any SlotActivityProbe = KernelSlotActivity()
 
     public init(settings: ProxySettings, runner: any ProcessRunning, redactor: Redactor = Redactor()) {
         self.settings = settings
@@ -25,6 +38,13 @@ public struct NginxProxy: Sendable {
     }
 
     public var path: String { settings.upstreamFile }
+
+    /// The same proxy, reading which workers run from `activity`.
+    public func reading(_ activity: any SlotActivityProbe) -> NginxProxy {
+        var proxy = self
+        proxy.activity = activity
+        return proxy
+    }
 
     public var checkRequest: ProcessRequest { ProcessRequest(settings.check[0], Array(settings.check.dropFirst()), timeout: .seconds(60)) }
 
@@ -40,9 +60,19 @@ public struct NginxProxy: Sendable {
         }
     }
 
-    /// The upstream block as nginx has it on disk, if the file holds one.
+    /// Where the upstream file routes, as nginx has it on disk: its upstream block, or behind
+    /// opsctl's front (maintenance, a pause, a sticky canary step) the servers the front passes to.
     public func current() throws(OpsError) -> Upstream? {
-        try currentText().flatMap { Upstream.parse($0, name: settings.upstreamName) }
+        try currentText().flatMap { Self.routing(in: $0, name: settings.upstreamName) }
+    }
+
+    static func routing(in text: String, name: String) -> Upstream? {
+        ProxyFront.routed(text, name: name)?.upstream ?? Upstream.parse(text, name: name)
+    }
+
+    /// The front opsctl put in the file (`maintenance`, `hold`, `sticky 10`), if any.
+    public func currentFront() throws(OpsError) -> String? {
+        try currentText().flatMap { ProxyFront.routed($0, name: settings.upstreamName)?.kind }
     }
 
     /// The slot the upstream file sends traffic to (the heaviest, when it names both); nil when
@@ -55,14 +85,19 @@ public struct NginxProxy: Sendable {
 
     public func routing(to slot: ProxySlot) -> Upstream { .routing(settings.upstreamName, to: slot.address) }
 
-    /// Writes `upstream`, runs `check`, then `reload`. When either fails the previous file is put
+    public func apply(_ upstream: Upstream) async throws(OpsError) -> ProxyChange { try await apply(text: upstream.render()) }
+
+    public func apply(_ front: ProxyFront) async throws(OpsError) -> ProxyChange { try await apply(text: front.render()) }
+
+    /// Writes `text`, runs `check`, then `reload`. When either fails the previous file is put
     /// back (and nothing is reloaded): nginx keeps serving what it served.
-    public func apply(_ upstream: Upstream) async throws(OpsError) -> ProxyChange {
+    public func apply(text: String) async throws(OpsError) -> ProxyChange {
         let previous = try currentText()
-        let change = ProxyChange(previousText: previous, written: upstream)
-        try AtomicFile.write(upstream.render(), to: path)
+        try AtomicFile.write(text, to: path)
+        var change = ProxyChange(previousText: previous, text: text)
         do {
             try await run(checkRequest, code: "proxy.check_failed", kind: .checkFailed, what: "the proxy refused the new upstream file")
+            change.retiredWorkers = activity.runningWorkers()
             try await run(reloadRequest, code: "proxy.reload_failed", kind: .unavailable, what: "the proxy did not reload")
         } catch {
             try putBack(previous)
@@ -71,11 +106,15 @@ public struct NginxProxy: Sendable {
         return change
     }
 
-    /// Undoes `change`: the previous file again, checked and reloaded.
-    public func revert(_ change: ProxyChange) async throws(OpsError) {
+    /// Undoes `change`: the previous file again, checked and reloaded. Returns that change in
+    /// turn (the workers this reload retired are the ones still routing as `change` did).
+    @discardableResult
+    public func revert(_ change: ProxyChange) async throws(OpsError) -> ProxyChange {
         try putBack(change.previousText)
         try await run(checkRequest, code: "proxy.check_failed", kind: .checkFailed, what: "the proxy refused the previous upstream file")
+        let retired = activity.runningWorkers()
         try await run(reloadRequest, code: "proxy.reload_failed", kind: .unavailable, what: "the proxy did not reload")
+        return ProxyChange(previousText: change.text, text: change.previousText ?? "", retiredWorkers: retired)
     }
 
     func putBack(_ text: String?) throws(OpsError) {
@@ -97,8 +136,10 @@ public struct NginxProxy: Sendable {
     }
 
     /// The dry run's lines: the file it would write and every argv, in order.
-    public func plan(_ upstream: Upstream) -> [String] {
-        ["write \(path) (temp file, fsync, rename):"] + upstream.render().split(separator: "\n").map { "    | \($0)" }
+    public func plan(_ upstream: Upstream) -> [String] { plan(text: upstream.render()) }
+
+    public func plan(text: String) -> [String] {
+        ["write \(path) (temp file, fsync, rename):"] + text.split(separator: "\n").map { "    | \($0)" }
             + [checkRequest.displayCommand + "   # on failure: put the previous file back, reload nothing", reloadRequest.displayCommand]
     }
 }

@@ -15,6 +15,11 @@ public struct RestoreReport: Report {
     public var durationMs: Int
     /// `--at`: the point of the replica restored (the last cut at or before the moment asked for).
     public var replica: ReplicaRestore.Result?
+    /// `--pause`: how users were held while the app was stopped, restored and started.
+    public var pause: PauseOutcome?
+
+    /// 4 when the app did not come back healthy after a paused restore: users get the maintenance page.
+    public var exitCode: Int32 { pause?.healthy == false ? OpsError.Kind.serviceMayBeDown.exitCode : 0 }
 
     public func renderText() -> String {
         var lines = ["restored \(replica == nil ? URL(fileURLWithPath: backup).lastPathComponent : backup) -> \(target)" + (drill ? " (drill: the live database was not touched)" : "")]
@@ -25,8 +30,45 @@ public struct RestoreReport: Report {
             lines.append("  verified  \(verification.pageCount ?? 0) pages, \(verification.hasManifest ? "sha256 matches the manifest" : "no manifest"), quick_check ok before and after")
         }
         if let safetyCopy { lines.append("  safety    the previous database is in \(safetyCopy)") }
+        if let pause { lines += pause.lines.map { "  pause     " + $0 } }
         lines.append("  took      \(durationMs) ms")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// What `restore --pause` does around the swap: hold users' requests in nginx and stop the app
+/// before it, start the app again and let them through after it.
+public protocol RestorePause: Sendable {
+    /// Holds every new request, lets those on their way finish, stops the app. Throws with
+    /// nothing changed for users when it cannot.
+    func stopApp() async throws(OpsError)
+    /// Starts the app again and, once it is healthy, lets the held requests through.
+    func startApp() async -> PauseOutcome
+}
+
+/// How a paused restore went for users.
+public struct PauseOutcome: Sendable, Codable, Equatable {
+    public var bound: OpsDuration
+    /// Releases stopped for the restore (kept), and the one started again.
+    public var stopped: [String] = []
+    public var started: String?
+    /// The app answered healthy again and the held requests went on to it.
+    public var healthy = false
+    /// From the start of the pause to the release.
+    public var heldMs: Int?
+    public var gate: GateTally?
+    public var problem: String?
+    public var steps: [String] = []
+
+    public init(bound: OpsDuration) { self.bound = bound }
+
+    var lines: [String] {
+        var lines = steps
+        if let gate {
+            lines.append("held \(gate.held) request(s), released \(gate.released) to the app, \(gate.refused) got the maintenance page; longest hold \(TextFormat.duration(milliseconds: gate.longestHoldMs)) (bound \(bound))")
+        }
+        if let problem { lines.append("PROBLEM: \(problem)") }
+        return lines
     }
 }
 
@@ -55,6 +97,8 @@ public enum RestoreService {
         public var pointInTime: PointInTime?
         /// `backup.replica`, for `--at`.
         public var replica: ReplicaSettings?
+        /// `--pause`: users' requests wait in nginx while the app is stopped, restored and started again.
+        public var pause: (any RestorePause)?
 
         public init(env: String, backupDirectory: String, name: String, backup: String?, liveDatabase: String, destination: String?,
                     force: Bool, runtime: (any ReleaseDriver)?, ledgerPath: String?) {
@@ -81,7 +125,7 @@ public enum RestoreService {
         if drill, FileManager.default.fileExists(atPath: target), !request.force {
             throw OpsError(.usage, code: "restore.target_exists", "\(target) exists; pass --force to overwrite it")
         }
-        if !drill, !request.force {
+        if !drill, !request.force, request.pause == nil {
             try await refuseWhileAppRuns(request, context: context)
         }
         guard access(targetDirectory, W_OK) == 0 else {
@@ -105,11 +149,11 @@ public enum RestoreService {
                                         what: "a backup or restore of \(request.name)", command: "opsctl restore", now: context.now)
         defer { lock.release() }
 
-        // 1. Inflate and verify into a temp file next to the target (same file system: rename is atomic).
+        // 1. Inflate (or rebuild) and verify into a temp file next to the target (same file system: rename is atomic).
         let temporary = "\(targetDirectory)/\(BackupNaming.temporaryPrefix)restore-\(getpid()).db"
         defer { unlink(temporary) }
-        var verification: VerificationResult
-        var replicaPoint: ReplicaRestore.Result?
+        let verification: VerificationResult
+        let replicaPoint: ReplicaRestore.Result?
         do throws(OpsError) {
             (verification, replicaPoint) = try source.materialize(into: temporary, request: request, keys: keys, context: context)
         } catch {
@@ -122,6 +166,34 @@ public enum RestoreService {
             throw OpsError(.checkFailed, code: "restore.bad_backup", reason)
         }
 
+        // From here on, with --pause, the app is stopped and users wait in nginx until it is back.
+        if let pause = request.pause { try await pause.stopApp() }
+        let swapped: (safetyCopy: String?, after: VerifyReport.LiveCheck)
+        do throws(OpsError) {
+            swapped = try swap(request, temporary: temporary, target: target, drill: drill, backupPath: backupPath, ledger: ledger, context: context)
+        } catch {
+            guard let pause = request.pause else { throw error }
+            let outcome = await pause.startApp()
+            throw OpsError(error.kind, code: error.code, error.message + "; " + (outcome.healthy ? "the app runs again on the old database, users were let through"
+                                                                                             : "the app did not come back: \(outcome.problem ?? "")"),
+                           details: error.details)
+        }
+        let pause = await request.pause?.startApp()
+        guard swapped.after.ok else {
+            throw OpsError(.checkFailed, code: "restore.check_failed", "\(target) failed quick_check after the restore: \(swapped.after.reason ?? "")",
+                           details: swapped.safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
+        }
+        var report = RestoreReport(backup: backupPath, target: target, drill: drill, safetyCopy: swapped.safetyCopy, verification: verification,
+                                   durationMs: (ContinuousClock.now - started).milliseconds)
+        report.replica = replicaPoint
+        report.pause = pause
+        return report
+    }
+
+    /// Steps 2-4: the safety copy, the atomic swap, the check of what is now in place (recorded).
+    static func swap(_ request: Request, temporary: String, target: String, drill: Bool, backupPath: String, ledger: Ledger?,
+                     context: OpsContext) throws(OpsError) -> (safetyCopy: String?, after: VerifyReport.LiveCheck) {
+        let targetDirectory = URL(fileURLWithPath: target).deletingLastPathComponent().path
         // 2. A safety copy of what is there now.
         var safetyCopy: String?
         if !drill, FileManager.default.fileExists(atPath: target) {
@@ -156,12 +228,7 @@ public enum RestoreService {
         let status: RestoreStatus = after.ok ? .succeeded : .failed
         try ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, status: status,
                                   reason: after.reason, actor: context.actor, at: context.now())
-        guard after.ok else {
-            throw OpsError(.checkFailed, code: "restore.check_failed", "\(target) failed quick_check after the restore: \(after.reason ?? "")",
-                           details: safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
-        }
-        return RestoreReport(backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, verification: verification,
-                             durationMs: (ContinuousClock.now - started).milliseconds, replica: replicaPoint)
+        return (safetyCopy, after)
     }
 
     /// The named backup, or the newest one whose manifest says it verified.

@@ -14,9 +14,12 @@ public struct ProxyView: Sendable, Encodable {
     public var standby: StandbyState?
     /// The upstream file could not be read.
     public var error: String?
+    /// Maintenance or a pause, while it lasts: users get the page, or wait in nginx.
+    public var maintenance: MaintenanceView?
 
-    static func read(_ settings: ProxySettings, standby: StandbyState?) -> ProxyView {
+    static func read(_ settings: ProxySettings, standby: StandbyState?, ledger: Ledger? = nil, env: String? = nil) -> ProxyView {
         var view = ProxyView(upstreamFile: settings.upstreamFile, standby: standby)
+        if let ledger, let env { view.maintenance = MaintenanceView.read(ledger: ledger, env: env, proxy: settings) }
         do {
             let slot = try NginxProxy(settings: settings, runner: SubprocessRunner()).liveSlot()
             view.liveSlot = slot?.name
@@ -30,17 +33,25 @@ public struct ProxyView: Sendable, Encodable {
 
 extension ProxyView {
     /// (label, text) pairs: status pads the labels into a column, the handoff writes them inline.
-    public func entries(now: Date) -> [(label: String, text: String)] {
+    public func entries(now: Date, env: String = "ENV") -> [(label: String, text: String)] {
         let live = liveSlot.map { "\($0) (\(liveAddress ?? "?"))" + (liveVersion.map { ", \($0)" } ?? "") }
             ?? "none (\(error ?? "\(upstreamFile) names neither slot"))"
-        guard let standby else { return [("live slot", live), ("standby", "none")] }
+        let maintenance = self.maintenance.map { [("maintenance", $0.text(now: now, env: env))] } ?? []
+        guard let standby else { return maintenance + [("live slot", live), ("standby", "none")] }
         let expiry = TextFormat.timestamp(standby.expiresAt)
         let what = standby.version + (standby.slot.map { " on \($0)" } ?? "")
         let left = TextFormat.duration(seconds: max(0, Int(standby.expiresAt.timeIntervalSince(now))))
         let state = standby.stoppedNow ? "\(what): time was up at \(expiry); stopped now (kept)"
             : standby.running ? "\(what) until \(expiry) (\(left) left; opsctl rollback switches back at once)"
             : "\(what): NOT running (standby until \(expiry))"
-        return [("live slot", live), ("standby", state)]
+        return maintenance + [("live slot", live), ("standby", state)]
+    }
+
+    /// Where health is probed now: through the proxy, or at the live slot while maintenance
+    /// keeps users from the app (the page would say "failing" of an app that is fine).
+    func health(_ configured: HealthSettings, proxy settings: ProxySettings) -> HealthSettings {
+        guard maintenance != nil, let address = liveAddress, let slot = settings.slot(at: address) else { return ProxyRoute.health(configured, through: settings) }
+        return ProxyRoute.health(configured, at: slot)
     }
 }
 
@@ -100,9 +111,10 @@ public struct StatusReport: Report {
             lines.append("running (docker): UNKNOWN: \(runtime.error ?? "docker unavailable")")
         }
         if let probe = healthNow {
-            lines.append("health now:      " + (probe.ok ? "ok (HTTP \(probe.status ?? 0), \(Int((probe.totalMs ?? 0).rounded())) ms)" : "FAILING: \(probe.reason ?? "no answer")"))
+            lines.append("health now:      " + (probe.ok ? "ok (HTTP \(probe.status ?? 0), \(Int((probe.totalMs ?? 0).rounded())) ms)" : "FAILING: \(probe.reason ?? "no answer")")
+                         + (proxy?.maintenance != nil ? " (the app at its slot: users get the maintenance page, or wait)" : ""))
         }
-        if let proxy { lines += proxy.entries(now: generatedAt).map { "\($0.label):".padding(toLength: 17, withPad: " ", startingAt: 0) + $0.text } }
+        if let proxy { lines += proxy.entries(now: generatedAt, env: env).map { "\($0.label):".padding(toLength: 17, withPad: " ", startingAt: 0) + $0.text } }
         if let drift { lines.append("DRIFT: \(drift)") }
         for record in reconciled {
             lines.append("marked interrupted: deployment #\(record.id) of \(record.version) (its opsctl process \(record.pid.map(String.init) ?? "?") is gone)")
@@ -198,7 +210,7 @@ public enum StatusService {
 
         let standby = await StandbyKeeper(config: config, environment: environment, context: context).stopIfExpired()
         var runtime = StatusReport.Runtime(reachable: true, containers: [])
-        var proxy = environment.strategy.needsProxy ? environment.proxy.map { ProxyView.read($0, standby: standby) } : nil
+        var proxy = environment.strategy.needsProxy ? environment.proxy.map { ProxyView.read($0, standby: standby, ledger: ledger, env: name) } : nil
         let swarm = environment.driver == .swarm ? await SwarmView.load(config: config, environment: environment, context: context) : nil
         if let swarm {
             (runtime.reachable, runtime.error, runtime.runningVersion) = (swarm.error == nil, swarm.error, swarm.runningVersion)
@@ -218,7 +230,7 @@ public enum StatusService {
         let drift = swarm.map { $0.drift(ledgerLive: live?.version) }
             ?? (runtime.reachable ? self.drift(ledgerLive: live?.version, serving: servingContainers(runtime.containers, proxy: proxy), app: config.app) : nil)
         var health = environment.health
-        if let settings = environment.proxy, let configured = health, proxy != nil { health = ProxyRoute.health(configured, through: settings) }
+        if let settings = environment.proxy, let configured = health, let proxy { health = proxy.health(configured, proxy: settings) }
         return StatusReport(
             app: config.app, env: name, driver: environment.driver, ledger: config.state,
             liveVersion: live?.version, runtime: runtime, proxy: proxy, swarm: swarm, drift: drift, reconciled: reconciled,

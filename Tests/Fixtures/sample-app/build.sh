@@ -4,7 +4,8 @@
 # Builds the sample app image: build.sh VERSION [BEHAVIOUR] [SLOW_SECONDS]
 #   -> opsctl-sample:VERSION  (BEHAVIOUR: healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm
 #   | broken-path: GET /api/items answers 500, /health stays green
-#   | slow-responses: GET /api/items takes SLOW_SECONDS (fractions allowed), /health stays fast)
+#   | slow-responses: GET /api/items takes SLOW_SECONDS (fractions allowed), /health stays fast
+#   | some-errors: GET /api/items answers 500 to one request in a hundred, /health stays green)
 #   SLOW_SECONDS: the start-up delay of `slow`, the per-request delay of `slow-responses`
 # The base image opsctl-busybox:latest is made once from the host's busybox-static with `docker import`
 # (no registry is reachable here). An existing tag is rebuilt when the fixture's files changed (the
@@ -18,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 fixture=$(cd "$here" && cat Dockerfile app/* | sha256sum | cut -c1-12)
 
 case "$behaviour" in
-    healthy|unhealthy|crash|slow|flapping|no-security-header|ignore-sigterm|broken-path|slow-responses) ;;
+    healthy|unhealthy|crash|slow|flapping|no-security-header|ignore-sigterm|broken-path|slow-responses|some-errors) ;;
     *) echo "build.sh: unknown behaviour '$behaviour'" >&2; exit 64 ;;
 esac
 

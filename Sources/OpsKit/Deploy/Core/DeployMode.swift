@@ -87,8 +87,8 @@ public enum DeployMode: Sendable {
         switch self {
         case .stopStart: StopStartSwitch(deps: deps)
         case .swarm(let driver): SwarmSwitch(deps: deps, driver: driver)
-        case .blueGreen(_, let proxy): BlueGreenSwitch(deps: deps, proxy: proxy)
-        case .canary(_, let proxy, let settings): CanarySwitch(blueGreen: BlueGreenSwitch(deps: deps, proxy: proxy), settings: settings)
+        case .blueGreen(_, let proxy): BlueGreenSwitch(deps: deps, proxy: proxy.reading(deps.activity))
+        case .canary(_, let proxy, let settings): CanarySwitch(blueGreen: BlueGreenSwitch(deps: deps, proxy: proxy.reading(deps.activity)), settings: settings)
         }
     }
 }

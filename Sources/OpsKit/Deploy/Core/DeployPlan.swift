@@ -55,6 +55,8 @@ struct DeployDependencies: Sendable {
     let probe: @Sendable (HealthSettings) async -> HealthProbe
     /// Each canary step as it is watched (throttled) and once more when it ends.
     var canaryProgress: CanaryProgress? = nil
+    /// What is still in flight to a release nginx stopped routing to (`proxy.drain: until-idle`).
+    var activity: any SlotActivityProbe = KernelSlotActivity()
 
     var driver: any ReleaseDriver { mode.driver }
     var redactor: Redactor { config.redactor }

@@ -62,6 +62,8 @@ public struct DeployReport: Report {
     public var upstream: String?
     /// blue-green: the release kept running afterwards for an instant rollback, and until when.
     public var standby: StandbyRecord?
+    /// blue-green, canary: each wait between "nginx no longer routes to a release" and its stop.
+    public var drains: [DrainOutcome] = []
     /// canary: every step watched, its figures and verdict, and how the canary ended.
     public var canary: CanaryReport?
     /// swarm: what Swarm did (its update state, the failing tasks, where every task runs).

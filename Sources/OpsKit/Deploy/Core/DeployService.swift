@@ -19,6 +19,8 @@ public struct DeployService: Sendable {
     public var probe: @Sendable (HealthSettings) async -> HealthProbe = HealthWaiter.httpProbe
     /// strategy canary: called with each step while it is watched and when it ends (the terminal's step lines).
     public var canaryProgress: CanaryProgress?
+    /// What is in flight to a release being drained; tests answer without a kernel.
+    public var activity: any SlotActivityProbe = KernelSlotActivity()
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, interruption: Interruption = Interruption(), mode: DeployMode) {
         self.config = config
@@ -48,7 +50,7 @@ public struct DeployService: Sendable {
             throw OpsError(.config, code: "config.missing", "\(config.sourcePath): environments.\(environment.name).health.url is required to deploy (opsctl never switches releases blind)")
         }
         let deps = DeployDependencies(config: config, environment: environment, context: context, mode: mode, health: health, interruption: interruption,
-                                      clock: clock, probe: probe, canaryProgress: canaryProgress)
+                                      clock: clock, probe: probe, canaryProgress: canaryProgress, activity: activity)
         let releaseSwitch = mode.releaseSwitch(deps)
         return (deps, releaseSwitch, DeployPlanner(deps: deps, releaseSwitch: releaseSwitch))
     }
@@ -108,6 +110,11 @@ public struct DeployService: Sendable {
         if plan.isLive(live) {
             report.outcome = .unchanged
             return report
+        }
+        if let maintenance = try ledger.activeMaintenance(env: environment.name) {
+            throw OpsError(.checkFailed, code: "deploy.maintenance",
+                           "\(environment.name) is \(maintenance.state == .paused ? "paused" : "in maintenance") since \(TextFormat.timestamp(maintenance.startedAt)): a switch would put users back on the app behind opsctl's back; nothing was changed",
+                           details: ["end it first: opsctl maintenance \(environment.name) \(maintenance.state == .paused ? "resume" : "off")"])
         }
         report.staleLockHolder = lock.staleHolder?.description
         if let stale = lock.staleHolder { context.logger.warning("cleared a stale deploy lock: \(stale.description)") }

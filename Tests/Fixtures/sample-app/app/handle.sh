@@ -52,6 +52,16 @@ case "$method $path" in
     "GET /api/items"|"HEAD /api/items")
         # The query real users make and the smoke checks do not: where a canary shows its faults.
         [ "$APP_BEHAVIOUR" = "slow-responses" ] && sleep "$SLOW_SECONDS"
+        if [ "$APP_BEHAVIOUR" = "some-errors" ]; then
+            # One request in a hundred, counted under a lock (connections are handled in parallel).
+            until mkdir /tmp/app/items.lock 2>/dev/null; do :; done
+            count=$(( $(cat /tmp/app/items 2>/dev/null || echo 0) + 1 ))
+            echo "$count" > /tmp/app/items
+            rmdir /tmp/app/items.lock
+            if [ $((count % 100)) -eq 0 ]; then
+                respond 500 "Internal Server Error" application/json "{\"error\":\"items query failed\",\"version\":\"$APP_VERSION\"}" "$security_headers"
+            fi
+        fi
         if [ "$APP_BEHAVIOUR" = "broken-path" ]; then
             respond 500 "Internal Server Error" application/json "{\"error\":\"items query failed\",\"version\":\"$APP_VERSION\"}" "$security_headers"
         fi

@@ -4,7 +4,7 @@
 # The sample app: a tiny HTTP service on $BIND_ADDRESS:$PORT (default 127.0.0.1; a swarm node's
 # task binds 0.0.0.0 inside the node's network namespace) whose behaviour is fixed at build time
 # (APP_BEHAVIOUR): healthy | unhealthy | crash | slow | flapping | no-security-header | ignore-sigterm
-#   | broken-path | slow-responses (GET /api/items answers 500, or slowly; see handle.sh).
+#   | broken-path | slow-responses | some-errors (GET /api/items answers 500, slowly, or 500 once in a hundred; see handle.sh).
 set -eu
 bind=${BIND_ADDRESS:-127.0.0.1}
 echo "sample app ${APP_VERSION} starting (behaviour ${APP_BEHAVIOUR}, ${bind}:${PORT})" >&2

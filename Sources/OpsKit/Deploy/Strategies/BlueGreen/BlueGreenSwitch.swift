@@ -99,7 +99,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
         var lines = ["confirm through \(ProxyRoute.url(deps.health.url, through: settings.url)) within \(settings.confirmTimeout): healthy \(Self.confirmations) times in a row, version \(version) when the JSON says; otherwise switch back"]
         if let live, live.running {
             lines.append(settings.standby.milliseconds > 0 ? "\(live.ref) stays running on standby for \(settings.standby)"
-                                                           : "after \(settings.drain) of drain: " + deps.driver.stopCommands(live.ref).map { $0.display(redactor: deps.redactor) }.joined(separator: "; "))
+                                                           : "\(drainPlan): " + deps.driver.stopCommands(live.ref).map { $0.display(redactor: deps.redactor) }.joined(separator: "; "))
         }
         return lines
     }
@@ -197,7 +197,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
         let change: ProxyChange
         do {
             change = try await proxy.apply(proxy.routing(to: slot))
-            run.report.upstream = change.written.render()
+            run.report.upstream = change.text
             run.step("switch to \(slot.name)", "\(settings.upstreamFile) checked and reloaded")
         } catch {
             run.step("switch to \(slot.name)", "refused")
@@ -215,7 +215,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
         }
         // What was on standby (a rollback just switched to it) serves now.
         try? run.ledger.clearStandby(env: deps.environment.name)
-        await keepOnStandby(live, replacedBy: target, run: run)
+        await keepOnStandby(live, replacedBy: target, after: change, run: run)
         return .succeeded
     }
 
@@ -251,31 +251,33 @@ struct BlueGreenSwitch: ReleaseSwitch {
 
     func switchBack(_ change: ProxyChange, from target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
         let logs = await checks.failedLogs(target.ref, run: run)
+        let reverted: ProxyChange
         do {
-            try await proxy.revert(change)
+            reverted = try await proxy.revert(change)
             run.report.switched = false
             run.step("switch back", "\(settings.upstreamFile) as it was, reloaded")
         } catch {
             run.step("switch back", "FAILED")
             return SwitchResult(outcome: .failed, reason: "\(reason); switching back failed too: \(error.message)", logs: logs)
         }
-        _ = await drainThenStop(target.ref)
-        run.step("stop \(target.version) on \(target.slot?.name ?? "its slot")", "after \(settings.drain) of drain; kept")
+        let (drained, _) = await drainThenStop(target.ref, after: reverted, run: run)
+        run.step("stop \(target.version) on \(target.slot?.name ?? "its slot")", "\(drained.detail); kept")
         let serving = live.map { "\($0.version) serves again" } ?? "nothing served before either"
         return SwitchResult(outcome: live == nil ? .failed : .rolledBack, reason: "\(reason); switched back: \(serving)", logs: logs)
     }
 
     /// The release that served until now keeps running for `standby` (an instant rollback),
-    /// or, with `standby: 0s`, is stopped once nginx's old workers had `drain` to finish.
-    func keepOnStandby(_ previous: DeployedRelease?, replacedBy target: ReleaseTarget, run: DeployRun) async {
+    /// or, with `standby: 0s`, is stopped once drained (`proxy.drain`) after `change`'s reload.
+    func keepOnStandby(_ previous: DeployedRelease?, replacedBy target: ReleaseTarget, after change: ProxyChange, run: DeployRun) async {
         // Nothing to keep when it did not run, or ran on the slot just cleared for the new release.
         guard let previous, previous.running, previous.slot == nil || previous.slot != target.slot?.name else { return }
         let now = deps.context.now()
         guard settings.standby.milliseconds > 0 else {
-            if let error = await drainThenStop(previous.ref) {
+            let (drained, error) = await drainThenStop(previous.ref, after: change, run: run)
+            if let error {
                 run.report.warnings.append("could not stop the previous release \(previous.ref): \(error.message)")
             } else {
-                run.step("stop \(previous.version)", "after \(settings.drain) of drain (standby: 0s); kept")
+                run.step("stop \(previous.version)", "\(drained.detail) (standby: 0s); kept")
             }
             return
         }
@@ -290,13 +292,26 @@ struct BlueGreenSwitch: ReleaseSwitch {
         }
     }
 
-    /// A release nginx no longer routes to: its old workers get `proxy.drain` to finish the
-    /// requests they hold, then it stops (kept). Every strategy behind the proxy stops releases
-    /// this way. Nil when it stopped.
-    func drainThenStop(_ release: ReleaseRef) async -> OpsError? {
-        await deps.clock.sleep(for: settings.drain.swiftDuration)
-        do { try await deps.driver.stop(release) } catch { return error }
-        return nil
+    /// A release nginx no longer routes to since `change`'s reload: drained (`proxy.drain`: a
+    /// fixed wait, or until nothing is in flight to it, at most `drain_timeout`), then stopped
+    /// (kept). Every strategy behind the proxy stops releases this way. The error is nil when it stopped.
+    func drainThenStop(_ release: ReleaseRef, after change: ProxyChange, run: DeployRun) async -> (DrainOutcome, OpsError?) {
+        let drain = ReleaseDrain(settings: settings, clock: deps.clock, probe: deps.activity)
+        let outcome = await drain.wait(for: drain.addresses(of: release, before: change), after: change)
+        run.report.drains.append(outcome)
+        if outcome.ending == .timedOut {
+            run.report.warnings.append("\(release) was stopped with requests in flight: \(outcome.detail)")
+        }
+        do { try await deps.driver.stop(release) } catch { return (outcome, error) }
+        return (outcome, nil)
+    }
+
+    /// What the dry run says about the drain before a stop.
+    var drainPlan: String {
+        switch settings.drain {
+        case .fixed(let duration): "after \(duration) of drain"
+        case .untilIdle: "once nothing is in flight to it (nginx's old workers gone, no connection open; at most \(settings.drainTimeout))"
+        }
     }
 
     /// A target without a slot never gets this far (`target(for:)` names one): refused, nothing changed.

@@ -20,6 +20,34 @@ public struct CanaryFigures: Sendable, Codable, Equatable {
     public var errorRate: Double? { requests == 0 ? nil : Double(errors) / Double(requests) }
 }
 
+/// The new release against the old one in the same step: what the relative limits
+/// (`max_error_rate_increase`, `max_p99_increase`) look at, both sides shown.
+public struct CanaryComparison: Sendable, Codable, Equatable {
+    /// 5xx share of each release's requests, in percent.
+    public var errorRateOld: Double?
+    public var errorRateNew: Double?
+    /// New minus old, in percentage points.
+    public var errorRateIncreasePoints: Double?
+    /// New p99 over old p99.
+    public var p99Ratio: Double?
+    /// Whether the relative limits could judge the step: the old release answered at least
+    /// `min_requests` (a baseline) and a relative limit is set.
+    public var applied: Bool
+    public var note: String?
+
+    public init(old: CanaryFigures, new: CanaryFigures, settings: CanarySettings) {
+        errorRateOld = old.errorRate.map { $0 * 100 }
+        errorRateNew = new.errorRate.map { $0 * 100 }
+        if let before = errorRateOld, let after = errorRateNew { errorRateIncreasePoints = after - before }
+        if let before = old.p99Ms, let after = new.p99Ms, before > 0 { p99Ratio = after / before }
+        let limited = settings.maxErrorRateIncrease != nil || settings.maxP99Increase != nil
+        applied = limited && old.requests >= settings.minRequests && new.requests > 0
+        if limited, !applied {
+            note = "relative limits not applied: the old release answered \(old.requests) request(s) in this step (fewer than min_requests \(settings.minRequests))"
+        }
+    }
+}
+
 public struct PathCount: Sendable, Codable, Equatable {
     public var path: String
     public var count: Int
@@ -53,6 +81,8 @@ public struct CanaryStepReport: Sendable, Codable, Equatable {
     public var unparsedLines = 0
     /// The new release's failing requests by path, most first (when the log carries paths).
     public var failingPaths: [PathCount] = []
+    /// Old against new: the 5xx shares and the p99 ratio the relative limits judge.
+    public var comparison: CanaryComparison?
 
     public init(step: Int, share: Int, startedAt: Date) {
         self.step = step
@@ -72,8 +102,9 @@ public struct CanaryStepReport: Sendable, Codable, Equatable {
     /// `step 1/2  10%  req 412/45  5xx 0/0  p99 12/14 ms  passed`: old before new, as on the terminal.
     public func line(of total: Int) -> String {
         func ms(_ value: Double?) -> String { value.map { String(Int($0.rounded())) } ?? "-" }
+        func rate(_ figures: CanaryFigures) -> String { figures.errorRate.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
         var text = "step \(step)/\(total) \(String(share).leftPadded(2))%  requests old/new \(old.requests)/\(new.requests)"
-            + "  5xx \(old.errors)/\(new.errors)  p99 \(ms(old.p99Ms))/\(ms(new.p99Ms)) ms  \(verdict.rawValue)"
+            + "  5xx \(old.errors)/\(new.errors) (\(rate(old))/\(rate(new)))  p99 \(ms(old.p99Ms))/\(ms(new.p99Ms)) ms  \(verdict.rawValue)"
         if extended { text += " (extended: fewer than min_requests)" }
         if let reason, verdict != .passed || extended { text += ": \(reason)" }
         return text
@@ -97,6 +128,12 @@ public struct CanaryReport: Sendable, Codable, Equatable {
     public var maxErrorRate: String
     public var maxP99Ms: Int?
     public var minRequests: Int
+    /// Percentage points over the old release's 5xx share, and the ratio to its p99, when set.
+    public var maxErrorRateIncrease: Double?
+    public var maxP99Increase: Double?
+    /// `none` (shares of requests) or `cookie` (shares of users, each kept on one release).
+    public var sticky: CanarySticky
+    public var cookie: String?
     public var steps: [CanaryStepReport] = []
     public var outcome: Outcome = .notStarted
     /// When the old release took every request again (the reload that withdrew the new one).
@@ -113,6 +150,10 @@ public struct CanaryReport: Sendable, Codable, Equatable {
         maxErrorRate = settings.maxErrorRateText
         maxP99Ms = settings.maxP99Ms
         minRequests = settings.minRequests
+        maxErrorRateIncrease = settings.maxErrorRateIncrease
+        maxP99Increase = settings.maxP99Increase
+        sticky = settings.sticky
+        cookie = settings.sticky == .cookie ? settings.cookie : nil
     }
 
     /// The lines under the deploy's steps.

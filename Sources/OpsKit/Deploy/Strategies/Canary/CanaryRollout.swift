@@ -18,6 +18,9 @@ struct CanaryRollout {
     /// The upstream file before the first step, for a withdrawal nginx refuses.
     let before: String?
     let run: DeployRun
+    /// `sticky: cookie`: where opsctl's front listens, and this deploy's draw of users.
+    var front = ProxyFront.freeLoopbackAddress()
+    var salt = ProxyFront.randomToken()
 
     /// How often the access log is read while a step is watched.
     static let poll: Duration = .milliseconds(100)
@@ -38,7 +41,7 @@ struct CanaryRollout {
             do {
                 // Opened before the reload: every line nginx writes from here on counts.
                 tail = try AccessLogTail(path: `switch`.accessLog)
-                _ = try await proxy.apply(CanaryUpstream.step(proxy.settings.upstreamName, old: old, new: slot.address, share: share))
+                _ = try await proxy.apply(text: stepFile(share: share))
             } catch {
                 run.step("canary \(share)%", "refused")
                 // The file was put back: before the first step, the new release has no share yet.
@@ -47,7 +50,8 @@ struct CanaryRollout {
                 }
                 return await withdraw("step \(index + 1) (\(share)%) could not start: \(error.message)", interrupted: false)
             }
-            run.step("canary \(share)%", "\(proxy.settings.upstreamFile): weight \(share) for \(target.version), checked and reloaded")
+            let how = settings.sticky == .cookie ? "\(share)% of users (cookie \(settings.cookie)) to \(target.version)" : "weight \(share) for \(target.version)"
+            run.step("canary \(share)%", "\(proxy.settings.upstreamFile): \(how), checked and reloaded")
             let step = await watch(index: index, share: share, tail: tail)
             record(step, rotations: tail.rotations)
             run.step("watch \(share)%", step.line(of: settings.steps.count))
@@ -64,6 +68,14 @@ struct CanaryRollout {
     }
 
     // MARK: - one step
+
+    /// The step's upstream file: weights (shares of requests), or with `sticky: cookie` opsctl's
+    /// front, which keeps each user on one release and sends `share` % of the users to the new one.
+    func stepFile(share: Int) -> String {
+        guard settings.sticky == .cookie else { return CanaryUpstream.step(proxy.settings.upstreamName, old: old, new: slot.address, share: share).render() }
+        return CanaryUpstream.sticky(proxy.settings.upstreamName, old: old, new: slot.address, share: share, settings: settings,
+                                     accessLog: `switch`.accessLog, listen: front, salt: salt).render()
+    }
 
     /// Reads the log every `poll` until the step passes, fails or a signal arrives.
     func watch(index: Int, share: Int, tail: AccessLogTail) async -> CanaryStepReport {
@@ -87,6 +99,7 @@ struct CanaryRollout {
             }
         }
         step.failingPaths = tally.new.topFailingPaths()
+        step.comparison = CanaryComparison(old: tally.old.figures, new: tally.new.figures, settings: settings)
         return step
     }
 
@@ -99,13 +112,14 @@ struct CanaryRollout {
         if let breach = judge.breach(tally.new, final: false) { return (.failed, breach) }
         guard elapsed >= settings.pause.swiftDuration else { return (.watching, nil) }
         let seen = tally.new.requests
-        if seen >= settings.minRequests { return (.passed, nil) }
+        if seen >= settings.minRequests { return judge.regression(old: tally.old, new: tally.new).map { (.failed, $0) } ?? (.passed, nil) }
         extended = true
         guard elapsed >= settings.maxExtension.swiftDuration else { return (.watching, nil) }
         guard seen > 0 else {
             return (.failed, "no request reached \(target.version) in \(settings.maxExtension) (\(tally.old.requests) reached the old release): nothing to judge it on")
         }
         if let breach = judge.breach(tally.new, final: true) { return (.failed, breach) }
+        if let worse = judge.regression(old: tally.old, new: tally.new) { return (.failed, worse) }
         return (.passed, "judged on \(seen) request(s), fewer than min_requests \(settings.minRequests), after \(settings.maxExtension)")
     }
 
@@ -133,7 +147,7 @@ struct CanaryRollout {
             run.step("switch to \(slot.name)", "refused")
             return await withdraw("every step passed but nginx refused the whole switch: \(error.message)", interrupted: false)
         }
-        run.report.upstream = change.written.render()
+        run.report.upstream = change.text
         run.report.switched = true
         run.step("switch to \(slot.name)", "100%: \(proxy.settings.upstreamFile) checked and reloaded")
         let confirmation = await blueGreen.confirm(target.version)
@@ -147,7 +161,7 @@ struct CanaryRollout {
         }
         run.report.canary?.outcome = .promoted
         try? run.ledger.clearStandby(env: deps.environment.name)
-        await blueGreen.keepOnStandby(live, replacedBy: target, run: run)
+        await blueGreen.keepOnStandby(live, replacedBy: target, after: change, run: run)
         return .succeeded
     }
 
@@ -157,8 +171,10 @@ struct CanaryRollout {
         let logs = await blueGreen.checks.failedLogs(target.ref, run: run)
         let reason = withFigures(why)
         deps.context.logger.error("canary \(target.version) withdrawn: \(deps.redactor.scrub(reason))")
-        if let failure = await takeTrafficBack() {
-            return SwitchResult(outcome: .failed, reason: "\(reason); withdrawing it failed: \(failure)", logs: logs)
+        let taken: ProxyChange
+        switch await takeTrafficBack() {
+        case .failure(let failure): return SwitchResult(outcome: .failed, reason: "\(reason); withdrawing it failed: \(failure.message)", logs: logs)
+        case .success(let change): taken = change
         }
         run.report.canary?.outcome = .withdrawn
         run.report.canary?.withdrawnAt = deps.context.now()
@@ -168,32 +184,34 @@ struct CanaryRollout {
             return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not answer through the proxy after the withdrawal: \(confirmation.detail)", logs: logs)
         }
         if run.rollbackEnabled {
-            _ = await blueGreen.drainThenStop(target.ref)
-            run.step("stop \(target.version) on \(slot.name)", "after \(proxy.settings.drain) of drain; kept for the post-mortem")
+            let (drained, _) = await blueGreen.drainThenStop(target.ref, after: taken, run: run)
+            run.step("stop \(target.version) on \(slot.name)", "\(drained.detail); kept for the post-mortem")
         } else {
             run.report.warnings.append("rollback is off: \(target.version) stays running on \(slot.name) for inspection, without traffic")
         }
         return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, logs: logs)
     }
 
-    /// The canary marked down; when nginx refuses that, the file from before the canary. Nil when done.
-    func takeTrafficBack() async -> String? {
+    /// The canary marked down; when nginx refuses that, the file from before the canary. The
+    /// change that took the traffic back (its reload retired the workers still routing to the canary).
+    func takeTrafficBack() async -> Result<ProxyChange, OpsError> {
         let upstream = CanaryUpstream.withdrawn(proxy.settings.upstreamName, old: old, new: slot.address)
         do {
             let change = try await proxy.apply(upstream)
-            run.report.upstream = change.written.render()
+            run.report.upstream = change.text
             run.step("withdraw \(target.version)", "weight 0 (down) in \(proxy.settings.upstreamFile), checked and reloaded")
-            return nil
+            return .success(change)
         } catch {
             run.step("withdraw \(target.version)", "refused: \(error.message)")
         }
         do {
-            try await proxy.revert(ProxyChange(previousText: before, written: upstream))
+            let current = (try? proxy.currentText()) ?? upstream.render()
+            let change = try await proxy.revert(ProxyChange(previousText: before, text: current))
             run.step("withdraw \(target.version)", "\(proxy.settings.upstreamFile) as before the canary, checked and reloaded")
-            return nil
+            return .success(change)
         } catch {
             run.step("withdraw \(target.version)", "FAILED")
-            return "\(error.message); \(target.version) MAY STILL RECEIVE A SHARE OF THE TRAFFIC: route \(proxy.settings.upstreamName) to \(live.version) by hand (runbooks/deploy-and-rollback.md)"
+            return .failure(OpsError(error.kind, code: error.code, "\(error.message); \(target.version) MAY STILL RECEIVE A SHARE OF THE TRAFFIC: route \(proxy.settings.upstreamName) to \(live.version) by hand (runbooks/deploy-and-rollback.md)"))
         }
     }
 

@@ -42,14 +42,18 @@ struct CanarySwitch: ReleaseSwitch {
         }
         for (index, share) in settings.steps.enumerated() {
             lines.append("step \(index + 1)/\(settings.steps.count): \(share)% of live traffic to \(plan.version)")
-            lines += proxy.plan(CanaryUpstream.step(proxy.settings.upstreamName, old: old, new: slot.address, share: share))
+            let step = settings.sticky == .cookie
+                ? CanaryUpstream.sticky(proxy.settings.upstreamName, old: old, new: slot.address, share: share, settings: settings,
+                                        accessLog: accessLog, listen: "127.0.0.1:<a free port>", salt: "<this deploy's>").render()
+                : CanaryUpstream.step(proxy.settings.upstreamName, old: old, new: slot.address, share: share).render()
+            lines += proxy.plan(text: step)
             lines.append("watch \(accessLog) for \(settings.pause) (up to \(settings.maxExtension) while \(plan.version) has fewer than \(settings.minRequests) requests): " + limitsText)
         }
         lines.append("every step passed: 100%")
         lines += proxy.plan(proxy.routing(to: slot)) + blueGreen.confirmPlanLines(plan.version, live: live)
         lines.append("a step crosses a limit, or SIGINT/SIGTERM during a step: withdraw \(plan.version) (exit 3)")
         lines += proxy.plan(CanaryUpstream.withdrawn(proxy.settings.upstreamName, old: old, new: slot.address)).map { "  " + $0 }
-        lines.append("  confirm through \(ProxyRoute.url(deps.health.url, through: proxy.settings.url)) that \(live?.version ?? "the old release") answers; after \(proxy.settings.drain) of drain stop \(plan.version) (kept)")
+        lines.append("  confirm through \(ProxyRoute.url(deps.health.url, through: proxy.settings.url)) that \(live?.version ?? "the old release") answers; \(blueGreen.drainPlan) stop \(plan.version) (kept)")
         return lines
     }
 
@@ -111,6 +115,13 @@ enum CanaryUpstream {
     static func step(_ name: String, old: [Upstream.Server], new: String, share: Int) -> Upstream {
         Upstream(name: name, servers: old.map { Upstream.Server(address: $0.address, weight: 100 - share) }
                  + [Upstream.Server(address: new, weight: share * old.count)])
+    }
+
+    /// A step by user (`sticky: cookie`): opsctl's front splits users by the cookie's hash.
+    static func sticky(_ name: String, old: [Upstream.Server], new: String, share: Int, settings: CanarySettings,
+                       accessLog: String, listen: String, salt: String) -> ProxyFront {
+        let split = ProxyFront.StickySplit(old: old, new: new, share: share, cookie: settings.cookie, salt: salt, accessLog: accessLog)
+        return ProxyFront(name: name, listen: listen, mode: .sticky(split), app: [], token: salt)
     }
 
     /// Weight 0 for the new release (nginx spells it `down`), the old servers take everything.

@@ -115,6 +115,30 @@ struct CanaryJudge: Sendable {
         return nil
     }
 
+    /// nginx's `$request_time` counts whole milliseconds: below this difference a p99 ratio is
+    /// noise (1 ms against 3 ms is "3x").
+    static let p99FloorMs = 10.0
+
+    /// Why the new release is worse than the old one in the same step by more than
+    /// `max_error_rate_increase` or `max_p99_increase` allow, or nil. Judged on the whole step
+    /// once it would pass, when the old release answered at least `min_requests` (a baseline).
+    func regression(old: ReleaseSample, new: ReleaseSample) -> String? {
+        let comparison = CanaryComparison(old: old.figures, new: new.figures, settings: settings)
+        guard comparison.applied else { return nil }
+        if let allowed = settings.maxErrorRateIncrease, let increase = comparison.errorRateIncreasePoints, increase > allowed + 1e-9 {
+            return "5xx \(Self.percent(new.errors, of: new.requests)) (\(new.errors) of \(new.requests)) against \(Self.percent(old.errors, of: old.requests)) "
+                + "(\(old.errors) of \(old.requests)) on the old release: +\(Self.points(increase)) points > max_error_rate_increase \(Self.points(allowed))"
+        }
+        if let allowed = settings.maxP99Increase, let oldP99 = old.p99Ms, let newP99 = new.p99Ms,
+           newP99 > oldP99 * allowed, newP99 - oldP99 > Self.p99FloorMs {
+            return "p99 \(Int(newP99.rounded())) ms against \(Int(oldP99.rounded())) ms on the old release: "
+                + String(format: "%.2fx", newP99 / max(oldP99, 0.001)) + " > max_p99_increase \(String(format: "%g", allowed))"
+        }
+        return nil
+    }
+
+    static func points(_ value: Double) -> String { String(format: "%.2f", value) }
+
     static func percent(_ part: Int, of whole: Int) -> String {
         whole == 0 ? "-" : String(format: "%.1f%%", Double(part) * 100 / Double(whole))
     }
