@@ -15,12 +15,13 @@ struct Opsctl: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 ok, 1 a check failed, 3 deploy failed and the previous version was restored, \
             4 deploy or rollback failed and the service may be down, 5 lock held by another run, 64 usage, \
-            69 a dependency is unavailable (docker, git, S3, a Swarm manager), 70 internal error, 74 I/O error, 78 bad config.
+            69 a dependency is unavailable (docker, git, S3, a Swarm manager), 70 internal error, 74 I/O error, 78 bad config; \
+            opsctl db: 9 not in WAL mode, 65 not SQLite or corrupt, 66 no database file, 75 locked past the busy timeout.
 
             Reference: docs/reference.md in the opsctl repository.
             """,
         version: OpsctlVersion.current,
-        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
+        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, DbCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, VersionCommand.self]
     )
 
     /// ArgumentParser's own errors (unknown flag, missing argument) also honour `--json`:

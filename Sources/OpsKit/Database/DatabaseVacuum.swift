@@ -1,0 +1,87 @@
+// Copyright 2026 the opsctl authors
+// SPDX-License-Identifier: Apache-2.0
+
+import Foundation
+
+/// `opsctl db ENV vacuum`: free pages given back without stopping the app for long, and never
+/// by a plain in-place VACUUM, which holds every writer for its whole run and rewrites the file
+/// under anything that ships its WAL. With auto_vacuum=incremental: `incremental_vacuum` in
+/// small batches while the app runs. Otherwise: `VACUUM INTO` a new file, checked, swapped in
+/// under the restore machinery while nothing has the database open.
+public struct VacuumReport: Report {
+    public var env: String
+    public var path: String
+    /// nil when skipped (`--if-needed` below `max_freelist`, or nothing to reclaim).
+    public var method: MaintenanceMethod?
+    public var skipped: String?
+    /// The database file; the WAL beside it is reused, not shrunk (`checkpoint --mode truncate` cuts it).
+    public var bytesBefore: Int64
+    public var bytesAfter: Int64
+    public var walBytesAfter: Int64
+    public var freelistBefore: Int
+    public var freelistAfter: Int
+    public var autoVacuum: AutoVacuum
+    /// incremental: how many transactions it took.
+    public var batches: Int
+    public var writersHeld: WriterHolds
+    public var safetyCopy: String?
+    /// swap: the new file's generation (recorded in the ledger for anything that ships the WAL).
+    public var generation: String?
+    public var note: String?
+    public var durationMs: Int
+
+    public var reclaimedBytes: Int64 { max(0, bytesBefore - bytesAfter) }
+
+    public func renderText() -> String {
+        if let skipped { return "vacuum of \(path) (\(env)) skipped: \(skipped)" }
+        var lines = ["vacuumed \(path) (\(env), \(method == .swap ? "VACUUM INTO a new file, swapped in" : "incremental_vacuum while the app runs"))"]
+        lines.append("  size      \(ByteCount.format(bytesBefore)) -> \(ByteCount.format(bytesAfter)) (\(ByteCount.format(reclaimedBytes)) reclaimed; the WAL beside it: \(ByteCount.format(walBytesAfter)))")
+        lines.append("  freelist  \(freelistBefore) -> \(freelistAfter) pages; auto_vacuum \(autoVacuum.rawValue)")
+        if method == .incremental { lines.append("  writers   held \(writersHeld.summary) over \(batches) batch(es)") }
+        if let safetyCopy { lines.append("  safety    the previous database is in \(safetyCopy)") }
+        if let generation { lines.append("  generation \(generation) (a WAL replica must start over from this file)") }
+        if let note { lines.append("  note      \(note)") }
+        lines.append("  took      \(TextFormat.duration(milliseconds: durationMs))")
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `incremental_vacuum` in batches, each its own short write transaction, with pauses in
+/// between so the app's commits find the lock free almost always.
+struct IncrementalVacuum {
+    struct Pacing: Sendable {
+        var firstBatch = 32
+        var minBatch = 8
+        var maxBatch = 2048
+        /// A batch grows while it holds the write lock for less than half this, shrinks above it.
+        var targetHold: Duration = .milliseconds(2)
+        /// After each batch the lock stays free for this many times the batch's hold, at least `minPause`.
+        var pauseFactor = 12
+        var minPause: Duration = .milliseconds(25)
+    }
+
+    var pacing = Pacing()
+
+    /// Returns the number of batches. The database file shrinks when a checkpoint has copied the
+    /// moved pages back; each batch is followed by a passive checkpoint (it never waits for the
+    /// app), so the WAL stays small and the app's own commits never have to checkpoint it.
+    func run(_ database: SQLiteDatabase, busyTimeout: OpsDuration, holds: inout WriterHolds, context: OpsContext) throws(OpsError) -> Int {
+        try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in
+            // A crash mid-vacuum loses only moves not yet checkpointed: the data is in both places until then.
+            try database.execute("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
+        }
+        var batch = pacing.firstBatch
+        var batches = 0
+        while try DatabaseFile.run(database, busyTimeout: busyTimeout, { () throws(OpsError) in try database.pragmaInt("freelist_count") }) > 0 {
+            try holds.write(database, busyTimeout: busyTimeout) { () throws(OpsError) in _ = try database.query("PRAGMA incremental_vacuum(\(batch))") }
+            let held = holds.last
+            batches += 1
+            context.logger.debug("vacuum batch \(batches): \(batch) pages, write lock held \(held)")
+            _ = try? DatabaseCheckpoint.run(database, "PASSIVE", busyTimeout: busyTimeout)
+            if held < pacing.targetHold / 2 { batch = min(pacing.maxBatch, batch * 2) }
+            if held > pacing.targetHold { batch = max(pacing.minBatch, batch / 2) }
+            Thread.sleep(forTimeInterval: max(pacing.minPause, held * pacing.pauseFactor).seconds)
+        }
+        return batches
+    }
+}
