@@ -76,6 +76,8 @@ public struct StatusReport: Report {
     public var lastSmoke: SmokeRunRecord?
     /// One probe of health.url now (nil without a health section).
     public var healthNow: HealthProbe?
+    /// The database against `database.maintenance` (nil without `database.path`).
+    public var database: DatabaseGlance?
     public var pendingNotes: Int
     public var generatedAt: Date
 
@@ -125,6 +127,10 @@ public struct StatusReport: Report {
         }
         if let smoke = lastSmoke {
             lines.append("last smoke:      \(smoke.status.rawValue) \(smoke.passed)/\(smoke.passed + smoke.failed), \(TextFormat.age(of: smoke.startedAt, now: now))")
+        }
+        if let database {
+            lines.append("database:        \(database.summary)" + (database.warnings.isEmpty && database.error == nil ? "" : " (opsctl db \(env) has every line)"))
+            lines += DatabaseStatusReport.lines(database.warnings, indent: "  ")
         }
         if pendingNotes > 0 { lines.append("pending notes:   \(pendingNotes)") }
         return lines.joined(separator: "\n")
@@ -222,7 +228,7 @@ public enum StatusService {
             lastDeployment: try ledger.lastDeployment(env: name), lastBackup: try ledger.lastBackup(env: name),
             backups: BackupsOnDisk(config.backupTarget(of: environment)),
             lastVerification: try ledger.lastVerification(env: name), lastSmoke: try ledger.lastSmokeRun(env: name),
-            healthNow: await probeNow(health),
+            healthNow: await probeNow(health), database: DatabaseGlance.look(environment, config: config, context: context),
             pendingNotes: try ledger.pendingNotes(env: name).count, generatedAt: context.now())
     }
 }
