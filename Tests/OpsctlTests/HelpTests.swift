@@ -11,7 +11,7 @@ import Testing
 struct HelpTests {
     static let commands: [[String]] = [
         [], ["init"], ["config", "check"], ["preflight"], ["deploy"], ["rollback"], ["status"], ["history"], ["backup"], ["backups"],
-        ["prune"], ["verify"], ["restore"], ["wait"], ["smoke"], ["handoff"], ["note"], ["version"],
+        ["prune"], ["verify"], ["restore"], ["db"], ["wait"], ["smoke"], ["handoff"], ["note"], ["version"],
     ]
 
     @Test(arguments: commands) func helpFitsEightyColumns(_ command: [String]) async throws {
