@@ -71,6 +71,7 @@ extension DatabaseService {
                                details: report.safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
             }
             (report.bytesAfter, report.walBytesAfter, report.freelistAfter, report.autoVacuum) = (after.fileBytes, after.walBytes, after.freelistPages, after.autoVacuum)
+            report.reclaimedBytes = max(0, report.bytesBefore - report.bytesAfter)
             if method == .incremental, let pinned = after.wal?.pinningReaders.first {
                 report.note = "\(pinned.description) reads an old snapshot: the file shrinks at the first checkpoint after it ends"
             }

@@ -1,6 +1,7 @@
 // Copyright 2026 the opsctl authors
 // SPDX-License-Identifier: Apache-2.0
 
+import CSQLite
 import Foundation
 
 /// `opsctl db ENV optimize [--full]`: fresh query-planner statistics without holding the app's
@@ -116,17 +117,14 @@ enum DatabaseOptimizer {
         return reasons
     }
 
-    /// ANALYZE on a snapshot (`VACUUM INTO` a scratch file next to the database: a read, the
-    /// app's writers go on), then the statistics copied in: the app's writers wait only for
-    /// the copy of a few rows.
+    /// ANALYZE on a snapshot (`VACUUM INTO` another file: a read, the app's writers go on), then
+    /// the statistics copied in: the app's writers wait only for the copy of a few rows.
     static func copyFullStatistics(into database: SQLiteDatabase, tables: [String], busyTimeout: OpsDuration, holds: inout WriterHolds,
                                    context: OpsContext) throws(OpsError) {
         let directory = URL(fileURLWithPath: database.path).deletingLastPathComponent().path
         let scratch = "\(directory)/\(BackupNaming.temporaryPrefix)analyze-\(getpid()).db"
         defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(scratch + suffix) } }
-        context.logger.info("VACUUM INTO \(scratch) for a full ANALYZE")
-        try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in try database.execute("VACUUM INTO \(sqlString(scratch))") }
-        let copy = try SQLiteDatabase(path: scratch, mode: .readWrite)
+        let copy = try snapshot(database, scratch: scratch, busyTimeout: busyTimeout, context: context)
         try copy.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA analysis_limit = 0; ANALYZE")
         let statistics = try DatabaseInspector.statisticsRows(copy)
         let stat4 = try hasTable(copy, "sqlite_stat4") ? try copy.query("SELECT tbl, idx, neq, nlt, ndlt, sample FROM sqlite_stat4") : []
@@ -145,6 +143,27 @@ enum DatabaseOptimizer {
                 try database.query("INSERT INTO sqlite_stat4 (tbl, idx, neq, nlt, ndlt, sample) VALUES (?, ?, ?, ?, ?, ?)", row.values)
             }
         }
+    }
+
+    /// A vacuumed copy to analyze: in memory when the database fits (a quarter of RAM, at most
+    /// 8 GiB, as a backup's snapshot), so nothing but the app writes to the disk meanwhile; else
+    /// the scratch file next to the database.
+    static func snapshot(_ database: SQLiteDatabase, scratch: String, busyTimeout: OpsDuration, context: OpsContext) throws(OpsError) -> SQLiteDatabase {
+        guard case .memory = OnlineSnapshot.destination(forDatabase: database.path, scratchFile: scratch) else {
+            context.logger.info("VACUUM INTO \(scratch) for a full ANALYZE")
+            try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in try database.execute("VACUUM INTO \(sqlString(scratch))") }
+            return try SQLiteDatabase(path: scratch, mode: .readWrite)
+        }
+        // A shared in-memory database lives while a connection has it open: this one, opened first.
+        let name = "file:/opsctl-analyze-\(getpid())?vfs=memdb"
+        let copy = try SQLiteDatabase(path: name, mode: .readWriteCreate, uri: true)
+        var limit: sqlite3_int64 = 8 << 30
+        sqlite3_file_control(copy.handle, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit)
+        // VACUUM INTO reads its target as a URI only on a connection opened with URIs on.
+        let source = try SQLiteDatabase(path: database.path, mode: .readOnly, busyTimeout: busyTimeout.swiftDuration, uri: true)
+        context.logger.info("VACUUM INTO memory for a full ANALYZE")
+        try DatabaseFile.run(source, busyTimeout: busyTimeout) { () throws(OpsError) in try source.execute("VACUUM INTO \(sqlString(name))") }
+        return copy
     }
 
     static func hasTable(_ database: SQLiteDatabase, _ name: String) throws(OpsError) -> Bool {

@@ -30,7 +30,7 @@ public struct VacuumReport: Report {
     public var note: String?
     public var durationMs: Int
 
-    public var reclaimedBytes: Int64 { max(0, bytesBefore - bytesAfter) }
+    public var reclaimedBytes: Int64 = 0
 
     public func renderText() -> String {
         if let skipped { return "vacuum of \(path) (\(env)) skipped: \(skipped)" }
@@ -82,6 +82,19 @@ struct IncrementalVacuum {
             if held > pacing.targetHold { batch = max(pacing.minBatch, batch / 2) }
             Thread.sleep(forTimeInterval: max(pacing.minPause, held * pacing.pauseFactor).seconds)
         }
+        settle(database, busyTimeout: busyTimeout)
         return batches
+    }
+
+    /// The file shrinks when a checkpoint copies the last batch back: a few passive tries (the
+    /// app's own checkpoint may hold the checkpoint lock at that moment); a reader on an old
+    /// snapshot defers it to the first checkpoint after that reader ends.
+    func settle(_ database: SQLiteDatabase, busyTimeout: OpsDuration) {
+        for _ in 0..<20 {
+            guard let result = try? DatabaseCheckpoint.run(database, "PASSIVE", busyTimeout: busyTimeout) else { return }
+            if !result.busy, result.checkpointed >= result.frames { return }
+            if !(WALIndex.read(database: database.path)?.pinningReaders.isEmpty ?? true) { return }
+            Thread.sleep(forTimeInterval: pacing.minPause.seconds)
+        }
     }
 }
