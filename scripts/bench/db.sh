@@ -5,6 +5,7 @@
 # SIZE_MB (default 210) MB with a third of its rows deleted (whole pages free), while a writer
 # commits a row every 5 ms (Tests/Fixtures/db/writer.py, the app):
 #   optimize: the writer's p99 commit latency during `opsctl db ENV optimize` (and --full) vs its p99 without
+#             (the 3 s before and after the command in the same run: the same load on the machine)
 #   vacuum:   the same during `opsctl db ENV vacuum` (auto_vacuum=incremental: batches while the app runs),
 #             and the space it gave back; the peer, a plain `sqlite3 DB VACUUM` under the same writer
 #   swap:     with the app stopped (auto_vacuum=none): `opsctl db ENV vacuum` (VACUUM INTO, integrity_check,
@@ -74,52 +75,50 @@ p99_of_windows() {
 
 echo "database: $(mib "$(size "$work/incremental.db")") after deleting a third of the rows ($(sqlite3 "$work/incremental.db" 'PRAGMA freelist_count') free pages),"
 echo "          $(nproc) cores, a writer committing every 5 ms, $runs runs per row pooled"
+echo "row                            time     writer's commits during the command vs 3 s before and after it in the same run"
 
-: > "$work/windows.base"; : > "$work/windows.optimize"; : > "$work/windows.full"; : > "$work/windows.vacuum"; : > "$work/windows.peer"
-reclaimed_opsctl=(); reclaimed_peer=(); vacuum_times=(); peer_times=()
+# One row: a fresh copy, the writer, 3 s alone, the command, 3 s alone again. The writer's
+# commits before and after are the row's "without" (the same run, the same load on the machine).
+measure() { # row command...
+    local row=$1 lat="$work/$1.$run.lat" b0 start end b1
+    shift
+    fresh "$work/incremental.db"; writer_start "$lat"
+    b0=$(now); sleep 3; start=$(now)
+    "$@"
+    end=$(now); sleep 3; b1=$(now)
+    writer_stop "$lat" "$row"
+    printf '%s %s %s\n%s %s %s\n' "$lat" "$b0" "$start" "$lat" "$end" "$b1" >> "$work/windows.$row.alone"
+    echo "$lat $start $end" >> "$work/windows.$row"
+    elapsed "$start" "$end" >> "$work/times.$row"; echo >> "$work/times.$row"
+}
+opsctl_optimize() { ops db bench optimize -q > /dev/null; }
+opsctl_full() { ops db bench optimize --full -q > /dev/null; }
+opsctl_vacuum() { ops --json db bench vacuum > "$work/vacuum.json"; jq .reclaimed_bytes "$work/vacuum.json" >> "$work/reclaimed.vacuum"; }
+sqlite3_vacuum() { sqlite3 "$db" "PRAGMA busy_timeout=60000; VACUUM;" > /dev/null; }
+
+rm -f "$work"/windows.* "$work"/times.* "$work"/reclaimed.*
 for run in $(seq "$runs"); do
-    # Without maintenance: the same file, the same writer, for 10 s.
-    fresh "$work/incremental.db"; writer_start "$work/base.$run.lat"
-    start=$(now); sleep 10; end=$(now)
-    writer_stop "$work/base.$run.lat" base
-    echo "$work/base.$run.lat $start $end" >> "$work/windows.base"
-
-    fresh "$work/incremental.db"; writer_start "$work/opt.$run.lat"
-    start=$(now); ops db bench optimize -q > /dev/null; end=$(now)
-    echo "$work/opt.$run.lat $start $end" >> "$work/windows.optimize"
-    start=$(now); ops db bench optimize --full -q > /dev/null; end=$(now)
-    echo "$work/opt.$run.lat $start $end" >> "$work/windows.full"
-    writer_stop "$work/opt.$run.lat" optimize
-
-    fresh "$work/incremental.db"; writer_start "$work/vac.$run.lat"
-    start=$(now); ops --json db bench vacuum > "$work/vacuum.json"; end=$(now)
-    writer_stop "$work/vac.$run.lat" vacuum
-    echo "$work/vac.$run.lat $start $end" >> "$work/windows.vacuum"
-    reclaimed_opsctl+=("$(jq .reclaimed_bytes "$work/vacuum.json")"); vacuum_times+=("$(elapsed "$start" "$end")")
-
-    fresh "$work/incremental.db"; before=$(size "$db"); writer_start "$work/peer.$run.lat"
-    start=$(now); sqlite3 "$db" "PRAGMA busy_timeout=60000; VACUUM;" > /dev/null; end=$(now)
-    writer_stop "$work/peer.$run.lat" peer
-    echo "$work/peer.$run.lat $start $end" >> "$work/windows.peer"
+    measure optimize opsctl_optimize
+    measure full opsctl_full
+    measure vacuum opsctl_vacuum
+    measure peer sqlite3_vacuum
     sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE);" > /dev/null
-    reclaimed_peer+=("$((before - $(size "$db")))"); peer_times+=("$(elapsed "$start" "$end")")
+    echo "$(( $(size "$work/incremental.db") - $(size "$db") ))" >> "$work/reclaimed.peer"
 done
 
-read -r base_p99 base_max base_n < <(p99_of_windows < "$work/windows.base")
-row() { # label windows-file
-    local p99 max n
-    read -r p99 max n < <(p99_of_windows < "$2")
-    awk -v l="$1" -v p="$p99" -v m="$max" -v n="$n" -v b="$base_p99" \
-        'BEGIN { printf "%-38s p99 %8.2f ms, worst %8.2f ms (%5d commits)  p99 ratio %6.2f\n", l, p, m, n, p / b }'
+row() { # label row
+    local p99 max n p99a maxa na
+    read -r p99 max n < <(p99_of_windows < "$work/windows.$2")
+    read -r p99a maxa na < <(p99_of_windows < "$work/windows.$2.alone")
+    awk -v l="$1" -v p="$p99" -v m="$max" -v n="$n" -v a="$p99a" -v am="$maxa" -v an="$na" -v t="$(median < "$work/times.$2")" \
+        'BEGIN { printf "%-30s %6.2f s  p99 %8.2f ms (worst %8.2f, %4d commits) vs %6.2f ms alone (worst %6.2f, %4d): ratio %6.2f\n", l, t, p, m, n, a, am, an, p / a }'
 }
-printf "%-38s p99 %8.2f ms, worst %8.2f ms (%5d commits)\n" "writer alone" "$base_p99" "$base_max" "$base_n"
-row "during opsctl db optimize" "$work/windows.optimize"
-row "during opsctl db optimize --full" "$work/windows.full"
-row "during opsctl db vacuum (incremental)" "$work/windows.vacuum"
-row "during sqlite3 VACUUM (the peer)" "$work/windows.peer"
-echo "target: ratio <= 1.5 for opsctl's rows"
-echo "vacuum under the writer: opsctl $(printf '%s\n' "${vacuum_times[@]}" | median) s, reclaimed $(mib "$(printf '%s\n' "${reclaimed_opsctl[@]}" | median)");" \
-     "sqlite3 VACUUM $(printf '%s\n' "${peer_times[@]}" | median) s, reclaimed $(mib "$(printf '%s\n' "${reclaimed_peer[@]}" | median)") (medians)"
+row "opsctl db optimize" optimize
+row "opsctl db optimize --full" full
+row "opsctl db vacuum (incremental)" vacuum
+row "sqlite3 VACUUM (the peer)" peer
+echo "target: ratio <= 1.5 for opsctl's rows; times are medians"
+echo "space reclaimed under the writer: opsctl vacuum $(mib "$(median < "$work/reclaimed.vacuum")"), sqlite3 VACUUM $(mib "$(median < "$work/reclaimed.peer")") (medians)"
 echo "writer errors: $busy_report"
 
 # The app stopped, auto_vacuum=none: opsctl swaps a vacuumed copy in; the peer vacuums in place.
@@ -135,4 +134,4 @@ done
 echo "app stopped (auto_vacuum=none): opsctl db vacuum (VACUUM INTO, integrity_check, safety copy, swap) $(printf '%s\n' "${swap_times[@]}" | median) s," \
      "reclaimed $(mib "$(printf '%s\n' "${swap_reclaimed[@]}" | median)") | sqlite3 VACUUM $(printf '%s\n' "${plain_times[@]}" | median) s," \
      "reclaimed $(mib "$(printf '%s\n' "${plain_reclaimed[@]}" | median)")"
-rm -rf "$db" "$db-wal" "$db-shm" "$work"/*.lat "$work"/*.err "$work"/windows.* "$work/vacuum.json" "$work/backups" "$work/state.db"*
+rm -rf "$db" "$db-wal" "$db-shm" "$work"/*.lat "$work"/*.err "$work"/windows.* "$work"/times.* "$work"/reclaimed.* "$work/vacuum.json" "$work/backups" "$work/state.db"*

@@ -36,10 +36,12 @@ public struct DatabaseFacts: Sendable, Codable, Equatable {
 }
 
 public enum DatabaseInspector {
-    /// Looks at `path`. `quickCheck` adds one read pass over the whole file.
+    /// Looks at `path`. `quickCheck` adds one read pass over the whole file, on a low-priority thread.
     public static func inspect(_ path: String, busyTimeout: OpsDuration, quickCheck: Bool) throws(OpsError) -> DatabaseFacts {
-        let database = try DatabaseFile.open(path, busyTimeout: busyTimeout)
-        return try inspect(database, busyTimeout: busyTimeout, quickCheck: quickCheck)
+        guard quickCheck else { return try inspect(DatabaseFile.open(path, busyTimeout: busyTimeout), busyTimeout: busyTimeout, quickCheck: false) }
+        return try LowPriority.run { () throws(OpsError) in
+            try inspect(DatabaseFile.open(path, busyTimeout: busyTimeout), busyTimeout: busyTimeout, quickCheck: true)
+        }
     }
 
     static func inspect(_ database: SQLiteDatabase, busyTimeout: OpsDuration, quickCheck: Bool) throws(OpsError) -> DatabaseFacts {

@@ -102,7 +102,7 @@ extension DatabaseService {
         let busyTimeout = request.limits.busyTimeout
         let database = try DatabaseFile.open(request.path, busyTimeout: busyTimeout)
         try DatabaseFile.requireWAL(database, busyTimeout: busyTimeout)
-        let facts = try DatabaseInspector.inspect(database, busyTimeout: busyTimeout, quickCheck: quickCheck)
+        let facts = try DatabaseInspector.inspect(request.path, busyTimeout: busyTimeout, quickCheck: quickCheck)
         if facts.quickCheckPassed == false {
             throw OpsError(.databaseCorrupt, code: "database.corrupt", "\(request.path) fails quick_check: \(facts.quickCheck?.prefix(3).joined(separator: "; ") ?? "")",
                            details: ["nothing was changed; opsctl verify \(request.env) checks the backups, opsctl restore \(request.env) puts the newest verified one back"])

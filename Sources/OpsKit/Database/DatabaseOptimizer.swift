@@ -3,6 +3,7 @@
 
 import CSQLite
 import Foundation
+import Logging
 
 /// `opsctl db ENV optimize [--full]`: fresh query-planner statistics without holding the app's
 /// writers for long.
@@ -121,13 +122,15 @@ enum DatabaseOptimizer {
     /// the statistics copied in: the app's writers wait only for the copy of a few rows.
     static func copyFullStatistics(into database: SQLiteDatabase, tables: [String], busyTimeout: OpsDuration, holds: inout WriterHolds,
                                    context: OpsContext) throws(OpsError) {
-        let directory = URL(fileURLWithPath: database.path).deletingLastPathComponent().path
-        let scratch = "\(directory)/\(BackupNaming.temporaryPrefix)analyze-\(getpid()).db"
-        defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(scratch + suffix) } }
-        let copy = try snapshot(database, scratch: scratch, busyTimeout: busyTimeout, context: context)
-        try copy.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA analysis_limit = 0; ANALYZE")
-        let statistics = try DatabaseInspector.statisticsRows(copy)
-        let stat4 = try hasTable(copy, "sqlite_stat4") ? try copy.query("SELECT tbl, idx, neq, nlt, ndlt, sample FROM sqlite_stat4") : []
+        let path = database.path, logger = context.logger
+        let (statistics, stat4) = try LowPriority.run { () throws(OpsError) -> ([StatisticsRow], [SQLiteRow]) in
+            let scratch = "\(URL(fileURLWithPath: path).deletingLastPathComponent().path)/\(BackupNaming.temporaryPrefix)analyze-\(getpid()).db"
+            defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(scratch + suffix) } }
+            let copy = try snapshot(path, scratch: scratch, busyTimeout: busyTimeout, logger: logger)
+            try copy.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA analysis_limit = 0; ANALYZE")
+            return (try DatabaseInspector.statisticsRows(copy),
+                    try hasTable(copy, "sqlite_stat4") ? try copy.query("SELECT tbl, idx, neq, nlt, ndlt, sample FROM sqlite_stat4") : [])
+        }
         // Rows for every table still in the live schema (tables without an index keep their row count too).
         let known = Set(try database.query("SELECT name FROM sqlite_schema WHERE type = 'table'").compactMap { $0.string(0) })
         try holds.write(database, busyTimeout: busyTimeout) { () throws(OpsError) in
@@ -145,13 +148,15 @@ enum DatabaseOptimizer {
         }
     }
 
-    /// A vacuumed copy to analyze: in memory when the database fits (a quarter of RAM, at most
-    /// 8 GiB, as a backup's snapshot), so nothing but the app writes to the disk meanwhile; else
-    /// the scratch file next to the database.
-    static func snapshot(_ database: SQLiteDatabase, scratch: String, busyTimeout: OpsDuration, context: OpsContext) throws(OpsError) -> SQLiteDatabase {
-        guard case .memory = OnlineSnapshot.destination(forDatabase: database.path, scratchFile: scratch) else {
-            context.logger.info("VACUUM INTO \(scratch) for a full ANALYZE")
-            try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in try database.execute("VACUUM INTO \(sqlString(scratch))") }
+    /// A vacuumed copy of `path` to analyze, through a connection of its own: in memory when the
+    /// database fits (a quarter of RAM, at most 8 GiB, as a backup's snapshot), so nothing but
+    /// the app writes to the disk meanwhile; else the scratch file next to the database.
+    static func snapshot(_ path: String, scratch: String, busyTimeout: OpsDuration, logger: Logger) throws(OpsError) -> SQLiteDatabase {
+        // VACUUM INTO reads its target as a URI only on a connection opened with URIs on.
+        let source = try SQLiteDatabase(path: path, mode: .readOnly, busyTimeout: busyTimeout.swiftDuration, uri: true)
+        guard case .memory = OnlineSnapshot.destination(forDatabase: path, scratchFile: scratch) else {
+            logger.info("VACUUM INTO \(scratch) for a full ANALYZE")
+            try DatabaseFile.run(source, busyTimeout: busyTimeout) { () throws(OpsError) in try source.execute("VACUUM INTO \(sqlString(scratch))") }
             return try SQLiteDatabase(path: scratch, mode: .readWrite)
         }
         // A shared in-memory database lives while a connection has it open: this one, opened first.
@@ -159,9 +164,7 @@ enum DatabaseOptimizer {
         let copy = try SQLiteDatabase(path: name, mode: .readWriteCreate, uri: true)
         var limit: sqlite3_int64 = 8 << 30
         sqlite3_file_control(copy.handle, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit)
-        // VACUUM INTO reads its target as a URI only on a connection opened with URIs on.
-        let source = try SQLiteDatabase(path: database.path, mode: .readOnly, busyTimeout: busyTimeout.swiftDuration, uri: true)
-        context.logger.info("VACUUM INTO memory for a full ANALYZE")
+        logger.info("VACUUM INTO memory for a full ANALYZE")
         try DatabaseFile.run(source, busyTimeout: busyTimeout) { () throws(OpsError) in try source.execute("VACUUM INTO \(sqlString(name))") }
         return copy
     }

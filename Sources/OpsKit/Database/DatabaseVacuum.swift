@@ -52,19 +52,24 @@ struct IncrementalVacuum {
     struct Pacing: Sendable {
         var firstBatch = 32
         var minBatch = 8
-        var maxBatch = 2048
+        // Each batch leaves its moved pages in the WAL for the app's next commit to fsync: kept small.
+        var maxBatch = 64
         /// A batch grows while it holds the write lock for less than half this, shrinks above it.
         var targetHold: Duration = .milliseconds(2)
         /// After each batch the lock stays free for this many times the batch's hold, at least `minPause`.
         var pauseFactor = 12
         var minPause: Duration = .milliseconds(25)
+        /// A passive checkpoint once this many frames wait: well before the app's own
+        /// auto-checkpoint (1000), which would run inside one of its commits, and seldom enough
+        /// that the checkpoints' fsyncs do not crowd the app's.
+        var checkpointFrames = 400
     }
 
     var pacing = Pacing()
 
     /// Returns the number of batches. The database file shrinks when a checkpoint has copied the
-    /// moved pages back; each batch is followed by a passive checkpoint (it never waits for the
-    /// app), so the WAL stays small and the app's own commits never have to checkpoint it.
+    /// moved pages back; opsctl runs passive checkpoints itself (they never wait for the app)
+    /// between batches, so the WAL stays small and the app's own commits never have to checkpoint it.
     func run(_ database: SQLiteDatabase, busyTimeout: OpsDuration, holds: inout WriterHolds, context: OpsContext) throws(OpsError) -> Int {
         try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in
             // A crash mid-vacuum loses only moves not yet checkpointed: the data is in both places until then.
@@ -77,7 +82,9 @@ struct IncrementalVacuum {
             let held = holds.last
             batches += 1
             context.logger.debug("vacuum batch \(batches): \(batch) pages, write lock held \(held)")
-            _ = try? DatabaseCheckpoint.run(database, "PASSIVE", busyTimeout: busyTimeout)
+            if (WALIndex.read(database: database.path)?.pendingFrames ?? 0) >= pacing.checkpointFrames {
+                _ = try? DatabaseCheckpoint.run(database, "PASSIVE", busyTimeout: busyTimeout)
+            }
             if held < pacing.targetHold / 2 { batch = min(pacing.maxBatch, batch * 2) }
             if held > pacing.targetHold { batch = max(pacing.minBatch, batch / 2) }
             Thread.sleep(forTimeInterval: max(pacing.minPause, held * pacing.pauseFactor).seconds)
