@@ -71,10 +71,8 @@ struct IncrementalVacuum {
     /// moved pages back; opsctl runs passive checkpoints itself (they never wait for the app)
     /// between batches, so the WAL stays small and the app's own commits never have to checkpoint it.
     func run(_ database: SQLiteDatabase, busyTimeout: OpsDuration, holds: inout WriterHolds, context: OpsContext) throws(OpsError) -> Int {
-        try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in
-            // A crash mid-vacuum loses only moves not yet checkpointed: the data is in both places until then.
-            try database.execute("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
-        }
+        // Checkpoints are opsctl's own, between batches (see below).
+        try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in try database.execute("PRAGMA wal_autocheckpoint = 0") }
         var batch = pacing.firstBatch
         var batches = 0
         while try DatabaseFile.run(database, busyTimeout: busyTimeout, { () throws(OpsError) in try database.pragmaInt("freelist_count") }) > 0 {
