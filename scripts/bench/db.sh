@@ -4,6 +4,7 @@
 # Database maintenance benchmark (opsctl db), side by side in one run, on a generated database of
 # SIZE_MB (default 210) MB with a third of its rows deleted (whole pages free), while a writer
 # commits a row every 5 ms (Tests/Fixtures/db/writer.py, the app):
+#   control:  the same for `opsctl version` run again and again: what starting a process costs the writer here
 #   optimize: the writer's p99 commit latency during `opsctl db ENV optimize` (and --full) vs its p99 without
 #             (the 5 s before and after the command in the same run: the same load on the machine; a
 #             short command runs again and again for 8 s, so that enough commits meet it)
@@ -40,10 +41,11 @@ prepare "$work/incremental.db" INCREMENTAL
 prepare "$work/none.db" NONE
 
 db="$work/live.db"
-fresh() { # prepared file: a copy as the live database, page cache warm
+fresh() { # prepared file: a copy as the live database, page cache warm, nothing left to write back
     rm -f "$db" "$db-wal" "$db-shm"
     cp "$1" "$db"
     cat "$db" > /dev/null
+    sync   # else the copy's writeback stalls the writer's fsyncs in whichever window comes first
 }
 cat > "$work/opsctl.yml" <<YAML
 app: bench
@@ -99,6 +101,7 @@ measure() { # row seconds reset command...
 }
 no_reset() { :; }
 drop_statistics() { sqlite3 "$db" "DELETE FROM sqlite_stat1" > /dev/null 2>&1 || true; }   # optimize finds them missing each time
+opsctl_version() { "$opsctl" version > /dev/null; }
 opsctl_optimize() { ops db bench optimize -q > /dev/null; }
 opsctl_full() { ops db bench optimize --full -q > /dev/null; }
 opsctl_vacuum() { ops --json db bench vacuum > "$work/vacuum.json"; jq .reclaimed_bytes "$work/vacuum.json" >> "$work/reclaimed.vacuum"; }
@@ -106,6 +109,7 @@ sqlite3_vacuum() { sqlite3 "$db" "PRAGMA busy_timeout=60000; VACUUM;" > /dev/nul
 
 rm -f "$work"/windows.* "$work"/times.* "$work"/reclaimed.*
 for run in $(seq "$runs"); do
+    measure startup 8 no_reset opsctl_version
     measure optimize 8 drop_statistics opsctl_optimize
     measure full 8 no_reset opsctl_full
     measure vacuum 0 no_reset opsctl_vacuum
@@ -128,11 +132,13 @@ row() { # label row
         'BEGIN { printf "%-30s %6.2f s  p99 %8.2f ms (worst %8.2f, %4d commits, %4.1f%% over p99 alone) vs %6.2f ms alone (worst %6.2f, %4d): ratio %6.2f\n", l, t, p, m, n, o, a, am, an, p / a }'
 }
 echo "row                            time     the writer's commits during the command vs 5 s before and after it in the same run"
+row "opsctl version (control)" startup
 row "opsctl db optimize" optimize
 row "opsctl db optimize --full" full
 row "opsctl db vacuum (incremental)" vacuum
 row "sqlite3 VACUUM (the peer)" peer
-echo "target: ratio <= 1.5 for opsctl's rows; times are medians of single runs (optimize rows: run again and again for 8 s)"
+echo "target: ratio <= 1.5 for opsctl's db rows; times are medians of single runs (version and optimize rows: run again and"
+echo "again for 8 s; the control row is what starting a process that does nothing costs the writer on this machine)"
 echo "space reclaimed under the writer: opsctl vacuum $(mib "$(median < "$work/reclaimed.vacuum")"), sqlite3 VACUUM $(mib "$(median < "$work/reclaimed.peer")") (medians)"
 echo "writer errors: $busy_report"
 

@@ -50,10 +50,11 @@ public struct VacuumReport: Report {
 /// between so the app's commits find the lock free almost always.
 struct IncrementalVacuum {
     struct Pacing: Sendable {
-        var firstBatch = 32
-        var minBatch = 8
-        // Each batch leaves its moved pages in the WAL for the app's next commit to fsync: kept small.
-        var maxBatch = 64
+        // Each batch leaves its moved pages in the WAL for the app's next commit to fsync: kept
+        // small (scripts/bench/db.sh: 16 pages kept the app's p99 within 1.5x where 64 did not).
+        var firstBatch = 16
+        var minBatch = 4
+        var maxBatch = 16
         /// A batch grows while it holds the write lock for less than half this, shrinks above it.
         var targetHold: Duration = .milliseconds(2)
         /// After each batch the lock stays free for this many times the batch's hold, at least `minPause`.
