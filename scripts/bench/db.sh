@@ -25,6 +25,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 size() { stat -c %s "$1"; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+reclaimed_of() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["reclaimed_bytes"])' "$1"; }   # a vacuum's --json report
 
 # Two prepared files, made once: the same data and deletions, auto_vacuum incremental and none.
 prepare() { # file auto_vacuum
@@ -104,7 +105,7 @@ drop_statistics() { sqlite3 "$db" "DELETE FROM sqlite_stat1" > /dev/null 2>&1 ||
 opsctl_version() { "$opsctl" version > /dev/null; }
 opsctl_optimize() { ops db bench optimize -q > /dev/null; }
 opsctl_full() { ops db bench optimize --full -q > /dev/null; }
-opsctl_vacuum() { ops --json db bench vacuum > "$work/vacuum.json"; jq .reclaimed_bytes "$work/vacuum.json" >> "$work/reclaimed.vacuum"; }
+opsctl_vacuum() { ops --json db bench vacuum > "$work/vacuum.json"; reclaimed_of "$work/vacuum.json" >> "$work/reclaimed.vacuum"; }
 sqlite3_vacuum() { sqlite3 "$db" "PRAGMA busy_timeout=60000; VACUUM;" > /dev/null; }
 
 rm -f "$work"/windows.* "$work"/times.* "$work"/reclaimed.*
@@ -147,7 +148,7 @@ swap_times=(); swap_reclaimed=(); plain_times=(); plain_reclaimed=()
 for _ in $(seq "$runs"); do
     fresh "$work/none.db"; rm -rf "$work/backups"
     start=$(now); ops --json db bench vacuum > "$work/vacuum.json"; end=$(now)
-    swap_times+=("$(elapsed "$start" "$end")"); swap_reclaimed+=("$(jq .reclaimed_bytes "$work/vacuum.json")")
+    swap_times+=("$(elapsed "$start" "$end")"); swap_reclaimed+=("$(reclaimed_of "$work/vacuum.json")")
     fresh "$work/none.db"; before=$(size "$db")
     start=$(now); sqlite3 "$db" "VACUUM;"; end=$(now)
     plain_times+=("$(elapsed "$start" "$end")"); plain_reclaimed+=("$((before - $(size "$db")))")
