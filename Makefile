@@ -30,6 +30,7 @@ demo: build
 bench: release
 	bash scripts/bench/startup.sh
 	bash scripts/bench/backup.sh
+	bash scripts/bench/db.sh
 	bash scripts/bench/verify.sh
 	bash scripts/bench/smoke.sh
 	bash scripts/bench/deploy.sh

@@ -23,7 +23,7 @@ struct Opsctl: AsyncParsableCommand {
             Reference: docs/reference.md in the opsctl repository.
             """,
         version: OpsctlVersion.current,
-        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, ReplicateCommand.self, MaintenanceCommand.self, MaintenanceGateCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, IncidentCommand.self, VersionCommand.self]
+        subcommands: [InitCommand.self, ConfigCommand.self, PreflightCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self, HistoryCommand.self, BackupCommand.self, BackupsCommand.self, PruneCommand.self, VerifyCommand.self, RestoreCommand.self, ReplicateCommand.self, DbCommand.self, MaintenanceCommand.self, MaintenanceGateCommand.self, WaitCommand.self, SmokeCommand.self, HandoffCommand.self, NoteCommand.self, IncidentCommand.self, VersionCommand.self]
     )
 
     /// ArgumentParser's own errors (unknown flag, missing argument) also honour `--json`:

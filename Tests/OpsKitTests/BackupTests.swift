@@ -20,32 +20,6 @@ func sha256(ofFile path: String) throws -> String {
     SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: path))).map { String(format: "%02x", $0) }.joined()
 }
 
-/// A writer process inserting sequential ids every few ms (Tests/Fixtures/db/writer.py).
-final class WriterProcess {
-    let process = Process()
-
-    init(database: String, intervalMs: Double = 2, journalMode: String = "wal") throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        // --seconds bounds it even if this test dies without stopping it.
-        process.arguments = ["python3", fixtures + "/db/writer.py", database, "--interval-ms", String(intervalMs), "--journal-mode", journalMode,
-                             "--seconds", "120"]
-        let ready = Pipe()
-        process.standardOutput = ready
-        try process.run()
-        // Wait for "ready": the table exists and rows are flowing.
-        _ = ready.fileHandleForReading.readData(ofLength: 6)
-    }
-
-    /// SIGKILL, not SIGTERM: Foundation starts children from a libdispatch thread, whose blocked
-    /// signal mask they inherit, so the writer would never see a SIGTERM.
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
-}
-
 @Suite(.serialized)
 struct BackupServiceTests {
     let directory = TemporaryDirectory("opsctl-backup")

@@ -14,7 +14,8 @@ struct InitAndConfigTests {
         let created = try await opsctl.run("init")
         #expect(created.exitCode == 0, "\(created.stderr)")
         for file in ["opsctl.yml", "ops/cron/opsctl.cron", "ops/systemd/opsctl-backup@.service", "ops/systemd/opsctl-backup@.timer",
-                     "ops/systemd/opsctl-verify@.timer", "ops/systemd/opsctl-handoff@.timer", "handoff/handoff.md.mustache"] {
+                     "ops/systemd/opsctl-verify@.timer", "ops/systemd/opsctl-handoff@.timer", "ops/systemd/opsctl-db@.service",
+                     "ops/systemd/opsctl-db@.timer", "handoff/handoff.md.mustache"] {
             #expect(FileManager.default.fileExists(atPath: "\(directory.path)/\(file)"), "\(file)")
         }
         let check = try await opsctl.run("config", "check")

@@ -11,7 +11,7 @@ import Testing
 struct HelpTests {
     static let commands: [[String]] = [
         [], ["init"], ["config", "check"], ["preflight"], ["deploy"], ["rollback"], ["status"], ["history"], ["backup"], ["backups"],
-        ["prune"], ["verify"], ["restore"], ["replicate"], ["wait"], ["smoke"], ["handoff"], ["note"], ["version"],
+        ["prune"], ["verify"], ["restore"], ["replicate"], ["db"], ["wait"], ["smoke"], ["handoff"], ["note"], ["version"],
         ["incident"], ["incident", "open"], ["incident", "note"], ["incident", "bundle"], ["incident", "close"], ["incident", "list"], ["incident", "show"],
     ]
 

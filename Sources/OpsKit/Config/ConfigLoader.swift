@@ -179,8 +179,8 @@ struct ConfigSchema {
             environment.hooks.preDeploy = try argvLists(hooks, "pre_deploy")
             environment.hooks.postDeploy = try argvLists(hooks, "post_deploy")
         }
-        if let database = try map.mapping("database", allowedKeys: ["path"]) {
-            environment.database = DatabaseSettings(path: resolvePath(try database.requiredString("path")))
+        if let database = try map.mapping("database", allowedKeys: Self.databaseKeys) {
+            environment.database = try databaseSettings(database)
         }
         if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite", "encryption", "replica"]) {
             var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))

@@ -251,6 +251,10 @@ public struct HookSettings: Sendable, Encodable {
 
 public struct DatabaseSettings: Sendable, Encodable {
     public var path: String
+    /// `database.maintenance`: the WAL and freelist limits, the busy timeout of maintenance steps.
+    public var maintenance = DatabaseMaintenance()
+
+    public init(path: String) { self.path = path }
 }
 
 public struct RetentionPolicy: Sendable, Encodable, Equatable {

@@ -81,7 +81,10 @@ public enum HandoffRenderer {
         }
         if let offsite = report.offsite { view["offsite"] = offsiteLines(offsite) }
         if let replica = report.replica { view["replica"] = replica.problem.map { "\($0); " + replica.summary } ?? replica.summary }
-        if let database = report.database { view["database"] = database.ok ? "ok (\(database.path))" : "FAILED: \(database.quickCheck) (\(database.path))" }
+        if let database = report.database {
+            view["database"] = database.ok ? "ok (\(database.path))" : "FAILED: \(database.quickCheck) (\(database.path))"
+            view["database_lines"] = databaseLines(database)
+        }
         if let logs = report.logs {
             view["logs"] = ["summary": "\(logs.errors) line(s) matching /\(logs.pattern)/ in \(logs.container)",
                             "top": logs.top.map { ["count": String($0.count), "text": $0.text] }] as [String: Any]
@@ -105,6 +108,20 @@ public enum HandoffRenderer {
                 "closed #\(item.id) (\(item.severity.rawValue)) \(item.title): lasted \(TextFormat.duration(seconds: item.durationSeconds))"
                     + (item.closedAt.map { ", closed \(time($0))" } ?? "") + (item.summary.map { ": \($0)" } ?? "")
             }
+    }
+
+    /// The database against its thresholds, each warning, and the maintenance runs in the window.
+    static func databaseLines(_ database: HandoffReport.Database) -> [String] {
+        var lines: [String] = []
+        if let glance = database.maintenance {
+            lines.append("database: \(glance.summary)")
+            lines += glance.warnings.map { "database \($0.id.rawValue): \($0.verdict.rawValue.uppercased()) \($0.summary)" + ($0.fix.map { "; fix: \($0)" } ?? "") }
+        }
+        for run in database.maintenanceRuns ?? [] {
+            lines.append("database \(run.operation.rawValue) (\(run.method.rawValue)) at \(time(run.finishedAt)): \(run.status.rawValue)"
+                         + ((run.error ?? run.summary).map { ", \($0)" } ?? ""))
+        }
+        return lines
     }
 
     static func checks(_ checks: HandoffReport.Checks, noun: String) -> String {

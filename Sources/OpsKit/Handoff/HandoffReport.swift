@@ -104,6 +104,10 @@ public struct HandoffReport: Report {
         public var path: String
         public var ok: Bool
         public var quickCheck: String
+        /// The WAL, checkpoint and freelist against `database.maintenance`.
+        public var maintenance: DatabaseGlance? = nil
+        /// `opsctl db` runs in the window, newest first.
+        public var maintenanceRuns: [DatabaseMaintenanceRecord]? = nil
     }
 
     public struct Disk: Sendable, Codable, Equatable {

@@ -90,6 +90,8 @@ public struct HandoffService: Sendable {
         if let path = target.databasePath {
             report.database = quickCheck(path)
             if report.database?.ok == false, report.database?.quickCheck.hasPrefix("cannot open") == true { note("database", report.database!.quickCheck) }
+            report.database?.maintenance = DatabaseGlance.look(environment, config: config, context: context)
+            report.database?.maintenanceRuns = try? Ledger(path: config.state).maintenanceRuns(env: env, from: from, to: to)
             report.facts = settings.facts.map { fact(path: path, $0) }
         } else if !settings.facts.isEmpty {
             note("facts", "handoff.facts needs database.path")
@@ -224,6 +226,9 @@ public struct HandoffService: Sendable {
         if let problem = report.replica?.problem { fire(.warning, "replica.lag", problem) }
         for disk in report.disks where disk.usedPercent >= Double(thresholds.diskPercent) {
             fire(.warning, "disk.full", "\(disk.path) is \(disk.usedPercent)% full (limit \(thresholds.diskPercent)%)")
+        }
+        for check in report.database?.maintenance?.warnings ?? [] {
+            fire(.warning, "database.\(check.id.rawValue)", check.summary + (check.fix.map { "; fix: \($0)" } ?? ""))
         }
         if let swarm = report.swarm, swarm.error == nil {
             for problem in swarm.nodeProblems { fire(.warning, "swarm.node_down", "\(problem): Swarm cannot run tasks there") }

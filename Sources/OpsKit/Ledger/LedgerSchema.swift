@@ -234,6 +234,30 @@ enum LedgerSchema {
         );
         CREATE INDEX maintenance_env_started ON maintenance(env, started_at);
         """,
+        // 10: maintenance of the app's database (opsctl db): what ran, what it changed, how long writers waited.
+        """
+        CREATE TABLE database_maintenance (
+            id INTEGER PRIMARY KEY,
+            env TEXT NOT NULL,
+            database_path TEXT NOT NULL,
+            operation TEXT NOT NULL,                      -- optimize | vacuum | checkpoint
+            method TEXT NOT NULL,                         -- optimize: limited | full; vacuum: incremental | swap; checkpoint: passive | truncate
+            status TEXT NOT NULL,                         -- succeeded | failed
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            bytes_before INTEGER,                         -- the database file (its WAL aside)
+            bytes_after INTEGER,
+            freelist_before INTEGER,                      -- free pages
+            freelist_after INTEGER,
+            writer_hold_ms REAL,                          -- opsctl's write transactions in all: the app's writers waited at most this
+            longest_hold_ms REAL,
+            generation TEXT,                              -- vacuum by swap: the new file's id; a WAL replica starts a new generation
+            safety_copy TEXT,
+            summary TEXT,                                 -- what changed, one line
+            error TEXT
+        );
+        CREATE INDEX database_maintenance_env ON database_maintenance(env, operation, finished_at);
+        """,
     ]
 
     static var latestVersion: Int { migrations.count }

@@ -14,6 +14,8 @@ public enum PreflightCheckID: String, Sendable, Codable, CaseIterable, CustomStr
     case dockerImage = "docker.image"
     case database = "storage.database"
     case tmpfs = "storage.tmpfs"
+    case databaseWAL = "database.wal"
+    case databaseFreelist = "database.freelist"
     case backupSpace = "storage.backup_space"
     case backupVerified = "storage.backup_verified"
     case offsiteReachable = "offsite.reachable"

@@ -74,6 +74,7 @@ public struct PreflightService: Sendable {
         if wanted(.gitignore) { checks.append(await gitignoreCoversSecrets()) }
         if wanted(.dockerClient) || wanted(.dockerDaemon) || wanted(.dockerImage) { checks += await docker() }
         if wanted(.database) || wanted(.tmpfs) { checks += databaseChecks() }
+        if wanted(.databaseWAL) || wanted(.databaseFreelist) { checks += databaseMaintenanceChecks() }
         if wanted(.backupSpace) || wanted(.backupVerified) { checks += backupChecks() }
         if wanted(.offsiteReachable) || wanted(.offsiteFresh) { checks += await offsiteChecks() }
         if wanted(.encryptionIdentity) { checks += encryptionChecks() }

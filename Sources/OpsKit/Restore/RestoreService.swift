@@ -126,7 +126,7 @@ public enum RestoreService {
             throw OpsError(.usage, code: "restore.target_exists", "\(target) exists; pass --force to overwrite it")
         }
         if !drill, !request.force, request.pause == nil {
-            try await refuseWhileAppRuns(request, context: context)
+            try await DatabaseSwap.refuseWhileAppRuns(env: request.env, runtime: request.runtime, purpose: .restore)
         }
         guard access(targetDirectory, W_OK) == 0 else {
             throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
@@ -193,35 +193,15 @@ public enum RestoreService {
     /// Steps 2-4: the safety copy, the atomic swap, the check of what is now in place (recorded).
     static func swap(_ request: Request, temporary: String, target: String, drill: Bool, backupPath: String, ledger: Ledger?,
                      context: OpsContext) throws(OpsError) -> (safetyCopy: String?, after: VerifyReport.LiveCheck) {
-        let targetDirectory = URL(fileURLWithPath: target).deletingLastPathComponent().path
         // 2. A safety copy of what is there now.
         var safetyCopy: String?
         if !drill, FileManager.default.fileExists(atPath: target) {
-            var safety = BackupRequest(databasePath: target, directory: request.backupDirectory, name: request.name)
-            safety.suffix = ".pre-restore.db.gz"
-            safety.prune = false
-            safety.callerHoldsLock = true
-            safety.encryption = request.encryption
-            do {
-                safetyCopy = try BackupService.run(safety, context: context).path
-            } catch {
-                throw OpsError(error.kind, code: "restore.safety_copy_failed",
-                               "cannot keep a safety copy of \(target) (\(error.message)); nothing was changed", details: ["pass --force with --to to restore elsewhere first"])
-            }
+            safetyCopy = try DatabaseSwap.safetyCopy(of: target, directory: request.backupDirectory, name: request.name, encryption: request.encryption,
+                                                     purpose: .restore, context: context)
         }
 
-        // 3. Swap. The old database's WAL and shared memory belong to it: fold them in, then remove
-        // them, so SQLite never replays an old WAL onto the restored file.
-        if !drill, FileManager.default.fileExists(atPath: target) {
-            if let old = try? SQLiteDatabase(path: target, mode: .readWrite) {
-                _ = try? old.query("PRAGMA wal_checkpoint(TRUNCATE)")
-            }
-        }
-        for suffix in ["-wal", "-shm", "-journal"] { unlink(target + suffix) }
-        guard rename(temporary, target) == 0 else {
-            throw OpsError(.io, code: "restore.rename_failed", "cannot move the restored database into \(target): \(String(cString: strerror(errno)))")
-        }
-        AtomicFile.syncDirectory(targetDirectory)
+        // 3. Swap.
+        try DatabaseSwap.swapIn(temporary, over: target, purpose: .restore)
 
         // 4. Check what is now in place.
         let after = VerifyService.checkLive(target)
@@ -245,22 +225,6 @@ public enum RestoreService {
                            details: ["run `opsctl verify \(request.env)`, or name a backup: opsctl restore \(request.env) FILE"])
         }
         return newest.path
-    }
-
-    static func refuseWhileAppRuns(_ request: Request, context: OpsContext) async throws(OpsError) {
-        guard let runtime = request.runtime else { return }
-        let running: [DeployedRelease]
-        do {
-            running = try await runtime.releases().filter(\.running)
-        } catch {
-            throw OpsError(error.kind, code: error.code, "cannot tell whether the app of \(request.env) is running (\(error.message)); refusing to restore",
-                           details: ["stop the app and pass --force, or restore elsewhere with --to"])
-        }
-        if !running.isEmpty {
-            throw OpsError(.checkFailed, code: "restore.app_running",
-                           "\(running.map(\.container).joined(separator: ", ")) is running; restoring under a live app loses its writes",
-                           details: ["stop it (docker stop \(running[0].container)) and retry, pass --force, or drill with --to PATH"])
-        }
     }
 
     static func verifyInto(_ backup: String, temporary: String, keys: BackupKeys) throws(OpsError) -> VerificationResult {

@@ -65,6 +65,7 @@ public final class SQLiteDatabase {
         if status != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? lastErrorMessage
             sqlite3_free(message)
+            lastFailure = (status, text)
             let primary = status & 0xff
             throw OpsError(primary == SQLITE_FULL || primary == SQLITE_IOERR || primary == SQLITE_READONLY ? .io : .software,
                            code: "sqlite.error", "\(path): \(text) (sqlite code \(status))")

@@ -89,6 +89,8 @@ public struct StatusReport: Report {
     public var lastSmoke: SmokeRunRecord?
     /// One probe of health.url now (nil without a health section).
     public var healthNow: HealthProbe?
+    /// The database against `database.maintenance` (nil without `database.path`).
+    public var database: DatabaseGlance?
     public var pendingNotes: Int
     public var generatedAt: Date
 
@@ -140,6 +142,10 @@ public struct StatusReport: Report {
         }
         if let smoke = lastSmoke {
             lines.append("last smoke:      \(smoke.status.rawValue) \(smoke.passed)/\(smoke.passed + smoke.failed), \(TextFormat.age(of: smoke.startedAt, now: now))")
+        }
+        if let database {
+            lines.append("database:        \(database.summary)" + (database.warnings.isEmpty && database.error == nil ? "" : " (opsctl db \(env) has every line)"))
+            lines += DatabaseStatusReport.lines(database.warnings, indent: "  ")
         }
         if pendingNotes > 0 { lines.append("pending notes:   \(pendingNotes)") }
         return lines.joined(separator: "\n")
@@ -238,7 +244,7 @@ public enum StatusService {
             backups: BackupsOnDisk(config.backupTarget(of: environment)),
             lastVerification: try ledger.lastVerification(env: name),
             replica: environment.backup?.replica.map { ReplicaHealth.read($0, now: context.now()) }, lastSmoke: try ledger.lastSmokeRun(env: name),
-            healthNow: await probeNow(health),
+            healthNow: await probeNow(health), database: DatabaseGlance.look(environment, config: config, context: context),
             pendingNotes: try ledger.pendingNotes(env: name).count, generatedAt: context.now())
     }
 }

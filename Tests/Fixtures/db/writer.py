@@ -16,8 +16,8 @@ SQLite's auto-checkpoint at PAGES (0 turns it off; default SQLite's 1000).
 --latencies FILE: "<unix time of the commit start> <latency ms>" per commit, written at the end.
 --commits FILE:   "<id> <unix time just after COMMIT returned>" per commit, appended and flushed as
                   it goes (so a test that kills the writer still knows what was committed, and when).
-Errors (SQLITE_BUSY included) are counted and printed to stderr as "busy N errors M" at the end;
-the exit status is 3 when any commit failed.
+Errors (SQLITE_BUSY included) are counted and printed to stderr as "busy N errors M" at the end
+(after --seconds, or on SIGTERM/SIGINT); the exit status is 3 when any commit failed.
 """
 import argparse, signal, sqlite3, sys, time
 
@@ -40,6 +40,9 @@ def on_term(signum, frame):
     stop = True
 signal.signal(signal.SIGTERM, on_term)
 signal.signal(signal.SIGINT, on_term)
+# A parent may start us with these blocked (Foundation's Process starts children from a thread
+# that blocks them): unblocked, SIGTERM ends the run cleanly, with the counts printed.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
 db = sqlite3.connect(args.db, timeout=60, isolation_level=None)
 db.execute(f"PRAGMA journal_mode={args.journal_mode}")
