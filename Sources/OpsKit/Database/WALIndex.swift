@@ -98,7 +98,7 @@ public struct WALIndex: Sendable, Codable, Equatable {
     }
 
     static func command(of pid: Int32) -> String? {
-        guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return nil }
+        guard pid > 0, let text = ProcFile.read("/proc/\(pid)/comm") else { return nil }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
     }

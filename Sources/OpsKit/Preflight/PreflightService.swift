@@ -358,7 +358,7 @@ public struct PreflightService: Sendable {
     }
 
     /// The mount a path lives on, from /proc/mounts (longest matching mount point).
-    static func mount(containing path: String, mounts: String? = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) -> (point: String, type: String)? {
+    static func mount(containing path: String, mounts: String? = ProcFile.read("/proc/mounts")) -> (point: String, type: String)? {
         let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         var best: (point: String, type: String)?
         for line in (mounts ?? "").split(separator: "\n") {
