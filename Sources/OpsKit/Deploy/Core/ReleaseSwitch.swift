@@ -11,7 +11,18 @@ struct SwitchResult: Sendable {
     var logs: String?
     var found = DeployFindings()
 
-    static let succeeded = SwitchResult(outcome: .succeeded)
+    init(outcome: DeployReport.Outcome, reason: String? = nil, logs: String? = nil) {
+        self.outcome = outcome
+        self.reason = reason
+        self.logs = logs
+    }
+
+    init(outcome: DeployReport.Outcome, reason: String? = nil, found: DeployFindings) {
+        self.init(outcome: outcome, reason: reason, logs: found.failed?.text)
+        self.found = found
+    }
+
+    static func succeeded(_ found: DeployFindings) -> SwitchResult { SwitchResult(outcome: .succeeded, found: found) }
 }
 
 /// How traffic moves from the live release to another, one type per strategy (stop-start,

@@ -130,7 +130,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
             return await abandon(target, live: live, reason: "could not start \(plan.version) on \(slot.name): \(error.message)", run: run)
         }
         let smoke = deps.environment.smoke.map { ProxyRoute.smoke($0, at: slot) }
-        if let failure = await checks.verify(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, run: run) {
+        if let failure = await checks.verifyRecorded(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, run: run) {
             return await abandon(target, live: live, reason: failure, run: run)
         }
         return nil
@@ -165,7 +165,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
 
     /// The new release is not switched to: stop it (kept), nothing changes for users.
     func abandon(_ target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
-        let logs = await checks.failedLogs(target.ref, run: run)
+        let logs = await checks.failedLogsRecorded(target.ref, run: run)
         let reason = checks.reason(reason)
         let slot = target.slot?.name ?? "no slot"
         deps.context.logger.error("\(run.report.kind.rawValue) of \(target.version) failed on \(slot): \(deps.redactor.scrub(reason))")
@@ -216,7 +216,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
         // What was on standby (a rollback just switched to it) serves now.
         try? run.ledger.clearStandby(env: deps.environment.name)
         await keepOnStandby(live, replacedBy: target, after: change, run: run)
-        return .succeeded
+        return .succeeded(DeployFindings())
     }
 
     /// Answers in a row a confirmation needs: right after `nginx -s reload` returns, the old
@@ -250,7 +250,7 @@ struct BlueGreenSwitch: ReleaseSwitch {
     }
 
     func switchBack(_ change: ProxyChange, from target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
-        let logs = await checks.failedLogs(target.ref, run: run)
+        let logs = await checks.failedLogsRecorded(target.ref, run: run)
         let reverted: ProxyChange
         do {
             reverted = try await proxy.revert(change)

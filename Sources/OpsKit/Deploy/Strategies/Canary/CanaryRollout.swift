@@ -162,13 +162,13 @@ struct CanaryRollout {
         run.report.canary?.outcome = .promoted
         try? run.ledger.clearStandby(env: deps.environment.name)
         await blueGreen.keepOnStandby(live, replacedBy: target, after: change, run: run)
-        return .succeeded
+        return .succeeded(DeployFindings())
     }
 
     /// Weight 0 for the new release (check, reload), the old release confirmed through the
     /// proxy, then the new one stopped after the drain. A signal from here on changes nothing.
     func withdraw(_ why: String, interrupted: Bool) async -> SwitchResult {
-        let logs = await blueGreen.checks.failedLogs(target.ref, run: run)
+        let logs = await blueGreen.checks.failedLogsRecorded(target.ref, run: run)
         let reason = withFigures(why)
         deps.context.logger.error("canary \(target.version) withdrawn: \(deps.redactor.scrub(reason))")
         let taken: ProxyChange
