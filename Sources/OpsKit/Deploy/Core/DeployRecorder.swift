@@ -72,7 +72,9 @@ enum StandbyMetrics {
 
 /// One deploy or rollback in progress: its report, step timings and ledger row.
 final class DeployRun {
-    var report: DeployReport
+    /// Private: the parts of a run return what they found and `record` puts it here; `step`
+    /// times the steps as they end and `finish` hands the whole report back.
+    private var report: DeployReport
     let started = ContinuousClock.now
     let recorder: DeployRecorder
     let id: Int64

@@ -12,7 +12,15 @@ struct ReleaseCheck: Sendable {
 }
 
 extension DeployFindings {
-    init(_ check: ReleaseCheck) { self.init(health: check.health, smoke: check.smoke) }
+    init(_ check: ReleaseCheck) {
+        self.init()
+        add(check)
+    }
+
+    mutating func add(_ check: ReleaseCheck) {
+        health = check.health
+        smoke = check.smoke
+    }
 }
 
 /// Is a release fit to serve? The health-wait (an HTTP probe plus the runtime's own view each
@@ -36,19 +44,6 @@ struct ReleaseChecks {
         guard recorded.failed > 0 else { return ReleaseCheck(health: healthReport, smoke: recorded, failure: deps.interruption.reason) }
         let failures = recorded.checks.filter { !$0.passed }.map { "\($0.name): \($0.reason ?? "failed")" }.joined(separator: "; ")
         return ReleaseCheck(health: healthReport, smoke: recorded, failure: deps.interruption.reason ?? "smoke failed: \(failures)")
-    }
-
-    // Until blue/green and canary return what they find too: they record it here meanwhile.
-    func verifyRecorded(_ release: ReleaseRef, health: HealthSettings, smoke: SmokeSettings?, run: DeployRun) async -> String? {
-        let check = await verify(release, health: health, smoke: smoke, run: run)
-        run.record(DeployFindings(check))
-        return check.failure
-    }
-
-    func failedLogsRecorded(_ release: ReleaseRef, run: DeployRun) async -> String {
-        let logs = await failedLogs(release)
-        run.record(DeployFindings(failed: logs))
-        return logs.text
     }
 
     /// A report file must not fail a deploy that went well: a write error is a warning.

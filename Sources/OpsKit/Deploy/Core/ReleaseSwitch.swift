@@ -7,20 +7,10 @@ import Foundation
 struct SwitchResult: Sendable {
     var outcome: DeployReport.Outcome
     var reason: String?
-    /// The failed release's last output, for the ledger.
-    var logs: String?
     var found = DeployFindings()
 
-    init(outcome: DeployReport.Outcome, reason: String? = nil, logs: String? = nil) {
-        self.outcome = outcome
-        self.reason = reason
-        self.logs = logs
-    }
-
-    init(outcome: DeployReport.Outcome, reason: String? = nil, found: DeployFindings) {
-        self.init(outcome: outcome, reason: reason, logs: found.failed?.text)
-        self.found = found
-    }
+    /// The failed release's last output, for the ledger.
+    var logs: String? { found.failed?.text }
 
     static func succeeded(_ found: DeployFindings) -> SwitchResult { SwitchResult(outcome: .succeeded, found: found) }
 }
