@@ -468,3 +468,25 @@ struct StopStartSwitchTests {
         #expect(fixture.runtime.isRunning("1.0.0"))
     }
 }
+
+/// What the parts of a run return reaches the report through `DeployRun.record` alone.
+struct DeployRunRecordTests {
+    @Test func aValueFoundReplacesTheOneBeforeAndListsGrowInTheOrderFound() async throws {
+        let fixture = try SwitchFixture(strategy: "stop-start")
+        let (deps, _, _) = try fixture.service().parts()
+        let recorder = DeployRecorder(ledger: try fixture.ledger, deps: deps)
+        let plan = fixture.plan(.deploy, "1.0.1", live: nil)
+        let target = ReleaseTarget(version: "1.0.1")
+        let report = DeployReport(kind: .deploy, env: "production", version: "1.0.1", outcome: .planned, image: "unit:1.0.1", durationMs: 0)
+        let run = DeployRun(report: report, recorder: recorder, id: try recorder.begin(plan, target: target, previous: nil), options: plan.options)
+        let failedAt = fixture.now.addingTimeInterval(-5)
+        run.record(DeployFindings(failed: FailedLogs(text: "", at: failedAt), warnings: ["first"], slot: "blue", switched: false))
+        run.record(DeployFindings(warnings: ["second"], switched: true, drains: [DrainOutcome(ending: .idle, waitedMs: 20)]))
+        let finished = try run.finish(.succeeded, nil)
+        #expect(finished.warnings == ["first", "second"])
+        #expect(finished.slot == "blue" && finished.switched == true)
+        #expect(finished.drains.map(\.ending) == [.idle])
+        // An empty output is no output in the report, but the failure's time is kept.
+        #expect(finished.failedAt == failedAt && finished.failedLogs == nil)
+    }
+}

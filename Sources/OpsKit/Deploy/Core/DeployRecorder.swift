@@ -72,7 +72,9 @@ enum StandbyMetrics {
 
 /// One deploy or rollback in progress: its report, step timings and ledger row.
 final class DeployRun {
-    var report: DeployReport
+    /// Private: the parts of a run return what they found and `record` puts it here; `step`
+    /// times the steps as they end and `finish` hands the whole report back.
+    private var report: DeployReport
     let started = ContinuousClock.now
     let recorder: DeployRecorder
     let id: Int64
@@ -92,10 +94,41 @@ final class DeployRun {
     /// A failed release is stopped and the previous one restored: `rollback: auto` and no `--no-rollback`.
     var rollbackEnabled: Bool { recorder.deps.rollbackEnabled(options) }
 
+    /// What is being done: a deploy or a rollback.
+    var kind: ReleaseAction { report.kind }
+
     /// Records the step that just ended and starts timing the next.
     func step(_ name: String, _ detail: String? = nil) {
         report.steps.append(.init(name: name, ms: (ContinuousClock.now - stepStart).milliseconds, detail: detail))
         stepStart = ContinuousClock.now
+    }
+
+    /// Records a step timed from its own start (a recovery that spans steps already recorded);
+    /// the next step's timing goes on from where it was.
+    func step(_ name: String, since start: ContinuousClock.Instant, _ detail: String?) {
+        report.steps.append(.init(name: name, ms: (ContinuousClock.now - start).milliseconds, detail: detail))
+    }
+
+    /// The one place what a part found enters the report: a value found replaces the one
+    /// there, lists grow in the order they were found.
+    func record(_ found: DeployFindings) {
+        report.health = found.health ?? report.health
+        report.smoke = found.smoke ?? report.smoke
+        report.recoveryHealth = found.recoveryHealth ?? report.recoveryHealth
+        if let failed = found.failed {
+            report.failedAt = failed.at
+            report.failedLogs = failed.text.isEmpty ? nil : failed.text
+        }
+        report.hooks += found.hooks
+        report.pruned += found.pruned
+        report.warnings += found.warnings
+        report.slot = found.slot ?? report.slot
+        report.switched = found.switched ?? report.switched
+        report.upstream = found.upstream ?? report.upstream
+        report.standby = found.standby ?? report.standby
+        report.drains += found.drains
+        report.canary = found.canary ?? report.canary
+        report.swarm = found.swarm ?? report.swarm
     }
 
     /// The end: outcome, scrubbed reason, duration, ledger row and metrics.

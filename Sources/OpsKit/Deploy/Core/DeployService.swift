@@ -124,8 +124,9 @@ public struct DeployService: Sendable {
         let run = DeployRun(report: report, recorder: recorder, id: try recorder.begin(plan, target: target, previous: live), options: plan.options)
         try await prepareSwitch(plan, live: live, run: run)
         let result = await releaseSwitch.perform(plan, target: target, live: live, run: run)
+        run.record(result.found)
         guard result.outcome == .succeeded else { return try run.finish(result.outcome, result.reason, logs: result.logs) }
-        await afterSuccess(plan, target: target, live: live, run: run)
+        run.record(await afterSuccess(plan, target: target, live: live, run: run))
         return try run.finish(.succeeded, nil)
     }
 
@@ -155,9 +156,10 @@ public struct DeployService: Sendable {
         }
         try stopIfInterrupted()
         if plan.action == .deploy, !environment.hooks.preDeploy.isEmpty {
-            run.report.hooks += await hooks().run(environment.hooks.preDeploy, env: environment.name, version: plan.version, previous: live?.version)
+            let outcomes = await hooks().run(environment.hooks.preDeploy, env: environment.name, version: plan.version, previous: live?.version)
+            run.record(DeployFindings(hooks: outcomes))
             run.step("pre_deploy hooks")
-            if let failed = run.report.hooks.first(where: { !$0.ok }) {
+            if let failed = outcomes.first(where: { !$0.ok }) {
                 _ = try run.finish(.aborted, "pre_deploy hook failed: \(failed.command): \(failed.detail ?? "")")
                 throw OpsError(.checkFailed, code: "deploy.hook_failed", "pre_deploy hook failed: \(failed.command): \(failed.detail ?? ""); \(serving) still serves, nothing was changed")
             }
@@ -166,18 +168,20 @@ public struct DeployService: Sendable {
     }
 
     /// The release serves: old stopped releases beyond `keep_releases` go, post_deploy hooks run.
-    func afterSuccess(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async {
+    func afterSuccess(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> DeployFindings {
+        var found = DeployFindings()
         do {
-            run.report.pruned = try await mode.driver.prune(keep: environment.keepReleases, protecting: Set([live?.ref, target.ref].compactMap { $0 }))
+            found.pruned = try await mode.driver.prune(keep: environment.keepReleases, protecting: Set([live?.ref, target.ref].compactMap { $0 }))
         } catch {
-            run.report.warnings.append("could not remove old releases: \(error.message)")
+            found.warnings.append("could not remove old releases: \(error.message)")
         }
         if plan.action == .deploy, !environment.hooks.postDeploy.isEmpty {
             let outcomes = await hooks().run(environment.hooks.postDeploy, env: environment.name, version: plan.version, previous: live?.version)
-            run.report.hooks += outcomes
-            for failed in outcomes where !failed.ok { run.report.warnings.append("post_deploy hook failed (the deploy stands): \(failed.command)") }
+            found.hooks = outcomes
+            for failed in outcomes where !failed.ok { found.warnings.append("post_deploy hook failed (the deploy stands): \(failed.command)") }
             run.step("post_deploy hooks")
         }
+        return found
     }
 
     func hooks() -> DeployHooks {

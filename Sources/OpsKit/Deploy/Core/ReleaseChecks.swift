@@ -3,31 +3,47 @@
 
 import Foundation
 
+/// What the checks of a release found: its health-wait, its smoke run when there was one, and
+/// why it is not fit to serve (nil when it is).
+struct ReleaseCheck: Sendable {
+    var health: HealthWaitReport
+    var smoke: SmokeReport?
+    var failure: String?
+}
+
+extension DeployFindings {
+    init(_ check: ReleaseCheck) {
+        self.init()
+        add(check)
+    }
+
+    mutating func add(_ check: ReleaseCheck) {
+        health = check.health
+        smoke = check.smoke
+    }
+}
+
 /// Is a release fit to serve? The health-wait (an HTTP probe plus the runtime's own view each
 /// round) and then the smoke checks, against wherever the strategy points them.
 struct ReleaseChecks {
     let deps: DeployDependencies
 
-    /// Health then smoke for `release`; nil when both pass, else why not. Recorded in `run`.
-    func verify(_ release: ReleaseRef, health: HealthSettings, smoke: SmokeSettings?, run: DeployRun) async -> String? {
+    /// Health then smoke for `release`, each a step of `run` as it ends: what they found, and
+    /// unless both passed (and no signal came), why not.
+    func verify(_ release: ReleaseRef, health: HealthSettings, smoke: SmokeSettings?, run: DeployRun) async -> ReleaseCheck {
         let healthStart = ContinuousClock.now
         let healthReport = await waitHealthy(release, health: health)
-        run.report.health = healthReport
         run.step("health", healthReport.healthy ? "\(healthReport.attempts) probe(s)" : "failed")
         guard healthReport.healthy else {
-            return healthReport.abortedBecause ?? "not healthy after \(health.timeout): \(healthReport.last?.reason ?? "no answer")"
+            return ReleaseCheck(health: healthReport, failure: healthReport.abortedBecause ?? "not healthy after \(health.timeout): \(healthReport.last?.reason ?? "no answer")")
         }
-        if !run.options.skipSmoke, let smoke, !smoke.checks.isEmpty {
-            let recorded = await self.smoke(smoke, budget: remainingBudget(since: healthStart), ledger: run.ledger)
-            run.report.smoke = recorded
-            writeJUnit(recorded, to: run.options.junitPath)
-            run.step("smoke", "\(recorded.passed)/\(recorded.checks.count) passed")
-            if recorded.failed > 0 {
-                let failures = recorded.checks.filter { !$0.passed }.map { "\($0.name): \($0.reason ?? "failed")" }.joined(separator: "; ")
-                return deps.interruption.reason ?? "smoke failed: \(failures)"
-            }
-        }
-        return deps.interruption.reason
+        guard !run.options.skipSmoke, let smoke, !smoke.checks.isEmpty else { return ReleaseCheck(health: healthReport, failure: deps.interruption.reason) }
+        let recorded = await self.smoke(smoke, budget: remainingBudget(since: healthStart), ledger: run.ledger)
+        writeJUnit(recorded, to: run.options.junitPath)
+        run.step("smoke", "\(recorded.passed)/\(recorded.checks.count) passed")
+        guard recorded.failed > 0 else { return ReleaseCheck(health: healthReport, smoke: recorded, failure: deps.interruption.reason) }
+        let failures = recorded.checks.filter { !$0.passed }.map { "\($0.name): \($0.reason ?? "failed")" }.joined(separator: "; ")
+        return ReleaseCheck(health: healthReport, smoke: recorded, failure: deps.interruption.reason ?? "smoke failed: \(failures)")
     }
 
     /// A report file must not fail a deploy that went well: a write error is a warning.
@@ -67,12 +83,10 @@ struct ReleaseChecks {
         return report
     }
 
-    /// The failed release's last output, scrubbed, kept in the report and the ledger.
-    func failedLogs(_ release: ReleaseRef, run: DeployRun) async -> String {
-        run.report.failedAt = deps.context.now()
-        let logs = deps.redactor.scrub(await deps.driver.logs(release, lines: 50))
-        run.report.failedLogs = logs.isEmpty ? nil : logs
-        return logs
+    /// The failed release's last output, scrubbed, for the report and the ledger.
+    func failedLogs(_ release: ReleaseRef) async -> FailedLogs {
+        let at = deps.context.now()
+        return FailedLogs(text: deps.redactor.scrub(await deps.driver.logs(release, lines: 50)), at: at)
     }
 
     /// A signal that arrived meanwhile goes first in the reason.

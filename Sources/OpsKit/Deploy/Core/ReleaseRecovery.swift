@@ -9,20 +9,23 @@ import Foundation
 struct ReleaseRecovery {
     let deps: DeployDependencies
     let run: DeployRun
-    /// The failed release's last output, read before anything was undone.
-    let logs: String
+    /// What the run found up to the failure, with the failed release's last output (read
+    /// before anything was undone): every result below carries it.
+    let found: DeployFindings
     /// Why the release failed, a signal first when one came.
     let reason: String
     /// A signal came before the failure was handled: the outcome is `interrupted`, not `rolled_back`.
     let interrupted: Bool
 
-    init(deps: DeployDependencies, run: DeployRun, failed: ReleaseTarget, reason: String, logs: String) {
+    init(deps: DeployDependencies, run: DeployRun, failed: ReleaseTarget, reason: String, logs: FailedLogs, found: DeployFindings) {
         self.deps = deps
         self.run = run
-        self.logs = logs
+        var found = found
+        found.failed = logs
+        self.found = found
         self.reason = ReleaseChecks(deps: deps).reason(reason)
         interrupted = deps.interruption.signal != nil
-        deps.context.logger.error("\(run.report.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(self.reason))")
+        deps.context.logger.error("\(run.kind.rawValue) of \(failed.version) failed: \(deps.redactor.scrub(self.reason))")
     }
 
     /// `rollback: manual` or `--no-rollback`: the failed release stays as it is.
@@ -31,19 +34,20 @@ struct ReleaseRecovery {
     }
 
     /// Nothing was put back; `why` says what is left.
-    func failure(_ why: String) -> SwitchResult {
-        SwitchResult(outcome: .failed, reason: "\(reason); \(why)", logs: logs)
+    func failure(_ why: String, found: DeployFindings? = nil) -> SwitchResult {
+        SwitchResult(outcome: .failed, reason: "\(reason); \(why)", found: found ?? self.found)
     }
 
     /// `live` was put back: health-wait it (a signal no longer stops that) and record the step.
     func confirmBack(_ live: DeployedRelease, step: String, since start: ContinuousClock.Instant) async -> SwitchResult {
         let restored = await ReleaseChecks(deps: deps).waitHealthy(live.ref, health: deps.health, honourInterruption: false)
-        run.report.recoveryHealth = restored
-        run.report.steps.append(.init(name: step, ms: (ContinuousClock.now - start).milliseconds, detail: restored.healthy ? "healthy" : "NOT healthy"))
+        run.step(step, since: start, restored.healthy ? "healthy" : "NOT healthy")
+        var found = self.found
+        found.recoveryHealth = restored
         guard restored.healthy else {
             let why = restored.abortedBecause ?? restored.last?.reason ?? "no answer"
-            return failure("\(live.version) did not come back healthy either: \(why)")
+            return failure("\(live.version) did not come back healthy either: \(why)", found: found)
         }
-        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, logs: logs)
+        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, found: found)
     }
 }

@@ -3,14 +3,16 @@
 
 import Foundation
 
-/// How the switch ended.
+/// How the switch ended, and what it found on the way (the report gets it in `DeployService`).
 struct SwitchResult: Sendable {
     var outcome: DeployReport.Outcome
     var reason: String?
-    /// The failed release's last output, for the ledger.
-    var logs: String?
+    var found = DeployFindings()
 
-    static let succeeded = SwitchResult(outcome: .succeeded)
+    /// The failed release's last output, for the ledger.
+    var logs: String? { found.failed?.text }
+
+    static func succeeded(_ found: DeployFindings) -> SwitchResult { SwitchResult(outcome: .succeeded, found: found) }
 }
 
 /// How traffic moves from the live release to another, one type per strategy (stop-start,

@@ -19,17 +19,18 @@ extension SwarmSwitch {
         var changedSomething: Bool { if case .nothingChanged = self { false } else { true } }
     }
 
+    /// The result carries `found` (what the checks found, if they ran) and what the recovery found.
     func recover(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, run: DeployRun,
-                 report: inout SwarmDeployReport) async -> SwitchResult {
-        let result = await undoFailure(failed, live: live, reason: reason, undo: undo, run: run, report: &report)
+                 found: DeployFindings = DeployFindings(), report: inout SwarmDeployReport) async -> SwitchResult {
+        var result = await undoFailure(failed, live: live, reason: reason, undo: undo, run: run, found: found, report: &report)
         // The failed release's new secret versions are unused now.
-        if let removed = try? await driver.prune(keep: 0, protecting: []) { run.report.pruned += removed }
+        if let removed = try? await driver.prune(keep: 0, protecting: []) { result.found.pruned += removed }
         return result
     }
 
     func undoFailure(_ failed: ReleaseTarget, live: DeployedRelease?, reason: String, undo: Undo, run: DeployRun,
-                     report: inout SwarmDeployReport) async -> SwitchResult {
-        let recovery = ReleaseRecovery(deps: deps, run: run, failed: failed, reason: reason, logs: await failedLogs(failed, report: report, run: run))
+                     found: DeployFindings, report: inout SwarmDeployReport) async -> SwitchResult {
+        let recovery = ReleaseRecovery(deps: deps, run: run, failed: failed, reason: reason, logs: await failedLogs(failed, report: report), found: found)
         if case .rollback = undo, !run.rollbackEnabled { return recovery.leftForInspection(failed) }
         // A forced redeploy of the live version goes back too: to the previous spec, whose tasks worked.
         guard let live else {
@@ -45,7 +46,7 @@ extension SwarmSwitch {
         case .nothingChanged: nil
         }
         if let notBack {
-            run.report.steps.append(.init(name: "swarm rollback", ms: (ContinuousClock.now - recoveryStart).milliseconds, detail: "did not finish"))
+            run.step("swarm rollback", since: recoveryStart, "did not finish")
             return recovery.failure(notBack)
         }
         let step = !undo.changedSomething ? "health of \(live.version)" : "swarm rollback to \(live.version)"
@@ -53,13 +54,11 @@ extension SwarmSwitch {
     }
 
     /// The failing tasks' last lines (or, when Swarm saw nothing fail, the release's running
-    /// tasks'), read before anything is rolled back, scrubbed, kept in the report and the ledger.
-    func failedLogs(_ failed: ReleaseTarget, report: SwarmDeployReport, run: DeployRun) async -> String {
-        run.report.failedAt = deps.context.now()
+    /// tasks'), read before anything is rolled back, scrubbed, for the report and the ledger.
+    func failedLogs(_ failed: ReleaseTarget, report: SwarmDeployReport) async -> FailedLogs {
+        let at = deps.context.now()
         let tasks = report.failingTasks.isEmpty ? report.tasks.filter { $0.version == failed.version } : report.failingTasks
-        let logs = deps.redactor.scrub(await driver.logs(of: Array(tasks.prefix(3)), lines: 30))
-        run.report.failedLogs = logs.isEmpty ? nil : logs
-        return logs
+        return FailedLogs(text: deps.redactor.scrub(await driver.logs(of: Array(tasks.prefix(3)), lines: 30)), at: at)
     }
 
     /// Puts `version` back the way `SwarmGoingBack` chooses from a fresh look at the service

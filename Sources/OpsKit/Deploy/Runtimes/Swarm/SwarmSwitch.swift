@@ -48,9 +48,17 @@ struct SwarmSwitch: ReleaseSwitch {
         do { before = try await watch.snapshot() } catch {
             return SwitchResult(outcome: .aborted, reason: "could not read service \(name) before the update: \(error.message); nothing was changed")
         }
+        var report = SwarmDeployReport(service: name, created: before.service == nil)
+        var result = await update(plan, target: target, live: live, before: before, run: run, report: &report)
+        result.found.swarm = report
+        return result
+    }
+
+    /// The create or update, Swarm's verdict, every task on the release, then health and smoke;
+    /// what Swarm did is kept in `report` as it is seen.
+    func update(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, before: SwarmSnapshot, run: DeployRun,
+                report: inout SwarmDeployReport) async -> SwitchResult {
         let creating = before.service == nil
-        var report = SwarmDeployReport(service: name, created: creating)
-        defer { run.report.swarm = report }
         do {
             try await DriverCommand.run(try await driver.deployCommands(target, failureAction: failureAction(plan.options)), runner: driver.runner)
             run.step("\(creating ? "create" : "update") service \(name)")
@@ -76,10 +84,11 @@ struct SwarmSwitch: ReleaseSwitch {
         if let mixed = await mixedVersions(plan.version, since: since, report: &report) {
             return await recover(target, live: live, reason: mixed, undo: .rollback(last: nil), run: run, report: &report)
         }
-        if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, run: run) {
-            return await recover(target, live: live, reason: failure, undo: .rollback(last: nil), run: run, report: &report)
+        let check = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, run: run)
+        if let failure = check.failure {
+            return await recover(target, live: live, reason: failure, undo: .rollback(last: nil), run: run, found: DeployFindings(check), report: &report)
         }
-        return .succeeded
+        return .succeeded(DeployFindings(check))
     }
 
     /// A create or update that failed (timed out, or the CLI failed after the manager took

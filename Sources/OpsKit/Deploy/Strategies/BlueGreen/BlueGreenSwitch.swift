@@ -108,44 +108,45 @@ struct BlueGreenSwitch: ReleaseSwitch {
 
     func perform(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
         guard let slot = target.slot else { return Self.noSlot(target) }
-        run.report.slot = slot.name
-        run.report.switched = false
+        var found = DeployFindings(slot: slot.name, switched: false)
         if plan.action == .rollback, let standby = try? await runningStandby(plan.version, on: slot) {
-            if let result = await switchToStandby(standby, plan: plan, slot: slot, live: live, run: run) { return result }
+            if let result = await switchToStandby(standby, plan: plan, slot: slot, live: live, run: run, found: found) { return result }
         }
-        if let failed = await startChecked(plan, target: target, live: live, run: run) { return failed }
-        return await switchTraffic(to: target, live: live, run: run)
+        if let failed = await startChecked(plan, target: target, live: live, run: run, found: &found) { return failed }
+        return await switchTraffic(to: target, live: live, run: run, found: found)
     }
 
     /// Clears the idle slot, starts the release there and checks it there, directly: nil when it
-    /// is fit to take traffic, else the result of abandoning it (nothing was switched).
-    func startChecked(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult? {
-        guard let slot = target.slot else { return Self.noSlot(target) }
+    /// is fit to take traffic (what the checks found is added to `found`), else the result of
+    /// abandoning it (nothing was switched).
+    func startChecked(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun, found: inout DeployFindings) async -> SwitchResult? {
+        guard let slot = target.slot else { return Self.noSlot(target, found) }
         do {
             try await clear(slot, run: run)
             try await deps.driver.start(target, fresh: plan.action == .deploy)
             run.step("start \(plan.version) on \(slot.name)", slot.address)
         } catch {
             run.step("start \(plan.version) on \(slot.name)", "failed")
-            return await abandon(target, live: live, reason: "could not start \(plan.version) on \(slot.name): \(error.message)", run: run)
+            return await abandon(target, live: live, reason: "could not start \(plan.version) on \(slot.name): \(error.message)", run: run, found: found)
         }
         let smoke = deps.environment.smoke.map { ProxyRoute.smoke($0, at: slot) }
-        if let failure = await checks.verify(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, run: run) {
-            return await abandon(target, live: live, reason: failure, run: run)
-        }
+        let check = await checks.verify(target.ref, health: ProxyRoute.health(deps.health, at: slot), smoke: smoke, run: run)
+        found.add(check)
+        if let failure = check.failure { return await abandon(target, live: live, reason: failure, run: run, found: found) }
         return nil
     }
 
     /// Rollback to the release on standby: it already runs, so one probe, the switch, the
     /// confirmation. nil when it does not answer healthy (the caller starts it afresh instead).
-    func switchToStandby(_ standby: DeployedRelease, plan: DeployPlan, slot: ProxySlot, live: DeployedRelease?, run: DeployRun) async -> SwitchResult? {
+    func switchToStandby(_ standby: DeployedRelease, plan: DeployPlan, slot: ProxySlot, live: DeployedRelease?, run: DeployRun,
+                         found: DeployFindings) async -> SwitchResult? {
         let probe = await deps.probe(ProxyRoute.health(deps.health, at: slot))
         guard probe.ok, probe.version == nil || probe.version == plan.version else {
             run.step("probe standby", "\(standby.version) on \(slot.name) is not healthy (\(probe.reason ?? "version \(probe.version ?? "?")")); starting it afresh")
             return nil
         }
         run.step("probe standby", "\(standby.version) on \(slot.name) is healthy: switching to it")
-        return await switchTraffic(to: ReleaseTarget(version: plan.version, slot: slot), live: live, run: run)
+        return await switchTraffic(to: ReleaseTarget(version: plan.version, slot: slot), live: live, run: run, found: found)
     }
 
     /// Stops whatever of ours runs on the slot (the release on standby, a leftover), then makes
@@ -163,12 +164,14 @@ struct BlueGreenSwitch: ReleaseSwitch {
         }
     }
 
-    /// The new release is not switched to: stop it (kept), nothing changes for users.
-    func abandon(_ target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
-        let logs = await checks.failedLogs(target.ref, run: run)
+    /// The new release is not switched to: stop it (kept), nothing changes for users. The result
+    /// carries `found` (what the run found so far) and the release's last output.
+    func abandon(_ target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun, found: DeployFindings) async -> SwitchResult {
+        var found = found
+        found.failed = await checks.failedLogs(target.ref)
         let reason = checks.reason(reason)
         let slot = target.slot?.name ?? "no slot"
-        deps.context.logger.error("\(run.report.kind.rawValue) of \(target.version) failed on \(slot): \(deps.redactor.scrub(reason))")
+        deps.context.logger.error("\(run.kind.rawValue) of \(target.version) failed on \(slot): \(deps.redactor.scrub(reason))")
         var what = "nothing was switched, no user request reached \(target.version)"
         if run.rollbackEnabled {
             try? await deps.driver.stop(target.ref)
@@ -181,42 +184,43 @@ struct BlueGreenSwitch: ReleaseSwitch {
             what += "; rollback is off: it stays running on \(slot) for inspection"
         }
         guard let live, live.running, live.ref != target.ref else {
-            return SwitchResult(outcome: .failed, reason: "\(reason); \(what); there is no previous release to go back to", logs: logs)
+            return SwitchResult(outcome: .failed, reason: "\(reason); \(what); there is no previous release to go back to", found: found)
         }
         let outcome: DeployReport.Outcome = deps.interruption.signal != nil ? .interrupted : .rolledBack
-        return SwitchResult(outcome: outcome, reason: "\(reason); \(what)", logs: logs)
+        return SwitchResult(outcome: outcome, reason: "\(reason); \(what)", found: found)
     }
 
     /// Write the upstream file, check, reload, confirm; on a failed confirmation, switch back.
     /// A signal from here on no longer aborts: the switch is finished or undone, never left halfway.
-    func switchTraffic(to target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
-        guard let slot = target.slot else { return Self.noSlot(target) }
+    func switchTraffic(to target: ReleaseTarget, live: DeployedRelease?, run: DeployRun, found: DeployFindings) async -> SwitchResult {
+        guard let slot = target.slot else { return Self.noSlot(target, found) }
         if let signal = deps.interruption.reason {
-            return await abandon(target, live: live, reason: "\(signal) before the switch", run: run)
+            return await abandon(target, live: live, reason: "\(signal) before the switch", run: run, found: found)
         }
+        var found = found
         let change: ProxyChange
         do {
             change = try await proxy.apply(proxy.routing(to: slot))
-            run.report.upstream = change.text
+            found.upstream = change.text
             run.step("switch to \(slot.name)", "\(settings.upstreamFile) checked and reloaded")
         } catch {
             run.step("switch to \(slot.name)", "refused")
             let more = error.details.filter { !error.message.contains($0) }
-            return await abandon(target, live: live, reason: error.message + (more.isEmpty ? "" : " (\(more.joined(separator: " | ")))"), run: run)
+            return await abandon(target, live: live, reason: error.message + (more.isEmpty ? "" : " (\(more.joined(separator: " | ")))"), run: run, found: found)
         }
-        run.report.switched = true
+        found.switched = true
         let confirmation = await confirm(target.version)
         run.step("confirm", confirmation.detail)
         guard confirmation.ok else {
-            return await switchBack(change, from: target, live: live, reason: "the proxy did not confirm the switch: \(confirmation.detail)", run: run)
+            return await switchBack(change, from: target, live: live, reason: "the proxy did not confirm the switch: \(confirmation.detail)", run: run, found: found)
         }
         if let signal = deps.interruption.reason {
-            run.report.warnings.append("\(signal) after the switch: the switch was finished and confirmed")
+            found.warnings.append("\(signal) after the switch: the switch was finished and confirmed")
         }
         // What was on standby (a rollback just switched to it) serves now.
         try? run.ledger.clearStandby(env: deps.environment.name)
-        await keepOnStandby(live, replacedBy: target, after: change, run: run)
-        return .succeeded
+        await keepOnStandby(live, replacedBy: target, after: change, run: run, found: &found)
+        return .succeeded(found)
     }
 
     /// Answers in a row a confirmation needs: right after `nginx -s reload` returns, the old
@@ -249,33 +253,37 @@ struct BlueGreenSwitch: ReleaseSwitch {
         return (false, "\(Redactor.redactURLCredentials(health.url)) after \(settings.confirmTimeout): \(last)")
     }
 
-    func switchBack(_ change: ProxyChange, from target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
-        let logs = await checks.failedLogs(target.ref, run: run)
+    func switchBack(_ change: ProxyChange, from target: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun,
+                    found: DeployFindings) async -> SwitchResult {
+        var found = found
+        found.failed = await checks.failedLogs(target.ref)
         let reverted: ProxyChange
         do {
             reverted = try await proxy.revert(change)
-            run.report.switched = false
+            found.switched = false
             run.step("switch back", "\(settings.upstreamFile) as it was, reloaded")
         } catch {
             run.step("switch back", "FAILED")
-            return SwitchResult(outcome: .failed, reason: "\(reason); switching back failed too: \(error.message)", logs: logs)
+            return SwitchResult(outcome: .failed, reason: "\(reason); switching back failed too: \(error.message)", found: found)
         }
-        let (drained, _) = await drainThenStop(target.ref, after: reverted, run: run)
+        let (drained, _) = await drainThenStop(target.ref, after: reverted, found: &found)
         run.step("stop \(target.version) on \(target.slot?.name ?? "its slot")", "\(drained.detail); kept")
         let serving = live.map { "\($0.version) serves again" } ?? "nothing served before either"
-        return SwitchResult(outcome: live == nil ? .failed : .rolledBack, reason: "\(reason); switched back: \(serving)", logs: logs)
+        return SwitchResult(outcome: live == nil ? .failed : .rolledBack, reason: "\(reason); switched back: \(serving)", found: found)
     }
 
     /// The release that served until now keeps running for `standby` (an instant rollback),
-    /// or, with `standby: 0s`, is stopped once drained (`proxy.drain`) after `change`'s reload.
-    func keepOnStandby(_ previous: DeployedRelease?, replacedBy target: ReleaseTarget, after change: ProxyChange, run: DeployRun) async {
+    /// or, with `standby: 0s`, is stopped once drained (`proxy.drain`) after `change`'s reload;
+    /// the standby, the drain and any warning go into `found`.
+    func keepOnStandby(_ previous: DeployedRelease?, replacedBy target: ReleaseTarget, after change: ProxyChange, run: DeployRun,
+                       found: inout DeployFindings) async {
         // Nothing to keep when it did not run, or ran on the slot just cleared for the new release.
         guard let previous, previous.running, previous.slot == nil || previous.slot != target.slot?.name else { return }
         let now = deps.context.now()
         guard settings.standby.milliseconds > 0 else {
-            let (drained, error) = await drainThenStop(previous.ref, after: change, run: run)
+            let (drained, error) = await drainThenStop(previous.ref, after: change, found: &found)
             if let error {
-                run.report.warnings.append("could not stop the previous release \(previous.ref): \(error.message)")
+                found.warnings.append("could not stop the previous release \(previous.ref): \(error.message)")
             } else {
                 run.step("stop \(previous.version)", "\(drained.detail) (standby: 0s); kept")
             }
@@ -285,22 +293,23 @@ struct BlueGreenSwitch: ReleaseSwitch {
                                    since: now, expiresAt: now.addingTimeInterval(settings.standby.seconds))
         do {
             try run.ledger.setStandby(record)
-            run.report.standby = record
+            found.standby = record
             run.step("standby", "\(previous.version)" + (previous.slot.map { " on \($0)" } ?? "") + " keeps running until \(TextFormat.timestamp(record.expiresAt))")
         } catch {
-            run.report.warnings.append("could not record the standby of \(previous.ref): \(error.message)")
+            found.warnings.append("could not record the standby of \(previous.ref): \(error.message)")
         }
     }
 
     /// A release nginx no longer routes to since `change`'s reload: drained (`proxy.drain`: a
     /// fixed wait, or until nothing is in flight to it, at most `drain_timeout`), then stopped
-    /// (kept). Every strategy behind the proxy stops releases this way. The error is nil when it stopped.
-    func drainThenStop(_ release: ReleaseRef, after change: ProxyChange, run: DeployRun) async -> (DrainOutcome, OpsError?) {
+    /// (kept). Every strategy behind the proxy stops releases this way. The drain (and a warning
+    /// when it ran out of time) goes into `found`; the error is nil when it stopped.
+    func drainThenStop(_ release: ReleaseRef, after change: ProxyChange, found: inout DeployFindings) async -> (DrainOutcome, OpsError?) {
         let drain = ReleaseDrain(settings: settings, clock: deps.clock, probe: deps.activity)
         let outcome = await drain.wait(for: drain.addresses(of: release, before: change), after: change)
-        run.report.drains.append(outcome)
+        found.drains.append(outcome)
         if outcome.ending == .timedOut {
-            run.report.warnings.append("\(release) was stopped with requests in flight: \(outcome.detail)")
+            found.warnings.append("\(release) was stopped with requests in flight: \(outcome.detail)")
         }
         do { try await deps.driver.stop(release) } catch { return (outcome, error) }
         return (outcome, nil)
@@ -315,8 +324,8 @@ struct BlueGreenSwitch: ReleaseSwitch {
     }
 
     /// A target without a slot never gets this far (`target(for:)` names one): refused, nothing changed.
-    static func noSlot(_ target: ReleaseTarget) -> SwitchResult {
-        SwitchResult(outcome: .aborted, reason: "\(target.version) has no slot, and blue/green runs every release on one; nothing was changed")
+    static func noSlot(_ target: ReleaseTarget, _ found: DeployFindings = DeployFindings()) -> SwitchResult {
+        SwitchResult(outcome: .aborted, reason: "\(target.version) has no slot, and blue/green runs every release on one; nothing was changed", found: found)
     }
 
     /// The release `version` running on `slot`, if it does: the one a rollback can switch to at once.

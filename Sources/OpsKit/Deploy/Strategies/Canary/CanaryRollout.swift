@@ -18,6 +18,9 @@ struct CanaryRollout {
     /// The upstream file before the first step, for a withdrawal nginx refuses.
     let before: String?
     let run: DeployRun
+    /// What the deploy found so far, the canary's report in it: each step, the end, the
+    /// upstream file and the warnings are added as they come, and every result carries it.
+    var found: DeployFindings
     /// `sticky: cookie`: where opsctl's front listens, and this deploy's draw of users.
     var front = ProxyFront.freeLoopbackAddress()
     var salt = ProxyFront.randomToken()
@@ -32,7 +35,7 @@ struct CanaryRollout {
     var settings: CanarySettings { `switch`.settings }
     var blueGreen: BlueGreenSwitch { `switch`.blueGreen }
 
-    func run() async -> SwitchResult {
+    mutating func run() async -> SwitchResult {
         for (index, share) in settings.steps.enumerated() {
             if let signal = deps.interruption.reason {
                 return await withdraw("\(signal) before step \(index + 1) (\(share)%)", interrupted: true)
@@ -46,7 +49,7 @@ struct CanaryRollout {
                 run.step("canary \(share)%", "refused")
                 // The file was put back: before the first step, the new release has no share yet.
                 guard index > 0 else {
-                    return await blueGreen.abandon(target, live: live, reason: "the first canary step could not start: \(error.message)", run: run)
+                    return await blueGreen.abandon(target, live: live, reason: "the first canary step could not start: \(error.message)", run: run, found: found)
                 }
                 return await withdraw("step \(index + 1) (\(share)%) could not start: \(error.message)", interrupted: false)
             }
@@ -124,22 +127,22 @@ struct CanaryRollout {
     }
 
     /// The step in the report, the ledger and on the terminal.
-    func record(_ step: CanaryStepReport, rotations: Int) {
-        run.report.canary?.steps.append(step)
-        run.report.canary?.rotations += rotations
+    mutating func record(_ step: CanaryStepReport, rotations: Int) {
+        found.canary?.steps.append(step)
+        found.canary?.rotations += rotations
         var paths: [String: Int] = [:]
-        for path in run.report.canary?.steps.flatMap(\.failingPaths) ?? [] { paths[path.path, default: 0] += path.count }
-        run.report.canary?.topFailingPaths = paths.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(5).map { PathCount(path: $0.key, count: $0.value) }
+        for path in found.canary?.steps.flatMap(\.failingPaths) ?? [] { paths[path.path, default: 0] += path.count }
+        found.canary?.topFailingPaths = paths.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(5).map { PathCount(path: $0.key, count: $0.value) }
         deps.canaryProgress?(step, settings.steps.count)
         do { try run.ledger.recordCanaryStep(deploymentId: run.id, step) } catch {
-            run.report.warnings.append("could not record canary step \(step.step) in the ledger: \(error.message)")
+            found.warnings.append("could not record canary step \(step.step) in the ledger: \(error.message)")
         }
     }
 
     // MARK: - the end
 
     /// Every step passed: the whole switch, confirmed, and the previous release on standby.
-    func promote() async -> SwitchResult {
+    mutating func promote() async -> SwitchResult {
         let change: ProxyChange
         do {
             change = try await proxy.apply(proxy.routing(to: slot))
@@ -147,58 +150,59 @@ struct CanaryRollout {
             run.step("switch to \(slot.name)", "refused")
             return await withdraw("every step passed but nginx refused the whole switch: \(error.message)", interrupted: false)
         }
-        run.report.upstream = change.text
-        run.report.switched = true
+        found.upstream = change.text
+        found.switched = true
         run.step("switch to \(slot.name)", "100%: \(proxy.settings.upstreamFile) checked and reloaded")
         let confirmation = await blueGreen.confirm(target.version)
         run.step("confirm", confirmation.detail)
         guard confirmation.ok else {
-            run.report.switched = false
+            found.switched = false
             return await withdraw("the proxy did not confirm the whole switch: \(confirmation.detail)", interrupted: false)
         }
         if let signal = deps.interruption.reason {
-            run.report.warnings.append("\(signal) after the whole switch: the switch was finished and confirmed")
+            found.warnings.append("\(signal) after the whole switch: the switch was finished and confirmed")
         }
-        run.report.canary?.outcome = .promoted
+        found.canary?.outcome = .promoted
         try? run.ledger.clearStandby(env: deps.environment.name)
-        await blueGreen.keepOnStandby(live, replacedBy: target, after: change, run: run)
-        return .succeeded
+        await blueGreen.keepOnStandby(live, replacedBy: target, after: change, run: run, found: &found)
+        return .succeeded(found)
     }
 
     /// Weight 0 for the new release (check, reload), the old release confirmed through the
     /// proxy, then the new one stopped after the drain. A signal from here on changes nothing.
-    func withdraw(_ why: String, interrupted: Bool) async -> SwitchResult {
-        let logs = await blueGreen.checks.failedLogs(target.ref, run: run)
+    mutating func withdraw(_ why: String, interrupted: Bool) async -> SwitchResult {
+        found.failed = await blueGreen.checks.failedLogs(target.ref)
         let reason = withFigures(why)
         deps.context.logger.error("canary \(target.version) withdrawn: \(deps.redactor.scrub(reason))")
         let taken: ProxyChange
         switch await takeTrafficBack() {
-        case .failure(let failure): return SwitchResult(outcome: .failed, reason: "\(reason); withdrawing it failed: \(failure.message)", logs: logs)
+        case .failure(let failure): return SwitchResult(outcome: .failed, reason: "\(reason); withdrawing it failed: \(failure.message)", found: found)
         case .success(let change): taken = change
         }
-        run.report.canary?.outcome = .withdrawn
-        run.report.canary?.withdrawnAt = deps.context.now()
+        let withdrawnAt = deps.context.now()
+        found.canary?.outcome = .withdrawn
+        found.canary?.withdrawnAt = withdrawnAt
         let confirmation = await confirmOld()
         run.step("confirm \(live.version)", confirmation.detail)
         guard confirmation.ok else {
-            return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not answer through the proxy after the withdrawal: \(confirmation.detail)", logs: logs)
+            return SwitchResult(outcome: .failed, reason: "\(reason); \(live.version) did not answer through the proxy after the withdrawal: \(confirmation.detail)", found: found)
         }
         if run.rollbackEnabled {
-            let (drained, _) = await blueGreen.drainThenStop(target.ref, after: taken, run: run)
+            let (drained, _) = await blueGreen.drainThenStop(target.ref, after: taken, found: &found)
             run.step("stop \(target.version) on \(slot.name)", "\(drained.detail); kept for the post-mortem")
         } else {
-            run.report.warnings.append("rollback is off: \(target.version) stays running on \(slot.name) for inspection, without traffic")
+            found.warnings.append("rollback is off: \(target.version) stays running on \(slot.name) for inspection, without traffic")
         }
-        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, logs: logs)
+        return SwitchResult(outcome: interrupted ? .interrupted : .rolledBack, reason: reason, found: found)
     }
 
     /// The canary marked down; when nginx refuses that, the file from before the canary. The
     /// change that took the traffic back (its reload retired the workers still routing to the canary).
-    func takeTrafficBack() async -> Result<ProxyChange, OpsError> {
+    mutating func takeTrafficBack() async -> Result<ProxyChange, OpsError> {
         let upstream = CanaryUpstream.withdrawn(proxy.settings.upstreamName, old: old, new: slot.address)
         do {
             let change = try await proxy.apply(upstream)
-            run.report.upstream = change.text
+            found.upstream = change.text
             run.step("withdraw \(target.version)", "weight 0 (down) in \(proxy.settings.upstreamFile), checked and reloaded")
             return .success(change)
         } catch {
@@ -223,7 +227,7 @@ struct CanaryRollout {
 
     /// The reason with the failing step's figures and the top failing paths, for the ledger.
     func withFigures(_ why: String) -> String {
-        guard let canary = run.report.canary, let step = canary.steps.last else { return why }
+        guard let canary = found.canary, let step = canary.steps.last else { return why }
         var text = why + " [step \(step.step) \(step.share)%: requests old/new \(step.old.requests)/\(step.new.requests), 5xx old/new \(step.old.errors)/\(step.new.errors)"
         text += ", p99 old/new \(step.old.p99Ms.map { "\(Int($0.rounded()))" } ?? "-")/\(step.new.p99Ms.map { "\(Int($0.rounded()))" } ?? "-") ms]"
         if !canary.topFailingPaths.isEmpty {

@@ -66,24 +66,22 @@ struct CanarySwitch: ReleaseSwitch {
     func perform(_ plan: DeployPlan, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult {
         guard plan.action == .deploy else { return await blueGreen.perform(plan, target: target, live: live, run: run) }
         guard let slot = target.slot else { return BlueGreenSwitch.noSlot(target) }
-        run.report.slot = slot.name
-        run.report.switched = false
-        run.report.canary = CanaryReport(settings: settings, accessLog: accessLog)
-        if let refused = await takeBackLeftoverShare(of: slot, target: target, live: live, run: run) { return refused }
-        if let failed = await blueGreen.startChecked(plan, target: target, live: live, run: run) { return failed }
+        var found = DeployFindings(slot: slot.name, switched: false, canary: CanaryReport(settings: settings, accessLog: accessLog))
+        if let refused = await takeBackLeftoverShare(of: slot, target: target, live: live, run: run, found: found) { return refused }
+        if let failed = await blueGreen.startChecked(plan, target: target, live: live, run: run, found: &found) { return failed }
         let old: [Upstream.Server]
         let before: String?
         do {
             old = try oldServers(excluding: slot)
             before = try proxy.currentText()
         } catch {
-            return await blueGreen.abandon(target, live: live, reason: error.message, run: run)
+            return await blueGreen.abandon(target, live: live, reason: error.message, run: run, found: found)
         }
         guard !old.isEmpty, let live, live.running else {
-            run.report.warnings.append("nothing served through the proxy before: no release to compare with, so no canary steps; switched at once as blue/green does")
-            return await blueGreen.switchTraffic(to: target, live: live, run: run)
+            found.warnings.append("nothing served through the proxy before: no release to compare with, so no canary steps; switched at once as blue/green does")
+            return await blueGreen.switchTraffic(to: target, live: live, run: run, found: found)
         }
-        let rollout = CanaryRollout(switch: self, target: target, slot: slot, live: live, old: old, before: before, run: run)
+        var rollout = CanaryRollout(switch: self, target: target, slot: slot, live: live, old: old, before: before, run: run, found: found)
         return await rollout.run()
     }
 
@@ -94,7 +92,8 @@ struct CanarySwitch: ReleaseSwitch {
 
     /// A run killed during a step (SIGKILL, a crash) leaves the idle slot with a share of the
     /// traffic: take it back before that slot is cleared, so stopping what runs there fails no request.
-    func takeBackLeftoverShare(of slot: ProxySlot, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun) async -> SwitchResult? {
+    func takeBackLeftoverShare(of slot: ProxySlot, target: ReleaseTarget, live: DeployedRelease?, run: DeployRun,
+                               found: DeployFindings) async -> SwitchResult? {
         guard let current = try? proxy.current(), current.liveAddresses.contains(slot.address), current.liveAddresses.count > 1 else { return nil }
         do {
             _ = try await proxy.apply(Upstream(name: current.name, servers: current.servers.filter { $0.address != slot.address }))
@@ -102,7 +101,7 @@ struct CanarySwitch: ReleaseSwitch {
             return nil
         } catch {
             run.step("take back \(slot.name)'s share", "refused")
-            return await blueGreen.abandon(target, live: live, reason: "\(slot.name) still has a share of the traffic from an earlier canary and nginx refused to take it back: \(error.message)", run: run)
+            return await blueGreen.abandon(target, live: live, reason: "\(slot.name) still has a share of the traffic from an earlier canary and nginx refused to take it back: \(error.message)", run: run, found: found)
         }
     }
 }

@@ -41,15 +41,18 @@ struct StopStartSwitch: ReleaseSwitch {
             run.step("start \(plan.version)", "failed")
             return await recover(from: target, live: live, reason: "could not start \(plan.version): \(error.message)", run: run)
         }
-        if let failure = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, run: run) {
-            return await recover(from: target, live: live, reason: failure, run: run)
+        let check = await checks.verify(target.ref, health: deps.health, smoke: deps.environment.smoke, run: run)
+        if let failure = check.failure {
+            return await recover(from: target, live: live, reason: failure, run: run, found: DeployFindings(check))
         }
-        return .succeeded
+        return .succeeded(DeployFindings(check))
     }
 
-    /// The new release failed: keep its logs, put the previous good release back, and say how that went.
-    func recover(from failed: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun) async -> SwitchResult {
-        let recovery = ReleaseRecovery(deps: deps, run: run, failed: failed, reason: reason, logs: await checks.failedLogs(failed.ref, run: run))
+    /// The new release failed: keep its logs, put the previous good release back, and say how
+    /// that went; the result carries `found` (what the checks found) and what the recovery found.
+    func recover(from failed: ReleaseTarget, live: DeployedRelease?, reason: String, run: DeployRun,
+                 found: DeployFindings = DeployFindings()) async -> SwitchResult {
+        let recovery = ReleaseRecovery(deps: deps, run: run, failed: failed, reason: reason, logs: await checks.failedLogs(failed.ref), found: found)
         guard run.rollbackEnabled else { return recovery.leftForInspection(failed) }
         guard let live, live.version != failed.version else {
             try? await deps.driver.stop(failed.ref)
