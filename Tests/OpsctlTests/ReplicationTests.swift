@@ -5,56 +5,7 @@ import Foundation
 import Testing
 @testable import OpsKit
 
-/// The app as a separate process (Tests/Fixtures/db/writer.py): a commit every few ms, each
-/// logged with the time COMMIT returned, checkpointing its own WAL the way it is told to.
-final class CommittingWriter {
-    let process = Process()
-    let commitsFile: String
-    let errorsFile: String
-
-    /// `checkpoint`: ["--checkpoint-every", "40", "--checkpoint-mode", "truncate"] and the like.
-    init(database: String, directory: String, name: String = "writer", seconds: Double, intervalMs: Double = 5, checkpoint: [String] = []) throws {
-        commitsFile = "\(directory)/\(name).commits"
-        errorsFile = "\(directory)/\(name).err"
-        FileManager.default.createFile(atPath: errorsFile, contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Opsctl.repositoryRoot + "/Tests/Fixtures/db/writer.py", database, "--interval-ms", String(intervalMs),
-                             "--seconds", String(seconds), "--commits", commitsFile] + checkpoint
-        let ready = Pipe()
-        process.standardOutput = ready
-        process.standardError = FileHandle(forWritingAtPath: errorsFile)
-        try process.run()
-        _ = ready.fileHandleForReading.readData(ofLength: 6)   // "ready": the table exists
-    }
-
-    /// Waits for `--seconds` to run out; the writer's exit status (3: a commit failed, SQLITE_BUSY included).
-    func finished() async throws -> Int32 {
-        try await eventually("the writer to finish") { !process.isRunning }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
-
-    /// Every committed id with the time COMMIT returned (logged just after, so a commit is
-    /// always at or before its logged time).
-    func commits() throws -> [(id: Int, time: Date)] {
-        try String(contentsOfFile: commitsFile, encoding: .utf8).split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, let id = Int(parts[0]), let time = Double(parts[1]) else { return nil }
-            return (id, Date(timeIntervalSince1970: time))
-        }
-    }
-
-    var summary: String { (try? String(contentsOfFile: errorsFile, encoding: .utf8)) ?? "" }
-}
-
-/// An environment with `backup.replica`, a live database written by a `CommittingWriter`.
+/// An environment with `backup.replica`, a live database written by a `WriterProcess`.
 final class ReplicaFixture {
     let directory = TemporaryDirectory("opsctl-replica")
     var opsctl: Opsctl { Opsctl(directory: directory.path) }
@@ -151,9 +102,9 @@ struct ReplicationTests {
     func aRecordedMomentGivesExactlyTheRowsCommittedByThen(checkpoint: [String]) async throws {
         let fixture = try ReplicaFixture()
         let replicate = try await fixture.startReplicating()
-        let writer = try CommittingWriter(database: fixture.live, directory: fixture.directory.path, seconds: 3, checkpoint: checkpoint)
-        #expect(try await writer.finished() == 0, "the writer saw no error, SQLITE_BUSY included: \(writer.summary)")
-        let commits = try writer.commits()
+        let writer = try WriterProcess(database: fixture.live, intervalMs: 5, seconds: 3, extra: checkpoint)
+        #expect(try await writer.finished().status == 0, "the writer saw no error, SQLITE_BUSY included")
+        let commits = writer.commitLog()
         let last = try #require(commits.last)
         try await fixture.waitForSync(past: last.time)
         kill(replicate.pid, SIGTERM)
@@ -184,8 +135,7 @@ struct ReplicationTests {
     /// and the newest point holds every row.
     @Test func killNineAndRestartLeaveNoGapAndNoBrokenPoint() async throws {
         let fixture = try ReplicaFixture()
-        let writer = try CommittingWriter(database: fixture.live, directory: fixture.directory.path, seconds: 4,
-                                          checkpoint: ["--checkpoint-every", "50", "--checkpoint-mode", "truncate"])
+        let writer = try WriterProcess(database: fixture.live, intervalMs: 5, seconds: 4, extra: ["--checkpoint-every", "50", "--checkpoint-mode", "truncate"])
         for attempt in 0..<4 {
             let replicate = try await fixture.opsctl.background(["replicate", "production"], name: "replicate-\(attempt)")
             let before = try fixture.points().count
@@ -194,8 +144,8 @@ struct ReplicationTests {
             _ = try await replicate.finished()
         }
         let last = try await fixture.opsctl.background(["replicate", "production"], name: "replicate-last")
-        #expect(try await writer.finished() == 0, "\(writer.summary)")
-        let commits = try writer.commits()
+        #expect(try await writer.finished().status == 0, "the writer saw no error, SQLITE_BUSY included")
+        let commits = writer.commitLog()
         try await fixture.waitForSync(past: try #require(commits.last).time)
         kill(last.pid, SIGTERM)
         #expect(try await last.finished() == 0)
@@ -219,8 +169,8 @@ struct ReplicationTests {
 
     @Test func theBadInputsEachHaveTheirOwnExitAndLeaveNothing() async throws {
         let fixture = try ReplicaFixture()
-        let writer = try CommittingWriter(database: fixture.live, directory: fixture.directory.path, seconds: 0.5)
-        #expect(try await writer.finished() == 0)
+        let writer = try WriterProcess(database: fixture.live, intervalMs: 5, seconds: 0.5)
+        #expect(try await writer.finished().status == 0, "the writer saw no error, SQLITE_BUSY included")
         let target = fixture.directory.file("drill.db")
 
         let malformed = try await fixture.opsctl.run("restore", "production", "--at", "yesterday noon", "--to", target)

@@ -15,7 +15,9 @@ public final class WriterProcess {
 
     public var pid: Int32 { process.processIdentifier }
 
-    public init(database: String, intervalMs: Double = 2, journalMode: String = "wal", payloadBytes: Int? = nil, seconds: Int = 120) throws {
+    /// `extra`: more of writer.py's flags, e.g. ["--checkpoint-every", "40", "--checkpoint-mode", "truncate"].
+    public init(database: String, intervalMs: Double = 2, journalMode: String = "wal", payloadBytes: Int? = nil, seconds: Double = 120,
+                extra: [String] = []) throws {
         scratch = TemporaryDirectory("opsctl-writer")
         commits = scratch.file("commits")
         stderr = scratch.file("stderr")
@@ -24,7 +26,7 @@ public final class WriterProcess {
         // --seconds bounds it even if the test dies without stopping it.
         process.arguments = ["python3", repositoryRoot + "/Tests/Fixtures/db/writer.py", database, "--interval-ms", String(intervalMs),
                              "--journal-mode", journalMode, "--seconds", String(seconds), "--commits", commits]
-            + (payloadBytes.map { ["--payload-bytes", String($0)] } ?? [])
+            + (payloadBytes.map { ["--payload-bytes", String($0)] } ?? []) + extra
         let ready = Pipe()
         process.standardOutput = ready
         process.standardError = FileHandle(forWritingAtPath: stderr)
@@ -48,6 +50,26 @@ public final class WriterProcess {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Every commit with the time COMMIT returned (logged just after it, so a commit is always at
+    /// or before its logged time).
+    public func commitLog() -> [(id: Int, time: Date)] {
+        ((try? String(contentsOfFile: commits, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let id = Int(parts[0]), let time = Double(parts[1]) else { return nil }
+            return (id, Date(timeIntervalSince1970: time))
+        }
+    }
+
+    /// Waits for `seconds` to run out (a hang catcher bounds it); the exit status and the counts.
+    public func finished(bound: Duration = .seconds(300)) async throws -> (status: Int32, report: String) {
+        let deadline = ContinuousClock.now + bound
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { throw OpsError(.software, code: "test.writer", "the writer did not finish within \(bound)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return finish()
     }
 
     /// SIGTERM: the writer ends its transaction, prints its counts and exits, 3 when any commit failed.
