@@ -136,13 +136,18 @@ public struct OnlineSnapshot: Sendable {
     /// A clear error for "this is not a database" before SQLite says "file is not a database"
     /// halfway through.
     static func requireSQLiteHeader(_ path: String) throws(OpsError) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        // Another part of this process may have the database open (a deploy's ledger is another
+        // file, a db command's connection is not): see SideDescriptors.
+        let read = try SideDescriptors.reading(path) { descriptor in
+            var bytes = [UInt8](repeating: 0, count: 16)
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 16, 0) }
+            return Array(bytes.prefix(max(0, count)))
+        }
+        guard let header = read else {
             throw OpsError(.io, code: "backup.source_unreadable", "\(path): cannot open for reading: \(String(cString: strerror(errno)))")
         }
-        defer { try? handle.close() }
-        let header = (try? handle.read(upToCount: 16)) ?? Data()
         if header.isEmpty { return }   // an empty file is a valid, empty database
-        guard header == Data("SQLite format 3\0".utf8) else {
+        guard header == Array("SQLite format 3\0".utf8) else {
             throw OpsError(.checkFailed, code: "backup.not_sqlite", "\(path): not an SQLite 3 database (bad header)")
         }
     }

@@ -52,13 +52,17 @@ public enum DatabaseFile {
 
     /// A clear error for "this is not a database" before SQLite says "file is not a database" halfway through.
     static func requireSQLiteHeader(_ path: String) throws(OpsError) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        // A connection of this process may be open on it: see SideDescriptors.
+        let read = try SideDescriptors.reading(path) { descriptor in
+            var bytes = [UInt8](repeating: 0, count: 16)
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 16, 0) }
+            return Array(bytes.prefix(max(0, count)))
+        }
+        guard let header = read else {
             throw OpsError(.io, code: "database.unreadable", "\(path): cannot open for reading: \(String(cString: strerror(errno)))")
         }
-        defer { try? handle.close() }
-        let header = (try? handle.read(upToCount: 16)) ?? Data()
         if header.isEmpty { return }   // SQLite's empty database
-        guard header == Data("SQLite format 3\0".utf8) else {
+        guard header == Array("SQLite format 3\0".utf8) else {
             throw OpsError(.databaseCorrupt, code: "database.not_sqlite", "\(path) is not an SQLite 3 database (its header is not \"SQLite format 3\")",
                            details: ["check database.path: it names another file"])
         }

@@ -44,9 +44,11 @@ public struct WALIndex: Sendable, Codable, Equatable {
 
     /// nil when there is no usable `-shm` (no connection has opened the WAL, or it is unreadable).
     public static func read(database path: String) -> WALIndex? {
-        let descriptor = Foundation.open(path + "-shm", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
+        // This process may have a connection open on the database: see SideDescriptors.
+        (try? SideDescriptors.reading(path + "-shm") { descriptor in read(descriptor) }) ?? nil
+    }
+
+    static func read(_ descriptor: Int32) -> WALIndex? {
         guard let header = consistentHeader(descriptor) else { return nil }
         func u32(_ offset: Int) -> Int { Int(header.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }) }
         guard header[12] == 1 else { return nil }   // isInit
@@ -68,10 +70,8 @@ public struct WALIndex: Sendable, Codable, Equatable {
     /// shared lock on the `-shm` dead-man-switch byte while it is open (as SQLite itself asks
     /// with F_GETLK before it decides it is alone). Only one holder is named, the one the kernel reports.
     public static func otherProcessHoldingOpen(database path: String) -> Reader? {
-        let descriptor = Foundation.open(path + "-shm", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        return lockHolder(descriptor, offset: deadManSwitchOffset).map { Reader(pid: $0, command: command(of: $0), slot: -1, snapshotFrame: 0, pinsWAL: false) }
+        let holder = try? SideDescriptors.reading(path + "-shm") { descriptor in lockHolder(descriptor, offset: deadManSwitchOffset) }
+        return (holder ?? nil).map { Reader(pid: $0, command: command(of: $0), slot: -1, snapshotFrame: 0, pinsWAL: false) }
     }
 
     /// Both header copies agree (a writer may be halfway through updating them): retried a few times.

@@ -20,10 +20,12 @@ public final class SQLiteDatabase {
         case .readWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         }
         var connection: OpaquePointer?
+        SideDescriptors.connectionOpening()
         let status = sqlite3_open_v2(path, &connection, flags, nil)
         guard status == SQLITE_OK, let connection else {
             let message = connection.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
             sqlite3_close_v2(connection)
+            SideDescriptors.connectionClosed()
             throw OpsError(status == SQLITE_CANTOPEN ? .io : .software, code: "sqlite.open", "\(path): cannot open database: \(message)")
         }
         self.handle = connection
@@ -32,7 +34,10 @@ public final class SQLiteDatabase {
         sqlite3_busy_timeout(connection, Int32(busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000))
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    deinit {
+        sqlite3_close_v2(handle)
+        SideDescriptors.connectionClosed()
+    }
 
     public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
 

@@ -5,7 +5,7 @@
 
 writer.py DB [--interval-ms 5] [--seconds N] [--latencies FILE] [--journal-mode wal]
           [--checkpoint-every N --checkpoint-mode truncate|restart|passive|full]
-          [--autocheckpoint PAGES] [--payload-bytes 200] [--commits FILE]
+          [--autocheckpoint PAGES] [--payload-bytes 200] [--commits FILE] [--reconnect]
 
 Table seq(id INTEGER PRIMARY KEY, at REAL, payload TEXT) is created if missing. Ids are 1, 2, 3, ...
 with no gaps, so a consistent copy holds exactly a gap-free prefix. Runs until SIGTERM (or N
@@ -32,6 +32,9 @@ parser.add_argument("--checkpoint-every", type=int, default=0)
 parser.add_argument("--checkpoint-mode", default="truncate", choices=["passive", "full", "restart", "truncate"])
 parser.add_argument("--autocheckpoint", type=int, default=None)
 parser.add_argument("--payload-bytes", type=int, default=200)
+parser.add_argument("--reconnect", action="store_true",
+                    help="a new connection for every commit, closed after it (a CGI script, a cron job): "
+                         "each close may be the last one, which checkpoints and deletes the WAL")
 args = parser.parse_args()
 
 stop = False
@@ -44,10 +47,14 @@ signal.signal(signal.SIGINT, on_term)
 # that blocks them): unblocked, SIGTERM ends the run cleanly, with the counts printed.
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
-db = sqlite3.connect(args.db, timeout=60, isolation_level=None)
+def connect():
+    connection = sqlite3.connect(args.db, timeout=60, isolation_level=None)
+    if args.autocheckpoint is not None:
+        connection.execute(f"PRAGMA wal_autocheckpoint={args.autocheckpoint}")
+    return connection
+
+db = connect()
 db.execute(f"PRAGMA journal_mode={args.journal_mode}")
-if args.autocheckpoint is not None:
-    db.execute(f"PRAGMA wal_autocheckpoint={args.autocheckpoint}")
 db.execute("CREATE TABLE IF NOT EXISTS seq(id INTEGER PRIMARY KEY, at REAL, payload TEXT)")
 next_id = (db.execute("SELECT max(id) FROM seq").fetchone()[0] or 0) + 1
 commits = open(args.commits, "a", buffering=1) if args.commits else None
@@ -59,6 +66,9 @@ print("ready", flush=True)
 while not stop and (deadline is None or time.monotonic() < deadline):
     started = time.monotonic()
     wall = time.time()
+    if args.reconnect:
+        db.close()
+        db = connect()
     try:
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO seq(id, at, payload) VALUES (?, ?, ?)", (next_id, time.time(), payload))
