@@ -64,6 +64,22 @@ struct ReplicaUnitTests {
         #expect(throws: OpsError.self) { try ReplicaRestore.chain(for: .at(Date(timeIntervalSince1970: 12)), in: catalog, source: "here") }
     }
 
+    /// An idle database: the replicator's rounds found nothing new after the last point, so a
+    /// moment up to its last round is in the window (the same window status and backups show).
+    @Test func aMomentAfterTheLastPointIsReachableUpToTheLastRound() throws {
+        let generation = "20261207T100000.000Z-00000001"
+        let catalog = catalog([(generation, [0, 1000, 2000, 3000])])
+        let moment = PointInTime.at(Date(timeIntervalSince1970: 4.5))
+        #expect(throws: OpsError.self) { try ReplicaRestore.chain(for: moment, in: catalog, source: "here") }
+        let status = ReplicaStatus(pid: 1, host: "h", database: "db", generation: generation, seq: 3, lastSync: Date(timeIntervalSince1970: 5))
+        #expect(try ReplicaRestore.chain(for: moment, in: catalog, source: "here", confirmedUntil: status).last?.timeMs == 3000)
+        var other = status
+        other.generation = "20261207T090000.000Z-00000009"
+        #expect(throws: OpsError.self, "a heartbeat of another generation confirms nothing") {
+            try ReplicaRestore.chain(for: moment, in: catalog, source: "here", confirmedUntil: other)
+        }
+    }
+
     @Test func aHoleEndsWhatAGenerationCanRestore() {
         let catalog = catalog([("20261207T100000.000Z-00000001", [0, 1000, 2000, 3000])], gap: true)
         let generation = catalog.generations[0]
@@ -108,13 +124,20 @@ struct ReplicaUnitTests {
         let database = directory.file("app.db")
         let scratch = directory.file(".opsctl-tmp-replica-snapshot-\(getpid()).db")
         do {
-            let image = try SnapshotImage(bytes: 8192, databasePath: database, destination: .file(scratch))
+            let image = try SnapshotImage(bytes: 8192, databasePath: database, scratchDirectory: directory.path, destination: .file(scratch))
             try image.append(page(1))
             try image.append(page(2))
             #expect(try image.withBytes { Array($0) } == page(1) + page(2))
             #expect(FileManager.default.fileExists(atPath: scratch))
         }
         #expect(!FileManager.default.fileExists(atPath: scratch), "removed with the image")
+        // A killed run's scratch file (its pid is gone) goes when replicate starts again; a live one stays.
+        let dead = directory.file(SnapshotImage.scratchName(pid: 999_999_999))
+        let live = directory.file(SnapshotImage.scratchName(pid: getppid()))
+        for path in [dead, live] { _ = FileManager.default.createFile(atPath: path, contents: Data("pages".utf8)) }
+        let removed = ReplicaStore(directory: directory.file("replica"), encryption: nil).removeTemporaryFiles(databasePath: database)
+        #expect(removed == [dead])
+        #expect(FileManager.default.fileExists(atPath: live))
     }
 
     @Test func theConfigHasDefaultsAndRefusesWhatCannotWork() throws {

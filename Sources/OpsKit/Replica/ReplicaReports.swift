@@ -41,16 +41,17 @@ public struct ReplicaHealth: Sendable, Codable, Equatable {
     public static func read(_ settings: ReplicaSettings, now: Date, withWindow: Bool = true) -> ReplicaHealth {
         let store = ReplicaStore(directory: settings.dir, encryption: nil)
         let status = ReplicaStatus.read(store.statusPath)
-        let window = withWindow ? (try? store.catalog())?.window : nil
+        let catalog = withWindow ? try? store.catalog() : nil
         return ReplicaHealth(directory: settings.dir, running: FileLock.isHeld(path: store.lockPath), lastSync: status?.lastSync,
                              lagSeconds: status.map { max(0, now.timeIntervalSince($0.lastSync)) }, maxLagSeconds: settings.syncInterval.seconds * 10,
-                             window: window.map { Self.extend($0, to: status) }, offsitePending: status?.offsitePending, offsiteLatest: status?.offsiteLatest,
+                             window: catalog?.window.map { Self.extend($0, to: status, newestGeneration: catalog?.generations.last?.name) }, offsitePending: status?.offsitePending, offsiteLatest: status?.offsiteLatest,
                              lastError: status?.lastError)
     }
 
-    /// The running replicator found nothing new up to its last round: the window reaches it.
-    static func extend(_ window: RestoreWindow, to status: ReplicaStatus?) -> RestoreWindow {
-        guard let status, status.lastSync > window.latest else { return window }
+    /// The replicator found nothing new up to its last round: the window reaches it (for the
+    /// generation it was writing, which must be the newest on disk).
+    static func extend(_ window: RestoreWindow, to status: ReplicaStatus?, newestGeneration: String?) -> RestoreWindow {
+        guard let status, status.generation == newestGeneration, status.lastSync > window.latest else { return window }
         return RestoreWindow(earliest: window.earliest, latest: status.lastSync)
     }
 
@@ -91,7 +92,10 @@ public struct ReplicaListReport: Report {
         var window = catalog.window
         if case .local = source {
             health = ReplicaHealth.read(settings, now: now, withWindow: false)
-            if let known = window { window = ReplicaHealth.extend(known, to: ReplicaStatus.read(ReplicaStore(directory: settings.dir, encryption: nil).statusPath)) }
+            if let known = window {
+                window = ReplicaHealth.extend(known, to: ReplicaStatus.read(ReplicaStore(directory: settings.dir, encryption: nil).statusPath),
+                                              newestGeneration: catalog.generations.last?.name)
+            }
             health?.window = window
         }
         let generations = catalog.generations.map {

@@ -58,11 +58,14 @@ public enum ReplicaRestore {
     }
 
     /// The chain for `time` in `catalog`, or the window error the callers expect.
-    public static func chain(for time: PointInTime, in catalog: ReplicaCatalog, source: String) throws(OpsError) -> [ReplicaPoint] {
-        guard let window = catalog.window else {
+    /// `confirmedUntil`: the replicator's last round (local replica), when it is later than the
+    /// newest point: nothing changed between them, so a moment up to it restores that point.
+    public static func chain(for time: PointInTime, in catalog: ReplicaCatalog, source: String, confirmedUntil: ReplicaStatus? = nil) throws(OpsError) -> [ReplicaPoint] {
+        guard let files = catalog.window else {
             throw OpsError(.outsideWindow, code: "replica.empty", "\(source) holds no restorable point yet",
                            details: ["run opsctl replicate (or replicate --once) first"])
         }
+        let window = ReplicaHealth.extend(files, to: confirmedUntil, newestGeneration: catalog.generations.last?.name)
         let chain: [ReplicaPoint]?
         switch time {
         case .latest: chain = catalog.latestChain()

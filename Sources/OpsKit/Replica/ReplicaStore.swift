@@ -75,9 +75,22 @@ public struct ReplicaStore: Sendable {
         return written
     }
 
-    /// Temp files of runs that died (kill -9, a full disk): never a point, removed at start.
-    func removeTemporaryFiles() -> [String] {
+    /// Where a snapshot too large for memory is assembled: here, or beside the database when
+    /// the replica is encrypted (plaintext never lands beside the replica).
+    func scratchDirectory(databasePath: String) -> String {
+        encryption == nil ? directory : URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
+    }
+
+    /// Temp files of runs that died (kill -9, a full disk): never a point, removed at start; and
+    /// a dead run's snapshot scratch file, which may be as large as the database.
+    func removeTemporaryFiles(databasePath: String) -> [String] {
         var removed: [String] = []
+        for folder in Set([directory, scratchDirectory(databasePath: databasePath), URL(fileURLWithPath: databasePath).deletingLastPathComponent().path]) {
+            for file in (try? contents(of: folder)) ?? [] {
+                guard let pid = SnapshotImage.scratchOwner(file), pid != getpid(), !Ledger.isProcessAlive(pid) else { continue }
+                if unlink("\(folder)/\(file)") == 0 { removed.append("\(folder)/\(file)") }
+            }
+        }
         let generations = (try? contents(of: directory)) ?? []
         for generation in generations where ReplicaGeneration.isValid(generation) {
             for file in (try? contents(of: "\(directory)/\(generation)")) ?? [] where file.hasPrefix(Self.temporaryPrefix) {

@@ -38,7 +38,7 @@ public enum ReplicateService {
         }
         defer { lock.release() }
         var report = ReplicateReport(env: request.env, database: request.databasePath, directory: store.directory)
-        report.removedTemporaryFiles = store.removeTemporaryFiles()
+        report.removedTemporaryFiles = store.removeTemporaryFiles(databasePath: request.databasePath)
         let replicator = try Replicator(databasePath: request.databasePath, settings: request.settings, store: store, now: context.now)
         let shipper = request.offsite.map {
             ReplicaShipper(remote: ReplicaRemote(settings: $0, logger: context.logger), store: store, retention: request.settings.retention,

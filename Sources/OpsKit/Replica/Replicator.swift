@@ -120,21 +120,19 @@ final class Replicator {
         if fullScan {
             try Self.inRuns(of: header.pageCount) { (first, last) throws(OpsError) in try source.pages(first, last) { number, bytes in compare(number, bytes) } }
         } else {
-            for number in Set(candidates! + grown).sorted() where number <= header.pageCount { compare(number, try source.page(number)) }
+            for number in Set((candidates ?? []) + grown).sorted() where number <= header.pageCount { compare(number, try source.page(number)) }
         }
         return (changed, fullScan)
     }
 
     func segment(_ pages: [(number: UInt32, bytes: [UInt8])], cut: SnapshotPin.Cut, fullScan: Bool, pageCount: UInt32) throws(OpsError) -> Round {
         guard var position else { preconditionFailure("segment without a generation") }
-        defer {
-            position.salt = cut.header.salt
-            position.frame = cut.header.mxFrame
-            self.position = position
-        }
         let resized = pageCount != position.pageCount
         let idle = cut.time.timeIntervalSince(position.lastPointTime) >= heartbeatInterval
         guard !pages.isEmpty || resized || idle else {
+            position.salt = cut.header.salt
+            position.frame = cut.header.mxFrame
+            self.position = position
             return Round(outcome: .unchanged, point: nil, cut: cut.time, pages: 0, fullScan: fullScan)
         }
         let seq = position.seq + 1
@@ -142,12 +140,16 @@ final class Replicator {
         let segment = ReplicaSegment(pageSize: position.pageSize, pageCount: pageCount, seq: seq, timeMs: timeMs, pages: pages)
         let point = ReplicaPoint(generation: position.generation, seq: seq, timeMs: timeMs, kind: .segment, encrypted: store.encryption != nil, bytes: 0)
         let written = try store.write(point, image: segment.encoded())
-        // Only once the point is durable does the position move: a failed write is retried whole.
+        // Only once the point is durable does the position move: a failed write leaves it where
+        // it was, so a later round would compare against the last point written, never skip one.
+        position.salt = cut.header.salt
+        position.frame = cut.header.mxFrame
         position.seq = seq
         position.lastPointTime = cut.time
         position.hashes = Self.resize(position.hashes, to: pageCount)
         for page in pages { position.hashes[Int(page.number - 1)] = PageHash(page.bytes) }
         position.pageCount = pageCount
+        self.position = position
         return Round(outcome: pages.isEmpty && !resized ? .heartbeat : .segment, point: written, cut: cut.time, pages: pages.count, fullScan: fullScan)
     }
 
@@ -157,7 +159,8 @@ final class Replicator {
         let cut = source.cut
         try source.prepareAllPages()
         let pageCount = cut.header.pageCount
-        let image = try SnapshotImage(bytes: Int64(pageCount) * Int64(source.pageSize), databasePath: databasePath)
+        let image = try SnapshotImage(bytes: Int64(pageCount) * Int64(source.pageSize), databasePath: databasePath,
+                                      scratchDirectory: store.scratchDirectory(databasePath: databasePath))
         var hashes: [PageHash] = []
         hashes.reserveCapacity(Int(pageCount))
         try Self.inRuns(of: pageCount) { (first, last) throws(OpsError) in

@@ -4,17 +4,27 @@
 import Foundation
 
 /// The pages of a generation's snapshot on their way to the compressor: in memory when the
-/// database comfortably fits (the policy backups use), else in a scratch file next to the
-/// database (plaintext never lands beside the replica), removed when this goes.
+/// database comfortably fits (the policy backups use), else in a scratch file, removed when this
+/// goes (and, after a kill, when `replicate` starts again: `ReplicaStore.removeTemporaryFiles`).
 final class SnapshotImage {
     private var memory: [UInt8] = []
     private let scratch: HashingFile?
     private var mapped: Data?
 
     /// `destination`: where the pages go; by default memory when the database fits.
-    init(bytes: Int64, databasePath: String, destination: OnlineSnapshot.Destination? = nil) throws(OpsError) {
-        let scratchPath = URL(fileURLWithPath: databasePath).deletingLastPathComponent().path
-            + "/\(BackupNaming.temporaryPrefix)replica-snapshot-\(getpid()).db"
+    static let scratchPrefix = "\(BackupNaming.temporaryPrefix)replica-snapshot-"
+    static func scratchName(pid: Int32) -> String { "\(scratchPrefix)\(pid).db" }
+
+    /// The pid in a scratch file's name, nil for any other file.
+    static func scratchOwner(_ fileName: String) -> Int32? {
+        guard fileName.hasPrefix(scratchPrefix), fileName.hasSuffix(".db") else { return nil }
+        return Int32(fileName.dropFirst(scratchPrefix.count).dropLast(3))
+    }
+
+    /// `scratchDirectory`: the replica's own directory, or next to the database when the replica
+    /// is encrypted (plaintext never lands beside it).
+    init(bytes: Int64, databasePath: String, scratchDirectory: String, destination: OnlineSnapshot.Destination? = nil) throws(OpsError) {
+        let scratchPath = "\(scratchDirectory)/\(Self.scratchName(pid: getpid()))"
         switch destination ?? OnlineSnapshot.destination(forDatabase: databasePath, scratchFile: scratchPath) {
         case .memory:
             scratch = nil

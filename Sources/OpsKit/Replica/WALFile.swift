@@ -106,7 +106,8 @@ struct WALFrames {
     func latestFrames(_ range: ClosedRange<UInt32>) throws(OpsError) -> [UInt32: UInt32]? {
         let frameSize = header.pageSize + WALFrameHeader.byteCount
         var latest: [UInt32: UInt32] = [:]
-        let descriptor = try ReplicaFiles.openForReading(walPath)
+        let descriptor = open(walPath, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }   // deleted meanwhile: those frames are gone too
         defer { close(descriptor) }
         // A window of frames at a time: one pread per MiB or so rather than one per frame.
         let batch = UInt32(max(1, (1 << 20) / frameSize))
@@ -115,7 +116,10 @@ struct WALFrames {
         while first <= range.upperBound {
             let count = min(batch, range.upperBound - first + 1)
             let length = Int(count) * frameSize
-            try ReplicaFiles.read(descriptor, into: &buffer, count: length, at: WALFrameHeader.offset(of: first, pageSize: header.pageSize), path: walPath)
+            // Shorter than the frames: a reader pinned on slot 0 (everything was checkpointed) does
+            // not stop the app's TRUNCATE, so the WAL may be cut under us. Those frames are gone.
+            guard try ReplicaFiles.readIfPresent(descriptor, into: &buffer, count: length,
+                                                 at: WALFrameHeader.offset(of: first, pageSize: header.pageSize), path: walPath) else { return nil }
             let intact = buffer.withUnsafeBytes { bytes -> Bool in
                 for index in 0..<Int(count) {
                     let frame = WALFrameHeader(UnsafeRawBufferPointer(rebasing: bytes[(index * frameSize)...]))
@@ -147,6 +151,19 @@ struct WALFrames {
 /// Small positioned reads with errors that name the file. Only the WAL may be opened and
 /// closed freely: SQLite holds no lock on it (see `SnapshotPin` for the database and `-shm`).
 enum ReplicaFiles {
+    /// As `read`, but a file that ends before the bytes wanted is false, not an error.
+    static func readIfPresent(_ descriptor: Int32, into buffer: inout [UInt8], count: Int, at offset: Int64, path: String) throws(OpsError) -> Bool {
+        var done = 0
+        while done < count {
+            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + Int64(done))) }
+            if got < 0, errno == EINTR { continue }
+            guard got >= 0 else { throw OpsError(.io, code: "replica.short_read", "\(path): \(String(cString: strerror(errno)))") }
+            if got == 0 { return false }
+            done += got
+        }
+        return true
+    }
+
     static func openForReading(_ path: String) throws(OpsError) -> Int32 {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {

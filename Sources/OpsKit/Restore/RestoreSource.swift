@@ -19,7 +19,8 @@ extension RestoreService {
                 }
                 let source: ReplicaSource = request.remote.map { .remote($0, logger: context.logger) }
                     ?? .local(ReplicaStore(directory: settings.dir, encryption: request.encryption))
-                let chain = try ReplicaRestore.chain(for: time, in: try source.catalog(), source: source.label)
+                let heartbeat = request.remote == nil ? ReplicaStatus.read(ReplicaStore(directory: settings.dir, encryption: nil).statusPath) : nil
+                let chain = try ReplicaRestore.chain(for: time, in: try source.catalog(), source: source.label, confirmedUntil: heartbeat)
                 return .replica(source, chain: chain)
             }
             if let settings = request.remote { return .remote(try RemoteRestore.choose(request, settings: settings, context: context), settings) }
