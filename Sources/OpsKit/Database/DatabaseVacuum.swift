@@ -76,7 +76,14 @@ struct IncrementalVacuum {
         try DatabaseFile.run(database, busyTimeout: busyTimeout) { () throws(OpsError) in try database.execute("PRAGMA wal_autocheckpoint = 0") }
         var batch = pacing.firstBatch
         var batches = 0
-        while try DatabaseFile.run(database, busyTimeout: busyTimeout, { () throws(OpsError) in try database.pragmaInt("freelist_count") }) > 0 {
+        func freePages() throws(OpsError) -> Int {
+            try DatabaseFile.run(database, busyTimeout: busyTimeout, { () throws(OpsError) in try database.pragmaInt("freelist_count") })
+        }
+        // At most the pages free when it began: an app that frees pages as fast as the batches
+        // give them back would otherwise keep the weekly run going for ever.
+        var budget = try freePages()
+        while budget > 0, try freePages() > 0 {
+            budget -= batch
             try holds.write(database, busyTimeout: busyTimeout) { () throws(OpsError) in _ = try database.query("PRAGMA incremental_vacuum(\(batch))") }
             let held = holds.last
             batches += 1

@@ -75,6 +75,8 @@ public final class PauseGate {
     private var releaseRate = PauseGate.minimumReleaseRate
     private var allowance = 0.0
     private var lastRelease = ContinuousClock.now
+    /// Out of descriptors: the listener is left alone until then (it would stay readable and spin the loop).
+    private var acceptAgainAt: ContinuousClock.Instant?
 
     public init(listener: Int32, token: String, holdUntil: Date, linger: Duration, statusPath: String?) {
         self.listener = listener
@@ -88,6 +90,7 @@ public final class PauseGate {
     /// `commands` is polled between reads: at most every 50 ms.
     public func serve(commands: () -> Command?) {
         _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+        Self.raiseDescriptorLimit()
         writeStatus(force: true)
         while true {
             switch commands() {
@@ -112,8 +115,19 @@ public final class PauseGate {
         }
     }
 
+    /// Every held request is a descriptor: a pause of 30 s at 100 requests a second holds 3,000,
+    /// past the usual soft limit of 1,024. Up to the hard limit, which needs no privilege.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
     private func pollOnce() {
-        var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)] + waiting.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        if let again = acceptAgainAt, ContinuousClock.now >= again { acceptAgainAt = nil }
+        let listening = acceptAgainAt == nil ? [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)] : []
+        var fds = listening + waiting.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let ready = poll(&fds, nfds_t(fds.count), tally.state == .released && !queue.isEmpty ? 5 : 50)
         guard ready > 0 else { return }
         for entry in fds where entry.revents != 0 {
@@ -124,7 +138,11 @@ public final class PauseGate {
     private func acceptAll() {
         while true {
             let fd = accept(listener, nil, nil)
-            guard fd >= 0 else { return }
+            guard fd >= 0 else {
+                // Out of descriptors: nginx's connections wait in the listen backlog until a held one ends.
+                if errno == EMFILE || errno == ENFILE { acceptAgainAt = ContinuousClock.now + .milliseconds(50) }
+                return
+            }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             waiting[fd] = Waiting(fd: fd)

@@ -36,14 +36,14 @@ public final class PausedRestart: RestorePause, @unchecked Sendable {
         let paused = try await service.pause(bound: bound, page: page)
         pausedAt = service.context.now()
         record { $0.steps.append("held: new requests wait in nginx (gate pid \(paused.gatePid.map(String.init) ?? "?")); \(paused.drain?.detail ?? "")") }
+        var stopped: [DeployedRelease] = []
         for release in running {
             do {
                 try await driver.stop(release.ref)
             } catch {
-                // Still the old database: let everyone through again before giving up.
-                _ = try? await service.resume()
-                throw OpsError(error.kind, code: "restore.stop_failed", "could not stop \(release.container) for the restore: \(error.message); the app serves as before, nothing was restored")
+                throw await undoStop(stopped, failed: release, error: error)
             }
+            stopped.append(release)
             record { $0.stopped.append(release.container) }
         }
         if let standby = try? Ledger(path: service.config.state).standby(env: service.env), running.contains(where: { $0.container == standby.container && $0.container != live?.container }) {
@@ -52,6 +52,21 @@ public final class PausedRestart: RestorePause, @unchecked Sendable {
         }
         lock.withLock { self.live = live }
         record { $0.steps.append("stopped \($0.stopped.joined(separator: ", "))") }
+    }
+
+    /// A release would not stop: still the old database, so start again what this call stopped
+    /// and let everyone through; the error says whether that worked.
+    func undoStop(_ stopped: [DeployedRelease], failed: DeployedRelease, error: OpsError) async -> OpsError {
+        var problems: [String] = []
+        for release in stopped {
+            let target = ReleaseTarget(version: release.version, slot: service.settings.slot(named: release.slot))
+            do { try await driver.start(target, fresh: false) } catch { problems.append("\(release.container) did not start again: \(error.message)") }
+        }
+        do { _ = try await service.resume() } catch { problems.append("the held requests were not released: \(error.message)") }
+        let state = problems.isEmpty ? "the app serves as before, nothing was restored"
+            : problems.joined(separator: "; ") + "; nothing was restored, users get the maintenance page until opsctl maintenance \(service.env) resume"
+        return OpsError(problems.isEmpty ? error.kind : .serviceMayBeDown, code: "restore.stop_failed",
+                        "could not stop \(failed.container) for the restore: \(error.message); \(state)")
     }
 
     public func startApp() async -> PauseOutcome {
