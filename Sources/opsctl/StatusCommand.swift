@@ -24,7 +24,7 @@ struct StatusCommand: AsyncParsableCommand {
             // The lanes are for a person at a terminal: never in --json, never in a pipe or a log.
             guard !global.json, isatty(STDOUT_FILENO) == 1 else { return status }
             let colour = context.environment["NO_COLOR"] == nil && context.environment["TERM"] != "dumb"
-            let lanes = try StatusLanes.load(config: config, env: environment, now: status.generatedAt, colour: colour)
+            let lanes = try StatusLanes.load(config: config, env: environment, now: status.generatedAt, colour: colour, context: context)
             return TerminalStatusReport(status: status, lanes: lanes)
         }
     }

@@ -107,7 +107,7 @@ public enum BackupService {
         defer { lock?.release() }
         var stale = removeStaleFiles(directory: request.directory, name: request.name)
         if request.encryption != nil { stale += removeStaleFiles(directory: scratchDirectory(request), name: request.name) }
-        let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let ledger = try request.ledgerPath.map { path throws(OpsError) in try context.ledger(path) }
         let started = context.now()
         let ledgerID = try ledger.map { ledger throws(OpsError) in
             try ledger.beginBackup(env: request.env ?? "-", databasePath: request.databasePath, at: started)

@@ -11,6 +11,9 @@ public struct OpsContext: Sendable {
     public var environment: [String: String]
     public var logger: Logger
     public var now: @Sendable () -> Date
+    /// The ledgers this command opened: each state database once per command (copies of a
+    /// context share them; they close when the last copy goes).
+    public let ledgers = LedgerConnections()
 
     public init(runner: any ProcessRunning = SubprocessRunner(),
                 environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -23,6 +26,9 @@ public struct OpsContext: Sendable {
     }
 
     public var docker: DockerClient { DockerClient(runner: runner) }
+
+    /// The ledger at `path`, opened (and migrated) the first time this command asks for it.
+    public func ledger(_ path: String) throws(OpsError) -> Ledger { try ledgers.ledger(path) }
 
     /// Who is acting, for the ledger and the handoff: `$OPSCTL_ACTOR`, `$USER` or `$LOGNAME`,
     /// else the uid's login name: cron and systemd run jobs without `$USER`.

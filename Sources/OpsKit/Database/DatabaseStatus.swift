@@ -86,7 +86,7 @@ public enum DatabaseService {
     static func history(_ request: DatabaseRequest, context: OpsContext) -> MaintenanceHistory? {
         guard let path = request.ledgerPath else { return nil }
         do {
-            return try Ledger(path: path).maintenanceHistory(env: request.env)
+            return try context.ledger(path).maintenanceHistory(env: request.env)
         } catch {
             context.logger.warning("cannot read the maintenance history from the ledger: \(error.message)")
             return nil
@@ -108,7 +108,7 @@ public enum DatabaseService {
     /// Appends a run to the ledger; a ledger failure is a warning (the run itself happened).
     static func record(_ record: DatabaseMaintenanceRecord, _ request: DatabaseRequest, context: OpsContext) {
         guard let path = request.ledgerPath else { return }
-        do { try Ledger(path: path).recordMaintenance(record) } catch {
+        do { try context.ledger(path).recordMaintenance(record) } catch {
             context.logger.warning("cannot record the \(record.operation.rawValue) in the ledger: \(error.message)")
         }
     }

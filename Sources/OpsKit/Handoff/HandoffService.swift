@@ -33,7 +33,7 @@ public struct HandoffService: Sendable {
 
         // The ledger: deploys, backups, verifications, smoke runs, notes, the previous handoff.
         do {
-            let ledger = try Ledger(path: config.state)
+            let ledger = try context.ledger(config.state)
             report.liveVersion = try ledger.lastDeployment(env: env, status: .succeeded)?.version
             report.deploys = try ledger.deployments(env: env, from: from, to: to).map {
                 .init(id: $0.id, kind: $0.kind, version: $0.version, previousVersion: $0.previousVersion, status: $0.status, by: $0.actor,
@@ -59,7 +59,7 @@ public struct HandoffService: Sendable {
         // Live: the slots, health now (through the proxy when there is one), the app's error lines, the database, disks, facts.
         if environment.strategy.needsProxy, let settings = environment.proxy {
             report.proxy = ProxyView.read(settings, standby: await StandbyKeeper(config: config, environment: environment, context: context).current(),
-                                          ledger: try? Ledger(path: config.state), env: env)
+                                          ledger: try? context.ledger(config.state), env: env)
             if let error = report.proxy?.error { note("proxy", error) }
         }
         if var healthSettings = environment.health {
@@ -91,7 +91,7 @@ public struct HandoffService: Sendable {
             report.database = quickCheck(path)
             if report.database?.ok == false, report.database?.quickCheck.hasPrefix("cannot open") == true { note("database", report.database!.quickCheck) }
             report.database?.maintenance = DatabaseGlance.look(environment, config: config, context: context)
-            report.database?.maintenanceRuns = try? Ledger(path: config.state).maintenanceRuns(env: env, from: from, to: to)
+            report.database?.maintenanceRuns = try? context.ledger(config.state).maintenanceRuns(env: env, from: from, to: to)
             report.facts = settings.facts.map { fact(path: path, $0) }
         } else if !settings.facts.isEmpty {
             note("facts", "handoff.facts needs database.path")
@@ -366,7 +366,7 @@ extension HandoffService {
             report.encodedJSON = ReportEncoder.json(report: report)
         }
         let document = await earlyArchive?.value
-        do { try Ledger(path: config.state).archiveHandoff(report, document: document) } catch {
+        do { try context.ledger(config.state).archiveHandoff(report, document: document) } catch {
             context.logger.warning("could not archive the handoff in the ledger: \(error.message)")
         }
         return report

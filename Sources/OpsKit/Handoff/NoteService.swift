@@ -20,7 +20,7 @@ public enum NoteService {
         _ = try config.environment(named: env)
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw OpsError(.usage, code: "note.empty", "the note is empty") }
-        let ledger = try Ledger(path: config.state)
+        let ledger = try context.ledger(config.state)
         // A pasted secret must not end up in the ledger or the handoff report.
         let safe = config.redactor.scrub(trimmed)
         let now = context.now()
@@ -32,7 +32,7 @@ public enum NoteService {
 
     public static func close(config: OpsConfig, env: String, id: Int64, context: OpsContext) throws(OpsError) -> NoteReport {
         _ = try config.environment(named: env)
-        let ledger = try Ledger(path: config.state)
+        let ledger = try context.ledger(config.state)
         guard try ledger.closeNote(env: env, id: id, at: context.now()) else {
             throw OpsError(.usage, code: "note.unknown", "no pending note #\(id) in \(env)",
                            details: ["pending: " + (try ledger.pendingNotes(env: env).map { "#\($0.id)" }.joined(separator: ", "))])

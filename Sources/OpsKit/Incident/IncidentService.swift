@@ -21,7 +21,7 @@ public struct IncidentService: Sendable {
 
     var env: String { environment.name }
 
-    func ledger() throws(OpsError) -> Ledger { try Ledger(path: config.state) }
+    func ledger() throws(OpsError) -> Ledger { try context.ledger(config.state) }
 
     /// Records the incident, then sends the notice while the bundle is collected.
     public func open(title: String, severity: IncidentSeverity) async throws(OpsError) -> IncidentOpenReport {

@@ -2,11 +2,14 @@
 // SPDX-License-Identifier: Apache-2.0
 
 import Foundation
+import Synchronization
 
 /// The state database: what opsctl did, when, and with what result.
 /// WAL so readers never block the writer; a busy timeout plus BEGIN IMMEDIATE so
 /// concurrent opsctl processes queue instead of failing with "database is locked".
-public final class Ledger {
+/// Shared by the tasks of one command through `OpsContext.ledger(_:)`: its connection
+/// serializes every call.
+public final class Ledger: Sendable {
     public let database: SQLiteDatabase
 
     public var path: String { database.path }
@@ -50,4 +53,20 @@ public final class Ledger {
 extension Date {
     var ledgerTime: Double { timeIntervalSince1970 }
     init(ledgerTime: Double) { self.init(timeIntervalSince1970: ledgerTime) }
+}
+
+/// One open ledger per state file for the life of a command's context.
+public final class LedgerConnections: Sendable {
+    private let open = Mutex<[String: Ledger]>([:])
+
+    public init() {}
+
+    func ledger(_ path: String) throws(OpsError) -> Ledger {
+        try open.withLock { (ledgers) throws(OpsError) -> Ledger in
+            if let ledger = ledgers[path] { return ledger }
+            let ledger = try Ledger(path: path)
+            ledgers[path] = ledger
+            return ledger
+        }
+    }
 }

@@ -46,7 +46,7 @@ public struct MaintenanceService: Sendable {
 
     /// The deploy lock: a maintenance never interleaves with a deploy, a rollback or another maintenance.
     func locked<T>(_ what: String, _ body: (Ledger) async throws(OpsError) -> T) async throws(OpsError) -> T {
-        let ledger = try Ledger(path: config.state)
+        let ledger = try context.ledger(config.state)
         let lock = try FileLock.acquire(path: DeployLock.path(config: config, environment: environment), what: "a deploy, rollback or maintenance of \(env)",
                                         command: "maintenance \(env) \(what)", now: context.now)
         defer { lock.release() }

@@ -46,8 +46,8 @@ public final class PausedRestart: RestorePause, @unchecked Sendable {
             stopped.append(release)
             record { $0.stopped.append(release.container) }
         }
-        if let standby = try? Ledger(path: service.config.state).standby(env: service.env), running.contains(where: { $0.container == standby.container && $0.container != live?.container }) {
-            try? Ledger(path: service.config.state).clearStandby(env: service.env)
+        if let standby = try? service.context.ledger(service.config.state).standby(env: service.env), running.contains(where: { $0.container == standby.container && $0.container != live?.container }) {
+            try? service.context.ledger(service.config.state).clearStandby(env: service.env)
             record { $0.steps.append("\(standby.version) was on standby: stopped for the restore (kept; opsctl rollback starts it afresh)") }
         }
         lock.withLock { self.live = live }

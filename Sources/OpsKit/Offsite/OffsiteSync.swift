@@ -115,7 +115,7 @@ public enum OffsiteSync {
         let started = ContinuousClock.now
         let startedAt = context.now()
         let client = S3Client(settings: request.settings, logger: context.logger)
-        let ledger = request.ledgerPath.flatMap { path in try? Ledger(path: path) }
+        let ledger = request.ledgerPath.flatMap { path in try? context.ledger(path) }
         var report = OffsiteSyncReport(url: request.settings.url)
         var newestCopy: Date?
         do throws(OffsiteError) {

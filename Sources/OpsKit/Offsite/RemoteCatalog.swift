@@ -90,7 +90,7 @@ extension RemoteListReport {
         do { copies = try RemoteCatalog.list(client, name: name) } catch { throw error.opsError }
         let local = (try? BackupCatalog.list(directory: directory, name: name)) ?? []
         let localFiles = Set(local.map(\.file))
-        let ledger = ledgerPath.flatMap { try? Ledger(path: $0) }
+        let ledger = ledgerPath.flatMap { try? context.ledger($0) }
         for index in copies.indices {
             copies[index].local = localFiles.contains(copies[index].file)
             copies[index].verified = (try? ledger?.isVerified(file: copies[index].url)) ?? false

@@ -12,7 +12,7 @@ public enum RemotePrune {
         let lock = dryRun ? nil : try FileLock.acquire(path: BackupNaming.lockPath(directory: directory, name: name),
                                                        what: "a backup, prune or restore of \(name)", command: "opsctl prune --remote", now: context.now)
         defer { lock?.release() }
-        let ledger = try ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let ledger = try ledgerPath.map { path throws(OpsError) in try context.ledger(path) }
         do {
             return try prune(client: S3Client(settings: settings, logger: context.logger), name: name, policy: policy, dryRun: dryRun,
                              ledger: ledger, context: context)

@@ -20,7 +20,7 @@ enum RemoteRestore {
             }
             return copy
         }
-        let ledger = request.ledgerPath.flatMap { try? Ledger(path: $0) }
+        let ledger = request.ledgerPath.flatMap { try? context.ledger($0) }
         if let verified = copies.first(where: { (try? ledger?.isVerified(file: $0.url)) == true }) { return verified }
         guard let complete = copies.first(where: \.hasManifest) else {
             throw OpsError(.checkFailed, code: "restore.none_offsite", "no complete off-site copy of \(request.name) in \(settings.url)",

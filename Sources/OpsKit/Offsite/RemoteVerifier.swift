@@ -93,7 +93,7 @@ extension RemoteVerifier {
         // when there is nothing else (so its failure is reported, not hidden).
         if latestOnly { copies = Array((copies.first(where: \.hasManifest) ?? copies.first).map { [$0] } ?? []) }
         try FileManager.default.createDirectoryIfNeeded(scratchDirectory)
-        let ledger = try ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let ledger = try ledgerPath.map { path throws(OpsError) in try context.ledger(path) }
         var results: [VerificationResult] = []
         for copy in copies {
             context.logger.info("verifying \(copy.url)")

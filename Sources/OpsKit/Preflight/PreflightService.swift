@@ -313,7 +313,7 @@ public struct PreflightService: Sendable {
             checks.append(PreflightCheck(id: .dockerDaemon, status: .fail, summary: error.message, fix: "systemctl start docker"))
             return checks
         }
-        let live = (try? Ledger(path: config.state).lastDeployment(env: environment.name, status: .succeeded))??.version
+        let live = (try? context.ledger(config.state).lastDeployment(env: environment.name, status: .succeeded))??.version
         guard let live else {
             checks.append(PreflightCheck(id: .dockerImage, status: .pass, summary: "nothing deployed yet: no live image to keep"))
             return checks
@@ -396,7 +396,7 @@ public struct PreflightService: Sendable {
         guard let newest = (try? target.backups())?.first else {
             return PreflightCheck(id: .backupVerified, status: .fail, summary: "no backup in \(target.pattern ?? directory)", fix: "opsctl backup \(environment.name)")
         }
-        let verification = try? Ledger(path: config.state).lastVerification(env: environment.name)
+        let verification = try? context.ledger(config.state).lastVerification(env: environment.name)
         if let verification, verification.status == .ok, context.now().timeIntervalSince(verification.checkedAt) <= 26 * 3600,
            verification.file == newest.path {
             return PreflightCheck(id: .backupVerified, status: .pass,

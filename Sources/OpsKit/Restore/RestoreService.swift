@@ -131,7 +131,7 @@ public enum RestoreService {
         guard access(targetDirectory, W_OK) == 0 else {
             throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
         }
-        let ledger = try request.ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let ledger = try request.ledgerPath.map { path throws(OpsError) in try context.ledger(path) }
         func recordFailure(_ reason: String) {
             try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
                                        reason: reason, actor: context.actor, at: context.now())

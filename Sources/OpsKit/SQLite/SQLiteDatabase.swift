@@ -4,13 +4,17 @@
 import CSQLite
 import Foundation
 
-/// A thin, typed wrapper over one sqlite3 connection. Not shared between threads:
-/// each user opens its own (SQLite's own locking coordinates processes).
-public final class SQLiteDatabase {
+/// A thin, typed wrapper over one sqlite3 connection. Every call holds the connection's lock
+/// for its whole length (a query until its last row, a write transaction until its commit), so
+/// one connection may be shared by the tasks of a command, as the ledger is; SQLite's own
+/// locking coordinates processes.
+public final class SQLiteDatabase: @unchecked Sendable {
     public enum Mode: Sendable { case readOnly, readWrite, readWriteCreate }
 
     let handle: OpaquePointer
     public let path: String
+    /// Recursive: a write transaction's body runs queries on the same thread.
+    private let lock = NSRecursiveLock()
 
     public init(path: String, mode: Mode = .readWriteCreate, busyTimeout: Duration = .seconds(10), uri: Bool = false) throws(OpsError) {
         var flags: Int32 = SQLITE_OPEN_NOMUTEX | (uri ? SQLITE_OPEN_URI : 0)
@@ -65,6 +69,8 @@ public final class SQLiteDatabase {
 
     /// Runs one or more statements without results.
     public func execute(_ sql: String) throws(OpsError) {
+        lock.lock()
+        defer { lock.unlock() }
         var message: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(handle, sql, nil, nil, &message)
         if status != SQLITE_OK {
@@ -77,7 +83,8 @@ public final class SQLiteDatabase {
         }
     }
 
-    public func prepare(_ sql: String) throws(OpsError) -> SQLiteStatement {
+    /// Callers hold `lock` (only `query` prepares).
+    func prepare(_ sql: String) throws(OpsError) -> SQLiteStatement {
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard status == SQLITE_OK, let statement else { throw failure(status, "cannot prepare \"\(sql.prefix(60))\"") }
@@ -87,6 +94,8 @@ public final class SQLiteDatabase {
     /// Runs a statement with bound values; returns all rows.
     @discardableResult
     public func query(_ sql: String, _ values: [SQLiteValue] = []) throws(OpsError) -> [SQLiteRow] {
+        lock.lock()
+        defer { lock.unlock() }
         let statement = try prepare(sql)
         try statement.bind(values)
         var rows: [SQLiteRow] = []
@@ -94,8 +103,8 @@ public final class SQLiteDatabase {
         return rows
     }
 
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-    public var changes: Int { Int(sqlite3_changes(handle)) }
+    public var lastInsertRowID: Int64 { lock.withLock { sqlite3_last_insert_rowid(handle) } }
+    public var changes: Int { lock.withLock { Int(sqlite3_changes(handle)) } }
 
     public func pragmaInt(_ name: String) throws(OpsError) -> Int {
         try query("PRAGMA \(name)").first?.int(0) ?? 0
@@ -105,6 +114,8 @@ public final class SQLiteDatabase {
     /// the busy timeout applies, instead of failing with SQLITE_BUSY when a reader upgrades.
     @discardableResult
     public func writeTransaction<T>(_ body: () throws(OpsError) -> T) throws(OpsError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
         try execute("BEGIN IMMEDIATE")
         do {
             let value = try body()

@@ -34,7 +34,7 @@ public enum SmokeService {
         }
         if let env = destinations.env {
             if let ledgerPath = destinations.ledgerPath {
-                try Ledger(path: ledgerPath).recordSmokeRun(env: env, report: report)
+                try context.ledger(ledgerPath).recordSmokeRun(env: env, report: report)
             }
             if let metricsDirectory = destinations.metricsDirectory {
                 try MetricsFile.update(directory: metricsDirectory, env: env, samples: metrics(report, env: env, now: context.now()))

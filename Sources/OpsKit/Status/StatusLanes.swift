@@ -19,8 +19,8 @@ public struct StatusLanes: Sendable {
         self.colour = colour
     }
 
-    public static func load(config: OpsConfig, env: String, now: Date, colour: Bool) throws(OpsError) -> StatusLanes {
-        let ledger = try Ledger(path: config.state)
+    public static func load(config: OpsConfig, env: String, now: Date, colour: Bool, context: OpsContext) throws(OpsError) -> StatusLanes {
+        let ledger = try context.ledger(config.state)
         let from = now.addingTimeInterval(-window)
         let activity = try HandoffReport.Activity.load(ledger, env: env, from: from, to: now, redactor: config.redactor)
         let releases = try ledger.deployments(env: env, from: from, to: now).map(ReleaseEvent.init)

@@ -211,7 +211,7 @@ public enum StatusService {
 
     public static func status(config: OpsConfig, env name: String, context: OpsContext) async throws(OpsError) -> StatusReport {
         let environment = try config.environment(named: name)
-        let ledger = try Ledger(path: config.state)
+        let ledger = try context.ledger(config.state)
         let reconciled = try ledger.markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
 
         let standby = await StandbyKeeper(config: config, environment: environment, context: context).stopIfExpired()

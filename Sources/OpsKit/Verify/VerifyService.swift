@@ -66,7 +66,7 @@ public enum VerifyService {
             paths = (latestOnly ? Array(entries.prefix(1)) : entries).map(\.path)
             scratchDirectory = directory
         }
-        let ledger = try ledgerPath.map { path throws(OpsError) in try Ledger(path: path) }
+        let ledger = try ledgerPath.map { path throws(OpsError) in try context.ledger(path) }
         var results: [VerificationResult] = []
         for path in paths {
             context.logger.info("verifying \(path)")

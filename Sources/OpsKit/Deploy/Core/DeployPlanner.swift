@@ -29,14 +29,14 @@ struct DeployPlanner {
         try await ensureImage(versionString, tag: tag, dryRun: options.dryRun)
         try await deps.driver.validate(version: versionString)
         try await requirePreflight()
-        _ = try Ledger(path: config.state).markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
+        _ = try deps.context.ledger(config.state).markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
         return DeployPlan(action: .deploy, version: versionString, tag: tag, commit: commit, image: deps.imageReference(versionString),
                           live: try await releaseSwitch.liveRelease(), options: options)
     }
 
     func rollback(to requested: String?, options: DeployOptions) async throws(OpsError) -> DeployPlan {
         _ = try await deps.context.docker.version()
-        let ledger = try Ledger(path: config.state)
+        let ledger = try deps.context.ledger(config.state)
         _ = try ledger.markOrphanedRuns(host: ProcessInfo.processInfo.hostName)
         let live = try await releaseSwitch.liveRelease()
         let target = try rollbackTarget(requested, live: live, succeeded: try ledger.succeededVersions(env: environment.name))

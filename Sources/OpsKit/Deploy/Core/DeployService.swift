@@ -95,7 +95,7 @@ public struct DeployService: Sendable {
 
     func execute(_ plan: DeployPlan, report initial: DeployReport, deps: DeployDependencies, releaseSwitch: any ReleaseSwitch) async throws(OpsError) -> DeployReport {
         var report = initial
-        let ledger = try Ledger(path: config.state)   // creates the state directory the lock file lives in
+        let ledger = try context.ledger(config.state)   // creates the state directory the lock file lives in
         let lock = try await FileLock.acquire(path: deps.lockPath, what: "a deploy or rollback of \(environment.name)",
                                               command: "\(plan.action.rawValue) \(environment.name) \(plan.version)", wait: plan.options.waitLock,
                                               interruption: interruption, now: context.now)

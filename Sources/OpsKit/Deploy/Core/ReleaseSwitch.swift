@@ -40,7 +40,7 @@ extension ReleaseSwitch {
             deps.context.logger.warning("\(running.count) releases run at once: \(running.map(\.container).joined(separator: ", ")); the newest counts as live")
         }
         if let newest = running.sorted(by: { $0.created > $1.created }).first { return newest }
-        let ledger = try Ledger(path: deps.config.state)
+        let ledger = try deps.context.ledger(deps.config.state)
         guard let version = try ledger.lastDeployment(env: deps.environment.name, status: .succeeded)?.version else { return nil }
         return releases.first { $0.version == version }
     }

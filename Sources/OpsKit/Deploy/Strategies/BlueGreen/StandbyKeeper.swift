@@ -44,7 +44,7 @@ public struct StandbyKeeper: Sendable {
     /// environment is not blue/green). Never throws: a command must not fail over housekeeping.
     @discardableResult
     public func stopIfExpired() async -> StandbyState? {
-        guard let seen = await current(), let (driver, proxy) = slots, let ledger = try? Ledger(path: config.state) else { return nil }
+        guard let seen = await current(), let (driver, proxy) = slots, let ledger = try? context.ledger(config.state) else { return nil }
         guard seen.expiresAt <= context.now() else { return seen }
         // A deploy or rollback in progress owns the slots (it stops the standby itself).
         guard let lock = try? FileLock.acquire(path: DeployLock.path(config: config, environment: environment), what: "a standby stop",
@@ -77,7 +77,7 @@ public struct StandbyKeeper: Sendable {
 
     /// The standby as the ledger and docker see it now; changes nothing.
     public func current() async -> StandbyState? {
-        guard let driver = slots?.driver, let ledger = try? Ledger(path: config.state),
+        guard let driver = slots?.driver, let ledger = try? context.ledger(config.state),
               let record = try? ledger.standby(env: environment.name) else { return nil }
         let releases = try? await driver.releases()
         let running = releases?.contains { $0.container == record.container && $0.running } ?? false
