@@ -46,7 +46,7 @@ struct DbCommand: AsyncParsableCommand {
     @Flag(help: "vacuum: only when the free pages are past database.maintenance.max_freelist (the weekly timer's way).")
     var ifNeeded = false
 
-    @Option(help: ArgumentHelp("vacuum: give the new file this auto_vacuum mode (none, incremental, full); a change needs the swap, with the app stopped.",
+    @Option(help: ArgumentHelp("vacuum: give the new file this auto_vacuum mode (none, incremental, full); a change needs the swap, so the app is stopped for it.",
                                valueName: "mode"))
     var autoVacuum: AutoVacuum?
 
