@@ -72,7 +72,7 @@ struct SwapPauseTests {
     }
 
     func paused(_ restart: FakeRestart, built: Calls = Calls()) -> PausedSwap {
-        PausedSwap(bound: .seconds(30)) { () async throws(OpsError) -> any RestorePause in
+        PausedSwap(bound: .seconds(30)) { () async throws(OpsError) -> (any RestorePause)? in
             built.add()
             return restart
         }
@@ -145,6 +145,38 @@ struct SwapPauseTests {
         let noProxy = opsError { () throws(OpsError) in _ = try choose(plain, .pause(.seconds(30))) }
         #expect(noProxy?.code == "maintenance.no_proxy" && noProxy?.exitCode == 78, "--pause without a proxy is refused, not ignored")
         #expect(asked.value == 0, "choosing never resolves the deploy mode")
+    }
+
+    /// The pause is built only once the app is known to run: one stopped by hand has no users to
+    /// hold, and a pause's resume would wait for it to be healthy, leaving users on the page.
+    @Test func anAppThatIsNotRunningGetsNoPause() async throws {
+        let config = try Self.config(directory)
+        let environment = try config.environment(named: "production")
+        let runtime = FakeRuntime()
+        let context = self.context
+        let driver = FakeDriver(runtime: runtime, runner: RecordingRunner { RecordingRunner.result($0, exit: 127) })
+        let mode = { @Sendable () async throws(OpsError) -> DeployMode in
+            try DeployMode.slotted(driver, config: config, environment: environment, context: context)
+        }
+        let pause = try #require(try SwapPauses.choose(for: environment, .automatic, config: config, context: context, mode: mode) as? PausedSwap)
+        runtime.place("1.0.0", slot: "blue", running: false)
+        #expect(try await pause.makeRestart() == nil)
+        runtime.place("1.0.0", slot: "blue", running: true)
+        #expect(try await pause.makeRestart() is PausedRestart)
+
+        try await databaseWithFreePages(incremental: false)
+        let original = Self.inodeOf(database)
+        let notRunning = PausedSwap(bound: .seconds(30)) { () async throws(OpsError) -> (any RestorePause)? in nil }
+        let worker = try LockHolder(database: database, statements: "SELECT COUNT(*) FROM sessions")
+        let refused = await asyncOpsError { () async throws(OpsError) in
+            _ = try await DatabaseService.vacuum(request(notRunning), ifNeeded: false, autoVacuum: nil, context: context)
+        }
+        worker.stop()
+        #expect(refused?.code == "database.in_use", "another process still refuses the swap")
+        #expect(Self.inodeOf(database) == original)
+        let report = try await DatabaseService.vacuum(request(notRunning), ifNeeded: false, autoVacuum: nil, context: context)
+        #expect(report.method == .swap && report.pause == nil && report.exitCode == 0)
+        #expect(Self.inodeOf(database) != original)
     }
 
     @Test func anIncrementalVacuumNeverBuildsThePause() async throws {
@@ -242,7 +274,7 @@ struct SwapPauseTests {
         #expect(stopFailed?.code == "database.stop_failed" && stopFailed?.exitCode == 69)
         #expect(restart.events == ["stop"], "the restart undoes its own stop; the swap never asks it to start")
 
-        let noDocker = PausedSwap(bound: .seconds(30)) { () async throws(OpsError) -> any RestorePause in
+        let noDocker = PausedSwap(bound: .seconds(30)) { () async throws(OpsError) -> (any RestorePause)? in
             throw OpsError(.unavailable, code: "docker.unavailable", "Cannot connect to the Docker daemon")
         }
         let dockerDown = await asyncOpsError { () async throws(OpsError) in

@@ -49,8 +49,11 @@ public enum SwapPauses {
             try MaintenanceService.requireBound(asked)
             bound = asked
         }
-        return PausedSwap(bound: bound) { () async throws(OpsError) -> any RestorePause in
-            let service = try MaintenanceService(config: config, environment: environment, context: context, mode: try await mode())
+        return PausedSwap(bound: bound) { () async throws(OpsError) -> (any RestorePause)? in
+            let mode = try await mode()
+            let service = try MaintenanceService(config: config, environment: environment, context: context, mode: mode)
+            // A pause ends by health-waiting the app: one stopped by hand would leave users on the page.
+            guard try await mode.driver.releases().contains(where: \.running) else { return nil }
             return PausedRestart(service: service, bound: bound, purpose: .vacuum)
         }
     }
@@ -61,12 +64,13 @@ public enum SwapPauses {
 /// `restore --pause`); past the bound they get the maintenance page.
 public final class PausedSwap: SwapPause, @unchecked Sendable {
     public let bound: OpsDuration
-    /// Builds the restart when a swap is about to happen (it resolves the deploy mode, which asks docker).
-    let makeRestart: @Sendable () async throws(OpsError) -> any RestorePause
+    /// Builds the restart when a swap is about to happen (it resolves the deploy mode, which asks
+    /// docker); nil when the app is not running: nobody to hold, the swap goes ahead as without a proxy.
+    let makeRestart: @Sendable () async throws(OpsError) -> (any RestorePause)?
     private let lock = NSLock()
     private var restart: (any RestorePause)?
 
-    public init(bound: OpsDuration, makeRestart: @escaping @Sendable () async throws(OpsError) -> any RestorePause) {
+    public init(bound: OpsDuration, makeRestart: @escaping @Sendable () async throws(OpsError) -> (any RestorePause)?) {
         self.bound = bound
         self.makeRestart = makeRestart
     }
@@ -74,7 +78,10 @@ public final class PausedSwap: SwapPause, @unchecked Sendable {
     /// Holds users and stops the app; then a worker, a cron job or a shell that still has the
     /// file open refuses the swap as without a proxy, and the app is started again at once.
     public func pause(database: String, context: OpsContext) async throws(OpsError) {
-        let restart = try await makeRestart()
+        guard let restart = try await makeRestart() else {
+            try RefuseWhileInUse.refuseWhileOpen(database)
+            return
+        }
         try await restart.stopApp()
         do {
             try RefuseWhileInUse.refuseWhileOpen(database)
