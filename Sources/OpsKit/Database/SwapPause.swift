@@ -28,7 +28,7 @@ public enum SwapPauseChoice: Sendable, Equatable {
 }
 
 public enum SwapPauses {
-    /// As `opsctl maintenance ENV pause` and kamal-proxy's pause.
+    /// As `opsctl maintenance ENV pause` without a bound.
     public static let defaultBound: OpsDuration = .seconds(30)
 
     /// The pause for an environment. `mode` is called only when a swap is about to happen: an
