@@ -65,7 +65,7 @@ struct DatabaseChecksTests {
         #expect(due.fix == "opsctl db production vacuum (online: incremental_vacuum in small batches)")
         var none = facts(freelist: 30_000)
         none.autoVacuum = .none
-        #expect(try check(.freelist, none, context()).fix?.hasPrefix("stop the app, then: opsctl db production vacuum --auto-vacuum incremental") == true)
+        #expect(try check(.freelist, none, context()).fix?.hasPrefix("opsctl db production vacuum --auto-vacuum incremental (a new file swapped in: behind a proxy users wait in nginx meanwhile, else stop the app first") == true)
     }
 
     @Test func statisticsWarnWhenNeverOptimizedOrTwoWeeksOld() throws {

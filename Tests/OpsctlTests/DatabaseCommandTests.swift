@@ -187,6 +187,13 @@ final class DatabaseCommandTests {
         #expect(try await opsctl.run("db", "production", "vacuum", "--full").exitCode == 64)
         #expect(try await opsctl.run("db", "production", "checkpoint", "--mode", "restart").exitCode == 64)
         #expect(try await opsctl.run("db", "staging").exitCode == 64)
+        #expect(try await opsctl.run("db", "production", "optimize", "--no-pause").exitCode == 64)
+        #expect(try await opsctl.run("db", "production", "vacuum", "--pause", "30s", "--no-pause").exitCode == 64)
+        // No proxy here: --pause cannot be honoured (78, before anything is read); --no-pause is what happens anyway.
+        let noProxy = try await opsctl.run("--json", "db", "production", "vacuum", "--pause", "30s")
+        #expect(noProxy.exitCode == 78, "\(noProxy.stdout)")
+        #expect((try noProxy.json()["error"] as? [String: Any])?["code"] as? String == "maintenance.no_proxy")
+        #expect(try await opsctl.run("db", "production", "vacuum", "--no-pause").exitCode == 0)
 
         let optimize = try await opsctl.run("--json", "db", "production", "optimize")
         #expect(optimize.exitCode == 0, "\(optimize.stderr)")

@@ -142,6 +142,89 @@ struct MaintenanceTests {
         #expect(fixture.serving() == "1.0.0" && running == ["1.0.0@green"])
     }
 
+    /// What a vacuum must keep: every row of both tables (count and sum of ids), read and closed
+    /// again (an open connection of the test's would be a process holding the file).
+    func contents(_ path: String) throws -> [SQLiteValue] {
+        let database = try SQLiteDatabase(path: path, mode: .readOnly)
+        return try database.query("SELECT (SELECT COUNT(*) FROM sessions), (SELECT SUM(id) FROM sessions), (SELECT COUNT(*) FROM attachments), (SELECT SUM(id) FROM attachments)").first?.values ?? []
+    }
+
+    func pragma(_ path: String, _ name: String) throws -> String? {
+        let database = try SQLiteDatabase(path: path, mode: .readOnly)
+        return try database.query("PRAGMA \(name)").first.map { $0.string(0) ?? $0.int(0).map(String.init) ?? "" }
+    }
+
+    /// `opsctl db ENV vacuum` behind the proxy, with no flag: the swap pauses like `restore
+    /// --pause`. A worker holding the file first: the app is started again at once, users let
+    /// through, nothing swapped. Then without it: the vacuumed copy goes in while users wait.
+    @Test func aVacuumSwapsItsCopyInWhileUsersWaitAndAWorkerHoldingTheFileIsRefused() async throws {
+        let fixture = try await BlueGreenFixture(extra: Self.database)
+        let opsctl = fixture.opsctl
+        let path = fixture.directory.file("data/app.db")
+        try FileManager.default.createDirectory(atPath: fixture.directory.file("data"), withIntermediateDirectories: true)
+        try await shell("python3", [Opsctl.repositoryRoot + "/Tests/Fixtures/db/generate.py", path, "4"])
+        try SQLiteDatabase(path: path).execute("DELETE FROM attachments WHERE id % 2 = 0; DELETE FROM sessions WHERE id % 3 = 0")
+        let before = try contents(path)
+        let freelist = try #require(try pragma(path, "freelist_count").flatMap { Int($0) })
+        #expect(freelist > 100, "free pages to give back: \(freelist)")
+        var info = stat()
+        #expect(stat(path, &info) == 0)
+        let inode = info.st_ino
+        #expect(try await opsctl.run("deploy", "production", "1.0.0").exitCode == 0)
+        let load = try await fixture.arrivals()
+
+        let worker = try LockHolder(database: path, statements: "SELECT COUNT(*) FROM sessions")
+        let refused = try await opsctl.run("db", "production", "vacuum", "--json")
+        worker.stop()
+        #expect(refused.exitCode == 1, "\(refused.stdout)\(refused.stderr)")
+        let error = try #require(try refused.json()["error"] as? [String: Any])
+        #expect(error["code"] as? String == "database.in_use", "\(error)")
+        #expect((error["message"] as? String)?.contains("pid \(worker.pid)") == true, "\(error)")
+        #expect((error["message"] as? String)?.hasSuffix("the app runs again on the old database, users were let through") == true, "\(error)")
+        #expect(stat(path, &info) == 0 && info.st_ino == inode, "nothing was swapped")
+        let restarted = try await fixture.running()
+        #expect(restarted == ["1.0.0@green"], "started again at once")
+        let refusedAt = now()
+        try await load.waitForRequests(30, after: refusedAt)
+
+        let vacuum = try await opsctl.run("db", "production", "vacuum", "--json")
+        let returned = now()
+        #expect(vacuum.exitCode == 0, "\(vacuum.stdout)\(vacuum.stderr)")
+        try await load.waitForRequests(30, after: returned)
+        let summary = try await load.finish()
+        let requests = try LoadRequest.read(load.requestLog)
+        let report = try vacuum.json()
+        let pause = try #require(report["pause"] as? [String: Any], "\(report)")
+        let gate = try #require(pause["gate"] as? [String: Any])
+        // Only past the bound may a user get anything but the app, and then only the maintenance page.
+        if (gate["refused"] as? Int ?? 0) == 0 {
+            #expect(summary.failed == 0, "a paused vacuum fails no request: \(summary.failures)\n\(errors(fixture))")
+        }
+        #expect(Set(summary.failures.keys).isSubset(of: ["HTTP 503"]), "never a connection error: \(summary.failures)\n\(errors(fixture))")
+        #expect(requests.filter { !$0.ok }.allSatisfy { $0.retryAfter == "120" }, "a 503 is the maintenance page")
+        #expect(requests.allSatisfy { $0.ms < (30 + Self.margin) * 1000 }, "no request held past the bound: \(requests.map(\.ms).max() ?? 0) ms")
+        #expect(pause["healthy"] as? Bool == true && (gate["held"] as? Int ?? 0) > 0, "users were held, then let through: \(pause)")
+        #expect(gate["released"] as? Int == gate["held"] as? Int)
+        #expect((pause["stopped"] as? [String])?.count == 1 && (pause["started"] as? String)?.hasSuffix("1.0.0-green") == true, "\(pause)")
+        #expect((pause["bound"] as? String) == "30s", "the default bound behind a proxy")
+
+        #expect(report["method"] as? String == "swap" && report["freelist_after"] as? Int == 0, "\(report)")
+        #expect(stat(path, &info) == 0 && info.st_ino != inode, "the vacuumed copy is in place")
+        #expect(try pragma(path, "freelist_count") == "0")
+        #expect(try pragma(path, "integrity_check") == "ok" && pragma(path, "journal_mode") == "wal")
+        #expect(try contents(path) == before, "every row kept")
+        let safety = try #require(report["safety_copy"] as? String)
+        #expect(safety.hasSuffix(".pre-vacuum.db.gz") && FileManager.default.fileExists(atPath: safety))
+        try await shell("gzip", ["-t", safety])
+
+        let records = try fixture.base.ledger.maintenances(env: "production", from: Date(timeIntervalSince1970: 0), to: Date())
+        #expect(records.count == 2 && records.allSatisfy { $0.source == .vacuum && $0.endReason == "resumed" }, "\(records)")
+        #expect(records.allSatisfy { !GateProcess.isRunning($0.gatePid ?? 0, token: $0.token) })
+        #expect(try fixture.base.ledger.activeMaintenance(env: "production") == nil)
+        let running = try await fixture.running()
+        #expect(fixture.serving() == "1.0.0" && running == ["1.0.0@green"])
+    }
+
     @Test func pastTheBoundHeldRequestsGetTheMaintenancePageNeverAConnectionError() async throws {
         let fixture = try await BlueGreenFixture()
         let opsctl = fixture.opsctl

@@ -82,7 +82,8 @@ public enum DatabaseChecks {
         guard share >= context.limits.maxFreelist, facts.freelistPages > 0 else { return DatabaseCheck(id: .freelist, verdict: .ok, summary: text) }
         let fix = switch facts.autoVacuum {
         case .incremental: "opsctl db \(context.env) vacuum (online: incremental_vacuum in small batches)"
-        case .none, .full: "stop the app, then: opsctl db \(context.env) vacuum --auto-vacuum incremental (a new file swapped in; later vacuums run online)"
+        case .none, .full: "opsctl db \(context.env) vacuum --auto-vacuum incremental (a new file swapped in: behind a proxy users wait in nginx meanwhile, "
+            + "else stop the app first; later vacuums run online)"
         }
         return DatabaseCheck(id: .freelist, verdict: .warn, summary: text, fix: fix)
     }

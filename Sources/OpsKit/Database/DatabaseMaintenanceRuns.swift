@@ -63,7 +63,7 @@ extension DatabaseService {
             } else {
                 _ = consume database
                 let outcome = try await VacuumSwap(request: request, autoVacuum: autoVacuum).run(before, context: context)
-                (report.safetyCopy, report.generation) = (outcome.safetyCopy, outcome.generation)
+                (report.safetyCopy, report.generation, report.pause) = (outcome.safetyCopy, outcome.generation, outcome.pause)
             }
             let after = try DatabaseInspector.inspect(request.path, busyTimeout: request.limits.busyTimeout, quickCheck: method == .swap)
             if after.quickCheckPassed == false {

@@ -7,7 +7,8 @@ import Foundation
 /// by a plain in-place VACUUM, which holds every writer for its whole run and rewrites the file
 /// under anything that ships its WAL. With auto_vacuum=incremental: `incremental_vacuum` in
 /// small batches while the app runs. Otherwise: `VACUUM INTO` a new file, checked, swapped in
-/// under the restore machinery while nothing has the database open.
+/// under the restore machinery while nothing has the database open (behind a proxy, with users'
+/// requests held in nginx while the app is stopped for it).
 public struct VacuumReport: Report {
     public var env: String
     public var path: String
@@ -31,6 +32,11 @@ public struct VacuumReport: Report {
     public var durationMs: Int
 
     public var reclaimedBytes: Int64 = 0
+    /// A swap behind the proxy: how users were held while the app was stopped, the file swapped and the app started.
+    public var pause: PauseOutcome?
+
+    /// 4 when the app did not come back healthy after a paused swap: users get the maintenance page.
+    public var exitCode: Int32 { pause?.healthy == false ? OpsError.Kind.serviceMayBeDown.exitCode : 0 }
 
     public func renderText() -> String {
         if let skipped { return "vacuum of \(path) (\(env)) skipped: \(skipped)" }
@@ -40,6 +46,7 @@ public struct VacuumReport: Report {
         if method == .incremental { lines.append("  writers   held \(writersHeld.summary) over \(batches) batch(es)") }
         if let safetyCopy { lines.append("  safety    the previous database is in \(safetyCopy)") }
         if let generation { lines.append("  generation \(generation) (a WAL replica must start over from this file)") }
+        if let pause { lines += pause.lines.map { "  pause     " + $0 } }
         if let note { lines.append("  note      \(note)") }
         lines.append("  took      \(TextFormat.duration(milliseconds: durationMs))")
         return lines.joined(separator: "\n")

@@ -15,6 +15,8 @@ struct VacuumSwap {
     struct Outcome {
         var safetyCopy: String
         var generation: String
+        /// Behind the proxy: what users met while they were held.
+        var pause: PauseOutcome?
     }
 
     var scratch: String {
@@ -31,14 +33,16 @@ struct VacuumSwap {
         }
         try requireSpace(facts)
         try await pause.pause(database: request.path, context: context)
+        var outcome: Outcome
         do {
-            let outcome = try swap(facts, directory: directory, context: context)
-            await pause.resume(context: context)
-            return outcome
+            outcome = try swap(facts, directory: directory, context: context)
         } catch {
-            await pause.resume(context: context)
-            throw error
+            // The old file is still in place (the rename is the swap's last step).
+            guard let resumed = await pause.resume(context: context) else { throw error }
+            throw OpsError(error.kind, code: error.code, error.message + "; " + resumed.afterUndo, details: error.details)
         }
+        outcome.pause = await pause.resume(context: context)
+        return outcome
     }
 
     /// The new file needs room for every page in use, next to the database.

@@ -16,6 +16,8 @@ public struct MaintenanceRecord: Sendable, Codable, Equatable {
         case maintenance
         /// `opsctl restore --pause`.
         case restore
+        /// `opsctl db ENV vacuum` swapping a vacuumed copy in behind the proxy.
+        case vacuum
     }
 
     public var id: Int64

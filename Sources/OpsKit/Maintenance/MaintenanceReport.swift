@@ -105,7 +105,11 @@ public struct MaintenanceView: Sendable, Codable, Equatable {
             }
             if gateRunning == false, holdUntil.map({ $0 > now }) ?? true { text += "; the gate process is gone: users get the maintenance page" }
         }
-        if source == .restore { text += "; from opsctl restore --pause" }
+        switch source {
+        case .restore: text += "; from opsctl restore --pause"
+        case .vacuum: text += "; from opsctl db \(env) vacuum (its swap)"
+        case .maintenance: break
+        }
         if fileChanged { text += "; the upstream file no longer holds opsctl's front (changed by hand?)" }
         return text + "; opsctl maintenance \(env) \(state == .paused ? "resume" : "off") ends it"
     }

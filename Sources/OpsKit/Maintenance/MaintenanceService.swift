@@ -24,16 +24,24 @@ public struct MaintenanceService: Sendable {
     static let confirmations = 3
 
     public init(config: OpsConfig, environment: EnvironmentConfig, context: OpsContext, mode: DeployMode) throws(OpsError) {
-        guard let (driver, proxy) = mode.slots else {
-            throw OpsError(.config, code: "maintenance.no_proxy",
-                           "environments.\(environment.name): maintenance and pauses work through the proxy: they need strategy blue-green or canary and a proxy: section",
-                           details: ["runbooks/verify-and-restore.md has the set-up"])
-        }
+        guard let (driver, proxy) = mode.slots else { throw Self.noProxy(environment) }
         self.config = config
         self.environment = environment
         self.context = context
         self.proxy = proxy
         self.driver = driver
+    }
+
+    static func noProxy(_ environment: EnvironmentConfig) -> OpsError {
+        OpsError(.config, code: "maintenance.no_proxy",
+                 "environments.\(environment.name): maintenance and pauses work through the proxy: they need strategy blue-green or canary and a proxy: section",
+                 details: ["runbooks/verify-and-restore.md has the set-up"])
+    }
+
+    /// The shortest bound a pause accepts (`maintenance pause`, `restore --pause`, `db vacuum --pause`).
+    static func requireBound(_ bound: OpsDuration) throws(OpsError) {
+        guard bound.milliseconds < 1000 else { return }
+        throw OpsError(.usage, code: "maintenance.pause_bound", "the pause bound must be at least 1s")
     }
 
     var settings: ProxySettings { proxy.settings }
@@ -139,7 +147,7 @@ public struct MaintenanceService: Sendable {
     /// way to the app to finish: when it returns, the app can be stopped without failing anyone.
     public func pause(bound: OpsDuration, page: MaintenancePage) async throws(OpsError) -> MaintenanceReport {
         try page.validate()
-        guard bound.milliseconds >= 1000 else { throw OpsError(.usage, code: "maintenance.pause_bound", "the pause bound must be at least 1s") }
+        try Self.requireBound(bound)
         let started = ContinuousClock.now
         return try await locked("pause") { ledger throws(OpsError) in
             if let active = try ledger.activeMaintenance(env: env) {

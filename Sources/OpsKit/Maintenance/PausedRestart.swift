@@ -3,26 +3,30 @@
 
 import Foundation
 
-/// `opsctl restore ENV --pause 30s`: a pause around the swap. Before it, users' new requests
-/// wait in nginx (`MaintenanceService.pause`), those on their way finish, and every running
-/// release stops; after it, the live release starts again, is health-waited at its slot, and
-/// `resume` lets the held requests through. Past the bound they get the maintenance page, never
-/// a connection error; an app that does not come back leaves them on that page.
+/// `opsctl restore ENV --pause 30s` (and a vacuum's swap behind the proxy): a pause around the
+/// swap. Before it, users' new requests wait in nginx (`MaintenanceService.pause`), those on
+/// their way finish, and every running release stops; after it, the live release starts again,
+/// is health-waited at its slot, and `resume` lets the held requests through. Past the bound
+/// they get the maintenance page, never a connection error; an app that does not come back
+/// leaves them on that page.
 public final class PausedRestart: RestorePause, @unchecked Sendable {
     let service: MaintenanceService
     let bound: OpsDuration
     let page: MaintenancePage
+    /// What the app is stopped for: the messages, the error codes' area and the ledger's source.
+    let purpose: DatabaseSwap.Purpose
     private let lock = NSLock()
     private var live: DeployedRelease?
     private var outcome: PauseOutcome
     private var pausedAt: Date?
 
-    public init(service: MaintenanceService, bound: OpsDuration, page: MaintenancePage = MaintenancePage()) {
-        var restoring = service
-        restoring.source = .restore
-        self.service = restoring
+    public init(service: MaintenanceService, bound: OpsDuration, page: MaintenancePage = MaintenancePage(), purpose: DatabaseSwap.Purpose = .restore) {
+        var holding = service
+        holding.source = purpose.pauseSource
+        self.service = holding
         self.bound = bound
         self.page = page
+        self.purpose = purpose
         outcome = PauseOutcome(bound: bound)
     }
 
@@ -36,37 +40,30 @@ public final class PausedRestart: RestorePause, @unchecked Sendable {
         let paused = try await service.pause(bound: bound, page: page)
         pausedAt = service.context.now()
         record { $0.steps.append("held: new requests wait in nginx (gate pid \(paused.gatePid.map(String.init) ?? "?")); \(paused.drain?.detail ?? "")") }
-        var stopped: [DeployedRelease] = []
         for release in running {
             do {
                 try await driver.stop(release.ref)
             } catch {
-                throw await undoStop(stopped, failed: release, error: error)
+                let back = await undoStop(live: live)
+                throw OpsError(error.kind, code: "\(purpose.area).stop_failed",
+                               "could not stop \(release.container) for \(purpose.task): \(error.message); \(purpose.untouched); " + back.afterUndo)
             }
-            stopped.append(release)
             record { $0.stopped.append(release.container) }
         }
         if let standby = try? service.context.ledger(service.config.state).standby(env: service.env), running.contains(where: { $0.container == standby.container && $0.container != live?.container }) {
             try? service.context.ledger(service.config.state).clearStandby(env: service.env)
-            record { $0.steps.append("\(standby.version) was on standby: stopped for the restore (kept; opsctl rollback starts it afresh)") }
+            record { $0.steps.append("\(standby.version) was on standby: stopped for \(self.purpose.task) (kept; opsctl rollback starts it afresh)") }
         }
         lock.withLock { self.live = live }
         record { $0.steps.append("stopped \($0.stopped.joined(separator: ", "))") }
     }
 
-    /// A release would not stop: still the old database, so start again what this call stopped
-    /// and let everyone through; the error says whether that worked.
-    func undoStop(_ stopped: [DeployedRelease], failed: DeployedRelease, error: OpsError) async -> OpsError {
-        var problems: [String] = []
-        for release in stopped {
-            let target = ReleaseTarget(version: release.version, slot: service.settings.slot(named: release.slot))
-            do { try await driver.start(target, fresh: false) } catch { problems.append("\(release.container) did not start again: \(error.message)") }
-        }
-        do { _ = try await service.resume() } catch { problems.append("the held requests were not released: \(error.message)") }
-        let state = problems.isEmpty ? "the app serves as before, nothing was restored"
-            : problems.joined(separator: "; ") + "; nothing was restored, users get the maintenance page until opsctl maintenance \(service.env) resume"
-        return OpsError(problems.isEmpty ? error.kind : .serviceMayBeDown, code: "restore.stop_failed",
-                        "could not stop \(failed.container) for the restore: \(error.message); \(state)")
+    /// Still the old database: the live release started again if it was already stopped, and
+    /// everyone let through, before giving up.
+    func undoStop(live: DeployedRelease?) async -> PauseOutcome {
+        let stopped = lock.withLock { live.map { outcome.stopped.contains($0.container) } ?? false }
+        lock.withLock { self.live = stopped ? live : nil }
+        return await startApp()
     }
 
     public func startApp() async -> PauseOutcome {
@@ -83,7 +80,7 @@ public final class PausedRestart: RestorePause, @unchecked Sendable {
             let driver = self.driver
             let waited = await HealthWaiter(settings: routed, clock: service.clock, probe: service.probe, extraCheck: { await driver.fatalState(live.ref) }).wait()
             guard waited.healthy else {
-                return fail("\(live.container) is not healthy after the restore (\(waited.abortedBecause ?? waited.last?.reason ?? "no answer"))")
+                return fail("\(live.container) is not healthy after \(purpose.task) (\(waited.abortedBecause ?? waited.last?.reason ?? "no answer"))")
             }
             record { $0.steps.append("\(live.version) healthy again at \(routed.url) after \(TextFormat.duration(milliseconds: waited.elapsedMs))") }
         }

@@ -22,13 +22,20 @@ public enum DatabaseSwap {
         var safetyHints: [String]
         /// "the restored database", for a failed rename.
         var newFile: String
+        /// "the restore": what a paused app is stopped for, in a pause's steps and messages.
+        var task: String
+        /// "nothing was restored": what a pause that could not stop the app leaves.
+        var untouched: String
+        /// Whose pause the ledger's maintenance row and status name.
+        var pauseSource: MaintenanceRecord.Source
 
         public static let restore = Purpose(area: "restore", doing: "restoring", verb: "restore", alternatives: ", pass --force, or drill with --to PATH",
                                             safetySuffix: ".pre-restore.db.gz", safetyHints: ["pass --force with --to to restore elsewhere first"],
-                                            newFile: "the restored database")
+                                            newFile: "the restored database", task: "the restore", untouched: "nothing was restored", pauseSource: .restore)
         public static let vacuum = Purpose(area: "database", doing: "swapping a vacuumed copy in", verb: "swap a vacuumed copy in",
                                            alternatives: "; with auto_vacuum=incremental a vacuum runs while the app does",
-                                           safetySuffix: ".pre-vacuum.db.gz", safetyHints: [], newFile: "the vacuumed database")
+                                           safetySuffix: ".pre-vacuum.db.gz", safetyHints: [], newFile: "the vacuumed database",
+                                           task: "the vacuum's swap", untouched: "nothing was swapped", pauseSource: .vacuum)
     }
 
     /// Refuses while the runtime (docker, compose, the Swarm service) says the app runs, or

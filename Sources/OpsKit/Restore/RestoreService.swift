@@ -62,6 +62,11 @@ public struct PauseOutcome: Sendable, Codable, Equatable {
 
     public init(bound: OpsDuration) { self.bound = bound }
 
+    /// What users got after a pause that ended with nothing changed (a refusal, a failed swap).
+    public var afterUndo: String {
+        healthy ? "the app runs again on the old database, users were let through" : "the app did not come back: \(problem ?? "")"
+    }
+
     var lines: [String] {
         var lines = steps
         if let gate {
@@ -174,9 +179,7 @@ public enum RestoreService {
         } catch {
             guard let pause = request.pause else { throw error }
             let outcome = await pause.startApp()
-            throw OpsError(error.kind, code: error.code, error.message + "; " + (outcome.healthy ? "the app runs again on the old database, users were let through"
-                                                                                             : "the app did not come back: \(outcome.problem ?? "")"),
-                           details: error.details)
+            throw OpsError(error.kind, code: error.code, error.message + "; " + outcome.afterUndo, details: error.details)
         }
         let pause = await request.pause?.startApp()
         guard swapped.after.ok else {
