@@ -206,6 +206,30 @@ struct ReplicationTests {
         #expect(try await fixture.opsctl.run("replicate", "production", "--once").exitCode == 66)
     }
 
+    /// `opsctl db vacuum` swaps a new file in while replicate runs: the replicator only reads, so
+    /// it does not block the swap; it notices the new file and starts a new generation that goes on.
+    @Test(.enabled(if: DockerEngine.shouldRun, "asks docker whether the app runs (always required under CI=true)"))
+    func aVacuumSwapUnderReplicateStartsANewGeneration() async throws {
+        let fixture = try ReplicaFixture()
+        try await shell("python3", [Opsctl.repositoryRoot + "/Tests/Fixtures/db/generate.py", fixture.live, "4"])
+        try SQLiteDatabase(path: fixture.live).execute("DELETE FROM sessions WHERE id % 2 = 0")
+        let replicate = try await fixture.startReplicating()
+        let vacuum = try await fixture.opsctl.run("db", "production", "vacuum", "--json")
+        #expect(vacuum.exitCode == 0, "\(vacuum.stdout)\(vacuum.stderr)")
+        #expect(try vacuum.json()["method"] as? String == "swap")
+        try await eventually("a new generation on the vacuumed file") {
+            try ReplicaStore(directory: fixture.replica, encryption: nil).catalog().generations.count >= 2
+        }
+        try SQLiteDatabase(path: fixture.live).execute("CREATE TABLE after_swap(x); INSERT INTO after_swap VALUES (42)")
+        try await fixture.waitForSync(past: Date())
+        kill(replicate.pid, SIGTERM)
+        #expect(try await replicate.finished() == 0)
+        let target = fixture.directory.file("after.db")
+        #expect(try await fixture.restore("--at", "latest", "--to", target).run.exitCode == 0)
+        #expect(try SQLiteDatabase(path: target, mode: .readOnly).query("SELECT x FROM after_swap").first?.int(0) == 42)
+        #expect(try SQLiteDatabase(path: target, mode: .readOnly).pragmaInt("freelist_count") == 0, "the vacuumed file was replicated")
+    }
+
     /// The replica directory on a full disk: exit 74 naming it; the database is untouched.
     @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"))
     func aFullReplicaDiskIsExit74AndTheDatabaseIsUntouched() async throws {

@@ -17,6 +17,8 @@ public struct DatabaseRequest: Sendable {
     public var encryption: BackupEncryption?
     /// What keeps the app off the database while a vacuum swaps a new file in (nil: no swap may happen).
     public var pause: (any SwapPause)?
+    /// `backup.replica.dir`: a running `opsctl replicate` only reads the database, so it never blocks a swap.
+    public var replicaDirectory: String?
 
     public init(env: String, path: String, limits: DatabaseMaintenance = DatabaseMaintenance(), backupName: String, pause: (any SwapPause)? = nil) {
         self.env = env
@@ -30,6 +32,7 @@ public struct DatabaseRequest: Sendable {
         let target = config.backupTarget(of: environment)
         var request = DatabaseRequest(env: environment.name, path: try target.requireDatabase(),
                                       limits: environment.database?.maintenance ?? DatabaseMaintenance(), backupName: target.name, pause: pause)
+        request.replicaDirectory = environment.backup?.replica?.dir
         request.ledgerPath = config.state
         request.metricsDirectory = environment.metrics?.textfileDir
         request.backupDirectory = target.directory

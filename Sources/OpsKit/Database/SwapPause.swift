@@ -36,26 +36,28 @@ public enum SwapPauses {
     public static func choose(for environment: EnvironmentConfig, _ choice: SwapPauseChoice, config: OpsConfig, context: OpsContext,
                               mode: @escaping @Sendable () async throws(OpsError) -> DeployMode) throws(OpsError) -> any SwapPause {
         let bound: OpsDuration
+        var refuse = RefuseWhileInUse(env: environment.name, runtime: { () async throws(OpsError) in try await mode().driver })
+        refuse.replicaDirectory = environment.backup?.replica?.dir
         switch choice {
         case .refuse:
-            return RefuseWhileInUse(env: environment.name, runtime: { () async throws(OpsError) in try await mode().driver })
+            return refuse
         case .automatic:
-            guard environment.strategy.needsProxy else {
-                return RefuseWhileInUse(env: environment.name, runtime: { () async throws(OpsError) in try await mode().driver })
-            }
+            guard environment.strategy.needsProxy else { return refuse }
             bound = defaultBound
         case .pause(let asked):
             guard environment.strategy.needsProxy else { throw MaintenanceService.noProxy(environment) }
             try MaintenanceService.requireBound(asked)
             bound = asked
         }
-        return PausedSwap(bound: bound) { () async throws(OpsError) -> (any RestorePause)? in
+        let paused = PausedSwap(bound: bound) { () async throws(OpsError) -> (any RestorePause)? in
             let mode = try await mode()
             let service = try MaintenanceService(config: config, environment: environment, context: context, mode: mode)
             // A pause ends by health-waiting the app: one stopped by hand would leave users on the page.
             guard try await mode.driver.releases().contains(where: \.running) else { return nil }
             return PausedRestart(service: service, bound: bound, purpose: .vacuum)
         }
+        paused.replicaDirectory = refuse.replicaDirectory
+        return paused
     }
 }
 
@@ -64,6 +66,8 @@ public enum SwapPauses {
 /// `restore --pause`); past the bound they get the maintenance page.
 public final class PausedSwap: SwapPause, @unchecked Sendable {
     public let bound: OpsDuration
+    /// `backup.replica.dir`: its running replicator does not count as a process in the way.
+    public var replicaDirectory: String?
     /// Builds the restart when a swap is about to happen (it resolves the deploy mode, which asks
     /// docker); nil when the app is not running: nobody to hold, the swap goes ahead as without a proxy.
     let makeRestart: @Sendable () async throws(OpsError) -> (any RestorePause)?
@@ -79,12 +83,12 @@ public final class PausedSwap: SwapPause, @unchecked Sendable {
     /// file open refuses the swap as without a proxy, and the app is started again at once.
     public func pause(database: String, context: OpsContext) async throws(OpsError) {
         guard let restart = try await makeRestart() else {
-            try RefuseWhileInUse.refuseWhileOpen(database)
+            try RefuseWhileInUse.refuseWhileOpen(database, replicaDirectory: replicaDirectory)
             return
         }
         try await restart.stopApp()
         do {
-            try RefuseWhileInUse.refuseWhileOpen(database)
+            try RefuseWhileInUse.refuseWhileOpen(database, replicaDirectory: replicaDirectory)
         } catch {
             let outcome = await restart.startApp()
             throw OpsError(error.kind, code: error.code, error.message + "; " + outcome.afterUndo, details: error.details)
@@ -106,6 +110,8 @@ public final class PausedSwap: SwapPause, @unchecked Sendable {
 /// any other process has the database open, whoever it is (a worker, a cron job, an sqlite3 shell).
 public struct RefuseWhileInUse: SwapPause {
     public var env: String
+    /// `backup.replica.dir`: its running replicator does not count as a process in the way.
+    public var replicaDirectory: String?
     /// Asked only when a swap is about to happen: an incremental vacuum never needs docker.
     public var runtime: @Sendable () async throws(OpsError) -> (any ReleaseDriver)?
 
@@ -116,14 +122,22 @@ public struct RefuseWhileInUse: SwapPause {
 
     public func pause(database: String, context: OpsContext) async throws(OpsError) {
         try await DatabaseSwap.refuseWhileAppRuns(env: env, runtime: try await runtime(), purpose: .vacuum)
-        try Self.refuseWhileOpen(database)
+        try Self.refuseWhileOpen(database, replicaDirectory: replicaDirectory)
     }
 
     public func resume(context: OpsContext) async -> PauseOutcome? { nil }
 
     /// A process with the database open would go on writing to the old file after the rename.
-    static func refuseWhileOpen(_ database: String) throws(OpsError) {
-        guard let holder = WALIndex.otherProcessHoldingOpen(database: database) else { return }
+    /// `opsctl replicate` only reads it, and notices the new file at its next round: not a reason
+    /// to refuse (its pid comes from the replica's lock and heartbeat).
+    static func refuseWhileOpen(_ database: String, replicaDirectory: String?) throws(OpsError) {
+        let replicator = replicaDirectory.flatMap(ReplicaStatus.runningReplicator(directory:))
+        let holder: WALIndex.Reader? = if let pids = WALIndex.processesHoldingOpen(database: database) {
+            pids.first { $0 != replicator }.map(WALIndex.reader(pid:))
+        } else {
+            WALIndex.otherProcessHoldingOpen(database: database).flatMap { $0.pid == replicator ? nil : $0 }
+        }
+        guard let holder else { return }
         throw OpsError(.checkFailed, code: "database.in_use",
                        "\(holder.description) has \(database) open; swapping a vacuumed copy in under it would lose its writes",
                        details: ["stop it (or the app it belongs to) and retry; with auto_vacuum=incremental a vacuum runs while the app does"])

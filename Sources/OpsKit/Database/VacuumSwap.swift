@@ -83,7 +83,7 @@ struct VacuumSwap {
                                                      purpose: .vacuum, context: context)
         // The last look before the rename: nobody opened or wrote the database since the copy began.
         do throws(OpsError) {
-            try RefuseWhileInUse.refuseWhileOpen(request.path)
+            try RefuseWhileInUse.refuseWhileOpen(request.path, replicaDirectory: request.replicaDirectory)
             guard try dataVersion(live) == version else {
                 throw OpsError(.databaseBusy, code: "database.written_during_vacuum",
                                "\(request.path) was written while it was being vacuumed; nothing was swapped", details: ["run it again when nothing writes the database"])

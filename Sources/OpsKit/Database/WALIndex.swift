@@ -74,6 +74,27 @@ public struct WALIndex: Sendable, Codable, Equatable {
         return (holder ?? nil).map { Reader(pid: $0, command: command(of: $0), slot: -1, snapshotFrame: 0, pinsWAL: false) }
     }
 
+    /// Every other process holding a POSIX lock on the `-shm` dead-man-switch byte, from
+    /// /proc/locks (F_GETLK names only one); nil when /proc/locks cannot be read.
+    static func processesHoldingOpen(database path: String) -> [Int32]? {
+        var info = stat()
+        guard stat(path + "-shm", &info) == 0, let text = ProcFile.read("/proc/locks") else { return nil }
+        let dev = UInt64(info.st_dev)
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xffff_f000)
+        let minor = (dev & 0xff) | ((dev >> 12) & 0xffff_ff00)
+        let device = String(format: "%02x:%02x:", major, minor) + String(info.st_ino)
+        var pids: [Int32] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 8, fields[1] == "POSIX", fields[5] == device, let pid = Int32(fields[4]), pid != getpid(),
+                  let start = Int(fields[6]), start <= deadManSwitchOffset, fields[7] == "EOF" || (Int(fields[7]) ?? -1) >= deadManSwitchOffset else { continue }
+            if !pids.contains(pid) { pids.append(pid) }
+        }
+        return pids
+    }
+
+    static func reader(pid: Int32) -> Reader { Reader(pid: pid, command: command(of: pid), slot: -1, snapshotFrame: 0, pinsWAL: false) }
+
     /// Both header copies agree (a writer may be halfway through updating them): retried a few times.
     static func consistentHeader(_ descriptor: Int32) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: headerSize)

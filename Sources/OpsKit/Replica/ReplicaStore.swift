@@ -124,6 +124,14 @@ public struct ReplicaStatus: Codable, Sendable, Equatable {
     public var offsiteLatest: Date?
     public var offsitePending: Int?
 
+    /// The pid of the `opsctl replicate` running on this host for the replica in `directory`, if one is.
+    static func runningReplicator(directory: String) -> Int32? {
+        let store = ReplicaStore(directory: directory, encryption: nil)
+        guard FileLock.isHeld(path: store.lockPath), let status = read(store.statusPath), status.host == ProcessInfo.processInfo.hostName,
+              Ledger.isProcessAlive(status.pid) else { return nil }
+        return status.pid
+    }
+
     static func read(_ path: String) -> ReplicaStatus? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let decoder = JSONDecoder()
