@@ -98,8 +98,11 @@ struct ProxyFrontTests {
         let fronts = [front(.maintenance(MaintenancePage(message: "It's $5 \\ \"x\" {;} 'y'\nz"))),
                       front(.hold(gate: "127.0.0.1:26001", bound: .seconds(30), page: MaintenancePage(message: String(repeating: "$'\\", count: 160)))),
                       front(.sticky(split))]
-        for (index, front) in fronts.enumerated() {
-            try directory.write("upstream.conf", front.render())
+        // Leaving a front: the plain upstream (or the next front) with the old front's port kept as a bridge.
+        let leaving = [Upstream(name: "dash-board.1", servers: [Upstream.Server(address: "127.0.0.1:3001")]).render(),
+                       front(.sticky(split)).render()].map { $0 + ProxyFront.bridge(listen: "127.0.0.1:26002", to: "dash-board.1") }
+        for (index, text) in (fronts.map { $0.render() } + leaving).enumerated() {
+            try directory.write("upstream.conf", text)
             try directory.write("nginx.conf", """
                 pid \(directory.file("nginx.pid"));
                 error_log \(directory.file("error.log"));

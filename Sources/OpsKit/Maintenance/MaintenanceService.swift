@@ -262,9 +262,13 @@ public struct MaintenanceService: Sendable {
         }
     }
 
-    /// The exact text the maintenance replaced, checked, reloaded, confirmed through the proxy.
+    /// The exact text the maintenance replaced, checked, reloaded, confirmed through the proxy;
+    /// through a bridge, so a request an old worker still sends to the front's port is passed on.
     func putBack(_ active: MaintenanceRecord, report: inout MaintenanceReport) async throws(OpsError) -> ProxyChange {
-        let change = try await proxy.apply(text: active.replacedUpstream)
+        var untilIdle = settings
+        untilIdle.drain = .untilIdle
+        let drain = ReleaseDrain(settings: untilIdle, clock: clock, probe: activity)
+        let change = try await proxy.apply(text: active.replacedUpstream) { bridged in _ = await drain.wait(for: [], after: bridged) }
         report.upstream = change.text
         report.steps.append("\(settings.upstreamFile): the upstream it replaced, byte for byte; checked, reloaded")
         if let problem = await confirmApp() {

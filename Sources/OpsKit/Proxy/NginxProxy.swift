@@ -106,6 +106,20 @@ public struct NginxProxy: Sendable {
         return change
     }
 
+    /// `text` in place of one of opsctl's front files: first `text` with the front's port kept as a
+    /// pass-through (`ProxyFront.bridge`), then, once `whenRetired` returns (the workers that
+    /// reload retired are gone), `text` alone. The change returned is the second one, with the
+    /// file as it was before the first as its previous text.
+    public func apply(text: String, leavingFront whenRetired: (ProxyChange) async -> Void) async throws(OpsError) -> ProxyChange {
+        guard let current = try currentText(), let front = ProxyFront.listenAddress(in: current),
+              ProxyFront.listenAddress(in: text) != front else { return try await apply(text: text) }
+        let bridged = try await apply(text: text + ProxyFront.bridge(listen: front, to: settings.upstreamName))
+        await whenRetired(bridged)
+        var change = try await apply(text: text)
+        change.previousText = bridged.previousText
+        return change
+    }
+
     /// Undoes `change`: the previous file again, checked and reloaded. Returns that change in
     /// turn (the workers this reload retired are the ones still routing as `change` did).
     @discardableResult

@@ -41,6 +41,8 @@ public struct ProxyFront: Sendable, Equatable {
     public var app: [Upstream.Server]
     /// Sent back by every answer opsctl's front makes itself, so a confirmation knows it is this file's.
     public var token: String
+    /// The variable carrying the Connection header for WebSocket upgrades (a bridge names its own).
+    var connectionVariable: String?
 
     public init(name: String, listen: String, mode: Mode, app: [Upstream.Server], token: String) {
         self.name = name
@@ -127,7 +129,7 @@ public struct ProxyFront: Sendable, Equatable {
          "        proxy_set_header Host $http_host;",
          "        proxy_http_version 1.1;",
          "        proxy_set_header Upgrade $http_upgrade;",
-         "        proxy_set_header Connection $opsctl_\(id)_connection;",
+         "        proxy_set_header Connection \(connectionVariable ?? "$opsctl_\(id)_connection");",
          "        proxy_request_buffering off;",
          "        proxy_buffering off;",
          "        proxy_read_timeout 1h;",
@@ -199,6 +201,31 @@ public struct ProxyFront: Sendable, Equatable {
             "    location / {",
             "        add_header Set-Cookie \(setCookie) always;",
         ] + passOn(to: "\(name).opsctl-\(release)") + ["    }", "}"]
+    }
+
+    // MARK: - leaving it
+
+    /// The front's port kept open, passing every request on to `upstream` (what the file now
+    /// routes to): the workers a reload retires may still send a request they accepted to the
+    /// front's port, and with the port gone nginx would answer it 502.
+    public static func bridge(listen: String, to upstream: String) -> String {
+        let variable = "$opsctl_\(NginxText.identifier(upstream))_bridge_connection"
+        var front = ProxyFront(name: upstream, listen: listen, mode: .maintenance(MaintenancePage()), app: [], token: "")
+        front.connectionVariable = variable
+        return (["# opsctl: \(listen) kept until nginx's workers from before the last reload are gone",
+                 "map $http_upgrade \(variable) { default upgrade; '' close; }"]
+            + front.serverOpening(accessLog: "off") + ["    location / {"] + front.passOn(to: upstream) + ["    }", "}"]).joined(separator: "\n") + "\n"
+    }
+
+    /// The address the front in `text` listens on, when `text` is one of opsctl's front files.
+    public static func listenAddress(in text: String) -> String? {
+        guard text.split(separator: "\n").contains(where: { $0.hasPrefix(marker) }) else { return nil }
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("listen "), trimmed.hasSuffix(";") else { continue }
+            return String(trimmed.dropFirst(7).dropLast()).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
     }
 
     // MARK: - reading it back
