@@ -64,9 +64,7 @@ public struct HandoffService: Sendable {
         }
         if var healthSettings = environment.health {
             if let settings = environment.proxy, let proxy = report.proxy { healthSettings = proxy.health(healthSettings, proxy: settings) }
-            var quick = healthSettings
-            quick.timeout = .seconds(5)
-            let probe = await HealthWaiter.httpProbe(quick)
+            let probe = await HealthWaiter.probeOnce(healthSettings, timeout: .seconds(5))
             report.health = .init(url: Redactor.redactURLCredentials(healthSettings.url), ok: probe.ok, status: probe.status,
                                   ms: probe.totalMs.map { Int($0.rounded()) }, reason: probe.reason.map(config.redactor.scrub))
         }

@@ -98,11 +98,17 @@ public struct HealthWaiter: Sendable {
         }
     }
 
-    /// GET the health URL; pass when the status and every JSON expectation match.
+    /// GET the health URL; pass when the status and every JSON expectation match. One request
+    /// of a wait gets a few intervals, so a hung app costs a round, not the whole wait.
     @Sendable public static func httpProbe(_ settings: HealthSettings) async -> HealthProbe {
+        await probeOnce(settings, timeout: OpsDuration(milliseconds: min(settings.timeout.milliseconds, max(1000, settings.interval.milliseconds * 4))))
+    }
+
+    /// A single GET given the whole `timeout`: for a look that makes one attempt, not a wait.
+    public static func probeOnce(_ settings: HealthSettings, timeout: OpsDuration) async -> HealthProbe {
         var request = HTTPRequest(url: settings.url)
         request.insecure = settings.insecure
-        request.timeout = OpsDuration(milliseconds: min(settings.timeout.milliseconds, max(1000, settings.interval.milliseconds * 4)))
+        request.timeout = timeout
         request.connectTimeout = request.timeout
         switch await CurlHTTP.perform([request], concurrency: 1)[0] {
         case .failure(let failure):

@@ -202,11 +202,11 @@ public enum StatusService {
         }
     }
 
-    /// One quick probe: status is for a glance at 3 a.m., not a wait.
+    /// One probe: status is for a glance at 3 a.m., not a wait; but a busy host's slow answer
+    /// is not a failing app, so the one attempt gets a few seconds.
     static func probeNow(_ health: HealthSettings?) async -> HealthProbe? {
-        guard var settings = health else { return nil }
-        settings.timeout = .seconds(2)
-        return await HealthWaiter.httpProbe(settings)
+        guard let settings = health else { return nil }
+        return await HealthWaiter.probeOnce(settings, timeout: .seconds(5))
     }
 
     public static func status(config: OpsConfig, env name: String, context: OpsContext) async throws(OpsError) -> StatusReport {
