@@ -53,6 +53,12 @@ extension ConfigSchema {
     static let canaryKeys = ["steps", "pause", "max_error_rate", "max_p99_ms", "min_requests", "sticky", "cookie",
                              "max_error_rate_increase", "max_p99_increase"]
 
+    /// The `canary:` section; defaults for `strategy: canary` without one; nil otherwise.
+    func canarySection(of map: MappingReader, strategy: DeployStrategy) throws(OpsError) -> CanarySettings? {
+        if let canary = try map.mapping("canary", allowedKeys: Self.canaryKeys) { return try canarySettings(canary) }
+        return strategy == .canary ? CanarySettings() : nil
+    }
+
     func canarySettings(_ map: MappingReader) throws(OpsError) -> CanarySettings {
         var settings = CanarySettings()
         if let items = try map.sequence("steps") {
@@ -127,19 +133,5 @@ extension ConfigSchema {
             throw reader.error(at: node, path: path, "\"\(text)\" is not a percentage between 0% and 100%")
         }
         return value / 100
-    }
-
-    /// Canary needs the proxy's access log; a `canary:` section elsewhere is kept but unused.
-    func checkCanary(_ environment: EnvironmentConfig, _ map: MappingReader) throws(OpsError) {
-        guard environment.strategy == .canary, let proxy = environment.proxy else { return }
-        if environment.canary?.sticky == .cookie, let log = proxy.accessLog, log.contains("$") {
-            throw reader.error(at: map.value("proxy"), path: map.keyPath("proxy.access_log"),
-                               "sticky: cookie has nginx write this log itself, and nginx would read the $ in \"\(log)\" as a variable: use a path without $")
-        }
-        guard proxy.accessLog != nil else {
-            let proxyMap = map.value("proxy")
-            throw reader.error(at: proxyMap, path: map.keyPath("proxy.access_log"),
-                               "strategy canary judges the new release from nginx's access log: set proxy.access_log to the file written with log_format opsctl_canary '$upstream_addr $status $request_time'")
-        }
     }
 }

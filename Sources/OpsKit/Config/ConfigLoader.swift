@@ -82,6 +82,20 @@ struct ConfigSchema {
             git.dir = try gitMap.string("dir") ?? git.dir
             git.tagPrefix = try gitMap.string("tag_prefix") ?? git.tagPrefix
         }
+        let environments = try self.environments(map)
+        git.dir = resolvePath(git.dir)
+        let state = try map.string("state") ?? ".opsctl/state.db"
+        return OpsConfig(
+            sourcePath: sourcePath,
+            app: app,
+            image: try map.requiredString("image"),
+            git: git,
+            state: resolvePath(state),
+            environments: environments)
+    }
+
+    /// `environments:`, at least one, each under a name that can name containers.
+    func environments(_ map: MappingReader) throws(OpsError) -> [EnvironmentConfig] {
         guard let environmentsMap = try map.openMapping("environments") else { throw map.missing("environments") }
         var environments: [EnvironmentConfig] = []
         for name in environmentsMap.keys {
@@ -96,15 +110,7 @@ struct ConfigSchema {
             environments.append(try environment(name: name, environmentMap))
         }
         guard !environments.isEmpty else { throw reader.error(at: environmentsMap.node, path: "environments", "define at least one environment") }
-        git.dir = resolvePath(git.dir)
-        let state = try map.string("state") ?? ".opsctl/state.db"
-        return OpsConfig(
-            sourcePath: sourcePath,
-            app: app,
-            image: try map.requiredString("image"),
-            git: git,
-            state: resolvePath(state),
-            environments: environments)
+        return environments
     }
 
     /// Relative paths in the config mean relative to the config file, not to wherever cron runs us.
@@ -117,127 +123,155 @@ struct ConfigSchema {
         return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
     }
 
+    /// One environment, section by section in the order the file's mistakes are reported; the
+    /// rules between sections run as soon as the sections they compare are read.
     func environment(name: String, _ map: MappingReader) throws(OpsError) -> EnvironmentConfig {
         var environment = EnvironmentConfig(name: name)
         environment.driver = try map.choice("driver", DriverKind.self) ?? .docker
         environment.rollback = try map.choice("rollback", RollbackMode.self) ?? .auto
         environment.keepReleases = try map.int("keep_releases", range: 1...100) ?? 5
-        if let run = try map.mapping("run", allowedKeys: ["network", "ports", "env_file", "env", "volumes", "args", "pull", "stop_timeout"]) {
-            environment.run.pull = try run.bool("pull") ?? false
-            environment.run.stopTimeout = try run.duration("stop_timeout") ?? environment.run.stopTimeout
-            environment.run.network = try run.string("network")
-            environment.run.ports = try run.stringList("ports") ?? []
-            environment.run.envFile = try run.string("env_file").map(resolvePath)
-            environment.run.env = try envVars(run, "env")
-            environment.run.volumes = try run.stringList("volumes") ?? []
-            environment.run.args = try run.stringList("args") ?? []
-        }
-        if let compose = try map.mapping("compose", allowedKeys: ["files", "project", "service", "tag_variable"]) {
-            var settings = ComposeSettings(service: try compose.requiredString("service"))
-            settings.files = try compose.stringList("files") ?? settings.files
-            settings.project = try compose.string("project")
-            settings.tagVariable = try compose.string("tag_variable") ?? settings.tagVariable
-            environment.compose = settings
-        } else if environment.driver == .compose {
-            throw reader.error(at: map.node, path: map.keyPath("compose"), "driver compose needs a compose: section (files, service)")
-        }
-        environment.swarm = try swarmSettings(map, environment: environment)
-        if let build = try map.mapping("build", allowedKeys: ["context", "dockerfile", "args"]) {
-            var settings = BuildSettings()
-            settings.context = try build.string("context") ?? "."
-            settings.dockerfile = try build.string("dockerfile")
-            settings.args = try envVars(build, "args")
-            environment.build = settings
-        }
-        if let health = try map.mapping("health", allowedKeys: ["url", "status", "json", "timeout", "interval", "successes", "insecure"]) {
-            var settings = HealthSettings(url: try httpURL(health, "url", required: true)!)
-            settings.status = try health.int("status", range: 100...599) ?? 200
-            settings.json = try jsonExpectations(health, "json")
-            settings.timeout = try health.duration("timeout") ?? settings.timeout
-            settings.interval = try health.duration("interval") ?? settings.interval
-            settings.successes = try health.int("successes", range: 1...100) ?? 2
-            settings.insecure = try health.bool("insecure") ?? false
-            guard settings.interval.milliseconds > 0 else {
-                throw reader.error(at: health.value("interval"), path: health.keyPath("interval"), "must be greater than 0")
-            }
-            environment.health = settings
-        }
-        if let smoke = try map.mapping("smoke", allowedKeys: ["base_url", "concurrency", "connect_to", "ca_file", "checks"]) {
-            environment.smoke = try smokeSettings(smoke)
-        }
-        if let preflight = try map.mapping("preflight", allowedKeys: ["secret_keys", "min_secret_length", "placeholders", "path_settings", "fatal", "skip"]) {
-            var settings = PreflightSettings()
-            settings.secretKeys = try preflight.stringList("secret_keys") ?? settings.secretKeys
-            settings.minSecretLength = try preflight.int("min_secret_length", range: 1...4096) ?? settings.minSecretLength
-            settings.placeholders = try preflight.stringList("placeholders") ?? []
-            settings.pathSettings = try preflight.stringList("path_settings") ?? settings.pathSettings
-            settings.fatal = try preflightChecks(preflight, "fatal") ?? settings.fatal
-            settings.skip = try preflightChecks(preflight, "skip") ?? []
-            environment.preflight = settings
-        }
-        if let hooks = try map.mapping("hooks", allowedKeys: ["pre_deploy", "post_deploy"]) {
-            environment.hooks.preDeploy = try argvLists(hooks, "pre_deploy")
-            environment.hooks.postDeploy = try argvLists(hooks, "post_deploy")
-        }
-        if let database = try map.mapping("database", allowedKeys: Self.databaseKeys) {
-            environment.database = try databaseSettings(database)
-        }
-        if let backup = try map.mapping("backup", allowedKeys: ["dir", "name", "level", "before_deploy", "retention", "offsite", "encryption", "replica"]) {
-            var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))
-            settings.name = try backup.string("name")
-            settings.level = try backup.int("level", range: 1...9) ?? 6
-            settings.beforeDeploy = try backup.bool("before_deploy") ?? false
-            settings.retention = try retentionPolicy(backup) ?? settings.retention
-            if let offsite = try backup.mapping("offsite", allowedKeys: Self.offsiteKeys) {
-                settings.offsite = try offsiteSettings(offsite)
-            }
-            if let encryption = try backup.mapping("encryption", allowedKeys: Self.encryptionKeys) {
-                settings.encryption = try backupEncryption(encryption)
-            }
-            if let replica = try backup.mapping("replica", allowedKeys: Self.replicaKeys) {
-                settings.replica = try replicaSettings(replica, backup: settings)
-            }
-            environment.backup = settings
-        }
-        if let secrets = try map.mapping("secrets", allowedKeys: ["timeout"]) {
-            environment.secrets.timeout = try secrets.duration("timeout") ?? environment.secrets.timeout
-            guard environment.secrets.timeout.milliseconds > 0 else {
-                throw reader.error(at: secrets.value("timeout"), path: secrets.keyPath("timeout"), "must be greater than 0")
-            }
-        }
-        if let handoff = try map.mapping("handoff", allowedKeys: ["since", "disks", "facts", "template", "log_pattern", "thresholds"] + Self.secretForms("webhook")) {
-            environment.handoff.logPattern = try handoff.string("log_pattern") ?? environment.handoff.logPattern
-            if (try? Regex(environment.handoff.logPattern)) == nil {
-                throw reader.error(at: handoff.value("log_pattern"), path: handoff.keyPath("log_pattern"), "\"\(environment.handoff.logPattern)\" is not a valid regular expression")
-            }
-            if let thresholds = try handoff.mapping("thresholds", allowedKeys: ["backup_max_age", "disk_percent", "errors", "offsite_max_age"]) {
-                environment.handoff.thresholds.offsiteMaxAge = try thresholds.duration("offsite_max_age") ?? environment.handoff.thresholds.offsiteMaxAge
-                environment.handoff.thresholds.backupMaxAge = try thresholds.duration("backup_max_age") ?? environment.handoff.thresholds.backupMaxAge
-                environment.handoff.thresholds.diskPercent = try thresholds.int("disk_percent", range: 1...100) ?? environment.handoff.thresholds.diskPercent
-                environment.handoff.thresholds.errors = try thresholds.int("errors", range: 0...1_000_000_000) ?? environment.handoff.thresholds.errors
-            }
-            environment.handoff.since = try handoff.duration("since") ?? environment.handoff.since
-            environment.handoff.disks = try handoff.stringList("disks") ?? []
-            environment.handoff.facts = try handoff.stringPairs("facts")?.map { SQLFact(name: $0.key, sql: $0.value) } ?? []
-            environment.handoff.template = try handoff.string("template").map(resolvePath)
-            environment.handoff.webhook = try secret(handoff, "webhook")
-            environment.handoff.webhookFile = environment.handoff.webhook?.file
-        }
-        if let metrics = try map.mapping("metrics", allowedKeys: ["textfile_dir"]) {
-            environment.metrics = MetricsSettings(textfileDir: resolvePath(try metrics.requiredString("textfile_dir")))
-        }
+        environment.run = try map.mapping("run", allowedKeys: Self.runKeys).map(runSettings) ?? environment.run
+        environment.compose = try composeSection(of: map, driver: environment.driver)
+        environment.swarm = try swarmSection(of: map, driver: environment.driver)
+        try checkDriverFits(environment, map)
+        environment.build = try map.mapping("build", allowedKeys: Self.buildKeys).map(buildSettings)
+        environment.health = try map.mapping("health", allowedKeys: Self.healthKeys).map(healthSettings)
+        environment.smoke = try map.mapping("smoke", allowedKeys: Self.smokeKeys).map(smokeSettings)
+        environment.preflight = try map.mapping("preflight", allowedKeys: Self.preflightKeys).map(preflightSettings) ?? environment.preflight
+        environment.hooks = try map.mapping("hooks", allowedKeys: Self.hookKeys).map(hookSettings) ?? environment.hooks
+        environment.database = try map.mapping("database", allowedKeys: Self.databaseKeys).map(databaseSettings)
+        environment.backup = try map.mapping("backup", allowedKeys: Self.backupKeys).map(backupSettings)
+        environment.secrets = try map.mapping("secrets", allowedKeys: Self.secretCommandKeys).map(secretCommandSettings) ?? environment.secrets
+        environment.handoff = try map.mapping("handoff", allowedKeys: Self.handoffKeys).map(handoffSettings) ?? environment.handoff
+        environment.metrics = try map.mapping("metrics", allowedKeys: Self.metricsKeys).map(metricsSettings)
         environment.strategy = try map.choice("strategy", DeployStrategy.self) ?? .stopStart
-        if let proxy = try map.mapping("proxy", allowedKeys: Self.proxyKeys) {
-            environment.proxy = try proxySettings(proxy)
-        }
-        if let canary = try map.mapping("canary", allowedKeys: Self.canaryKeys) {
-            environment.canary = try canarySettings(canary)
-        } else if environment.strategy == .canary {
-            environment.canary = CanarySettings()
-        }
-        try checkStrategy(environment, map)
-        try checkCanary(environment, map)
+        environment.proxy = try map.mapping("proxy", allowedKeys: Self.proxyKeys).map(proxySettings)
+        environment.canary = try canarySection(of: map, strategy: environment.strategy)
+        try checkStrategyFits(environment, map)
         return environment
+    }
+
+    static let runKeys = ["network", "ports", "env_file", "env", "volumes", "args", "pull", "stop_timeout"]
+
+    func runSettings(_ run: MappingReader) throws(OpsError) -> RunSettings {
+        var settings = RunSettings()
+        settings.pull = try run.bool("pull") ?? false
+        settings.stopTimeout = try run.duration("stop_timeout") ?? settings.stopTimeout
+        settings.network = try run.string("network")
+        settings.ports = try run.stringList("ports") ?? []
+        settings.envFile = try run.string("env_file").map(resolvePath)
+        settings.env = try envVars(run, "env")
+        settings.volumes = try run.stringList("volumes") ?? []
+        settings.args = try run.stringList("args") ?? []
+        return settings
+    }
+
+    static let composeKeys = ["files", "project", "service", "tag_variable"]
+
+    /// The `compose:` section; driver compose cannot run without one.
+    func composeSection(of map: MappingReader, driver: DriverKind) throws(OpsError) -> ComposeSettings? {
+        guard let compose = try map.mapping("compose", allowedKeys: Self.composeKeys) else {
+            if driver == .compose {
+                throw reader.error(at: map.node, path: map.keyPath("compose"), "driver compose needs a compose: section (files, service)")
+            }
+            return nil
+        }
+        var settings = ComposeSettings(service: try compose.requiredString("service"))
+        settings.files = try compose.stringList("files") ?? settings.files
+        settings.project = try compose.string("project")
+        settings.tagVariable = try compose.string("tag_variable") ?? settings.tagVariable
+        return settings
+    }
+
+    static let buildKeys = ["context", "dockerfile", "args"]
+
+    func buildSettings(_ build: MappingReader) throws(OpsError) -> BuildSettings {
+        var settings = BuildSettings()
+        settings.context = try build.string("context") ?? "."
+        settings.dockerfile = try build.string("dockerfile")
+        settings.args = try envVars(build, "args")
+        return settings
+    }
+
+    static let healthKeys = ["url", "status", "json", "timeout", "interval", "successes", "insecure"]
+
+    func healthSettings(_ health: MappingReader) throws(OpsError) -> HealthSettings {
+        var settings = HealthSettings(url: try httpURL(health, "url", required: true)!)
+        settings.status = try health.int("status", range: 100...599) ?? 200
+        settings.json = try jsonExpectations(health, "json")
+        settings.timeout = try health.duration("timeout") ?? settings.timeout
+        settings.interval = try health.duration("interval") ?? settings.interval
+        settings.successes = try health.int("successes", range: 1...100) ?? 2
+        settings.insecure = try health.bool("insecure") ?? false
+        guard settings.interval.milliseconds > 0 else {
+            throw reader.error(at: health.value("interval"), path: health.keyPath("interval"), "must be greater than 0")
+        }
+        return settings
+    }
+
+    static let preflightKeys = ["secret_keys", "min_secret_length", "placeholders", "path_settings", "fatal", "skip"]
+
+    func preflightSettings(_ preflight: MappingReader) throws(OpsError) -> PreflightSettings {
+        var settings = PreflightSettings()
+        settings.secretKeys = try preflight.stringList("secret_keys") ?? settings.secretKeys
+        settings.minSecretLength = try preflight.int("min_secret_length", range: 1...4096) ?? settings.minSecretLength
+        settings.placeholders = try preflight.stringList("placeholders") ?? []
+        settings.pathSettings = try preflight.stringList("path_settings") ?? settings.pathSettings
+        settings.fatal = try preflightChecks(preflight, "fatal") ?? settings.fatal
+        settings.skip = try preflightChecks(preflight, "skip") ?? []
+        return settings
+    }
+
+    static let hookKeys = ["pre_deploy", "post_deploy"]
+
+    func hookSettings(_ hooks: MappingReader) throws(OpsError) -> HookSettings {
+        HookSettings(preDeploy: try argvLists(hooks, "pre_deploy"), postDeploy: try argvLists(hooks, "post_deploy"))
+    }
+
+    static let secretCommandKeys = ["timeout"]
+
+    /// `secrets:`: how the `NAME_COMMAND` and `key_command` secrets run.
+    func secretCommandSettings(_ secrets: MappingReader) throws(OpsError) -> SecretCommandSettings {
+        var settings = SecretCommandSettings()
+        settings.timeout = try secrets.duration("timeout") ?? settings.timeout
+        guard settings.timeout.milliseconds > 0 else {
+            throw reader.error(at: secrets.value("timeout"), path: secrets.keyPath("timeout"), "must be greater than 0")
+        }
+        return settings
+    }
+
+    static let handoffKeys = ["since", "disks", "facts", "template", "log_pattern", "thresholds"] + secretForms("webhook")
+    static let handoffThresholdKeys = ["backup_max_age", "disk_percent", "errors", "offsite_max_age"]
+
+    func handoffSettings(_ handoff: MappingReader) throws(OpsError) -> HandoffSettings {
+        var settings = HandoffSettings()
+        settings.logPattern = try handoff.string("log_pattern") ?? settings.logPattern
+        if (try? Regex(settings.logPattern)) == nil {
+            throw reader.error(at: handoff.value("log_pattern"), path: handoff.keyPath("log_pattern"), "\"\(settings.logPattern)\" is not a valid regular expression")
+        }
+        settings.thresholds = try handoff.mapping("thresholds", allowedKeys: Self.handoffThresholdKeys).map(handoffThresholds) ?? settings.thresholds
+        settings.since = try handoff.duration("since") ?? settings.since
+        settings.disks = try handoff.stringList("disks") ?? []
+        settings.facts = try handoff.stringPairs("facts")?.map { SQLFact(name: $0.key, sql: $0.value) } ?? []
+        settings.template = try handoff.string("template").map(resolvePath)
+        settings.webhook = try secret(handoff, "webhook")
+        settings.webhookFile = settings.webhook?.file
+        return settings
+    }
+
+    func handoffThresholds(_ thresholds: MappingReader) throws(OpsError) -> HandoffThresholds {
+        var limits = HandoffThresholds()
+        limits.offsiteMaxAge = try thresholds.duration("offsite_max_age") ?? limits.offsiteMaxAge
+        limits.backupMaxAge = try thresholds.duration("backup_max_age") ?? limits.backupMaxAge
+        limits.diskPercent = try thresholds.int("disk_percent", range: 1...100) ?? limits.diskPercent
+        limits.errors = try thresholds.int("errors", range: 0...1_000_000_000) ?? limits.errors
+        return limits
+    }
+
+    static let metricsKeys = ["textfile_dir"]
+
+    func metricsSettings(_ metrics: MappingReader) throws(OpsError) -> MetricsSettings {
+        MetricsSettings(textfileDir: resolvePath(try metrics.requiredString("textfile_dir")))
     }
 
     static let proxyKeys = ["kind", "upstream_file", "upstream_name", "check", "reload", "url", "slots", "port_env", "container_port",
@@ -245,19 +279,7 @@ struct ConfigSchema {
 
     func proxySettings(_ map: MappingReader) throws(OpsError) -> ProxySettings {
         let kind = try map.choice("kind", ProxyKind.self) ?? .nginx
-        guard let slotsMap = try map.mapping("slots", allowedKeys: ProxySettings.slotNames) else { throw map.missing("slots") }
-        var slots: [ProxySlot] = []
-        for name in ProxySettings.slotNames {
-            let text = try slotsMap.requiredString(name)
-            guard let slot = ProxySlot(name: name, address: text) else {
-                throw reader.error(at: slotsMap.value(name), path: slotsMap.keyPath(name), "\"\(text)\" is not host:port (e.g. 127.0.0.1:3001)")
-            }
-            slots.append(slot)
-        }
-        if slots[0].address == slots[1].address || (slots[0].port == slots[1].port && [slots[0].host, slots[1].host].contains("0.0.0.0")) {
-            throw reader.error(at: slotsMap.value("green"), path: slotsMap.keyPath("green"),
-                               "blue and green are the same place (\(slots[1].address)): the new release could never start beside the live one")
-        }
+        let slots = try proxySlots(map)
         let name = try map.requiredString("upstream_name")
         guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }) else {
             throw reader.error(at: map.value("upstream_name"), path: map.keyPath("upstream_name"), "\"\(name)\" is not an nginx upstream name (letters, digits, _ - .)")
@@ -290,6 +312,24 @@ struct ConfigSchema {
         return settings
     }
 
+    /// `slots: {blue: HOST:PORT, green: HOST:PORT}`, two different places.
+    func proxySlots(_ map: MappingReader) throws(OpsError) -> [ProxySlot] {
+        guard let slotsMap = try map.mapping("slots", allowedKeys: ProxySettings.slotNames) else { throw map.missing("slots") }
+        var slots: [ProxySlot] = []
+        for name in ProxySettings.slotNames {
+            let text = try slotsMap.requiredString(name)
+            guard let slot = ProxySlot(name: name, address: text) else {
+                throw reader.error(at: slotsMap.value(name), path: slotsMap.keyPath(name), "\"\(text)\" is not host:port (e.g. 127.0.0.1:3001)")
+            }
+            slots.append(slot)
+        }
+        if slots[0].address == slots[1].address || (slots[0].port == slots[1].port && [slots[0].host, slots[1].host].contains("0.0.0.0")) {
+            throw reader.error(at: slotsMap.value("green"), path: slotsMap.keyPath("green"),
+                               "blue and green are the same place (\(slots[1].address)): the new release could never start beside the live one")
+        }
+        return slots
+    }
+
     /// `proxy.drain`: `until-idle`, or a duration for a fixed wait.
     func drain(_ map: MappingReader) throws(OpsError) -> ProxyDrain? {
         guard let text = try map.string("drain") else { return nil }
@@ -308,25 +348,6 @@ struct ConfigSchema {
             throw reader.error(at: node, path: map.keyPath(key), "an argv list such as [nginx, -s, reload], never a shell string")
         }
         return words
-    }
-
-    /// A strategy that moves traffic through a proxy needs one, and a runtime that can run two releases side by side.
-    func checkStrategy(_ environment: EnvironmentConfig, _ map: MappingReader) throws(OpsError) {
-        let strategy = environment.strategy
-        let at = map.value("strategy") ?? map.node
-        guard strategy.needsProxy else { return }
-        guard environment.proxy != nil else {
-            throw reader.error(at: at, path: map.keyPath("strategy"),
-                               "strategy \(strategy.rawValue) needs a proxy: section (kind: nginx, upstream_file, upstream_name, url, slots, port_env)")
-        }
-        guard environment.driver == .docker else {
-            throw reader.error(at: at, path: map.keyPath("strategy"),
-                               "strategy \(strategy.rawValue) runs two releases side by side on the docker driver; driver \(environment.driver.rawValue) cannot (use stop-start)")
-        }
-        guard environment.run.ports.isEmpty else {
-            throw reader.error(at: map.value("run"), path: map.keyPath("run.ports"),
-                               "strategy \(strategy.rawValue) publishes each slot's port itself (proxy.container_port); remove run.ports")
-        }
     }
 
     /// `env:` maps. `NAME_FILE: path` reads the secret NAME from a file, `NAME_COMMAND: [argv]`
@@ -472,6 +493,10 @@ struct ConfigSchema {
         return headers
     }
 
+    static let smokeKeys = ["base_url", "concurrency", "connect_to", "ca_file", "checks"]
+    static let smokeCheckKeys = ["name", "method", "path", "url", "headers", "body", "timeout", "insecure", "expect"]
+    static let smokeExpectKeys = ["status", "json", "headers", "body_contains", "body_regex", "max_ms", "phases", "cert_days"]
+
     func smokeSettings(_ map: MappingReader) throws(OpsError) -> SmokeSettings {
         var settings = SmokeSettings()
         settings.baseURL = try httpURL(map, "base_url", required: false)
@@ -483,47 +508,60 @@ struct ConfigSchema {
         }
         settings.caFile = try map.string("ca_file").map { resolvePath($0) }
         for (node, path) in try map.sequence("checks") ?? [] {
-            let checkMap = try MappingReader(node, path: path, reader: reader,
-                                             allowedKeys: ["name", "method", "path", "url", "headers", "body", "timeout", "insecure", "expect"])
-            let pathTarget = try checkMap.string("path")
-            let urlTarget = try checkMap.string("url")
-            guard let target = pathTarget ?? urlTarget else { throw checkMap.missing("path") }
-            var check = SmokeCheck(name: try checkMap.requiredString("name"), path: target)
-            check.method = try checkMap.string("method")?.uppercased() ?? "GET"
-            guard check.method.allSatisfy({ $0.isLetter }) else {
-                throw reader.error(at: checkMap.value("method"), path: checkMap.keyPath("method"), "\"\(check.method)\" is not an HTTP method")
-            }
-            check.headers = try headerValues(checkMap, "headers")
-            check.body = try checkMap.string("body")
-            check.timeout = try checkMap.duration("timeout") ?? check.timeout
-            check.insecure = try checkMap.bool("insecure") ?? false
-            if let expect = try checkMap.mapping("expect", allowedKeys: ["status", "json", "headers", "body_contains", "body_regex", "max_ms", "phases", "cert_days"]) {
-                check.expect.status = try statusList(expect)
-                check.expect.json = try jsonExpectations(expect, "json")
-                check.expect.headers = try headerValues(expect, "headers")
-                check.expect.bodyContains = try expect.string("body_contains")
-                check.expect.bodyRegex = try expect.string("body_regex")
-                check.expect.maxMs = try expect.int("max_ms", range: 1...3_600_000)
-                check.expect.certDays = try expect.int("cert_days", range: 0...36_500)
-                if let phases = try expect.mapping("phases", allowedKeys: PhaseLimit.Phase.allCases.map(\.rawValue)) {
-                    for phase in PhaseLimit.Phase.allCases {
-                        if let limit = try phases.int(phase.rawValue, range: 1...3_600_000) { check.expect.phases.append(PhaseLimit(phase: phase, maxMs: limit)) }
-                    }
-                }
-                for (key, pattern) in [("body_regex", check.expect.bodyRegex)] + check.expect.headers.map({ ("headers.\($0.name)", $0.value) }) {
-                    guard var pattern, key == "body_regex" || pattern.hasPrefix("~") else { continue }
-                    if key != "body_regex" { pattern.removeFirst() }
-                    if (try? Regex(pattern)) == nil {
-                        throw reader.error(at: expect.value(key.components(separatedBy: ".").first!), path: expect.keyPath(key), "\"\(pattern)\" is not a valid regular expression")
-                    }
-                }
-            }
-            if settings.baseURL == nil, !check.path.hasPrefix("http") {
-                throw reader.error(at: node, path: path, "relative path \"\(check.path)\" needs smoke.base_url")
-            }
-            settings.checks.append(check)
+            settings.checks.append(try smokeCheck(node, path: path, baseURL: settings.baseURL))
         }
         return settings
+    }
+
+    /// One entry of `smoke.checks`; a relative path needs `smoke.base_url`.
+    func smokeCheck(_ node: Node, path: String, baseURL: String?) throws(OpsError) -> SmokeCheck {
+        let checkMap = try MappingReader(node, path: path, reader: reader, allowedKeys: Self.smokeCheckKeys)
+        let pathTarget = try checkMap.string("path")
+        let urlTarget = try checkMap.string("url")
+        guard let target = pathTarget ?? urlTarget else { throw checkMap.missing("path") }
+        var check = SmokeCheck(name: try checkMap.requiredString("name"), path: target)
+        check.method = try checkMap.string("method")?.uppercased() ?? "GET"
+        guard check.method.allSatisfy({ $0.isLetter }) else {
+            throw reader.error(at: checkMap.value("method"), path: checkMap.keyPath("method"), "\"\(check.method)\" is not an HTTP method")
+        }
+        check.headers = try headerValues(checkMap, "headers")
+        check.body = try checkMap.string("body")
+        check.timeout = try checkMap.duration("timeout") ?? check.timeout
+        check.insecure = try checkMap.bool("insecure") ?? false
+        check.expect = try checkMap.mapping("expect", allowedKeys: Self.smokeExpectKeys).map(smokeExpectation) ?? check.expect
+        if baseURL == nil, !check.path.hasPrefix("http") {
+            throw reader.error(at: node, path: path, "relative path \"\(check.path)\" needs smoke.base_url")
+        }
+        return check
+    }
+
+    func smokeExpectation(_ expect: MappingReader) throws(OpsError) -> SmokeExpectation {
+        var expectation = SmokeExpectation()
+        expectation.status = try statusList(expect)
+        expectation.json = try jsonExpectations(expect, "json")
+        expectation.headers = try headerValues(expect, "headers")
+        expectation.bodyContains = try expect.string("body_contains")
+        expectation.bodyRegex = try expect.string("body_regex")
+        expectation.maxMs = try expect.int("max_ms", range: 1...3_600_000)
+        expectation.certDays = try expect.int("cert_days", range: 0...36_500)
+        if let phases = try expect.mapping("phases", allowedKeys: PhaseLimit.Phase.allCases.map(\.rawValue)) {
+            for phase in PhaseLimit.Phase.allCases {
+                if let limit = try phases.int(phase.rawValue, range: 1...3_600_000) { expectation.phases.append(PhaseLimit(phase: phase, maxMs: limit)) }
+            }
+        }
+        try checkPatterns(expectation, expect)
+        return expectation
+    }
+
+    /// `body_regex` and the `~regex` header values compile.
+    func checkPatterns(_ expectation: SmokeExpectation, _ expect: MappingReader) throws(OpsError) {
+        for (key, pattern) in [("body_regex", expectation.bodyRegex)] + expectation.headers.map({ ("headers.\($0.name)", $0.value) }) {
+            guard var pattern, key == "body_regex" || pattern.hasPrefix("~") else { continue }
+            if key != "body_regex" { pattern.removeFirst() }
+            if (try? Regex(pattern)) == nil {
+                throw reader.error(at: expect.value(key.components(separatedBy: ".").first!), path: expect.keyPath(key), "\"\(pattern)\" is not a valid regular expression")
+            }
+        }
     }
 
     /// `status: 200` or `status: [400, 401, 403]`.

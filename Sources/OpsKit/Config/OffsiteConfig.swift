@@ -3,11 +3,27 @@
 
 import Foundation
 
-/// `backup.retention`, `backup.offsite` and the byte sizes they use.
+/// `backup:`, its `retention` and `offsite`, and the byte sizes they use.
 extension ConfigSchema {
+    static let backupKeys = ["dir", "name", "level", "before_deploy", "retention", "offsite", "encryption", "replica"]
     static let retentionKeys = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within"]
     static let offsiteKeys = ["url", "endpoint", "region", "access_key_id", "part_size", "retention", "path_style"]
         + secretForms("secret_access_key")
+
+    /// The replica is read last: where it goes and whether it is shipped depend on the rest.
+    func backupSettings(_ backup: MappingReader) throws(OpsError) -> BackupSettings {
+        var settings = BackupSettings(dir: resolvePath(try backup.requiredString("dir")))
+        settings.name = try backup.string("name")
+        settings.level = try backup.int("level", range: 1...9) ?? 6
+        settings.beforeDeploy = try backup.bool("before_deploy") ?? false
+        settings.retention = try retentionPolicy(backup) ?? settings.retention
+        settings.offsite = try backup.mapping("offsite", allowedKeys: Self.offsiteKeys).map(offsiteSettings)
+        settings.encryption = try backup.mapping("encryption", allowedKeys: Self.encryptionKeys).map(backupEncryption)
+        if let replica = try backup.mapping("replica", allowedKeys: Self.replicaKeys) {
+            settings.replica = try replicaSettings(replica, backup: settings)
+        }
+        return settings
+    }
 
     /// `retention: {keep_last: 7, ...}` under `map`; nil when absent.
     func retentionPolicy(_ map: MappingReader) throws(OpsError) -> RetentionPolicy? {

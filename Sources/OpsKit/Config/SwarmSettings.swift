@@ -120,9 +120,9 @@ extension ConfigSchema {
                             "health_interval", "health_timeout", "health_retries", "health_start_period", "constraints", "publish", "timeout"]
 
     /// The `swarm:` section; defaults for `driver: swarm` without one; nil otherwise.
-    func swarmSettings(_ map: MappingReader, environment: EnvironmentConfig) throws(OpsError) -> SwarmSettings? {
+    func swarmSection(of map: MappingReader, driver: DriverKind) throws(OpsError) -> SwarmSettings? {
         let section = try map.mapping("swarm", allowedKeys: Self.swarmKeys)
-        guard section != nil || environment.driver == .swarm else { return nil }
+        guard section != nil || driver == .swarm else { return nil }
         var settings = SwarmSettings()
         if let swarm = section {
             try readService(swarm, into: &settings)
@@ -130,7 +130,6 @@ extension ConfigSchema {
             try readHealth(swarm, into: &settings)
             try readPlacement(swarm, into: &settings)
         }
-        if environment.driver == .swarm { try checkSwarmRun(environment, map) }
         return settings
     }
 
@@ -187,21 +186,6 @@ extension ConfigSchema {
                                    "\"\(text)\" is not mode=host,target=3000,published=3000 (or 3000:3000)")
             }
             settings.publish.append(publish)
-        }
-    }
-
-    /// `run:` keys a swarm service has no place for are refused, never ignored.
-    func checkSwarmRun(_ environment: EnvironmentConfig, _ map: MappingReader) throws(OpsError) {
-        let at = map.value("run") ?? map.node
-        if !environment.run.ports.isEmpty {
-            throw reader.error(at: at, path: map.keyPath("run.ports"), "driver swarm publishes ports through swarm.publish (mode=host,target=3000,published=3000): remove run.ports")
-        }
-        if !environment.run.args.isEmpty {
-            throw reader.error(at: at, path: map.keyPath("run.args"), "run.args are `docker run` arguments; driver swarm has none: remove run.args (swarm.* holds the service settings)")
-        }
-        if map.value("build") != nil {
-            throw reader.error(at: map.value("build"), path: map.keyPath("build"),
-                               "build: builds on this host's engine, which Swarm's nodes cannot use: push the image to a registry (run.pull: true) or load it on every node")
         }
     }
 
