@@ -119,130 +119,49 @@ public enum RestoreService {
         }
     }
 
+    /// The restore, step by step; nothing is changed before the swap. The ledger records a failed
+    /// restore when the identity is missing or the source cannot be materialized or verified, and
+    /// the outcome of every swap.
     public static func restore(_ request: Request, context: OpsContext) async throws(OpsError) -> RestoreReport {
         let started = ContinuousClock.now
         let source = try Source.choose(request, context: context)
-        let backupPath = source.label
-        let drill = request.destination != nil
-        let target = request.destination ?? request.liveDatabase
-        let targetDirectory = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        try await refuseBeforeStarting(request)
+        let restore = try InProgress(request, source: source, started: started, context: context)
+        let keys = try await restore.keys()
+        let lock = try restore.lock()
+        defer { lock.release() }
+        defer { unlink(restore.temporary) }
+        let materialized = try restore.materializeAndVerify(keys: keys)
+        // From here on, with --pause, the app is stopped and users wait in nginx until it is back.
+        try await request.pause?.stopApp()
+        let swapped = try await restore.swapAndCheck()
+        let pause = await request.pause?.startApp()
+        try restore.requirePassedCheck(swapped)
+        return restore.report(materialized, swapped: swapped, pause: pause)
+    }
 
-        if drill, FileManager.default.fileExists(atPath: target), !request.force {
-            throw OpsError(.usage, code: "restore.target_exists", "\(target) exists; pass --force to overwrite it")
+    /// What is refused before anything starts: a drill over an existing file (without --force), a
+    /// restore under a running app (unless --force, or --pause stops it), a target directory that
+    /// cannot be written.
+    static func refuseBeforeStarting(_ request: Request) async throws(OpsError) {
+        if request.isDrill, FileManager.default.fileExists(atPath: request.target), !request.force {
+            throw OpsError(.usage, code: "restore.target_exists", "\(request.target) exists; pass --force to overwrite it")
         }
-        if !drill, !request.force, request.pause == nil {
+        if !request.isDrill, !request.force, request.pause == nil {
             try await DatabaseSwap.refuseWhileAppRuns(env: request.env, runtime: request.runtime, purpose: .restore)
         }
-        guard access(targetDirectory, W_OK) == 0 else {
-            throw OpsError(.io, code: "restore.target_unwritable", "\(targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
+        guard access(request.targetDirectory, W_OK) == 0 else {
+            throw OpsError(.io, code: "restore.target_unwritable", "\(request.targetDirectory): cannot write there: \(String(cString: strerror(errno)))")
         }
-        let ledger = try request.ledgerPath.map { path throws(OpsError) in try context.ledger(path) }
-        func recordFailure(_ reason: String) {
-            try? ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: nil, status: .failed,
-                                       reason: reason, actor: context.actor, at: context.now())
-        }
-        let keys = source.encrypted ? try await request.keys() : .none("not needed")
-        if source.encrypted, !keys.hasIdentity {
-            let error = keys.missing(for: URL(fileURLWithPath: backupPath).lastPathComponent)
-            recordFailure(error.message)
-            throw error
-        }
-        // On a new host after a disaster the backup directory may not exist yet: the lock and the safety copy live there.
-        if source.isRemote { try FileManager.default.createDirectoryIfNeeded(request.backupDirectory) }
-        // Held from the verification through the swap: a cron backup must not interleave.
-        let lock = try FileLock.acquire(path: BackupNaming.lockPath(directory: request.backupDirectory, name: request.name),
-                                        what: "a backup or restore of \(request.name)", command: "opsctl restore", now: context.now)
-        defer { lock.release() }
-
-        // 1. Inflate (or rebuild) and verify into a temp file next to the target (same file system: rename is atomic).
-        let temporary = "\(targetDirectory)/\(BackupNaming.temporaryPrefix)restore-\(getpid()).db"
-        defer { unlink(temporary) }
-        let verification: VerificationResult
-        let replicaPoint: ReplicaRestore.Result?
-        do throws(OpsError) {
-            (verification, replicaPoint) = try source.materialize(into: temporary, request: request, keys: keys, context: context)
-        } catch {
-            recordFailure(error.message)
-            throw error
-        }
-        guard verification.ok else {
-            let reason = "\(URL(fileURLWithPath: backupPath).lastPathComponent) failed verification: \(verification.reason ?? "unknown"); nothing was changed"
-            recordFailure(reason)
-            throw OpsError(.checkFailed, code: "restore.bad_backup", reason)
-        }
-
-        // From here on, with --pause, the app is stopped and users wait in nginx until it is back.
-        if let pause = request.pause { try await pause.stopApp() }
-        let swapped: (safetyCopy: String?, after: VerifyReport.LiveCheck)
-        do throws(OpsError) {
-            swapped = try swap(request, temporary: temporary, target: target, drill: drill, backupPath: backupPath, ledger: ledger, context: context)
-        } catch {
-            guard let pause = request.pause else { throw error }
-            let outcome = await pause.startApp()
-            throw OpsError(error.kind, code: error.code, error.message + "; " + outcome.afterUndo, details: error.details)
-        }
-        let pause = await request.pause?.startApp()
-        guard swapped.after.ok else {
-            throw OpsError(.checkFailed, code: "restore.check_failed", "\(target) failed quick_check after the restore: \(swapped.after.reason ?? "")",
-                           details: swapped.safetyCopy.map { ["the previous database is in \($0)"] } ?? [])
-        }
-        var report = RestoreReport(backup: backupPath, target: target, drill: drill, safetyCopy: swapped.safetyCopy, verification: verification,
-                                   durationMs: (ContinuousClock.now - started).milliseconds)
-        report.replica = replicaPoint
-        report.pause = pause
-        return report
     }
+}
 
-    /// Steps 2-4: the safety copy, the atomic swap, the check of what is now in place (recorded).
-    static func swap(_ request: Request, temporary: String, target: String, drill: Bool, backupPath: String, ledger: Ledger?,
-                     context: OpsContext) throws(OpsError) -> (safetyCopy: String?, after: VerifyReport.LiveCheck) {
-        // 2. A safety copy of what is there now.
-        var safetyCopy: String?
-        if !drill, FileManager.default.fileExists(atPath: target) {
-            safetyCopy = try DatabaseSwap.safetyCopy(of: target, directory: request.backupDirectory, name: request.name, encryption: request.encryption,
-                                                     purpose: .restore, context: context)
-        }
-
-        // 3. Swap.
-        try DatabaseSwap.swapIn(temporary, over: target, purpose: .restore)
-
-        // 4. Check what is now in place.
-        let after = VerifyService.checkLive(target)
-        let status: RestoreStatus = after.ok ? .succeeded : .failed
-        try ledger?.recordRestore(env: request.env, backup: backupPath, target: target, drill: drill, safetyCopy: safetyCopy, status: status,
-                                  reason: after.reason, actor: context.actor, at: context.now())
-        return (safetyCopy, after)
-    }
-
-    /// The named backup, or the newest one whose manifest says it verified.
-    static func chooseBackup(_ request: Request) throws(OpsError) -> String {
-        if let backup = request.backup {
-            let path = backup.contains("/") ? backup : "\(request.backupDirectory)/\(backup)"
-            guard FileManager.default.fileExists(atPath: path) else { throw OpsError(.usage, code: "restore.no_such_backup", "\(path): no such backup") }
-            return path
-        }
-        let entries = try BackupCatalog.list(directory: request.backupDirectory, name: request.name)
-        guard let newest = entries.first(where: \.verified) else {
-            throw OpsError(.checkFailed, code: "restore.none_verified",
-                           "no verified backup of \(request.name) in \(request.backupDirectory)",
-                           details: ["run `opsctl verify \(request.env)`, or name a backup: opsctl restore \(request.env) FILE"])
-        }
-        return newest.path
-    }
-
-    static func verifyInto(_ backup: String, temporary: String, keys: BackupKeys) throws(OpsError) -> VerificationResult {
-        // The verifier inflates into a scratch file it removes; here that file is the one we keep.
-        try BackupVerifier.verify(path: backup, deep: false, temporaryDirectory: URL(fileURLWithPath: temporary).deletingLastPathComponent().path,
-                                  keepAs: temporary, keys: keys)
-    }
-
-    /// By its name (`.age`, local or off-site) or, for a local file under another name, its first bytes.
-    static func isEncrypted(_ path: String) -> Bool {
-        if BackupNaming.isEncrypted(path) { return true }
-        guard !path.hasPrefix("s3://"), let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        return ((try? handle.read(upToCount: 19)) ?? Data()).starts(with: Array(AgeHeader.versionPrefix.utf8))
-    }
+extension RestoreService.Request {
+    /// `--to`: a drill, which never touches the live database.
+    var isDrill: Bool { destination != nil }
+    /// Where the restored database goes.
+    var target: String { destination ?? liveDatabase }
+    var targetDirectory: String { URL(fileURLWithPath: target).deletingLastPathComponent().path }
 }
 
 extension Ledger {
