@@ -145,8 +145,15 @@ final class BlueGreenFixture {
 
     /// Users arriving on time whatever the answers do (a held request does not hold the next
     /// one back), ~100/s, each on a fresh connection, at most 30 000 of them.
+    /// Users arriving ~100/s on fresh connections whatever the answers do, at most 8 of them
+    /// waiting at once: past that the next one arrives when one leaves. The sample app (busybox
+    /// httpd) forks for each request and listens with a backlog of 9: it keeps up with 100/s on a
+    /// quiet machine, but under a whole parallel suite more connections than that queue at its
+    /// port, the kernel drops their SYNs, and a few retries later a request has waited a minute
+    /// for the app's accept queue, not for anything opsctl did. Eight (and opsctl's own probe)
+    /// always fit in it.
     func arrivals(path: String = "/health") async throws -> LoadGenerator {
-        try await LoadGenerator(url: nginx.url + path, directory: directory.path, extra: ["--open", "--max-requests", "30000"])
+        try await LoadGenerator(url: nginx.url + path, directory: directory.path, extra: ["--open", "--max-inflight", "8", "--max-requests", "30000"])
     }
 
     var holdReloadsFile: String { base.directory.file("hold-reloads") }

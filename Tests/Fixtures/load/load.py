@@ -10,7 +10,8 @@ Each request opens a new TCP connection (no keep-alive), GETs URL and records th
 latency and the "version" of a JSON body. Anything but HTTP 200 within --timeout is a failure.
 --workers threads each make one request after the other (a slow answer delays the next); --open
 starts every request on time in a thread of its own instead (arrivals do not wait for answers,
-as users' do not), at most --max-inflight at once. --max-requests stops after that many.
+as users' do not), at most --max-inflight at once: the next arrival waits for one to end (a
+TooManyInFlight failure when none ends within --timeout). --max-requests stops after that many.
 --clients N: N users with a cookie jar each, taking turns; a user sends the cookies it was given.
 Runs until SIGTERM/SIGINT (or --seconds), then writes a JSON summary to --out (else stdout):
 requests, failed, failure reasons, versions seen, versions of failed answers, p50/p99/max ms.
