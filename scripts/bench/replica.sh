@@ -28,10 +28,11 @@ mkdir -p "$work"
 pids=()
 trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 
-fresh_database() { # a generated database of SIZE_MB, reused across runs, copied fresh
-    if [ ! -f "$work/base.db" ]; then python3 "$root/Tests/Fixtures/db/generate.py" "$work/base.db" "$size_mb" >&2; fi
+fresh_database() { # a generated database of SIZE_MB, reused across runs of that size, copied fresh
+    base="$work/base-${size_mb}mb.db"
+    if [ ! -f "$base" ]; then python3 "$root/Tests/Fixtures/db/generate.py" "$base" "$size_mb" >&2; fi
     rm -rf "$work/env"; mkdir -p "$work/env/data"
-    cp "$work/base.db" "$work/env/data/app.db"
+    cp "$base" "$work/env/data/app.db"
     cat > "$work/env/opsctl.yml" <<EOF
 app: bench
 image: bench
@@ -75,6 +76,7 @@ if [ "$part" = all ] || [ "$part" = p99 ]; then
     echo "database: $(du -m "$work/env/data/app.db" | cut -f1) MB, writer every 5 ms, $(nproc) cores, ${p99_seconds} s each"
     python3 "$writer" "$work/env/data/app.db" --interval-ms 5 --seconds "$p99_seconds" --latencies "$work/alone.lat" > /dev/null 2>&1
     replicate_in_background
+    rm -f "$work/with.commits"   # the writer appends to its commit log
     python3 "$writer" "$work/env/data/app.db" --interval-ms 5 --seconds "$p99_seconds" --latencies "$work/with.lat" \
         --commits "$work/with.commits" > /dev/null 2> "$work/with.err"
     sleep 2; kill -TERM "$replicator"; wait "$replicator" || true
