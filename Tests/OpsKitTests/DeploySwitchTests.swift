@@ -3,6 +3,7 @@
 
 import Foundation
 import Testing
+import OpsTestSupport
 @testable import OpsKit
 
 /// A runtime in memory: releases by (version, slot), each with a behaviour. It runs the commands
@@ -116,16 +117,8 @@ final class SwitchFixture: @unchecked Sendable {
     let config: OpsConfig
 
     static func freePorts() -> (blue: Int, green: Int) {
-        func free() -> Int {
-            while true {
-                let port = Int.random(in: 30_000...32_000)
-                if SlotPort.isFree(ProxySlot(name: "probe", host: "127.0.0.1", port: port)) { return port }
-            }
-        }
-        let blue = free()
-        var green = free()
-        while green == blue { green = free() }
-        return (blue, green)
+        let ports = freeTestPorts(2)
+        return (ports[0], ports[1])
     }
 
     /// `canary`: the environment's `canary:` section (flow style); it also adds `proxy.access_log: access.log`.

@@ -119,7 +119,6 @@ struct BundleUnitTests {
         let outcomes = Dictionary(uniqueKeysWithValues: summary.parts.map { ($0.name, $0.outcome) })
         #expect(outcomes[.logs] == .timedOut && outcomes[.stats] == .timedOut && outcomes[.inspect] == .timedOut, "\(outcomes)")
         #expect(outcomes[.ledger] == .ok && outcomes[.disk] == .ok)
-        #expect(hanging.started > 0)
     }
 
     @Test func blockingWorkThatNeverReturnsIsLeftBehind() async {

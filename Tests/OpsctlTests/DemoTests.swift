@@ -26,8 +26,9 @@ struct DemoTests {
     /// The whole demo (about 20 s): every step exits as it announces, on its own app name and port.
     @Test func everyStepExitsAsAnnounced() async throws {
         let app = "demo\(UInt32.random(in: 0...UInt32.max))"
+        let ports = [freeTestPorts(1)[0], freeConsecutiveTestPorts(3)]
         let result = try await SubprocessRunner().run(ProcessRequest("bash", [Opsctl.repositoryRoot + "/scripts/demo.sh"], environment: [
-            "OPSCTL_BINARY": Opsctl.binary, "DEMO_APP": app, "DEMO_PORT": String(Int.random(in: 21_000...29_000)),
+            "OPSCTL_BINARY": Opsctl.binary, "DEMO_APP": app, "DEMO_PORT": String(ports[0]), "DEMO_BG_PORT": String(ports[1]),
             "DEMO_IMAGE": "opsctl-demo-test-\(SampleApp.fixtureHash)", "DEMO_CLEANUP": "1", "DEMO_DB_MB": "2", "NO_COLOR": "1",
         ], timeout: .seconds(300)))
         #expect(result.succeeded, "\(result.standardOutput.suffix(3000))\n\(result.standardErrorTail.suffix(3000))")

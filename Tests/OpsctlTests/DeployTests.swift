@@ -34,8 +34,7 @@ enum DeployImages {
 final class DeployFixture {
     let directory = TemporaryDirectory("opsctl-deploy")
     let app = "dt\(UInt32.random(in: 0...UInt32.max))"
-    // Below the ephemeral range (32768+), so no outgoing connection can hold it.
-    let port = Int.random(in: 21_000...29_000)
+    let port = freeTestPorts(1)[0]
     static let jwtSecret = "jwt-\(UUID().uuidString)-secret"
     static let apiToken = "tok-\(UUID().uuidString)"
 

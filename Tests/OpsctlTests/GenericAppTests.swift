@@ -14,7 +14,7 @@ struct GenericAppTests {
         try await DeployImages.built.value
         let directory = TemporaryDirectory("opsctl-generic")
         let app = "barsapp\(UInt32.random(in: 0...UInt32.max))"
-        let port = Int.random(in: 21_000...29_000)
+        let port = freeTestPorts(1)[0]
         defer { removeContainers(app) }
         try await makeReleaseRepository(directory)
         try directory.write(".env.production", "SECRET_TOKEN=tok-\(UUID().uuidString)-\(UUID().uuidString)\nNODE_ENV=production\n", mode: 0o600)

@@ -252,7 +252,7 @@ struct OffsiteTests {
         try await shell(Opsctl.repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", ["1.0.0"])
         let container = "\(fixture.app)-production-1.0.0"
         defer { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["docker", "rm", "-f", container]).waitUntilExit() }
-        try await shell("docker", ["run", "-d", "--name", container, "--network", "host", "-e", "PORT=\(Int.random(in: 20_000...32_000))",
+        try await shell("docker", ["run", "-d", "--name", container, "--network", "host", "-e", "PORT=\(freeTestPorts(1)[0])",
                                    "--label", "opsctl.app=\(fixture.app)", "--label", "opsctl.env=production", "--label", "opsctl.version=1.0.0",
                                    "opsctl-sample:1.0.0"])
         let before = try Data(contentsOf: URL(fileURLWithPath: fixture.live))

@@ -69,7 +69,7 @@ final class RestoreCommandTests {
         try await shell(Opsctl.repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", ["1.0.0"])
         let name = "\(app)-production-1.0.0"
         containers.append(name)
-        try await shell("docker", ["run", "-d", "--name", name, "--network", "host", "-e", "PORT=\(Int.random(in: 20_000...32_000))",
+        try await shell("docker", ["run", "-d", "--name", name, "--network", "host", "-e", "PORT=\(freeTestPorts(1)[0])",
                                    "--label", "opsctl.app=\(app)", "--label", "opsctl.env=production", "--label", "opsctl.version=1.0.0",
                                    "opsctl-sample:1.0.0"])
         let refused = try await opsctl.run("restore", "production")

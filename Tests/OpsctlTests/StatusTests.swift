@@ -10,7 +10,7 @@ import Testing
 final class StatusTests {
     let directory = TemporaryDirectory("opsctl-status")
     let app = "st\(UInt32.random(in: 0...UInt32.max))"
-    let port = Int.random(in: 21_000...29_000)   // below the ephemeral range
+    let port = freeTestPorts(1)[0]
     var containers: [String] = []
 
     var opsctl: Opsctl { Opsctl(directory: directory.path) }

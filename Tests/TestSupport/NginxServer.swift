@@ -4,14 +4,35 @@
 import Foundation
 import OpsKit
 
-/// Ports below the ephemeral range (32768+) that nothing listens on right now.
-public func freeTestPorts(_ count: Int) -> [Int] {
-    var ports: [Int] = []
-    while ports.count < count {
-        let port = Int.random(in: 21_000...29_000)
-        if !ports.contains(port), SlotPort.isFree(ProxySlot(name: "test", host: "127.0.0.1", port: port)) { ports.append(port) }
+/// Ports for a test's servers: free now, below the range opsctl draws its own loopback ports
+/// from (the proxy's front and the pause gate take 20000-32000, as a host needs) and the
+/// ephemeral range (32768+), and never handed to two tests of this process: tests running at
+/// once cannot take each other's port between the pick and the bind.
+public func freeTestPorts(_ count: Int) -> [Int] { TestPorts.shared.take(count) }
+
+/// The first of `count` consecutive such ports (the demo puts its slots right above nginx's).
+public func freeConsecutiveTestPorts(_ count: Int) -> Int { TestPorts.shared.takeRun(count) }
+
+final class TestPorts: @unchecked Sendable {
+    static let shared = TestPorts()
+    private let lock = NSLock()
+    private var given: Set<Int> = []
+
+    func take(_ count: Int) -> [Int] {
+        (0..<count).map { _ in takeRun(1) }
     }
-    return ports
+
+    func takeRun(_ count: Int) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        while true {
+            let first = Int.random(in: 10_000...(19_999 - count))
+            let run = first..<(first + count)
+            guard run.allSatisfy({ !given.contains($0) && SlotPort.isFree(ProxySlot(name: "test", host: "127.0.0.1", port: $0)) }) else { continue }
+            given.formUnion(run)
+            return first
+        }
+    }
 }
 
 /// Debian's nginx, started for one test in its own prefix directory (config, pid, temp files
