@@ -114,7 +114,8 @@ final class SwarmApp {
     var opsctl: Opsctl { Opsctl(directory: directory.path, environment: ["USER": "alice", "DOCKER_HOST": cluster.manager]) }
     var ledger: Ledger { get throws { try Ledger(path: directory.path + "/.opsctl/state.db") } }
 
-    init(parallelism: Int = 3, extra: String = "") async throws {
+    /// `updateDelay`: swarm's pause between batches of an update.
+    init(parallelism: Int = 3, updateDelay: String = "0s", extra: String = "") async throws {
         cluster = try #require(SwarmCluster.current, "no swarm: the suite needs the .swarmCluster() trait")
         let git = directory.path
         try await setUp("git", ["init", "-q", git])
@@ -135,7 +136,7 @@ final class SwarmApp {
                 swarm:
                   replicas: 3
                   update_parallelism: \(parallelism)
-                  update_delay: 0s
+                  update_delay: \(updateDelay)
                   update_order: stop-first
                   monitor: 1s
                   health_cmd: "wget -q -O /dev/null http://127.0.0.1:\(port)/health || exit 1"

@@ -154,7 +154,10 @@ struct SwarmTests {
        .swarmCluster())
 struct SwarmNodeLossTests {
     @Test func aNodeKilledDuringAnUpdateIsReportedAndTheDeployEnds() async throws {
-        let app = try await SwarmApp(parallelism: 1)
+        // One task at a time with a long pause between them: the node is killed while the update
+        // is still under way however busy the machine is (with no pause a loaded run once saw the
+        // update finish between "updating" and the kill).
+        let app = try await SwarmApp(parallelism: 1, updateDelay: "20s")
         #expect(try await app.run("deploy", "production", "1.0.0").exitCode == 0)
 
         let opsctl = app.opsctl

@@ -80,6 +80,16 @@ struct CanaryRollout {
                                      accessLog: `switch`.accessLog, listen: front, salt: salt).render()
     }
 
+    /// `text` in place of the steps' file. Leaving a sticky step's front, its port stays as a
+    /// bridge passing requests on until the nginx workers that routed by the step are gone (a
+    /// request such a worker sends to that port is passed on, not answered 502), then `text` alone.
+    func leaveStep(_ text: String) async throws(OpsError) -> ProxyChange {
+        var untilIdle = proxy.settings
+        untilIdle.drain = .untilIdle
+        let drain = ReleaseDrain(settings: untilIdle, clock: deps.clock, probe: deps.activity)
+        return try await proxy.apply(text: text) { bridged in _ = await drain.wait(for: [], after: bridged) }
+    }
+
     /// Reads the log every `poll` until the step passes, fails or a signal arrives.
     func watch(index: Int, share: Int, tail: AccessLogTail) async -> CanaryStepReport {
         var step = CanaryStepReport(step: index + 1, share: share, startedAt: deps.context.now())
@@ -145,7 +155,7 @@ struct CanaryRollout {
     mutating func promote() async -> SwitchResult {
         let change: ProxyChange
         do {
-            change = try await proxy.apply(proxy.routing(to: slot))
+            change = try await leaveStep(proxy.routing(to: slot).render())
         } catch {
             run.step("switch to \(slot.name)", "refused")
             return await withdraw("every step passed but nginx refused the whole switch: \(error.message)", interrupted: false)
@@ -201,7 +211,7 @@ struct CanaryRollout {
     mutating func takeTrafficBack() async -> Result<ProxyChange, OpsError> {
         let upstream = CanaryUpstream.withdrawn(proxy.settings.upstreamName, old: old, new: slot.address)
         do {
-            let change = try await proxy.apply(upstream)
+            let change = try await leaveStep(upstream.render())
             found.upstream = change.text
             run.step("withdraw \(target.version)", "weight 0 (down) in \(proxy.settings.upstreamFile), checked and reloaded")
             return .success(change)
