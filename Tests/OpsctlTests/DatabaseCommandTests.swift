@@ -216,12 +216,9 @@ final class DatabaseCommandTests {
     func aSwapIsRefusedWhileTheAppRuns() async throws {
         try await generate(megabytes: 4)
         try SQLiteDatabase(path: database).execute("DELETE FROM sessions WHERE id % 2 = 0")
-        try await shell(Opsctl.repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", ["1.0.0"])
         let name = "\(app)-production-1.0.0"
         containers.append(name)
-        try await shell("docker", ["run", "-d", "--name", name, "--network", "host", "-e", "PORT=\(freeTestPorts(1)[0])",
-                                   "--label", "opsctl.app=\(app)", "--label", "opsctl.env=production", "--label", "opsctl.version=1.0.0",
-                                   "opsctl-sample:1.0.0"])
+        try await runAppRelease(of: app)
         let before = files()
         let refused = try await opsctl.run("--json", "db", "production", "vacuum")
         #expect(refused.exitCode == 1)

@@ -249,12 +249,9 @@ struct OffsiteTests {
     func restoreFromTheRemoteRefusesWhileTheAppRuns() async throws {
         let fixture = try await OffsiteFixture()
         #expect(try await fixture.run("backup", "production").exitCode == 0)
-        try await shell(Opsctl.repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", ["1.0.0"])
         let container = "\(fixture.app)-production-1.0.0"
         defer { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["docker", "rm", "-f", container]).waitUntilExit() }
-        try await shell("docker", ["run", "-d", "--name", container, "--network", "host", "-e", "PORT=\(freeTestPorts(1)[0])",
-                                   "--label", "opsctl.app=\(fixture.app)", "--label", "opsctl.env=production", "--label", "opsctl.version=1.0.0",
-                                   "opsctl-sample:1.0.0"])
+        try await runAppRelease(of: fixture.app)
         let before = try Data(contentsOf: URL(fileURLWithPath: fixture.live))
         let refused = try await fixture.run("restore", "production", "--remote")
         #expect(refused.exitCode == 1, "\(refused.stdout)\(refused.stderr)")

@@ -66,12 +66,9 @@ final class RestoreCommandTests {
         #expect(try await opsctl.run("restore", "production", "--to", "drill/app.db").exitCode == 64, "exists: needs --force")
 
         // The app runs: refused, nothing changed.
-        try await shell(Opsctl.repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", ["1.0.0"])
         let name = "\(app)-production-1.0.0"
         containers.append(name)
-        try await shell("docker", ["run", "-d", "--name", name, "--network", "host", "-e", "PORT=\(freeTestPorts(1)[0])",
-                                   "--label", "opsctl.app=\(app)", "--label", "opsctl.env=production", "--label", "opsctl.version=1.0.0",
-                                   "opsctl-sample:1.0.0"])
+        try await runAppRelease(of: app)
         let refused = try await opsctl.run("restore", "production")
         #expect(refused.exitCode == 1)
         #expect(refused.stderr.contains("\(name) is running"))

@@ -109,3 +109,16 @@ func eventually(_ what: String, limit: Duration = .seconds(120), _ condition: ()
 func shell(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> String {
     try await setUp(executable, arguments, timeout: timeout)
 }
+
+/// The sample app running as `app`'s release 1.0.0 of production (its name and labels, on a
+/// free port of the host network), as a deploy would have left it: what restore and a vacuum's
+/// swap must refuse to touch. Returns the container's name; the caller removes it.
+@discardableResult
+func runAppRelease(of app: String) async throws -> String {
+    try await shell(Opsctl.repositoryRoot + "/Tests/Fixtures/sample-app/build.sh", ["1.0.0"])
+    let name = "\(app)-production-1.0.0"
+    try await shell("docker", ["run", "-d", "--name", name, "--network", "host", "-e", "PORT=\(freeTestPorts(1)[0])",
+                               "--label", "opsctl.app=\(app)", "--label", "opsctl.env=production", "--label", "opsctl.version=1.0.0",
+                               "opsctl-sample:1.0.0"])
+    return name
+}
