@@ -265,10 +265,9 @@ public struct MaintenanceService: Sendable {
     /// The exact text the maintenance replaced, checked, reloaded, confirmed through the proxy;
     /// through a bridge, so a request an old worker still sends to the front's port is passed on.
     func putBack(_ active: MaintenanceRecord, report: inout MaintenanceReport) async throws(OpsError) -> ProxyChange {
-        var untilIdle = settings
-        untilIdle.drain = .untilIdle
-        let drain = ReleaseDrain(settings: untilIdle, clock: clock, probe: activity)
-        let change = try await proxy.apply(text: active.replacedUpstream) { bridged in _ = await drain.wait(for: [], after: bridged) }
+        let change = try await proxy.apply(text: active.replacedUpstream) { bridged in
+            _ = await ReleaseDrain.untilRetiredWorkersAreGone(after: bridged, settings: settings, clock: clock, probe: activity)
+        }
         report.upstream = change.text
         report.steps.append("\(settings.upstreamFile): the upstream it replaced, byte for byte; checked, reloaded")
         if let problem = await confirmApp() {
@@ -282,9 +281,7 @@ public struct MaintenanceService: Sendable {
     /// The gate answers until nginx's workers from before the reload are gone (they may still
     /// ask about requests they accepted), then stops; its tally goes in the report.
     func retireGate(_ pid: pid_t, token: String, after change: ProxyChange, report: inout MaintenanceReport) async {
-        var untilIdle = settings
-        untilIdle.drain = .untilIdle
-        _ = await ReleaseDrain(settings: untilIdle, clock: clock, probe: activity).wait(for: [], after: change)
+        _ = await ReleaseDrain.untilRetiredWorkersAreGone(after: change, settings: settings, clock: clock, probe: activity)
         GateProcess.stop(pid, token: token)
         for _ in 0..<50 where GateProcess.isRunning(pid, token: token) { await clock.sleep(for: .milliseconds(20)) }
         report.gate = GateProcess.tally(files)

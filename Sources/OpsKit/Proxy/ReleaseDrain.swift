@@ -63,6 +63,16 @@ public struct ReleaseDrain: Sendable {
         }
     }
 
+    /// Until the nginx workers `change`'s reload retired are gone (the wait of `until-idle` with
+    /// no release to watch), at most `proxy.drain_timeout`, whatever `proxy.drain` says: for
+    /// what must outlive the old workers (a front's port, the pause gate), not for a release.
+    public static func untilRetiredWorkersAreGone(after change: ProxyChange, settings: ProxySettings, clock: any WaitClock,
+                                                  probe: any SlotActivityProbe) async -> DrainOutcome {
+        var untilIdle = settings
+        untilIdle.drain = .untilIdle
+        return await ReleaseDrain(settings: untilIdle, clock: clock, probe: probe).wait(for: [], after: change)
+    }
+
     /// Where a release listens: its slot, else (a release from before blue/green) the servers
     /// the upstream file routed to before `change`.
     public func addresses(of release: ReleaseRef, before change: ProxyChange?) -> [String] {

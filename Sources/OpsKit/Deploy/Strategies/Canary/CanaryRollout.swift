@@ -84,10 +84,9 @@ struct CanaryRollout {
     /// bridge passing requests on until the nginx workers that routed by the step are gone (a
     /// request such a worker sends to that port is passed on, not answered 502), then `text` alone.
     func leaveStep(_ text: String) async throws(OpsError) -> ProxyChange {
-        var untilIdle = proxy.settings
-        untilIdle.drain = .untilIdle
-        let drain = ReleaseDrain(settings: untilIdle, clock: deps.clock, probe: deps.activity)
-        return try await proxy.apply(text: text) { bridged in _ = await drain.wait(for: [], after: bridged) }
+        try await proxy.apply(text: text) { [deps, proxy] bridged in
+            _ = await ReleaseDrain.untilRetiredWorkersAreGone(after: bridged, settings: proxy.settings, clock: deps.clock, probe: deps.activity)
+        }
     }
 
     /// Reads the log every `poll` until the step passes, fails or a signal arrives.
